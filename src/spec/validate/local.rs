@@ -1,0 +1,47 @@
+//! Checks that depend on this machine's files. They are warnings: a preset may be
+//! prepared on one machine and applied from another.
+
+use std::path::{Path, PathBuf};
+
+use crate::spec::{ClusterSpec, Diagnostic, PackageSource};
+
+/// Expands a leading `~/` with `home`.
+pub fn expand_home(path: &Path, home: Option<&Path>) -> PathBuf {
+    match (path.strip_prefix("~"), home) {
+        (Ok(rest), Some(home)) => home.join(rest),
+        _ => path.to_owned(),
+    }
+}
+
+/// The SSH key and the bundle directory, as seen from this machine.
+pub fn check_local(spec: &ClusterSpec, home: Option<&Path>) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    let identity = &spec.ssh.identity_file;
+    if !identity.as_os_str().is_empty() {
+        let full = expand_home(identity, home);
+        if !full.is_file() {
+            out.push(Diagnostic::warning(
+                "ssh.identity_file",
+                format!(
+                    "{} does not exist on this machine; create it with ssh-keygen -t ed25519 -f {}, or apply from the machine that has it",
+                    full.display(),
+                    full.display()
+                ),
+            ));
+        }
+    }
+    if let (PackageSource::Bundle, Some(dir)) = (spec.packages.source, &spec.packages.bundle_dir) {
+        let full = expand_home(dir, home);
+        if !full.join("bin").is_dir() {
+            out.push(Diagnostic::warning(
+                "packages.bundle_dir",
+                format!(
+                    "{} has no bin/ directory on this machine; put kubeadm, kubelet, kubectl, containerd and runc in {}/bin",
+                    full.display(),
+                    full.display()
+                ),
+            ));
+        }
+    }
+    out
+}
