@@ -1,0 +1,93 @@
+//! The command line (DESIGN.md, Command line): the contract scripts and tests rely on.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+/// Installs Kubernetes with kubeadm onto KVM virtual machines over SSH.
+///
+/// Without a subcommand, kubewiz opens the wizard.
+#[derive(Debug, Parser)]
+#[command(name = "kubewiz", version, about, long_about = None)]
+pub struct Cli {
+    /// Where cluster state lives: PKI, applied presets, run journals and logs
+    /// [default: /var/lib/kubewiz as root, else $XDG_STATE_HOME/kubewiz]
+    #[arg(long, global = true, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+
+    /// Open the wizard prefilled from this preset
+    #[arg(long, value_name = "FILE")]
+    pub preset: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check presets; one line per problem as FILE:LINE:COL: error|warning: PATH: message
+    Validate {
+        /// Preset files (TOML)
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+    },
+    /// Write every generated file into DIR; no host is contacted
+    Render {
+        #[arg(long, value_name = "FILE")]
+        preset: PathBuf,
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
+    /// Print the phases and each host's steps; no host is contacted
+    Plan {
+        #[arg(long, value_name = "FILE")]
+        preset: PathBuf,
+    },
+    /// Install the cluster
+    Apply {
+        #[arg(long, value_name = "FILE")]
+        preset: PathBuf,
+        /// Do not ask for confirmation
+        #[arg(long)]
+        yes: bool,
+        /// Run nothing; show what would run
+        #[arg(long)]
+        dry_run: bool,
+        /// Line output instead of the full-screen view
+        #[arg(long)]
+        no_tui: bool,
+        /// Run only these phases (repeatable)
+        #[arg(long = "phase", value_name = "NAME")]
+        phases: Vec<String>,
+        /// Accept and record host keys not yet in known_hosts
+        #[arg(long)]
+        accept_new_host_keys: bool,
+    },
+    /// Continue a failed run of cluster NAME from its journal
+    Resume {
+        #[arg(value_name = "NAME")]
+        name: String,
+    },
+    /// Undo an install on the hosts
+    Reset {
+        #[arg(long, value_name = "FILE")]
+        preset: PathBuf,
+        /// Do not ask for confirmation
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
+impl Command {
+    /// The subcommand's name as typed.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::Validate { .. } => "validate",
+            Command::Render { .. } => "render",
+            Command::Plan { .. } => "plan",
+            Command::Apply { .. } => "apply",
+            Command::Resume { .. } => "resume",
+            Command::Reset { .. } => "reset",
+        }
+    }
+}
