@@ -1,0 +1,109 @@
+//! The command-line contract of DESIGN.md: exit codes and the shape of reported lines.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn kubewiz(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_kubewiz"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap()
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[test]
+fn every_bundled_preset_validates() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("presets");
+    let mut files: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path().display().to_string())
+        .filter(|p| p.ends_with(".toml"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 5, "{files:?}");
+    for topology in [
+        "single-node",
+        "single-master",
+        "stacked-ha",
+        "external-etcd",
+    ] {
+        assert!(
+            files
+                .iter()
+                .any(|f| f.ends_with(&format!("presets/{topology}.toml"))),
+            "no preset for {topology}"
+        );
+    }
+    assert!(files.iter().any(|f| f.ends_with("presets/kvm-lab.toml")));
+    let mut args = vec!["validate"];
+    args.extend(files.iter().map(String::as_str));
+    let output = kubewiz(&args);
+    let out = stdout(&output);
+    assert_eq!(output.status.code(), Some(0), "{out}");
+    assert!(!out.contains(": error: "), "{out}");
+}
+
+#[test]
+fn one_line_per_problem_across_several_files() {
+    let output = kubewiz(&[
+        "validate",
+        "presets/kvm-lab.toml",
+        "tests/corpus/bad/duplicate-address.toml",
+        "tests/corpus/bad/vip-missing.toml",
+    ]);
+    assert_eq!(output.status.code(), Some(1));
+    let out = stdout(&output);
+    let errors: Vec<&str> = out.lines().filter(|l| l.contains(": error: ")).collect();
+    assert_eq!(errors.len(), 2, "{out}");
+    assert!(
+        errors[0].starts_with(
+            "tests/corpus/bad/duplicate-address.toml:41:11: error: hosts[4].address: "
+        )
+    );
+    assert!(
+        errors[1].starts_with("tests/corpus/bad/vip-missing.toml:13:1: error: control_plane.vip: ")
+    );
+}
+
+#[test]
+fn a_missing_file_fails_the_work() {
+    let output = kubewiz(&["validate", "no/such/preset.toml"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stdout(&output)
+            .starts_with("no/such/preset.toml:1:1: error: preset: cannot read the file:")
+    );
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    assert_eq!(kubewiz(&["validate"]).status.code(), Some(2));
+    assert_eq!(kubewiz(&["frobnicate"]).status.code(), Some(2));
+    assert_eq!(kubewiz(&["apply"]).status.code(), Some(2));
+}
+
+#[test]
+fn subcommands_not_built_say_so_and_exit_2() {
+    for args in [
+        vec![
+            "render",
+            "--preset",
+            "presets/kvm-lab.toml",
+            "--out",
+            "/nonexistent/out",
+        ],
+        vec!["plan", "--preset", "presets/kvm-lab.toml"],
+        vec!["apply", "--preset", "presets/kvm-lab.toml", "--dry-run"],
+        vec!["resume", "kvm-lab"],
+        vec!["reset", "--preset", "presets/kvm-lab.toml"],
+    ] {
+        let output = kubewiz(&args);
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&output.stderr);
+        assert!(err.contains("is not built yet"), "{args:?}: {err}");
+    }
+}
