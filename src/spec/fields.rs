@@ -260,6 +260,43 @@ impl fmt::Display for ImageRepository {
 }
 serde_via_str!(ImageRepository);
 
+/// A Linux network interface name: 1 to 15 characters, no '/', ':' or white space.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct InterfaceName(String);
+
+impl InterfaceName {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl FromStr for InterfaceName {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let bad = text.is_empty()
+            || text.len() > 15
+            || text == "."
+            || text == ".."
+            || text
+                .chars()
+                .any(|c| c == '/' || c == ':' || c.is_whitespace() || c.is_control());
+        if bad {
+            return Err(format!(
+                "\"{text}\" is not a network interface name; give the name `ip -br addr` shows on the hosts, e.g. enp1s0"
+            ));
+        }
+        Ok(InterfaceName(text.to_owned()))
+    }
+}
+
+impl fmt::Display for InterfaceName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+serde_via_str!(InterfaceName);
+
 /// An HTTP(S) proxy address: `http://proxy.lab.example:3128`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ProxyUrl(url::Url);

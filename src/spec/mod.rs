@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 
 pub use choices::{Cni, EncryptionAlgorithm, LoadBalancer, PackageSource, Role, Topology};
 pub use diag::{Diagnostic, Severity};
-pub use fields::{ImageRepository, ProxyUrl};
+pub use fields::{ImageRepository, InterfaceName, ProxyUrl};
 pub use preset::{LoadError, Preset, load_file, parse, to_toml};
 pub use source::{Position, SourceMap};
 pub use types::{DnsLabel, DnsName, EndpointHost, KubeVersion};
@@ -87,6 +87,10 @@ pub struct NetworkSpec {
     /// it is absent.
     #[serde(with = "fields::opt_ip_net", skip_serializing_if = "Option::is_none")]
     pub hosts_cidr: Option<IpNet>,
+    /// The network interface that carries the hosts' addresses on the hosts holding
+    /// the VIP (e.g. `enp1s0`); detected on each host at install time when not set.
+    #[serde(with = "fields::opt_str", skip_serializing_if = "Option::is_none")]
+    pub interface: Option<InterfaceName>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -181,7 +185,7 @@ impl Default for KvmSpec {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HostSpec {
     pub name: DnsLabel,
