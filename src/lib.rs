@@ -3,4 +3,8 @@
 
 pub mod cli;
 pub mod commands;
+pub mod pki;
+pub mod plan;
+pub mod render;
 pub mod spec;
+pub mod state;
