@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Debian packages the tests run (real tools, never stand-ins for them).
-packages=()
+packages=(openssl haproxy keepalived etcd-server etcd-client libxml2-utils containerd curl iproute2)
 
 missing=()
 for p in "${packages[@]}"; do
@@ -27,4 +27,4 @@ done
 
 cargo fmt --check
 cargo clippy --all-targets -- -D warnings
-cargo test --all-targets
+cargo test --all-targets --no-fail-fast

@@ -9,6 +9,10 @@ fn main() -> ExitCode {
     match &cli.command {
         None => commands::not_built("the wizard"),
         Some(Command::Validate { files }) => commands::validate::run(files),
+        Some(Command::Render { preset, out }) => {
+            commands::render::run(cli.state_dir.as_deref(), preset, out)
+        }
+        Some(Command::Plan { preset }) => commands::plan::run(cli.state_dir.as_deref(), preset),
         Some(other) => commands::not_built(&format!("`kubewiz {}`", other.name())),
     }
 }

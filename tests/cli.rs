@@ -89,14 +89,6 @@ fn usage_errors_exit_2() {
 #[test]
 fn subcommands_not_built_say_so_and_exit_2() {
     for args in [
-        vec![
-            "render",
-            "--preset",
-            "presets/kvm-lab.toml",
-            "--out",
-            "/nonexistent/out",
-        ],
-        vec!["plan", "--preset", "presets/kvm-lab.toml"],
         vec!["apply", "--preset", "presets/kvm-lab.toml", "--dry-run"],
         vec!["resume", "kvm-lab"],
         vec!["reset", "--preset", "presets/kvm-lab.toml"],

@@ -1,5 +1,8 @@
 //! What each subcommand does, once the command line is parsed.
 
+pub mod plan;
+mod prepare;
+pub mod render;
 pub mod validate;
 
 use std::process::ExitCode;

@@ -1,0 +1,73 @@
+//! What render, plan and apply share: a valid spec, its PKI, its files and its plan.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use super::{EXIT_FAILED, validate};
+use crate::pki;
+use crate::plan::{self, Plan};
+use crate::render::{self, File, Layout};
+use crate::spec::{self, ClusterSpec, LoadError, Severity};
+use crate::state::{self, ClusterState};
+
+/// Everything generated for one preset.
+pub struct Prepared {
+    pub spec: ClusterSpec,
+    pub files: Vec<File>,
+    pub plan: Plan,
+}
+
+/// Loads and validates `preset` (problems go to stderr in `validate`'s format), then
+/// loads or makes the cluster's PKI (what was made is said on stderr), renders every
+/// file and builds the plan. On failure the exit code to return.
+pub fn prepare(state_dir: Option<&Path>, preset: &Path) -> Result<Prepared, ExitCode> {
+    let home = std::env::var_os("HOME").map(PathBuf::from);
+    let name = preset.display().to_string();
+    let loaded = match spec::load_file(preset) {
+        Ok(loaded) => loaded,
+        Err(LoadError::Invalid { text, diagnostics }) => {
+            report(&validate::report_lines(&name, &text, &diagnostics));
+            return Err(ExitCode::from(EXIT_FAILED));
+        }
+        Err(e @ LoadError::Read { .. }) => {
+            eprintln!("kubewiz: {e}");
+            return Err(ExitCode::from(EXIT_FAILED));
+        }
+    };
+    let mut diagnostics = spec::validate::validate(&loaded.spec);
+    diagnostics.extend(spec::validate::check_local(&loaded.spec, home.as_deref()));
+    let lines = validate::report_lines(&name, &loaded.text, &diagnostics);
+    report(&lines);
+    if lines.iter().any(|(s, _)| *s == Severity::Error) {
+        eprintln!("kubewiz: {name} is not valid; nothing was generated");
+        return Err(ExitCode::from(EXIT_FAILED));
+    }
+    let spec = loaded.spec;
+    let state_dir = state_dir.map_or_else(state::default_dir, Path::to_path_buf);
+    let cluster_state = ClusterState::new(&state_dir, spec.name.as_str());
+    let layout = Layout::new(&spec).map_err(|e| fail(&e))?;
+    let (pki, notices) = pki::load_or_create(&cluster_state.pki_dir(), &layout).map_err(|e| {
+        fail(&format!(
+            "the PKI in {}: {e}",
+            cluster_state.pki_dir().display()
+        ))
+    })?;
+    for notice in notices {
+        eprintln!("kubewiz: {notice}");
+    }
+    let files = render::render(&spec, &pki).map_err(|e| fail(&e))?;
+    let plan = plan::build(&layout, &files);
+    drop(layout);
+    Ok(Prepared { spec, files, plan })
+}
+
+fn report(lines: &[(Severity, String)]) {
+    for (_, line) in lines {
+        eprintln!("{line}");
+    }
+}
+
+fn fail(message: &dyn std::fmt::Display) -> ExitCode {
+    eprintln!("kubewiz: {message}");
+    ExitCode::from(EXIT_FAILED)
+}

@@ -1,0 +1,65 @@
+//! The plan as text: what `kubewiz plan` prints and `plan.txt` holds.
+
+use std::fmt;
+
+use super::{Action, OsFamily, Plan};
+
+impl fmt::Display for Plan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let steps: usize = self.steps().count();
+        writeln!(
+            f,
+            "Plan for cluster {}: {} phases, {steps} steps. Nothing has run.",
+            self.cluster,
+            self.phases.len()
+        )?;
+        for (n, phase) in self.phases.iter().enumerate() {
+            let hosts = phase.hosts.len();
+            let how = match (hosts, phase.one_at_a_time) {
+                (1, _) => "1 host".to_string(),
+                (n, true) => format!("{n} hosts, one at a time"),
+                (n, false) => format!("{n} hosts at once"),
+            };
+            writeln!(f)?;
+            writeln!(
+                f,
+                "{}. {} [{}] ({how})",
+                n + 1,
+                phase.id.title(),
+                phase.id.name()
+            )?;
+            for host in &phase.hosts {
+                writeln!(f, "  {}", host.host)?;
+                for step in &host.steps {
+                    let only = match step.only_on {
+                        Some(OsFamily::Apt) => " (apt hosts)",
+                        Some(OsFamily::Dnf) => " (dnf hosts)",
+                        None => "",
+                    };
+                    writeln!(f, "    {}{only}", step.id)?;
+                    match &step.action {
+                        Action::Connect | Action::Facts => writeln!(f, "      {}", step.title)?,
+                        Action::Preflight(checks) => {
+                            for check in checks {
+                                writeln!(f, "      check: {check}")?;
+                            }
+                        }
+                        Action::Upload { path, mode } => {
+                            writeln!(f, "      upload {path} ({mode:04o})")?
+                        }
+                        Action::Run { command } => writeln!(f, "      $ {command}")?,
+                        Action::Wait { check } => writeln!(
+                            f,
+                            "      wait up to {}s for: {check}",
+                            step.timeout.as_secs()
+                        )?,
+                        Action::WriteLocal { path } => {
+                            writeln!(f, "      save local/{path} in the state directory")?
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
