@@ -3,6 +3,7 @@
 
 pub mod cli;
 pub mod commands;
+pub mod exec;
 pub mod pki;
 pub mod plan;
 pub mod render;

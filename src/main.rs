@@ -13,6 +13,25 @@ fn main() -> ExitCode {
             commands::render::run(cli.state_dir.as_deref(), preset, out)
         }
         Some(Command::Plan { preset }) => commands::plan::run(cli.state_dir.as_deref(), preset),
+        Some(Command::Apply {
+            preset,
+            yes,
+            dry_run,
+            no_tui,
+            phases,
+            accept_new_host_keys,
+        }) => commands::apply::run(
+            cli.state_dir.as_deref(),
+            commands::apply::ApplyArgs {
+                preset,
+                yes: *yes,
+                dry_run: *dry_run,
+                no_tui: *no_tui,
+                phases,
+                accept_new_host_keys: *accept_new_host_keys,
+            },
+        ),
+        Some(Command::Resume { name }) => commands::apply::resume(cli.state_dir.as_deref(), name),
         Some(other) => commands::not_built(&format!("`kubewiz {}`", other.name())),
     }
 }

@@ -36,4 +36,18 @@ impl ClusterState {
     pub fn pki_dir(&self) -> PathBuf {
         self.dir.join("pki")
     }
+
+    /// The preset of the last run, which `kubewiz resume` continues.
+    pub fn preset(&self) -> PathBuf {
+        self.dir.join("preset.toml")
+    }
+
+    /// Which steps finished, one JSON line each.
+    pub fn journal(&self) -> PathBuf {
+        self.dir.join("journal")
+    }
+
+    pub fn logs_dir(&self) -> PathBuf {
+        self.dir.join("logs")
+    }
 }

@@ -89,8 +89,7 @@ fn usage_errors_exit_2() {
 #[test]
 fn subcommands_not_built_say_so_and_exit_2() {
     for args in [
-        vec!["apply", "--preset", "presets/kvm-lab.toml", "--dry-run"],
-        vec!["resume", "kvm-lab"],
+        vec!["apply", "--preset", "presets/kvm-lab.toml", "--yes"],
         vec!["reset", "--preset", "presets/kvm-lab.toml"],
     ] {
         let output = kubewiz(&args);

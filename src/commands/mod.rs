@@ -1,5 +1,6 @@
 //! What each subcommand does, once the command line is parsed.
 
+pub mod apply;
 pub mod plan;
 mod prepare;
 pub mod render;

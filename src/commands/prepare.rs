@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use super::{EXIT_FAILED, validate};
-use crate::pki;
+use crate::pki::{self, Pki};
 use crate::plan::{self, Plan};
 use crate::render::{self, File, Layout};
 use crate::spec::{self, ClusterSpec, LoadError, Severity};
@@ -13,8 +13,12 @@ use crate::state::{self, ClusterState};
 /// Everything generated for one preset.
 pub struct Prepared {
     pub spec: ClusterSpec,
+    pub pki: Pki,
     pub files: Vec<File>,
     pub plan: Plan,
+    pub state: ClusterState,
+    /// The preset text as loaded, saved with an applied run for `kubewiz resume`.
+    pub preset_text: String,
 }
 
 /// Loads and validates `preset` (problems go to stderr in `validate`'s format), then
@@ -42,7 +46,7 @@ pub fn prepare(state_dir: Option<&Path>, preset: &Path) -> Result<Prepared, Exit
         eprintln!("kubewiz: {name} is not valid; nothing was generated");
         return Err(ExitCode::from(EXIT_FAILED));
     }
-    let spec = loaded.spec;
+    let spec = loaded.spec.clone();
     let state_dir = state_dir.map_or_else(state::default_dir, Path::to_path_buf);
     let cluster_state = ClusterState::new(&state_dir, spec.name.as_str());
     let layout = Layout::new(&spec).map_err(|e| fail(&e))?;
@@ -58,7 +62,14 @@ pub fn prepare(state_dir: Option<&Path>, preset: &Path) -> Result<Prepared, Exit
     let files = render::render(&spec, &pki).map_err(|e| fail(&e))?;
     let plan = plan::build(&layout, &files);
     drop(layout);
-    Ok(Prepared { spec, files, plan })
+    Ok(Prepared {
+        spec,
+        pki,
+        files,
+        plan,
+        state: cluster_state,
+        preset_text: loaded.text,
+    })
 }
 
 fn report(lines: &[(Severity, String)]) {

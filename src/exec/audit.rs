@@ -1,0 +1,135 @@
+//! The audit log of a run: `logs/<timestamp>.jsonl` (one event per line, with the
+//! operator) and a readable `logs/<timestamp>.log`. Each line is flushed as it is
+//! written, so a crash or a lost console still leaves the record up to that moment.
+//! Events reach it already redacted.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use super::events::{Event, Stamped, StepOutcome};
+
+pub struct AuditLog {
+    jsonl: File,
+    text: File,
+    operator: String,
+    path: PathBuf,
+}
+
+#[derive(Serialize)]
+struct Record<'a> {
+    operator: &'a str,
+    #[serde(flatten)]
+    event: &'a Stamped,
+}
+
+/// Who is running kubewiz: the user behind sudo when there is one.
+pub fn operator() -> String {
+    ["SUDO_USER", "USER", "LOGNAME"]
+        .iter()
+        .find_map(|v| std::env::var(v).ok().filter(|u| !u.is_empty()))
+        .unwrap_or_else(|| "unknown".into())
+}
+
+impl AuditLog {
+    /// Creates the two files for a run named `stamp` in `dir`.
+    pub fn create(dir: &Path, stamp: &str) -> io::Result<AuditLog> {
+        fs::create_dir_all(dir)?;
+        let open = |ext: &str| {
+            OpenOptions::new()
+                .create_new(true)
+                .write(true)
+                .open(dir.join(format!("{stamp}.{ext}")))
+        };
+        Ok(AuditLog {
+            jsonl: open("jsonl")?,
+            text: open("log")?,
+            operator: operator(),
+            path: dir.join(format!("{stamp}.log")),
+        })
+    }
+
+    /// The readable log's path, shown to the operator.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn write(&mut self, stamped: &Stamped) -> io::Result<()> {
+        let record = Record {
+            operator: &self.operator,
+            event: stamped,
+        };
+        let json = serde_json::to_string(&record).map_err(io::Error::other)?;
+        writeln!(self.jsonl, "{json}")?;
+        self.jsonl.flush()?;
+        if let Some(line) = readable(stamped) {
+            writeln!(self.text, "{line}")?;
+            self.text.flush()?;
+        }
+        Ok(())
+    }
+}
+
+/// One line of the readable log.
+fn readable(stamped: &Stamped) -> Option<String> {
+    let at = &stamped.at;
+    Some(match &stamped.event {
+        Event::RunStarted {
+            run_id,
+            cluster,
+            dry_run,
+            ..
+        } => {
+            format!(
+                "{at} run {run_id} of cluster {cluster} started by {}{}",
+                operator(),
+                if *dry_run { " (dry run)" } else { "" }
+            )
+        }
+        Event::PhaseStarted { phase, hosts, .. } => {
+            format!("{at} phase {phase} on {}", hosts.join(", "))
+        }
+        Event::StepStarted {
+            host,
+            step,
+            command,
+            ..
+        } => match command {
+            Some(c) => format!("{at} [{host}] {step}: $ {c}"),
+            None => format!("{at} [{host}] {step}"),
+        },
+        Event::StepOutput { host, line, .. } => format!("{at} [{host}] | {line}"),
+        Event::StepFinished {
+            host,
+            step,
+            outcome,
+            duration_ms,
+        } => match outcome {
+            StepOutcome::Done => format!("{at} [{host}] {step}: done in {duration_ms} ms"),
+            StepOutcome::Skipped { reason } => format!("{at} [{host}] {step}: skipped ({reason})"),
+            StepOutcome::Failed { exit_code, message } => {
+                format!(
+                    "{at} [{host}] {step}: FAILED (exit {}) after {duration_ms} ms: {message}",
+                    exit_code.map_or("none".into(), |c| c.to_string())
+                )
+            }
+        },
+        Event::HostFailed { host, step, .. } => format!("{at} [{host}] stopped at {step}"),
+        Event::PhaseFinished {
+            phase,
+            failed_hosts,
+        } if failed_hosts.is_empty() => format!("{at} phase {phase} finished"),
+        Event::PhaseFinished {
+            phase,
+            failed_hosts,
+        } => {
+            format!(
+                "{at} phase {phase} finished; failed: {}",
+                failed_hosts.join(", ")
+            )
+        }
+        Event::RunFinished { outcome, .. } => format!("{at} run finished: {outcome:?}"),
+    })
+}

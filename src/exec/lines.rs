@@ -1,0 +1,119 @@
+//! The line output of `kubewiz apply --no-tui`: one line per step and per output line,
+//! prefixed with the host, readable in a CI log or over a serial console.
+
+use super::events::{Event, RunOutcome, StepOutcome, Stream};
+
+/// Formats one event; None for events that print nothing.
+pub fn format(event: &Event) -> Option<String> {
+    Some(match event {
+        Event::RunStarted {
+            cluster,
+            dry_run,
+            phases,
+            hosts,
+            steps,
+            ..
+        } => format!(
+            "kubewiz: {} cluster {cluster}: {} phases, {} hosts, {steps} steps{}",
+            if *dry_run { "dry run of" } else { "installing" },
+            phases.len(),
+            hosts.len(),
+            if *dry_run {
+                " (nothing is executed)"
+            } else {
+                ""
+            }
+        ),
+        Event::PhaseStarted {
+            phase,
+            title,
+            hosts,
+        } => format!("== {title} [{phase}] on {} host(s)", hosts.len()),
+        Event::StepStarted {
+            host,
+            step,
+            command,
+            ..
+        } => match command {
+            Some(c) => format!("[{host}] {step}: $ {c}"),
+            None => format!("[{host}] {step}"),
+        },
+        Event::StepOutput {
+            host, stream, line, ..
+        } => match stream {
+            Stream::Stdout => format!("[{host}]   {line}"),
+            Stream::Stderr => format!("[{host}] ! {line}"),
+        },
+        Event::StepFinished {
+            host,
+            step,
+            outcome,
+            duration_ms,
+        } => match outcome {
+            StepOutcome::Done => {
+                format!("[{host}] {step}: ok ({:.1}s)", *duration_ms as f64 / 1000.0)
+            }
+            StepOutcome::Skipped { reason } => format!("[{host}] {step}: skipped, {reason}"),
+            StepOutcome::Failed { exit_code, message } => format!(
+                "[{host}] {step}: FAILED{} after {:.1}s: {message}",
+                exit_code.map_or(String::new(), |c| format!(" (exit {c})")),
+                *duration_ms as f64 / 1000.0
+            ),
+        },
+        Event::HostFailed {
+            host,
+            step,
+            command,
+            exit_code,
+            message,
+            output_tail,
+            journal_tail,
+            ..
+        } => {
+            let mut text = format!("\n{host} failed at {step}: {message}");
+            if let Some(c) = command {
+                text += &format!("\n  command: {c}");
+            }
+            if let Some(code) = exit_code {
+                text += &format!("\n  exit code: {code}");
+            }
+            if !output_tail.is_empty() {
+                text += "\n  last output:";
+                for l in output_tail {
+                    text += &format!("\n    {l}");
+                }
+            }
+            if !journal_tail.is_empty() {
+                text += "\n  unit journal:";
+                for l in journal_tail {
+                    text += &format!("\n    {l}");
+                }
+            }
+            text
+        }
+        Event::PhaseFinished { failed_hosts, .. } if failed_hosts.is_empty() => return None,
+        Event::PhaseFinished {
+            phase,
+            failed_hosts,
+        } => {
+            format!(
+                "== {phase}: failed on {}; the run stops after this phase",
+                failed_hosts.join(", ")
+            )
+        }
+        Event::RunFinished { outcome, log_path } => {
+            let log = log_path
+                .as_ref()
+                .map_or(String::new(), |p| format!("; audit log: {p}"));
+            match outcome {
+                RunOutcome::Succeeded => format!("kubewiz: finished{log}"),
+                RunOutcome::Failed => format!(
+                    "kubewiz: stopped after a failure{log}; fix the cause, then `kubewiz resume`"
+                ),
+                RunOutcome::Cancelled => {
+                    format!("kubewiz: cancelled; nothing new was started{log}")
+                }
+            }
+        }
+    })
+}

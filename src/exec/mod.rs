@@ -1,0 +1,17 @@
+//! The install engine: transports (SSH, dry-run), the runner that executes a plan phase
+//! by phase with every host at once, and the event stream it emits. Consumers of the
+//! stream: the TUI, the line output, the audit log and the resume journal.
+
+pub mod audit;
+pub mod dry_run;
+pub mod events;
+pub mod facts;
+pub mod journal;
+pub mod lines;
+pub mod preflight;
+pub mod redact;
+pub mod runner;
+pub mod transport;
+
+pub use events::{Event, RunOutcome, Stamped, StepOutcome, Stream};
+pub use transport::{Session, Transport, TransportError};

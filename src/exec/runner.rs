@@ -1,0 +1,704 @@
+//! Executes a plan: phases are barriers; inside a phase every host runs at once up to
+//! a limit (control planes join one at a time). A failing step stops its host, the
+//! phase finishes on the others, then the run stops with the cause. Cancelling lets
+//! running steps finish and starts nothing new.
+//!
+//! Every event passes the audit log and the journal before it reaches the channel, so
+//! the record is written even when no one is listening.
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::sync::{Semaphore, mpsc};
+use tokio::task::JoinHandle;
+
+use super::audit::AuditLog;
+use super::events::{Event, RunOutcome, Stamped, StepOutcome, Stream};
+use super::facts::{self, Facts};
+use super::journal::Journal;
+use super::preflight;
+use super::redact::Redactor;
+use super::transport::{Line, Session, Transport, TransportError};
+use crate::plan::{Action, HostSteps, Phase, PhaseId, Plan, Step};
+use crate::render::{File, Layout, Target};
+use crate::spec::ClusterSpec;
+
+/// How many hosts run at once by default (DESIGN.md, Execution).
+pub const DEFAULT_CONCURRENCY: usize = 32;
+/// Lines of a failed step's output kept for the failure report.
+const TAIL_LINES: usize = 20;
+/// Lines of a unit's journal fetched when its step fails.
+const JOURNAL_LINES: usize = 40;
+/// Pause between two tries of a wait.
+const WAIT_INTERVAL: Duration = Duration::from_secs(2);
+
+/// What a run needs besides the plan.
+pub struct RunOptions {
+    pub concurrency: usize,
+    /// Run only these phases (connect and preflight always run: later phases need the
+    /// connections and the facts, and preflight is what keeps a run safe).
+    pub only: Option<BTreeSet<PhaseId>>,
+    /// Steps an earlier run finished (from its journal): skipped when idempotent.
+    pub finished: HashSet<String>,
+    pub journal: Option<Journal>,
+    pub audit: Option<AuditLog>,
+    /// The cluster's state directory, where `local/` files are saved.
+    pub state_dir: PathBuf,
+    pub redactor: Redactor,
+    /// sha256 of this cluster's ca.crt and etcd CA, to recognise an earlier install.
+    pub ca_digest: String,
+    pub etcd_ca_digest: String,
+}
+
+/// A run in progress.
+pub struct RunHandle {
+    pub events: mpsc::Receiver<Stamped>,
+    cancel: Arc<AtomicBool>,
+    pub task: JoinHandle<RunOutcome>,
+}
+
+impl RunHandle {
+    /// Lets running steps finish and starts nothing new.
+    pub fn cancel(&self) {
+        self.cancel.store(true, Ordering::SeqCst);
+    }
+
+    /// A handle to cancel the run from elsewhere (a signal handler, the TUI).
+    pub fn canceller(&self) -> Canceller {
+        Canceller(self.cancel.clone())
+    }
+}
+
+/// Cancels a run.
+#[derive(Clone)]
+pub struct Canceller(Arc<AtomicBool>);
+
+impl Canceller {
+    pub fn cancel(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+}
+
+/// Starts executing `plan` on a tokio runtime; events arrive on the handle.
+pub fn start(
+    spec: ClusterSpec,
+    plan: Plan,
+    files: Vec<File>,
+    transport: Arc<dyn Transport>,
+    options: RunOptions,
+) -> RunHandle {
+    let (tx, rx) = mpsc::channel(4096);
+    let cancel = Arc::new(AtomicBool::new(false));
+    let log_path = options
+        .audit
+        .as_ref()
+        .map(|a| a.path().display().to_string());
+    let emitter = Emitter {
+        tx,
+        sinks: Arc::new(Mutex::new(Sinks {
+            audit: options.audit,
+            journal: options.journal,
+        })),
+    };
+    let run = Run {
+        spec,
+        files,
+        transport,
+        emitter,
+        cancel: cancel.clone(),
+        sessions: Mutex::new(BTreeMap::new()),
+        facts: Mutex::new(BTreeMap::new()),
+        concurrency: Arc::new(Semaphore::new(options.concurrency.max(1))),
+        finished: options.finished,
+        state_dir: options.state_dir,
+        redactor: options.redactor,
+        ca_digest: options.ca_digest,
+        etcd_ca_digest: options.etcd_ca_digest,
+    };
+    let only = options.only;
+    let task = tokio::spawn(async move {
+        let run = Arc::new(run);
+        let outcome = run.clone().execute(plan, only).await;
+        run.emitter
+            .emit(Event::RunFinished { outcome, log_path })
+            .await;
+        outcome
+    });
+    RunHandle {
+        events: rx,
+        cancel,
+        task,
+    }
+}
+
+struct Sinks {
+    audit: Option<AuditLog>,
+    journal: Option<Journal>,
+}
+
+#[derive(Clone)]
+struct Emitter {
+    tx: mpsc::Sender<Stamped>,
+    sinks: Arc<Mutex<Sinks>>,
+}
+
+fn now() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+impl Emitter {
+    async fn emit(&self, event: Event) {
+        let stamped = Stamped { at: now(), event };
+        {
+            let mut sinks = self.sinks.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(audit) = sinks.audit.as_mut()
+                && let Err(e) = audit.write(&stamped)
+            {
+                eprintln!("kubewiz: cannot write the audit log: {e}");
+            }
+            if let (
+                Some(journal),
+                Event::StepFinished {
+                    step,
+                    outcome: StepOutcome::Done,
+                    ..
+                },
+            ) = (sinks.journal.as_mut(), &stamped.event)
+                && let Err(e) = journal.record(step, &stamped.at)
+            {
+                eprintln!("kubewiz: cannot write the journal: {e}");
+            }
+        }
+        // A consumer that went away (the TUI closed) does not stop the run.
+        let _ = self.tx.send(stamped).await;
+    }
+}
+
+struct Run {
+    spec: ClusterSpec,
+    files: Vec<File>,
+    transport: Arc<dyn Transport>,
+    emitter: Emitter,
+    cancel: Arc<AtomicBool>,
+    sessions: Mutex<BTreeMap<String, Arc<dyn Session>>>,
+    facts: Mutex<BTreeMap<String, Facts>>,
+    concurrency: Arc<Semaphore>,
+    finished: HashSet<String>,
+    state_dir: PathBuf,
+    redactor: Redactor,
+    ca_digest: String,
+    etcd_ca_digest: String,
+}
+
+/// Why a step failed, with what the report shows.
+struct Failure {
+    exit_code: Option<i32>,
+    message: String,
+    tail: Vec<String>,
+}
+
+impl Failure {
+    fn new(message: impl Into<String>) -> Self {
+        Failure {
+            exit_code: None,
+            message: message.into(),
+            tail: Vec::new(),
+        }
+    }
+}
+
+impl From<TransportError> for Failure {
+    fn from(e: TransportError) -> Self {
+        Failure::new(e.to_string())
+    }
+}
+
+impl Run {
+    async fn execute(self: Arc<Self>, plan: Plan, only: Option<BTreeSet<PhaseId>>) -> RunOutcome {
+        let wanted = |p: &Phase| {
+            matches!(p.id, PhaseId::Connect | PhaseId::Preflight)
+                || only.as_ref().is_none_or(|o| o.contains(&p.id))
+        };
+        let phases: Vec<Phase> = plan.phases.into_iter().filter(|p| wanted(p)).collect();
+        let steps = phases
+            .iter()
+            .flat_map(|p| &p.hosts)
+            .map(|h| h.steps.len())
+            .sum();
+        self.emitter
+            .emit(Event::RunStarted {
+                run_id: now(),
+                cluster: plan.cluster.clone(),
+                dry_run: self.transport.is_dry_run(),
+                phases: phases.iter().map(|p| p.id.name().to_string()).collect(),
+                hosts: self
+                    .spec
+                    .hosts
+                    .iter()
+                    .map(|h| {
+                        (
+                            h.name.to_string(),
+                            h.roles.iter().map(|r| r.to_string()).collect(),
+                        )
+                    })
+                    .collect(),
+                steps,
+            })
+            .await;
+        for phase in phases {
+            if self.cancel.load(Ordering::SeqCst) {
+                return RunOutcome::Cancelled;
+            }
+            let failed = self.clone().phase(phase).await;
+            if !failed.is_empty() {
+                return RunOutcome::Failed;
+            }
+        }
+        if self.cancel.load(Ordering::SeqCst) {
+            RunOutcome::Cancelled
+        } else {
+            RunOutcome::Succeeded
+        }
+    }
+
+    async fn phase(self: Arc<Self>, phase: Phase) -> Vec<String> {
+        let name = phase.id.name().to_string();
+        self.emitter
+            .emit(Event::PhaseStarted {
+                phase: name.clone(),
+                title: phase.id.title().to_string(),
+                hosts: phase.hosts.iter().map(|h| h.host.clone()).collect(),
+            })
+            .await;
+        let mut failed = Vec::new();
+        if phase.one_at_a_time {
+            for host in phase.hosts {
+                let host_name = host.host.clone();
+                if !self.clone().host(name.clone(), host).await {
+                    failed.push(host_name);
+                    break;
+                }
+            }
+        } else {
+            let mut tasks = Vec::new();
+            for host in phase.hosts {
+                let run = self.clone();
+                let phase_name = name.clone();
+                let permit = self.concurrency.clone();
+                tasks.push(tokio::spawn(async move {
+                    let _permit = permit
+                        .acquire_owned()
+                        .await
+                        .expect("the semaphore is never closed");
+                    let host_name = host.host.clone();
+                    (host_name, run.host(phase_name, host).await)
+                }));
+            }
+            for task in tasks {
+                match task.await {
+                    Ok((_, true)) => {}
+                    Ok((host, false)) => failed.push(host),
+                    Err(e) => failed.push(format!("(a host task ended: {e})")),
+                }
+            }
+        }
+        failed.sort();
+        self.emitter
+            .emit(Event::PhaseFinished {
+                phase: name,
+                failed_hosts: failed.clone(),
+            })
+            .await;
+        failed
+    }
+
+    /// Runs one host's steps; false when one failed.
+    async fn host(self: Arc<Self>, phase: String, host: HostSteps) -> bool {
+        for step in &host.steps {
+            if self.cancel.load(Ordering::SeqCst) {
+                return true;
+            }
+            let command = match &step.action {
+                Action::Run { command } => Some(self.redactor.text(command)),
+                Action::Wait { check } => Some(self.redactor.text(check)),
+                _ => None,
+            };
+            self.emitter
+                .emit(Event::StepStarted {
+                    phase: phase.clone(),
+                    host: host.host.clone(),
+                    step: step.id.clone(),
+                    title: step.title.clone(),
+                    command: command.clone(),
+                })
+                .await;
+            let started = Instant::now();
+            let result = self.step(&host.host, step).await;
+            let duration_ms = started.elapsed().as_millis() as u64;
+            let outcome = match &result {
+                Ok(None) => StepOutcome::Done,
+                Ok(Some(reason)) => StepOutcome::Skipped {
+                    reason: reason.clone(),
+                },
+                Err(f) => StepOutcome::Failed {
+                    exit_code: f.exit_code,
+                    message: self.redactor.text(&f.message),
+                },
+            };
+            self.emitter
+                .emit(Event::StepFinished {
+                    host: host.host.clone(),
+                    step: step.id.clone(),
+                    outcome,
+                    duration_ms,
+                })
+                .await;
+            if let Err(failure) = result {
+                let journal_tail = match step.unit {
+                    Some(unit) => self.journal_tail(&host.host, unit).await,
+                    None => Vec::new(),
+                };
+                self.emitter
+                    .emit(Event::HostFailed {
+                        host: host.host.clone(),
+                        phase: phase.clone(),
+                        step: step.id.clone(),
+                        command,
+                        exit_code: failure.exit_code,
+                        message: self.redactor.text(&failure.message),
+                        output_tail: failure.tail,
+                        journal_tail,
+                    })
+                    .await;
+                return false;
+            }
+        }
+        true
+    }
+
+    fn session(&self, host: &str) -> Result<Arc<dyn Session>, Failure> {
+        self.sessions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(host)
+            .cloned()
+            .ok_or_else(|| {
+                Failure::new("no connection to this host (the connect phase did not run for it)")
+            })
+    }
+
+    /// Runs one step: Ok(None) done, Ok(Some(reason)) skipped.
+    async fn step(&self, host: &str, step: &Step) -> Result<Option<String>, Failure> {
+        if step.idempotent && self.finished.contains(&step.id) {
+            return Ok(Some("finished in an earlier run".into()));
+        }
+        if let Some(family) = step.only_on {
+            let facts = self
+                .facts
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get(host)
+                .cloned();
+            if facts.is_some_and(|f| f.os_family != Some(family)) {
+                return Ok(Some(format!("only for {family:?} hosts")));
+            }
+        }
+        match &step.action {
+            Action::Connect => {
+                let spec_host = self
+                    .spec
+                    .hosts
+                    .iter()
+                    .find(|h| h.name.as_str() == host)
+                    .ok_or_else(|| Failure::new("the host is not in the spec"))?;
+                let session = self.transport.connect(spec_host, &self.spec.ssh).await?;
+                self.sessions
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(host.to_owned(), Arc::from(session));
+                Ok(None)
+            }
+            Action::Facts => {
+                let session = self.session(host)?;
+                let before = unix_now();
+                let (code, tail, raw) = self
+                    .run_command(
+                        host,
+                        &step.id,
+                        &*session,
+                        facts::SCRIPT,
+                        step.timeout,
+                        false,
+                    )
+                    .await?;
+                let middle = (before + unix_now()) / 2.0;
+                if code != 0 {
+                    return Err(Failure {
+                        exit_code: Some(code),
+                        message: "the facts script failed".into(),
+                        tail,
+                    });
+                }
+                let facts = facts::parse(&raw.join("\n"), middle).map_err(Failure::new)?;
+                self.facts
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(host.to_owned(), facts);
+                Ok(None)
+            }
+            Action::Preflight(_) => {
+                let all = self.facts.lock().unwrap_or_else(|e| e.into_inner()).clone();
+                let layout = Layout::new(&self.spec).map_err(|e| Failure::new(e.to_string()))?;
+                let problems =
+                    preflight::check(&layout, &all, host, &self.ca_digest, &self.etcd_ca_digest);
+                for p in &problems {
+                    let line = format!(
+                        "{}: {}",
+                        if p.fatal { "error" } else { "warning" },
+                        p.message
+                    );
+                    self.output(host, &step.id, Stream::Stdout, line).await;
+                }
+                let fatal: Vec<String> = problems
+                    .into_iter()
+                    .filter(|p| p.fatal)
+                    .map(|p| p.message)
+                    .collect();
+                match fatal.len() {
+                    0 => Ok(None),
+                    1 => Err(Failure::new(fatal[0].clone())),
+                    n => Err(Failure {
+                        exit_code: None,
+                        message: format!("{n} preflight checks failed"),
+                        tail: fatal,
+                    }),
+                }
+            }
+            Action::Upload { path, mode } => {
+                let file = self
+                    .files
+                    .iter()
+                    .find(|f| f.target == Target::Host(host.to_owned()) && &f.path == path)
+                    .ok_or_else(|| {
+                        Failure::new(format!("{path} was not rendered for this host"))
+                    })?;
+                let changed = self
+                    .session(host)?
+                    .upload(path, *mode, file.content.as_bytes())
+                    .await?;
+                if !changed {
+                    self.output(
+                        host,
+                        &step.id,
+                        Stream::Stdout,
+                        format!("{path} is already up to date"),
+                    )
+                    .await;
+                }
+                Ok(None)
+            }
+            Action::Run { command } => {
+                let session = self.session(host)?;
+                let (code, tail, _) = self
+                    .run_command(host, &step.id, &*session, command, step.timeout, true)
+                    .await?;
+                if code == 0 {
+                    Ok(None)
+                } else {
+                    Err(Failure {
+                        exit_code: Some(code),
+                        message: format!("the command exited with {code}"),
+                        tail,
+                    })
+                }
+            }
+            Action::Wait { check } => self.wait(host, step, check).await,
+            Action::WriteLocal { path } => {
+                if self.transport.is_dry_run() {
+                    return Ok(Some("dry run: nothing is written".into()));
+                }
+                let file = self
+                    .files
+                    .iter()
+                    .find(|f| f.target == Target::Local && &f.path == path)
+                    .ok_or_else(|| Failure::new(format!("local/{path} was not rendered")))?;
+                write_local(
+                    &self.state_dir.join(path),
+                    file.content.as_bytes(),
+                    file.mode,
+                )
+                .map_err(|e| {
+                    Failure::new(format!(
+                        "cannot write {}: {e}",
+                        self.state_dir.join(path).display()
+                    ))
+                })?;
+                self.output(
+                    host,
+                    &step.id,
+                    Stream::Stdout,
+                    format!("saved {}", self.state_dir.join(path).display()),
+                )
+                .await;
+                Ok(None)
+            }
+        }
+    }
+
+    /// Tries `check` until it succeeds or the step's timeout passes.
+    async fn wait(&self, host: &str, step: &Step, check: &str) -> Result<Option<String>, Failure> {
+        let session = self.session(host)?;
+        let deadline = Instant::now() + step.timeout;
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            let left = deadline
+                .saturating_duration_since(Instant::now())
+                .max(Duration::from_secs(1));
+            let attempt = self.run_command(
+                host,
+                &step.id,
+                &*session,
+                check,
+                left.min(Duration::from_secs(30)),
+                false,
+            );
+            let (code, tail) = match attempt.await {
+                Ok((code, tail, _)) => (code, tail),
+                Err(Failure { message, .. }) => (-1, vec![message]),
+            };
+            if code == 0 {
+                return Ok(None);
+            }
+            if Instant::now() + WAIT_INTERVAL >= deadline || self.cancel.load(Ordering::SeqCst) {
+                return Err(Failure {
+                    exit_code: Some(code),
+                    message: format!(
+                        "not ready after {}s ({tries} tries)",
+                        step.timeout.as_secs()
+                    ),
+                    tail,
+                });
+            }
+            let last = tail
+                .last()
+                .cloned()
+                .unwrap_or_else(|| format!("exit {code}"));
+            self.output(
+                host,
+                &step.id,
+                Stream::Stdout,
+                format!("waiting ({tries}): {last}"),
+            )
+            .await;
+            tokio::time::sleep(WAIT_INTERVAL).await;
+        }
+    }
+
+    /// Runs a command, emitting its output when `show` (waits only report a summary);
+    /// returns the exit code, the last lines redacted, and every line as the host sent
+    /// it (for parsing facts only; never shown or logged).
+    async fn run_command(
+        &self,
+        host: &str,
+        step: &str,
+        session: &dyn Session,
+        command: &str,
+        timeout: Duration,
+        show: bool,
+    ) -> Result<(i32, Vec<String>, Vec<String>), Failure> {
+        let (tx, mut rx) = mpsc::channel::<Line>(256);
+        let run = session.run(command, timeout, tx);
+        let collect = async {
+            let mut tail: Vec<String> = Vec::new();
+            let mut all: Vec<String> = Vec::new();
+            let mut in_key = false;
+            while let Some(line) = rx.recv().await {
+                let text = self.redactor.line(&line.text, &mut in_key);
+                if show {
+                    self.output(host, step, line.stream, text.clone()).await;
+                }
+                all.push(line.text);
+                tail.push(text);
+                if tail.len() > TAIL_LINES {
+                    tail.remove(0);
+                }
+            }
+            (tail, all)
+        };
+        let (code, (tail, all)) = tokio::join!(run, collect);
+        let code = code.map_err(|e| Failure {
+            exit_code: None,
+            message: e.to_string(),
+            tail: Vec::new(),
+        })?;
+        Ok((code, tail, all))
+    }
+
+    async fn output(&self, host: &str, step: &str, stream: Stream, line: String) {
+        self.emitter
+            .emit(Event::StepOutput {
+                host: host.to_owned(),
+                step: step.to_owned(),
+                stream,
+                line,
+            })
+            .await;
+    }
+
+    /// The last lines of `unit`'s journal, where kubeadm and kubelet failures show
+    /// their real cause.
+    async fn journal_tail(&self, host: &str, unit: &str) -> Vec<String> {
+        let Ok(session) = self.session(host) else {
+            return Vec::new();
+        };
+        let command = format!(
+            "journalctl -u {unit} -n {JOURNAL_LINES} --no-pager -o short-iso 2>&1 | tail -n {JOURNAL_LINES}"
+        );
+        let (tx, mut rx) = mpsc::channel::<Line>(256);
+        let run = session.run(&command, Duration::from_secs(15), tx);
+        let collect = async {
+            let mut lines = Vec::new();
+            let mut in_key = false;
+            while let Some(line) = rx.recv().await {
+                lines.push(self.redactor.line(&line.text, &mut in_key));
+            }
+            lines
+        };
+        let (_, lines) = tokio::join!(run, collect);
+        lines
+    }
+}
+
+fn unix_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+/// Writes a file of the KVM host's own through a temporary file and a rename.
+fn write_local(path: &std::path::Path, content: &[u8], mode: u32) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let dir = path.parent().expect("a state file has a directory");
+    std::fs::create_dir_all(dir)?;
+    let tmp = dir.join(format!(
+        ".{}.tmp",
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("file")
+    ));
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(mode)
+        .open(&tmp)?;
+    file.write_all(content)?;
+    file.set_permissions(std::fs::Permissions::from_mode(mode))?;
+    file.sync_all()?;
+    std::fs::rename(tmp, path)
+}

@@ -1,0 +1,101 @@
+//! How the runner reaches a host: one connection per host for the whole run, commands
+//! with their output streamed line by line, atomic uploads, file reads.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+
+use super::events::Stream;
+use crate::spec::{HostSpec, SshSpec};
+
+/// A boxed future, so transports can be used as trait objects.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// One line of a command's output.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Line {
+    pub stream: Stream,
+    pub text: String,
+}
+
+/// Why a transport operation failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TransportError {
+    /// The host could not be reached or refused the login.
+    Connect(String),
+    /// The host's key is not in known_hosts and was not accepted.
+    UnknownHostKey { fingerprint: String },
+    /// The host's key differs from the one in known_hosts: possibly someone in the
+    /// middle; the host is never used.
+    ChangedHostKey { known: String, offered: String },
+    /// The command did not finish within its timeout.
+    Timeout(Duration),
+    /// The connection broke during the operation.
+    Lost(String),
+    /// Anything else the host answered with (a failed upload, a refused read).
+    Remote(String),
+}
+
+impl fmt::Display for TransportError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TransportError::Connect(m) => write!(f, "cannot connect: {m}"),
+            TransportError::UnknownHostKey { fingerprint } => write!(
+                f,
+                "the host key {fingerprint} is not in known_hosts; accept it in the wizard or run with --accept-new-host-keys"
+            ),
+            TransportError::ChangedHostKey { known, offered } => write!(
+                f,
+                "the host key changed: known_hosts has {known}, the host offers {offered}; if the host was reinstalled, remove its old key with ssh-keygen -R"
+            ),
+            TransportError::Timeout(d) => write!(f, "timed out after {}s", d.as_secs()),
+            TransportError::Lost(m) => write!(f, "the connection was lost: {m}"),
+            TransportError::Remote(m) => f.write_str(m),
+        }
+    }
+}
+
+impl std::error::Error for TransportError {}
+
+/// Opens sessions to hosts.
+pub trait Transport: Send + Sync {
+    /// Opens the one connection the run uses for `host`.
+    fn connect<'a>(
+        &'a self,
+        host: &'a HostSpec,
+        ssh: &'a SshSpec,
+    ) -> BoxFuture<'a, Result<Box<dyn Session>, TransportError>>;
+
+    /// True when nothing is executed (the dry-run transport).
+    fn is_dry_run(&self) -> bool {
+        false
+    }
+}
+
+/// An open connection to one host.
+pub trait Session: Send + Sync {
+    /// Runs `command` with `sh -c`, sending each output line to `lines` as it comes;
+    /// returns the exit code.
+    fn run<'a>(
+        &'a self,
+        command: &'a str,
+        timeout: Duration,
+        lines: mpsc::Sender<Line>,
+    ) -> BoxFuture<'a, Result<i32, TransportError>>;
+
+    /// Writes `content` to `path` with `mode`, owned by root, through a temporary file
+    /// and a rename, creating parent directories. Returns false when the file already
+    /// had exactly this content and mode (nothing was written).
+    fn upload<'a>(
+        &'a self,
+        path: &'a str,
+        mode: u32,
+        content: &'a [u8],
+    ) -> BoxFuture<'a, Result<bool, TransportError>>;
+
+    /// The content of `path`, or None when it does not exist.
+    fn read<'a>(&'a self, path: &'a str) -> BoxFuture<'a, Result<Option<Vec<u8>>, TransportError>>;
+}

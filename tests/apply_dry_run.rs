@@ -1,0 +1,247 @@
+//! `kubewiz apply --dry-run --no-tui` through the real binary: every step of the plan
+//! is reported once, nothing is executed or written on the KVM host beyond the audit
+//! log, and the log is what an auditor needs, without secrets.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::Path;
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn kubewiz(state: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_kubewiz"))
+        .arg("--state-dir")
+        .arg(state)
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("USER", "operator-test")
+        .env_remove("SUDO_USER")
+        .output()
+        .unwrap()
+}
+
+fn audit(state: &Path, cluster: &str) -> Vec<Value> {
+    let logs = state.join(cluster).join("logs");
+    let jsonl: Vec<_> = fs::read_dir(&logs)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "jsonl"))
+        .collect();
+    assert_eq!(jsonl.len(), 1, "{jsonl:?}");
+    fs::read_to_string(&jsonl[0])
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn a_dry_run_reports_every_step_once_and_executes_nothing() {
+    let state = tempfile::tempdir().unwrap();
+    let run = kubewiz(
+        state.path(),
+        &[
+            "apply",
+            "--preset",
+            "presets/kvm-lab.toml",
+            "--dry-run",
+            "--no-tui",
+        ],
+    );
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert_eq!(
+        run.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert!(
+        stdout.starts_with("kubewiz: dry run of cluster kvm-lab: 12 phases, 13 hosts"),
+        "{stdout}"
+    );
+    assert!(
+        stdout
+            .trim_end()
+            .lines()
+            .last()
+            .unwrap()
+            .starts_with("kubewiz: finished; audit log: ")
+    );
+
+    // The plan of the same preset and PKI, built in this process.
+    let spec = kubewiz::spec::load_file(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("presets/kvm-lab.toml"),
+    )
+    .unwrap()
+    .spec;
+    let layout = kubewiz::render::Layout::new(&spec).unwrap();
+    let (pki, notices) =
+        kubewiz::pki::load_or_create(&state.path().join("kvm-lab/pki"), &layout).unwrap();
+    assert!(
+        notices.is_empty(),
+        "the run made the PKI; it is reused: {notices:?}"
+    );
+    let files = kubewiz::render::render(&spec, &pki).unwrap();
+    let plan = kubewiz::plan::build(&layout, &files);
+    let step_ids: Vec<&str> = plan.steps().map(|(_, _, s)| s.id.as_str()).collect();
+    assert_eq!(step_ids.len(), 284, "steps in the plan");
+
+    let events = audit(state.path(), "kvm-lab");
+    let mut started: BTreeMap<String, usize> = BTreeMap::new();
+    let mut finished: BTreeMap<String, String> = BTreeMap::new();
+    for e in &events {
+        assert_eq!(e["operator"], "operator-test");
+        assert!(e["at"].as_str().unwrap().ends_with('Z'), "{e}");
+        match e["event"].as_str().unwrap() {
+            "step_started" => {
+                *started
+                    .entry(e["step"].as_str().unwrap().to_string())
+                    .or_default() += 1
+            }
+            "step_finished" => {
+                finished.insert(
+                    e["step"].as_str().unwrap().to_string(),
+                    e["outcome"]["status"].as_str().unwrap().to_string(),
+                );
+            }
+            _ => {}
+        }
+    }
+    for id in &step_ids {
+        assert_eq!(
+            started.get(*id),
+            Some(&1),
+            "{id} started {:?} times",
+            started.get(*id)
+        );
+        assert!(finished.contains_key(*id), "{id} never finished");
+    }
+    assert_eq!(started.len(), step_ids.len());
+    assert!(finished.values().all(|s| s == "done" || s == "skipped"));
+    // The dry run skips what only applies to dnf hosts (its pretend hosts use apt) and
+    // writes nothing on the KVM host.
+    assert_eq!(finished["prepare/kubemaster-1/packages-dnf"], "skipped");
+    assert_eq!(finished["kubeconfig/local/admin.conf"], "skipped");
+    assert!(!state.path().join("kvm-lab/admin.conf").exists());
+    assert!(
+        !state.path().join("kvm-lab/journal").exists(),
+        "a dry run keeps no journal"
+    );
+
+    let first = &events[0];
+    assert_eq!(first["event"], "run_started");
+    assert_eq!(first["dry_run"], true);
+    assert_eq!(events.last().unwrap()["event"], "run_finished");
+    assert_eq!(events.last().unwrap()["outcome"], "succeeded");
+
+    // Phases run in plan order, each finishing before the next starts.
+    let phases: Vec<&str> = events
+        .iter()
+        .filter(|e| e["event"] == "phase_started")
+        .map(|e| e["phase"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        phases,
+        [
+            "connect",
+            "preflight",
+            "prepare",
+            "pki",
+            "etcd",
+            "load-balancer",
+            "first-control-plane",
+            "control-planes",
+            "workers",
+            "cni",
+            "verify",
+            "kubeconfig"
+        ]
+    );
+    let mut open = None;
+    for e in &events {
+        match e["event"].as_str().unwrap() {
+            "phase_started" => {
+                assert!(open.is_none(), "a phase started before {open:?} finished");
+                open = Some(e["phase"].as_str().unwrap().to_string());
+            }
+            "phase_finished" => open = None,
+            "step_started" => assert!(open.is_some(), "a step outside a phase"),
+            _ => {}
+        }
+    }
+
+    // No secret in any log: the bootstrap token lives in the PKI state only.
+    let token = fs::read_to_string(state.path().join("kvm-lab/pki/bootstrap-token")).unwrap();
+    let secret = token.trim().split_once('.').unwrap().1.to_string();
+    for log in fs::read_dir(state.path().join("kvm-lab/logs")).unwrap() {
+        let text = fs::read_to_string(log.unwrap().path()).unwrap();
+        assert!(!text.contains(&secret), "a log holds the bootstrap token");
+        assert!(!text.contains("PRIVATE KEY"), "a log holds a private key");
+    }
+    assert!(!stdout.contains(&secret));
+}
+
+#[test]
+fn only_the_asked_phases_run_after_connect_and_preflight() {
+    let state = tempfile::tempdir().unwrap();
+    let run = kubewiz(
+        state.path(),
+        &[
+            "apply",
+            "--preset",
+            "presets/single-node.toml",
+            "--dry-run",
+            "--no-tui",
+            "--phase",
+            "prepare",
+            "--phase",
+            "cni",
+        ],
+    );
+    assert_eq!(run.status.code(), Some(0));
+    let phases: Vec<String> = audit(state.path(), "solo")
+        .iter()
+        .filter(|e| e["event"] == "phase_started")
+        .map(|e| e["phase"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(phases, ["connect", "preflight", "prepare", "cni"]);
+}
+
+#[test]
+fn bad_requests_are_usage_errors() {
+    let state = tempfile::tempdir().unwrap();
+    let bogus = kubewiz(
+        state.path(),
+        &[
+            "apply",
+            "--preset",
+            "presets/single-node.toml",
+            "--dry-run",
+            "--phase",
+            "bogus",
+        ],
+    );
+    assert_eq!(bogus.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&bogus.stderr)
+            .contains("--phase bogus is not a phase; the phases are connect, preflight,")
+    );
+    let invalid = kubewiz(
+        state.path(),
+        &[
+            "apply",
+            "--preset",
+            "tests/corpus/bad/vip-missing.toml",
+            "--dry-run",
+            "--no-tui",
+        ],
+    );
+    assert_eq!(invalid.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&invalid.stderr).contains("error: control_plane.vip:"));
+    let resume = kubewiz(state.path(), &["resume", "never-ran"]);
+    assert_eq!(resume.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&resume.stderr).contains("no run of cluster never-ran to resume")
+    );
+}
