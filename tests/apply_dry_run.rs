@@ -62,12 +62,18 @@ fn a_dry_run_reports_every_step_once_and_executes_nothing() {
     );
     assert!(
         stdout
-            .trim_end()
             .lines()
-            .last()
-            .unwrap()
-            .starts_with("kubewiz: finished; audit log: ")
+            .any(|l| l.starts_with("kubewiz: finished; audit log: ")),
+        "{stdout}"
     );
+    // The closing table: one row per host, every one ok.
+    let table: Vec<&str> = stdout
+        .lines()
+        .skip_while(|l| !l.starts_with("host "))
+        .skip(1)
+        .collect();
+    assert_eq!(table.len(), 14, "13 hosts and the KVM host: {table:?}");
+    assert!(table.iter().all(|row| row.ends_with(" ok")), "{table:?}");
 
     // The plan of the same preset and PKI, built in this process.
     let spec = kubewiz::spec::load_file(
@@ -129,7 +135,16 @@ fn a_dry_run_reports_every_step_once_and_executes_nothing() {
         "a dry run keeps no journal"
     );
 
-    let first = &events[0];
+    // The log starts with who ran which kubewiz on which preset.
+    let header = &events[0];
+    assert_eq!(header["event"], "audit_started");
+    assert_eq!(header["kubewiz_version"], env!("CARGO_PKG_VERSION"));
+    let preset =
+        fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("presets/kvm-lab.toml")).unwrap();
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &preset);
+    let hex: String = digest.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(header["preset_sha256"], hex);
+    let first = &events[1];
     assert_eq!(first["event"], "run_started");
     assert_eq!(first["dry_run"], true);
     assert_eq!(events.last().unwrap()["event"], "run_finished");

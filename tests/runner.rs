@@ -3,6 +3,8 @@
 //! hosts run at once than the limit, and control planes join one at a time.
 
 use std::collections::{BTreeMap, HashSet};
+
+use kubewiz::exec::journal::Finished;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -44,7 +46,7 @@ fn options(state: &Path, concurrency: usize) -> RunOptions {
     RunOptions {
         concurrency,
         only: None,
-        finished: HashSet::new(),
+        finished: Finished::new(),
         journal: None,
         audit: None,
         state_dir: state.to_path_buf(),
@@ -137,7 +139,7 @@ async fn a_resumed_run_skips_what_the_journal_says_finished() {
     .await;
     assert_eq!(outcome, RunOutcome::Succeeded);
     let finished = journal::finished_steps(&journal_path).unwrap();
-    assert!(finished.contains("prepare/kubenode-1/swap"));
+    assert!(finished.contains_key("prepare/kubenode-1/swap"));
 
     let mut again = options(s.state.path(), 32);
     again.finished = finished.clone();
@@ -165,7 +167,7 @@ async fn a_resumed_run_skips_what_the_journal_says_finished() {
         // always run again, since they check the present.
         assert_eq!(
             skipped_by_journal,
-            step.idempotent && finished.contains(&step.id),
+            step.idempotent && finished.contains_key(&step.id),
             "{}: {outcome:?}",
             step.id
         );
@@ -240,4 +242,58 @@ async fn hosts_run_at_once_up_to_the_limit_and_control_planes_one_at_a_time() {
         "more than 3 hosts at once: {most:?}"
     );
     assert_eq!(most["connect"], 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_step_whose_inputs_changed_runs_again() {
+    let s = setup("presets/single-master.toml");
+    let journal_path = s.state.path().join("journal");
+    let mut first = options(s.state.path(), 32);
+    first.journal = Some(Journal::create(&journal_path).unwrap());
+    collect(runner::start(
+        s.spec.clone(),
+        s.plan.clone(),
+        s.files.clone(),
+        Arc::new(DryRun::new(0.0)),
+        first,
+    ))
+    .await;
+
+    // The containerd configuration of one worker changed since the first run.
+    let mut files = s.files.clone();
+    let changed = files
+        .iter_mut()
+        .find(|f| {
+            f.target == kubewiz::render::Target::Host("kubenode-2".into())
+                && f.path == "/etc/containerd/config.toml"
+        })
+        .unwrap();
+    changed.content.push_str("# changed\n");
+    let mut again = options(s.state.path(), 32);
+    again.finished = journal::finished_steps(&journal_path).unwrap();
+    let (events, _) = collect(runner::start(
+        s.spec,
+        s.plan,
+        files,
+        Arc::new(DryRun::new(0.0)),
+        again,
+    ))
+    .await;
+    let outcome = |id: &str| {
+        events
+            .iter()
+            .find_map(|e| match &e.event {
+                Event::StepFinished { step, outcome, .. } if step == id => Some(outcome.clone()),
+                _ => None,
+            })
+            .unwrap()
+    };
+    assert_eq!(
+        outcome("prepare/kubenode-2/upload:etc:containerd:config.toml"),
+        StepOutcome::Done
+    );
+    assert!(matches!(
+        outcome("prepare/kubenode-1/upload:etc:containerd:config.toml"),
+        StepOutcome::Skipped { .. }
+    ));
 }

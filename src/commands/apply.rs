@@ -150,7 +150,11 @@ fn execute(
             "[year][month][day]T[hour][minute][second]Z"
         ))
         .unwrap_or_else(|_| "run".into());
-    let audit = match AuditLog::create(&prepared.state.logs_dir(), &stamp) {
+    let started = time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default();
+    let preset_hash = sha256_hex(prepared.preset_text.as_bytes());
+    let audit = match AuditLog::create(&prepared.state.logs_dir(), &stamp, &preset_hash, &started) {
         Ok(a) => a,
         Err(e) => {
             eprintln!(
@@ -200,11 +204,14 @@ fn execute(
             }
         });
         let mut stdout = std::io::stdout().lock();
+        let mut summary = lines::Summary::default();
         while let Some(stamped) = handle.events.recv().await {
+            summary.add(&stamped.event);
             if let Some(line) = lines::format(&stamped.event) {
                 let _ = writeln!(stdout, "{line}");
             }
         }
+        let _ = write!(stdout, "{summary}");
         handle.task.await.unwrap_or(RunOutcome::Failed)
     });
     ExitCode::from(if outcome == RunOutcome::Succeeded {

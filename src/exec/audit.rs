@@ -33,9 +33,20 @@ pub fn operator() -> String {
         .unwrap_or_else(|| "unknown".into())
 }
 
+/// What the first line of every audit log says: who ran which kubewiz on which preset.
+#[derive(Serialize)]
+struct Header<'a> {
+    event: &'static str,
+    at: &'a str,
+    operator: &'a str,
+    kubewiz_version: &'static str,
+    preset_sha256: &'a str,
+}
+
 impl AuditLog {
-    /// Creates the two files for a run named `stamp` in `dir`.
-    pub fn create(dir: &Path, stamp: &str) -> io::Result<AuditLog> {
+    /// Creates the two files for a run named `stamp` in `dir`, starting each with the
+    /// operator, the kubewiz version and the hash of the preset applied.
+    pub fn create(dir: &Path, stamp: &str, preset_sha256: &str, at: &str) -> io::Result<AuditLog> {
         fs::create_dir_all(dir)?;
         let open = |ext: &str| {
             OpenOptions::new()
@@ -43,12 +54,32 @@ impl AuditLog {
                 .write(true)
                 .open(dir.join(format!("{stamp}.{ext}")))
         };
-        Ok(AuditLog {
+        let mut log = AuditLog {
             jsonl: open("jsonl")?,
             text: open("log")?,
             operator: operator(),
             path: dir.join(format!("{stamp}.log")),
-        })
+        };
+        let header = Header {
+            event: "audit_started",
+            at,
+            operator: &log.operator,
+            kubewiz_version: env!("CARGO_PKG_VERSION"),
+            preset_sha256,
+        };
+        writeln!(
+            log.jsonl,
+            "{}",
+            serde_json::to_string(&header).map_err(io::Error::other)?
+        )?;
+        writeln!(
+            log.text,
+            "{at} kubewiz {} run by {}; preset sha256 {preset_sha256}",
+            header.kubewiz_version, log.operator
+        )?;
+        log.jsonl.flush()?;
+        log.text.flush()?;
+        Ok(log)
     }
 
     /// The readable log's path, shown to the operator.

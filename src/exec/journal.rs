@@ -1,8 +1,9 @@
-//! The run journal: which steps finished, so `kubewiz resume` continues where a run
-//! stopped without redoing them. One JSON line per finished step, synced to disk
+//! The run journal: which steps finished and with which inputs, so `kubewiz resume` and
+//! a repeated `apply` continue where a run stopped without redoing them, and redo a
+//! step whose inputs changed since. One JSON line per finished step, synced to disk
 //! before the next step starts.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufRead, BufReader, Write};
 use std::path::Path;
@@ -12,8 +13,13 @@ use serde::{Deserialize, Serialize};
 #[derive(Serialize, Deserialize)]
 struct Entry {
     step: String,
+    /// sha256 of what the step did: the command, or the uploaded path, mode and content.
+    inputs: String,
     at: String,
 }
+
+/// Finished steps by id, with the hash of their inputs.
+pub type Finished = HashMap<String, String>;
 
 /// An open journal file.
 pub struct Journal {
@@ -45,10 +51,11 @@ impl Journal {
         Ok(Journal { file })
     }
 
-    /// Records that `step` finished.
-    pub fn record(&mut self, step: &str, at: &str) -> io::Result<()> {
+    /// Records that `step` finished with `inputs`.
+    pub fn record(&mut self, step: &str, inputs: &str, at: &str) -> io::Result<()> {
         let line = serde_json::to_string(&Entry {
             step: step.to_owned(),
+            inputs: inputs.to_owned(),
             at: at.to_owned(),
         })
         .map_err(io::Error::other)?;
@@ -57,14 +64,14 @@ impl Journal {
     }
 }
 
-/// The steps a journal records as finished. A torn last line (the machine stopped
-/// while writing it) is ignored: that step simply runs again.
-pub fn finished_steps(path: &Path) -> io::Result<HashSet<String>> {
+/// The steps a journal records as finished (the latest record of each). A torn last
+/// line (the machine stopped while writing it) is ignored: that step simply runs again.
+pub fn finished_steps(path: &Path) -> io::Result<Finished> {
     let file = File::open(path)?;
-    let mut done = HashSet::new();
+    let mut done = Finished::new();
     for line in BufReader::new(file).lines() {
         if let Ok(entry) = serde_json::from_str::<Entry>(&line?) {
-            done.insert(entry.step);
+            done.insert(entry.step, entry.inputs);
         }
     }
     Ok(done)
@@ -79,8 +86,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("journal");
         let mut journal = Journal::create(&path).unwrap();
-        journal.record("prepare/a/swap", "t").unwrap();
-        journal.record("prepare/a/modules", "t").unwrap();
+        journal.record("prepare/a/swap", "h1", "t").unwrap();
+        journal.record("prepare/a/modules", "h2", "t").unwrap();
         drop(journal);
         fs::OpenOptions::new()
             .append(true)
@@ -91,17 +98,20 @@ mod tests {
         let done = finished_steps(&path).unwrap();
         assert_eq!(
             done,
-            HashSet::from([
-                "prepare/a/swap".to_string(),
-                "prepare/a/modules".to_string()
+            Finished::from([
+                ("prepare/a/swap".into(), "h1".into()),
+                ("prepare/a/modules".into(), "h2".into())
             ])
         );
         let mut again = Journal::append(&path).unwrap();
-        again.record("prepare/a/sysctl", "t").unwrap();
+        again.record("prepare/a/sysctl", "h3", "t").unwrap();
+        again.record("prepare/a/swap", "h4", "t").unwrap();
+        let done = finished_steps(&path).unwrap();
         assert!(
-            finished_steps(&path).unwrap().contains("prepare/a/sysctl"),
+            done.contains_key("prepare/a/sysctl"),
             "the torn line swallowed the next record"
         );
-        assert_eq!(finished_steps(&path).unwrap().len(), 3);
+        assert_eq!(done.len(), 3);
+        assert_eq!(done["prepare/a/swap"], "h4", "the latest record counts");
     }
 }

@@ -1,7 +1,72 @@
 //! The line output of `kubewiz apply --no-tui`: one line per step and per output line,
 //! prefixed with the host, readable in a CI log or over a serial console.
 
+use std::collections::BTreeMap;
+use std::fmt;
+
 use super::events::{Event, RunOutcome, StepOutcome, Stream};
+
+/// Per host: steps done, skipped and failed, and the time its steps took.
+#[derive(Debug, Default)]
+pub struct Summary {
+    hosts: BTreeMap<String, HostSummary>,
+}
+
+#[derive(Debug, Default)]
+struct HostSummary {
+    done: usize,
+    skipped: usize,
+    failed: Option<String>,
+    millis: u64,
+}
+
+impl Summary {
+    pub fn add(&mut self, event: &Event) {
+        if let Event::StepFinished {
+            host,
+            step,
+            outcome,
+            duration_ms,
+        } = event
+        {
+            let h = self.hosts.entry(host.clone()).or_default();
+            h.millis += duration_ms;
+            match outcome {
+                StepOutcome::Done => h.done += 1,
+                StepOutcome::Skipped { .. } => h.skipped += 1,
+                StepOutcome::Failed { .. } => h.failed = Some(step.clone()),
+            }
+        }
+    }
+}
+
+impl fmt::Display for Summary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.hosts.is_empty() {
+            return Ok(());
+        }
+        let width = self.hosts.keys().map(String::len).max().unwrap_or(4).max(4);
+        writeln!(
+            f,
+            "\n{:width$}  {:>5}  {:>7}  {:>8}  result",
+            "host", "done", "skipped", "time"
+        )?;
+        for (host, h) in &self.hosts {
+            let result = h
+                .failed
+                .as_ref()
+                .map_or("ok".to_string(), |s| format!("FAILED at {s}"));
+            writeln!(
+                f,
+                "{host:width$}  {:>5}  {:>7}  {:>7.1}s  {result}",
+                h.done,
+                h.skipped,
+                h.millis as f64 / 1000.0
+            )?;
+        }
+        Ok(())
+    }
+}
 
 /// Formats one event; None for events that print nothing.
 pub fn format(event: &Event) -> Option<String> {

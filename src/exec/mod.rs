@@ -11,6 +11,7 @@ pub mod lines;
 pub mod preflight;
 pub mod redact;
 pub mod runner;
+pub mod ssh;
 pub mod transport;
 
 pub use events::{Event, RunOutcome, Stamped, StepOutcome, Stream};

@@ -6,7 +6,7 @@
 //! Every event passes the audit log and the journal before it reaches the channel, so
 //! the record is written even when no one is listening.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -18,7 +18,7 @@ use tokio::task::JoinHandle;
 use super::audit::AuditLog;
 use super::events::{Event, RunOutcome, Stamped, StepOutcome, Stream};
 use super::facts::{self, Facts};
-use super::journal::Journal;
+use super::journal::{Finished, Journal};
 use super::preflight;
 use super::redact::Redactor;
 use super::transport::{Line, Session, Transport, TransportError};
@@ -41,8 +41,9 @@ pub struct RunOptions {
     /// Run only these phases (connect and preflight always run: later phases need the
     /// connections and the facts, and preflight is what keeps a run safe).
     pub only: Option<BTreeSet<PhaseId>>,
-    /// Steps an earlier run finished (from its journal): skipped when idempotent.
-    pub finished: HashSet<String>,
+    /// Steps an earlier run finished (from its journal), with their inputs' hash:
+    /// skipped when idempotent and their inputs are unchanged.
+    pub finished: Finished,
     pub journal: Option<Journal>,
     pub audit: Option<AuditLog>,
     /// The cluster's state directory, where `local/` files are saved.
@@ -152,6 +153,16 @@ fn now() -> String {
 }
 
 impl Emitter {
+    /// Records a finished step in the journal, before its event is emitted.
+    fn journal(&self, step: &str, inputs: &str) {
+        let mut sinks = self.sinks.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(journal) = sinks.journal.as_mut()
+            && let Err(e) = journal.record(step, inputs, &now())
+        {
+            eprintln!("kubewiz: cannot write the journal: {e}");
+        }
+    }
+
     async fn emit(&self, event: Event) {
         let stamped = Stamped { at: now(), event };
         {
@@ -160,18 +171,6 @@ impl Emitter {
                 && let Err(e) = audit.write(&stamped)
             {
                 eprintln!("kubewiz: cannot write the audit log: {e}");
-            }
-            if let (
-                Some(journal),
-                Event::StepFinished {
-                    step,
-                    outcome: StepOutcome::Done,
-                    ..
-                },
-            ) = (sinks.journal.as_mut(), &stamped.event)
-                && let Err(e) = journal.record(step, &stamped.at)
-            {
-                eprintln!("kubewiz: cannot write the journal: {e}");
             }
         }
         // A consumer that went away (the TUI closed) does not stop the run.
@@ -188,7 +187,7 @@ struct Run {
     sessions: Mutex<BTreeMap<String, Arc<dyn Session>>>,
     facts: Mutex<BTreeMap<String, Facts>>,
     concurrency: Arc<Semaphore>,
-    finished: HashSet<String>,
+    finished: Finished,
     state_dir: PathBuf,
     redactor: Redactor,
     ca_digest: String,
@@ -338,8 +337,12 @@ impl Run {
                 })
                 .await;
             let started = Instant::now();
-            let result = self.step(&host.host, step).await;
+            let inputs = self.inputs(&host.host, step);
+            let result = self.step(&host.host, step, &inputs).await;
             let duration_ms = started.elapsed().as_millis() as u64;
+            if matches!(result, Ok(None)) && step.idempotent {
+                self.emitter.journal(&step.id, &inputs);
+            }
             let outcome = match &result {
                 Ok(None) => StepOutcome::Done,
                 Ok(Some(reason)) => StepOutcome::Skipped {
@@ -392,10 +395,37 @@ impl Run {
             })
     }
 
+    /// A hash of what the step does on this host: its command, or the path, mode and
+    /// content it uploads. A finished step is done again when this changes.
+    fn inputs(&self, host: &str, step: &Step) -> String {
+        let mut data = format!("{:?}\n", step.action).into_bytes();
+        if let Action::Upload { path, .. } | Action::WriteLocal { path } = &step.action {
+            let target = match &step.action {
+                Action::WriteLocal { .. } => Target::Local,
+                _ => Target::Host(host.to_owned()),
+            };
+            if let Some(file) = self
+                .files
+                .iter()
+                .find(|f| f.target == target && &f.path == path)
+            {
+                data.extend(file.content.as_bytes());
+            }
+        }
+        aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &data)
+            .as_ref()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+
     /// Runs one step: Ok(None) done, Ok(Some(reason)) skipped.
-    async fn step(&self, host: &str, step: &Step) -> Result<Option<String>, Failure> {
-        if step.idempotent && self.finished.contains(&step.id) {
-            return Ok(Some("finished in an earlier run".into()));
+    async fn step(&self, host: &str, step: &Step, inputs: &str) -> Result<Option<String>, Failure> {
+        match self.finished.get(&step.id) {
+            Some(hash) if step.idempotent && hash == inputs => {
+                return Ok(Some("finished in an earlier run".into()));
+            }
+            _ => {}
         }
         if let Some(family) = step.only_on {
             let facts = self

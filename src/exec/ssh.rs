@@ -1,0 +1,720 @@
+//! The SSH transport: one OpenSSH master connection per host for the whole run (the
+//! `openssh` crate with native multiplexing, so every command is a new channel on that
+//! connection and costs a few milliseconds instead of a handshake), host keys checked
+//! against the preset's known_hosts, and at most a few channels at a time per host so
+//! sshd's `MaxSessions` (10 by default) is never exceeded.
+//!
+//! Commands run as `sh -c COMMAND` under a small wrapper that reports the remote process
+//! group first (on stderr, swallowed here), so a command that times out can be killed on
+//! the host instead of being left running. Uploads go through stdin into a temporary file
+//! in the target's directory, are checked by sha256 on the host, and are renamed into
+//! place, so a file is always either its old or its new content.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use openssh::{KnownHosts, SessionBuilder, Stdio};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::sync::{Semaphore, mpsc};
+
+use super::events::Stream;
+use super::transport::{BoxFuture, Line, Session, Transport, TransportError};
+use crate::spec::validate::expand_home;
+use crate::spec::{HostSpec, SshSpec};
+
+/// Channels open at once on one host: sshd refuses the 11th session under its default
+/// `MaxSessions 10`, and a closing channel may hold its slot a moment longer.
+pub const CHANNELS_PER_HOST: usize = 8;
+
+/// How long to wait for a host to answer and accept the login, by default.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The first stderr line of every command: the remote process group, so a command that
+/// timed out can be killed.
+const PGID_MARK: &str = "kubewiz-pgid:";
+
+/// Exit code of the read wrapper when the file does not exist.
+const MISSING: i32 = 100;
+
+/// Opens SSH connections with the system's OpenSSH client.
+pub struct Ssh {
+    accept_new_host_keys: bool,
+    connect_timeout: Duration,
+    options: Vec<(String, String)>,
+    home: Option<PathBuf>,
+    /// An ssh_config file with `options`, written on first use (ssh takes extra options
+    /// only through a config file here).
+    config: Mutex<Option<Arc<tempfile::TempDir>>>,
+}
+
+impl Ssh {
+    /// A transport that refuses hosts whose key is not in known_hosts, or records them
+    /// there when `accept_new_host_keys` (the CLI's `--accept-new-host-keys`, or the
+    /// operator confirming a fingerprint in the wizard). A changed key is always refused.
+    pub fn new(accept_new_host_keys: bool) -> Ssh {
+        Ssh {
+            accept_new_host_keys,
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            options: Vec::new(),
+            home: std::env::var_os("HOME").map(PathBuf::from),
+            config: Mutex::new(None),
+        }
+    }
+
+    /// How long a host may take to answer and accept the login (10 s by default).
+    pub fn with_connect_timeout(mut self, timeout: Duration) -> Ssh {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// An extra ssh_config option for every connection, e.g.
+    /// `("KexAlgorithms", "curve25519-sha256")` where the default key exchange is slow.
+    /// The operator's own ~/.ssh/config and /etc/ssh/ssh_config still apply after these.
+    pub fn with_option(mut self, key: &str, value: &str) -> Ssh {
+        self.options.push((key.to_owned(), value.to_owned()));
+        self
+    }
+
+    /// The home directory that `~/` in the spec's paths stands for (default: $HOME).
+    pub fn with_home(mut self, home: Option<PathBuf>) -> Ssh {
+        self.home = home;
+        self
+    }
+
+    fn config_file(&self) -> Result<Option<PathBuf>, TransportError> {
+        if self.options.is_empty() {
+            return Ok(None);
+        }
+        let mut slot = self.config.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(dir) = slot.as_ref() {
+            return Ok(Some(dir.path().join("ssh_config")));
+        }
+        let dir = tempfile::Builder::new()
+            .prefix("kubewiz-ssh-")
+            .tempdir()
+            .map_err(|e| {
+                TransportError::Connect(format!(
+                    "cannot create a temporary directory for the ssh config: {e}"
+                ))
+            })?;
+        let mut text = String::from("# written by kubewiz for this run\n");
+        for (key, value) in &self.options {
+            text.push_str(&format!("{key} {value}\n"));
+        }
+        // Options above win: ssh keeps the first value it reads for each option.
+        text.push_str("Include ~/.ssh/config\nInclude /etc/ssh/ssh_config\n");
+        let path = dir.path().join("ssh_config");
+        std::fs::write(&path, text).map_err(|e| {
+            TransportError::Connect(format!("cannot write {}: {e}", path.display()))
+        })?;
+        *slot = Some(Arc::new(dir));
+        Ok(Some(path))
+    }
+}
+
+/// Where a host is reached, resolved from the host's overrides and `[ssh]`.
+#[derive(Debug, Clone)]
+struct Target {
+    name: String,
+    address: String,
+    user: String,
+    port: u16,
+    known_hosts: PathBuf,
+}
+
+impl Transport for Ssh {
+    fn connect<'a>(
+        &'a self,
+        host: &'a HostSpec,
+        ssh: &'a SshSpec,
+    ) -> BoxFuture<'a, Result<Box<dyn Session>, TransportError>> {
+        Box::pin(async move {
+            let target = Target {
+                name: host.name.to_string(),
+                address: host.address.to_string(),
+                user: host.user.clone().unwrap_or_else(|| ssh.user.clone()),
+                port: host.port.unwrap_or(ssh.port),
+                known_hosts: expand_home(&ssh.known_hosts, self.home.as_deref()),
+            };
+            let mut builder = SessionBuilder::default();
+            builder
+                .user(target.user.clone())
+                .port(target.port)
+                .connect_timeout(self.connect_timeout)
+                // A host that vanishes without closing the connection is noticed within
+                // about 15 s instead of hanging until the step's timeout.
+                .server_alive_interval(Duration::from_secs(5))
+                .control_directory(std::env::temp_dir())
+                .user_known_hosts_file(&target.known_hosts)
+                .known_hosts_check(if self.accept_new_host_keys {
+                    KnownHosts::Add
+                } else {
+                    KnownHosts::Strict
+                });
+            if !ssh.identity_file.as_os_str().is_empty() {
+                let identity = expand_home(&ssh.identity_file, self.home.as_deref());
+                if !identity.is_file() {
+                    return Err(TransportError::Connect(format!(
+                        "the identity file {} does not exist; fix ssh.identity_file in the preset",
+                        identity.display()
+                    )));
+                }
+                builder.keyfile(identity);
+            }
+            if let Some(config) = self.config_file()? {
+                builder.config_file(config);
+            }
+            if self.accept_new_host_keys
+                && let Some(dir) = target.known_hosts.parent()
+                && !dir.as_os_str().is_empty()
+            {
+                // ssh records a new key only into a file whose directory exists.
+                let _ = std::fs::create_dir_all(dir);
+            }
+            // ConnectTimeout covers the TCP connect and the banner; this covers the rest.
+            let limit = self.connect_timeout + Duration::from_secs(10);
+            let session =
+                match tokio::time::timeout(limit, builder.connect_mux(&target.address)).await {
+                    Err(_) => {
+                        return Err(TransportError::Connect(format!(
+                            "{}@{}:{} did not complete the login within {}s",
+                            target.user,
+                            target.address,
+                            target.port,
+                            limit.as_secs()
+                        )));
+                    }
+                    Ok(Err(e)) => return Err(connect_error(&target, e).await),
+                    Ok(Ok(session)) => session,
+                };
+            Ok(Box::new(SshSession {
+                session,
+                channels: Semaphore::new(CHANNELS_PER_HOST),
+                target,
+                _config: self
+                    .config
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .clone(),
+            }) as Box<dyn Session>)
+        })
+    }
+}
+
+/// Turns ssh's own message into the transport's error: host key problems get their
+/// fingerprints, everything else keeps ssh's reason ("No route to host", "Connection
+/// refused", "Permission denied (publickey)").
+async fn connect_error(target: &Target, error: openssh::Error) -> TransportError {
+    let text = match &error {
+        openssh::Error::Connect(e) | openssh::Error::Master(e) => e.to_string(),
+        other => other.to_string(),
+    };
+    if text.contains("REMOTE HOST IDENTIFICATION HAS CHANGED") || text.contains("Offending ") {
+        let offered = text
+            .split("sent by the remote host is")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .map(|f| f.trim_end_matches('.').to_owned());
+        let offered = match offered {
+            Some(f) => f,
+            None => scan_fingerprint(target, None)
+                .await
+                .unwrap_or_else(|| "an unknown key".into()),
+        };
+        let known = offending_fingerprint(&text)
+            .await
+            .unwrap_or_else(|| format!("a key in {}", target.known_hosts.display()));
+        return TransportError::ChangedHostKey { known, offered };
+    }
+    if text.contains("Host key verification failed") {
+        // "No ED25519 host key is known for ADDRESS and you have requested strict checking."
+        let kind = text
+            .split("No ")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .map(|k| k.to_ascii_lowercase());
+        if text.contains("different type are already known") {
+            // The host offers a key of a type known_hosts does not have, while it has
+            // others: as suspicious as a changed key.
+            let offered = scan_fingerprint(target, kind.as_deref())
+                .await
+                .unwrap_or_else(|| "an unknown key".into());
+            let known = known_fingerprint(target)
+                .await
+                .unwrap_or_else(|| format!("a key in {}", target.known_hosts.display()));
+            return TransportError::ChangedHostKey { known, offered };
+        }
+        let fingerprint = scan_fingerprint(target, kind.as_deref())
+            .await
+            .unwrap_or_else(|| {
+                format!(
+                    "(could not be read; see ssh-keyscan -p {} {})",
+                    target.port, target.address
+                )
+            });
+        return TransportError::UnknownHostKey { fingerprint };
+    }
+    let reason = text
+        .lines()
+        .map(|l| l.trim().trim_start_matches("ssh: "))
+        .filter(|l| !l.is_empty() && !l.starts_with("Warning: Permanently added"))
+        .collect::<Vec<_>>()
+        .join("; ");
+    let reason = if reason.is_empty() {
+        error.to_string()
+    } else {
+        reason
+    };
+    TransportError::Connect(format!(
+        "{} ({}@{}:{}): {reason}",
+        target.name, target.user, target.address, target.port
+    ))
+}
+
+/// The SHA256 fingerprint of the key the host offers now (of `kind` when given).
+async fn scan_fingerprint(target: &Target, kind: Option<&str>) -> Option<String> {
+    let mut scan = tokio::process::Command::new("ssh-keyscan");
+    scan.args(["-T", "5", "-p", &target.port.to_string()]);
+    if let Some(kind) = kind {
+        scan.args(["-t", kind]);
+    }
+    let out = scan
+        .arg(&target.address)
+        .stderr(std::process::Stdio::null())
+        .output()
+        .await
+        .ok()?;
+    let first = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find(|l| !l.starts_with('#'))?
+        .to_owned();
+    fingerprint_of(&first).await
+}
+
+/// The fingerprint of the known_hosts line ssh named in "Offending KEY in FILE:LINE".
+async fn offending_fingerprint(text: &str) -> Option<String> {
+    let place = text
+        .split("Offending ")
+        .nth(1)?
+        .split(" in ")
+        .nth(1)?
+        .split_whitespace()
+        .next()?;
+    let (file, line) = place.rsplit_once(':')?;
+    let line: usize = line.parse().ok()?;
+    let content = tokio::fs::read_to_string(file).await.ok()?;
+    fingerprint_of(content.lines().nth(line.checked_sub(1)?)?).await
+}
+
+/// The fingerprint of the first key known_hosts holds for this host.
+async fn known_fingerprint(target: &Target) -> Option<String> {
+    let name = if target.port == 22 {
+        target.address.clone()
+    } else {
+        format!("[{}]:{}", target.address, target.port)
+    };
+    let out = tokio::process::Command::new("ssh-keygen")
+        .arg("-F")
+        .arg(&name)
+        .arg("-f")
+        .arg(&target.known_hosts)
+        .stderr(std::process::Stdio::null())
+        .output()
+        .await
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let line = text
+        .lines()
+        .find(|l| !l.starts_with('#') && !l.trim().is_empty())?;
+    fingerprint_of(line).await
+}
+
+/// `ssh-keygen -lf -` on one known_hosts line: its `SHA256:...` fingerprint.
+async fn fingerprint_of(line: &str) -> Option<String> {
+    let mut child = tokio::process::Command::new("ssh-keygen")
+        .args(["-lf", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .ok()?;
+    let mut stdin = child.stdin.take()?;
+    stdin.write_all(format!("{line}\n").as_bytes()).await.ok()?;
+    drop(stdin);
+    let out = child.wait_with_output().await.ok()?;
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .nth(1)
+        .filter(|f| f.starts_with("SHA256:"))
+        .map(str::to_owned)
+}
+
+/// One host's master connection.
+struct SshSession {
+    session: openssh::Session,
+    channels: Semaphore,
+    target: Target,
+    /// Keeps the generated ssh_config alive as long as a connection may read it.
+    _config: Option<Arc<tempfile::TempDir>>,
+}
+
+/// What one finished channel produced.
+struct Finished {
+    code: i32,
+    stdout: Vec<u8>,
+    stderr: Vec<u8>,
+}
+
+impl SshSession {
+    /// An error for an operation that failed on the connection's side: Lost when the
+    /// master connection is gone, otherwise what went wrong.
+    async fn failure(&self, what: &str, error: openssh::Error) -> TransportError {
+        match self.session.check().await {
+            Err(e) => TransportError::Lost(format!(
+                "{}: {what}: {error} ({e}); check that sshd runs on {}",
+                self.target.name, self.target.address
+            )),
+            Ok(()) => TransportError::Remote(format!(
+                "{}: {what}: {}",
+                self.target.name,
+                describe(&error)
+            )),
+        }
+    }
+
+    /// Runs `script` (already wrapped) with `input` on stdin, collecting its output.
+    async fn exec(
+        &self,
+        script: &str,
+        input: Option<&[u8]>,
+        timeout: Duration,
+    ) -> Result<Finished, TransportError> {
+        let _permit = self
+            .channels
+            .acquire()
+            .await
+            .map_err(|_| TransportError::Lost("the session is closed".into()))?;
+        let mut command = self.session.raw_command(script);
+        command
+            .stdin(if input.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let work = async {
+            let mut child = match command.spawn().await {
+                Ok(child) => child,
+                Err(e) => return Err(self.failure("cannot open a channel", e).await),
+            };
+            let stdin = child.stdin().take();
+            let stdout = child.stdout().take();
+            let stderr = child.stderr().take();
+            let feed = async move {
+                if let (Some(mut stdin), Some(input)) = (stdin, input) {
+                    stdin.write_all(input).await?;
+                    stdin.shutdown().await?;
+                }
+                Ok::<(), std::io::Error>(())
+            };
+            let (fed, stdout, stderr) = tokio::join!(feed, read_all(stdout), read_all(stderr));
+            let code = match child.wait().await {
+                Ok(status) => status.code().unwrap_or(-1),
+                Err(e) => match exit_code_of(e) {
+                    Ok(code) => code,
+                    Err(e) => return Err(self.failure("the channel failed", e).await),
+                },
+            };
+            // A command that failed may not have read its input: its own error says more.
+            if let (Err(e), 0) = (fed, code) {
+                return Err(TransportError::Remote(format!(
+                    "{}: sending the input failed: {e}",
+                    self.target.name
+                )));
+            }
+            Ok(Finished {
+                code,
+                stdout,
+                stderr,
+            })
+        };
+        tokio::time::timeout(timeout, work)
+            .await
+            .map_err(|_| TransportError::Timeout(timeout))?
+    }
+
+    /// Kills the remote process group of a command that timed out, in the background on
+    /// the host so this returns at once.
+    async fn kill_group(&self, pgid: u32) {
+        let script = format!(
+            "kill -TERM -- -{pgid} 2>/dev/null; (sleep 3; kill -KILL -- -{pgid}) </dev/null >/dev/null 2>&1 & exit 0"
+        );
+        let _ = self.exec(&script, None, Duration::from_secs(10)).await;
+    }
+}
+
+/// Exit code 127 comes back from the crate as an error ("command not found"); a process
+/// killed by a signal has no exit code.
+fn exit_code_of(error: openssh::Error) -> Result<i32, openssh::Error> {
+    match error {
+        openssh::Error::Remote(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(127),
+        openssh::Error::RemoteProcessTerminated => Ok(-1),
+        other => Err(other),
+    }
+}
+
+fn describe(error: &openssh::Error) -> String {
+    use std::error::Error as _;
+    match error.source() {
+        Some(source) => format!("{error}: {source}"),
+        None => error.to_string(),
+    }
+}
+
+async fn read_all<R: AsyncRead + Unpin>(reader: Option<R>) -> Vec<u8> {
+    let mut buf = Vec::new();
+    if let Some(mut reader) = reader {
+        let _ = reader.read_to_end(&mut buf).await;
+    }
+    buf
+}
+
+/// Quotes `text` as one word for a POSIX shell.
+pub fn shell_quote(text: &str) -> String {
+    format!("'{}'", text.replace('\'', r"'\''"))
+}
+
+/// The wrapper every command runs in: it reports its process group (sshd makes each
+/// session's shell a session leader), runs the command with `sh -c` whatever the login
+/// shell is, and exits with its code (not exec'ing keeps a signal-killed command's code
+/// as 128+N).
+fn wrap(command: &str) -> String {
+    format!(
+        "echo {PGID_MARK}$$ >&2; sh -c {}; exit $?",
+        shell_quote(command)
+    )
+}
+
+fn lines_of(bytes: &[u8]) -> impl Iterator<Item = String> + '_ {
+    bytes
+        .split(|b| *b == b'\n')
+        .map(|l| String::from_utf8_lossy(l.strip_suffix(b"\r").unwrap_or(l)).into_owned())
+}
+
+fn tail(bytes: &[u8]) -> String {
+    let text: Vec<String> = lines_of(bytes)
+        .filter(|l| !l.is_empty() && !l.starts_with(PGID_MARK))
+        .collect();
+    let start = text.len().saturating_sub(5);
+    text[start..].join(" / ")
+}
+
+/// Reads `reader` line by line into `lines` as the lines arrive; on stderr, the wrapper's
+/// process group line is kept in `pgid` instead.
+async fn pump<R: AsyncRead + Unpin>(
+    reader: Option<R>,
+    stream: Stream,
+    lines: &mpsc::Sender<Line>,
+    pgid: &Mutex<Option<u32>>,
+) {
+    let Some(reader) = reader else { return };
+    let mut reader = BufReader::new(reader);
+    let mut buf = Vec::new();
+    loop {
+        buf.clear();
+        match reader.read_until(b'\n', &mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {}
+        }
+        let line = buf.strip_suffix(b"\n").unwrap_or(&buf);
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let text = String::from_utf8_lossy(line).into_owned();
+        if stream == Stream::Stderr
+            && let Some(n) = text.strip_prefix(PGID_MARK)
+        {
+            let mut slot = pgid.lock().unwrap_or_else(|e| e.into_inner());
+            if slot.is_none()
+                && let Ok(n) = n.parse()
+            {
+                *slot = Some(n);
+                continue;
+            }
+        }
+        // A receiver that went away only means nobody listens to the output any more.
+        let _ = lines.send(Line { stream, text }).await;
+    }
+}
+
+impl Session for SshSession {
+    fn run<'a>(
+        &'a self,
+        command: &'a str,
+        timeout: Duration,
+        lines: mpsc::Sender<Line>,
+    ) -> BoxFuture<'a, Result<i32, TransportError>> {
+        Box::pin(async move {
+            let pgid: Mutex<Option<u32>> = Mutex::new(None);
+            let outcome = {
+                let _permit = self
+                    .channels
+                    .acquire()
+                    .await
+                    .map_err(|_| TransportError::Lost("the session is closed".into()))?;
+                let wrapped = wrap(command);
+                let mut cmd = self.session.raw_command(&wrapped);
+                cmd.stdin(Stdio::null())
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::piped());
+                let work = async {
+                    let mut child = match cmd.spawn().await {
+                        Ok(child) => child,
+                        Err(e) => return Err(self.failure("cannot open a channel", e).await),
+                    };
+                    let stdout = child.stdout().take();
+                    let stderr = child.stderr().take();
+                    tokio::join!(
+                        pump(stdout, Stream::Stdout, &lines, &pgid),
+                        pump(stderr, Stream::Stderr, &lines, &pgid)
+                    );
+                    match child.wait().await {
+                        Ok(status) => Ok(status.code().unwrap_or(-1)),
+                        Err(e) => match exit_code_of(e) {
+                            Ok(code) => Ok(code),
+                            Err(e) => Err(self.failure("the command's channel failed", e).await),
+                        },
+                    }
+                };
+                tokio::time::timeout(timeout, work).await
+            };
+            // The sender is dropped when this returns, which ends the caller's output loop.
+            match outcome {
+                Ok(result) => result,
+                Err(_) => {
+                    let group = *pgid.lock().unwrap_or_else(|e| e.into_inner());
+                    if let Some(group) = group {
+                        self.kill_group(group).await;
+                    }
+                    Err(TransportError::Timeout(timeout))
+                }
+            }
+        })
+    }
+
+    fn upload<'a>(
+        &'a self,
+        path: &'a str,
+        mode: u32,
+        content: &'a [u8],
+    ) -> BoxFuture<'a, Result<bool, TransportError>> {
+        Box::pin(async move {
+            if !path.starts_with('/') || path.ends_with('/') {
+                return Err(TransportError::Remote(format!(
+                    "{}: cannot upload to {path}: not an absolute file path",
+                    self.target.name
+                )));
+            }
+            let mode = mode & 0o7777;
+            let sum = sha256_hex(content);
+            let quoted = shell_quote(path);
+            let check = format!(
+                "if [ -f {quoted} ]; then sha256sum < {quoted} | cut -c1-64; stat -c '%a %u' -- {quoted}; fi"
+            );
+            let current = self.exec(&check, None, Duration::from_secs(60)).await?;
+            if current.code == 0 {
+                let text = String::from_utf8_lossy(&current.stdout);
+                let mut got = text.lines();
+                let same_sum = got.next().is_some_and(|s| s.trim() == sum);
+                let same_mode = got
+                    .next()
+                    .is_some_and(|s| s.trim() == format!("{mode:o} 0"));
+                if same_sum && same_mode {
+                    return Ok(false);
+                }
+            }
+            let dir = match path.rsplit_once('/') {
+                Some(("", _)) | None => "/".to_owned(),
+                Some((dir, _)) => dir.to_owned(),
+            };
+            let qdir = shell_quote(&dir);
+            // umask 022 makes every created parent 0755; mktemp makes the file 0600 until
+            // the mode is applied; the content is checked before the rename, so a cut
+            // connection never leaves a partial file in place.
+            let write = format!(
+                "set -e; umask 022; mkdir -p -- {qdir}; \
+                 tmp=$(mktemp {qdir}/.kubewiz.XXXXXXXX); trap 'rm -f \"$tmp\"' EXIT; \
+                 cat > \"$tmp\"; \
+                 [ \"$(sha256sum < \"$tmp\" | cut -c1-64)\" = {sum} ] || {{ echo 'the uploaded content arrived incomplete' >&2; exit 1; }}; \
+                 chown 0:0 \"$tmp\"; chmod {mode:o} \"$tmp\"; \
+                 sync \"$tmp\" 2>/dev/null || true; \
+                 mv -f \"$tmp\" {quoted}"
+            );
+            let timeout =
+                Duration::from_secs(60) + Duration::from_secs((content.len() / (1 << 20)) as u64);
+            let done = self.exec(&write, Some(content), timeout).await?;
+            if done.code != 0 {
+                return Err(TransportError::Remote(format!(
+                    "{}: cannot write {path} (exit {}): {}",
+                    self.target.name,
+                    done.code,
+                    tail(&done.stderr)
+                )));
+            }
+            Ok(true)
+        })
+    }
+
+    fn read<'a>(&'a self, path: &'a str) -> BoxFuture<'a, Result<Option<Vec<u8>>, TransportError>> {
+        Box::pin(async move {
+            let quoted = shell_quote(path);
+            let script = format!("[ -e {quoted} ] || exit {MISSING}; exec cat -- {quoted}");
+            let done = self.exec(&script, None, Duration::from_secs(120)).await?;
+            match done.code {
+                0 => Ok(Some(done.stdout)),
+                MISSING => Ok(None),
+                code => Err(TransportError::Remote(format!(
+                    "{}: cannot read {path} (exit {code}): {}",
+                    self.target.name,
+                    tail(&done.stderr)
+                ))),
+            }
+        })
+    }
+}
+
+/// Lowercase hex sha256, as `sha256sum` prints it.
+fn sha256_hex(content: &[u8]) -> String {
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, content);
+    digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoting_survives_quotes() {
+        assert_eq!(shell_quote("it's"), r"'it'\''s'");
+        assert_eq!(
+            wrap("echo 'a'"),
+            format!("echo {PGID_MARK}$$ >&2; sh -c 'echo '\\''a'\\'''; exit $?")
+        );
+    }
+
+    #[test]
+    fn sha256_matches_sha256sum() {
+        assert_eq!(
+            sha256_hex(b"abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+
+    #[test]
+    fn tail_skips_the_process_group_line() {
+        assert_eq!(
+            tail(b"kubewiz-pgid:12\nmkdir: cannot create\r\n"),
+            "mkdir: cannot create"
+        );
+    }
+}
