@@ -702,6 +702,16 @@ kubeadm token list --kubeconfig {ADMIN_CONF} | awk '{{print $1}}' | grep -qx \"$
                 600,
             );
         }
+        if self.layout.spec.kubernetes.cni != Cni::None {
+            s.wait(
+                "pods",
+                "wait until every kube-system pod runs",
+                format!(
+                    "{kubectl} get pods -n kube-system --no-headers | awk '$3 != \"Running\" && $3 != \"Completed\" {{ bad = 1; print }} END {{ exit bad }}'"
+                ),
+                600,
+            );
+        }
         if !self.layout.etcd.is_empty() {
             s.wait(
                 "etcd",
