@@ -260,3 +260,56 @@ fn bad_requests_are_usage_errors() {
         String::from_utf8_lossy(&resume.stderr).contains("no run of cluster never-ran to resume")
     );
 }
+
+#[test]
+fn a_phase_that_starts_something_with_certificates_brings_the_pki_along() {
+    let state = tempfile::tempdir().unwrap();
+    let run = kubewiz(
+        state.path(),
+        &[
+            "apply",
+            "--preset",
+            "presets/kvm-lab.toml",
+            "--dry-run",
+            "--no-tui",
+            "--phase",
+            "etcd",
+        ],
+    );
+    assert_eq!(run.status.code(), Some(0));
+    let phases: Vec<String> = audit(state.path(), "kvm-lab")
+        .iter()
+        .filter(|e| e["event"] == "phase_started")
+        .map(|e| e["phase"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(phases, ["connect", "preflight", "pki", "etcd"]);
+}
+
+#[test]
+fn the_dry_run_of_every_bundled_preset_completes() {
+    let presets = Path::new(env!("CARGO_MANIFEST_DIR")).join("presets");
+    let mut count = 0;
+    for entry in fs::read_dir(presets).unwrap() {
+        let path = entry.unwrap().path();
+        let state = tempfile::tempdir().unwrap();
+        let run = kubewiz(
+            state.path(),
+            &[
+                "apply",
+                "--preset",
+                path.to_str().unwrap(),
+                "--dry-run",
+                "--no-tui",
+            ],
+        );
+        let out = String::from_utf8_lossy(&run.stdout);
+        assert_eq!(run.status.code(), Some(0), "{}: {out}", path.display());
+        assert!(
+            out.contains("kubewiz: finished; audit log: "),
+            "{}",
+            path.display()
+        );
+        count += 1;
+    }
+    assert!(count >= 6);
+}

@@ -83,6 +83,23 @@ impl Canceller {
     }
 }
 
+/// The phases that run when `asked` were asked for: connect and preflight always (the
+/// connections and facts every phase needs, and the checks that keep a run safe), and
+/// the PKI for every phase that starts something using certificates.
+pub fn needed(asked: &BTreeSet<PhaseId>) -> BTreeSet<PhaseId> {
+    let mut phases = asked.clone();
+    phases.extend([PhaseId::Connect, PhaseId::Preflight]);
+    let uses_certificates = [
+        PhaseId::Etcd,
+        PhaseId::FirstControlPlane,
+        PhaseId::ControlPlanes,
+    ];
+    if asked.iter().any(|p| uses_certificates.contains(p)) {
+        phases.insert(PhaseId::Pki);
+    }
+    phases
+}
+
 /// Starts executing `plan` on a tokio runtime; events arrive on the handle.
 pub fn start(
     spec: ClusterSpec,
@@ -219,10 +236,7 @@ impl From<TransportError> for Failure {
 
 impl Run {
     async fn execute(self: Arc<Self>, plan: Plan, only: Option<BTreeSet<PhaseId>>) -> RunOutcome {
-        let wanted = |p: &Phase| {
-            matches!(p.id, PhaseId::Connect | PhaseId::Preflight)
-                || only.as_ref().is_none_or(|o| o.contains(&p.id))
-        };
+        let wanted = |p: &Phase| only.as_ref().is_none_or(|o| needed(o).contains(&p.id));
         let phases: Vec<Phase> = plan.phases.into_iter().filter(|p| wanted(p)).collect();
         let steps = phases
             .iter()
