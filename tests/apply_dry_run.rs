@@ -313,3 +313,75 @@ fn the_dry_run_of_every_bundled_preset_completes() {
     }
     assert!(count >= 6);
 }
+
+#[test]
+fn a_bundle_install_uploads_the_bundles_programs_or_says_why_it_cannot() {
+    let state = tempfile::tempdir().unwrap();
+    let bundle = state.path().join("bundle");
+    fs::create_dir_all(bundle.join("bin")).unwrap();
+    for program in ["kubeadm", "kubelet", "kubectl"] {
+        fs::write(
+            bundle.join("bin").join(program),
+            format!("#!/bin/sh\necho {program}\n"),
+        )
+        .unwrap();
+    }
+    let single =
+        fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("presets/single-node.toml"))
+            .unwrap();
+    let preset = state.path().join("bundle.toml");
+    fs::write(
+        &preset,
+        format!(
+            "{single}\n[packages]\nsource = \"bundle\"\nbundle_dir = \"{}\"\n",
+            bundle.display()
+        ),
+    )
+    .unwrap();
+    let run = kubewiz(
+        state.path(),
+        &[
+            "apply",
+            "--preset",
+            preset.to_str().unwrap(),
+            "--dry-run",
+            "--no-tui",
+            "--phase",
+            "prepare",
+        ],
+    );
+    let out = String::from_utf8_lossy(&run.stdout);
+    assert_eq!(run.status.code(), Some(0), "{out}");
+    for program in ["kubeadm", "kubelet", "kubectl"] {
+        assert!(
+            out.contains(&format!("[kube-solo]   installed /usr/local/bin/{program}")),
+            "{out}"
+        );
+    }
+    assert!(
+        !out.contains("apt-get"),
+        "a bundle install uses no package manager: {out}"
+    );
+
+    fs::remove_dir_all(&bundle).unwrap();
+    let run = kubewiz(
+        state.path(),
+        &[
+            "apply",
+            "--preset",
+            preset.to_str().unwrap(),
+            "--dry-run",
+            "--no-tui",
+            "--phase",
+            "prepare",
+        ],
+    );
+    let out = String::from_utf8_lossy(&run.stdout);
+    assert_eq!(run.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains(
+            "kube-solo failed at prepare/kube-solo/bundle: cannot read the bundle directory"
+        ),
+        "{out}"
+    );
+}

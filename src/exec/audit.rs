@@ -48,17 +48,37 @@ impl AuditLog {
     /// operator, the kubewiz version and the hash of the preset applied.
     pub fn create(dir: &Path, stamp: &str, preset_sha256: &str, at: &str) -> io::Result<AuditLog> {
         fs::create_dir_all(dir)?;
-        let open = |ext: &str| {
-            OpenOptions::new()
-                .create_new(true)
-                .write(true)
-                .open(dir.join(format!("{stamp}.{ext}")))
-        };
-        let mut log = AuditLog {
-            jsonl: open("jsonl")?,
-            text: open("log")?,
-            operator: operator(),
-            path: dir.join(format!("{stamp}.log")),
+        // Two runs in the same second get `stamp` and `stamp-2`: a log is never
+        // appended to or overwritten.
+        let mut n = 1;
+        let mut log = loop {
+            let name = if n == 1 {
+                stamp.to_owned()
+            } else {
+                format!("{stamp}-{n}")
+            };
+            let open = |ext: &str| {
+                OpenOptions::new()
+                    .create_new(true)
+                    .write(true)
+                    .open(dir.join(format!("{name}.{ext}")))
+            };
+            match (open("jsonl"), open("log")) {
+                (Ok(jsonl), Ok(text)) => {
+                    break AuditLog {
+                        jsonl,
+                        text,
+                        operator: operator(),
+                        path: dir.join(format!("{name}.log")),
+                    };
+                }
+                (Err(e), _) | (_, Err(e))
+                    if e.kind() != io::ErrorKind::AlreadyExists || n > 100 =>
+                {
+                    return Err(e);
+                }
+                _ => n += 1,
+            }
         };
         let header = Header {
             event: "audit_started",

@@ -413,6 +413,12 @@ impl Run {
     /// content it uploads. A finished step is done again when this changes.
     fn inputs(&self, host: &str, step: &Step) -> String {
         let mut data = format!("{:?}\n", step.action).into_bytes();
+        if let Action::UploadBundle { from, .. } = &step.action {
+            for (name, content) in bundle_files(from).unwrap_or_default() {
+                data.extend(name.as_bytes());
+                data.extend(content);
+            }
+        }
         if let Action::Upload { path, .. } | Action::WriteLocal { path } = &step.action {
             let target = match &step.action {
                 Action::WriteLocal { .. } => Target::Local,
@@ -562,6 +568,22 @@ impl Run {
                 }
             }
             Action::Wait { check } => self.wait(host, step, check).await,
+            Action::UploadBundle { from, to } => {
+                let session = self.session(host)?;
+                let programs = bundle_files(from).map_err(Failure::new)?;
+                for (name, content) in &programs {
+                    let path = format!("{to}/{name}");
+                    let changed = session.upload(&path, 0o755, content).await?;
+                    let word = if changed {
+                        "installed"
+                    } else {
+                        "already up to date:"
+                    };
+                    self.output(host, &step.id, Stream::Stdout, format!("{word} {path}"))
+                        .await;
+                }
+                Ok(None)
+            }
             Action::WriteLocal { path } => {
                 if self.transport.is_dry_run() {
                     return Ok(Some("dry run: nothing is written".into()));
@@ -717,6 +739,33 @@ impl Run {
         let (_, lines) = tokio::join!(run, collect);
         lines
     }
+}
+
+/// The programs of a bundle directory, by name, read from the KVM host.
+fn bundle_files(dir: &std::path::Path) -> Result<Vec<(String, Vec<u8>)>, String> {
+    let entries = std::fs::read_dir(dir).map_err(|e| {
+        format!(
+            "cannot read the bundle directory {}: {e}; packages.bundle_dir must hold bin/",
+            dir.display()
+        )
+    })?;
+    let mut files = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| format!("{}: {e}", dir.display()))?;
+        let path = entry.path();
+        if path.is_file() {
+            let content = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+            files.push((entry.file_name().to_string_lossy().into_owned(), content));
+        }
+    }
+    if files.is_empty() {
+        return Err(format!(
+            "the bundle directory {} holds no programs",
+            dir.display()
+        ));
+    }
+    files.sort();
+    Ok(files)
 }
 
 fn unix_now() -> f64 {

@@ -12,6 +12,9 @@ use crate::render::{File, Layout, LbLayout, Purpose, Target, etcd, kubeadm, lb};
 use crate::spec::{Cni, HostSpec, PackageSource};
 
 const ADMIN_CONF: &str = "/etc/kubernetes/admin.conf";
+/// Where the bundle's programs go on the hosts: first in root's PATH, apart from the
+/// distribution's own.
+pub const BUNDLE_TARGET: &str = "/usr/local/bin";
 
 /// The install plan for `layout`, uploading `files`.
 pub fn build(layout: &Layout, files: &[File]) -> Plan {
@@ -339,11 +342,15 @@ impl<'a> Builder<'a> {
                 .only_on = Some(OsFamily::Dnf);
             }
             PackageSource::Bundle => {
-                s.run(
+                let dir = spec.packages.bundle_dir.clone().unwrap_or_default();
+                s.push(
                     "bundle",
                     "install kubeadm, kubelet, kubectl, containerd and runc from the bundle",
-                    "install -m 0755 /var/lib/kubewiz/bundle/bin/* /usr/local/bin/",
-                    300,
+                    Action::UploadBundle {
+                        from: dir.join("bin"),
+                        to: BUNDLE_TARGET.into(),
+                    },
+                    600,
                 );
             }
         }

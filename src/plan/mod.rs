@@ -107,6 +107,12 @@ pub enum Action {
     Wait { check: String },
     /// Write a rendered `local/` file into the cluster's state directory on the KVM host.
     WriteLocal { path: String },
+    /// Upload every file of the local directory `from` (the air-gap bundle's `bin/`) to
+    /// the host's directory `to`, executable. Read from the KVM host when it runs.
+    UploadBundle {
+        from: std::path::PathBuf,
+        to: String,
+    },
 }
 
 /// The package manager a step is for; the runner skips it on hosts of the other kind.

@@ -53,6 +53,11 @@ impl fmt::Display for Plan {
                             "      wait up to {}s for: {check}",
                             step.timeout.as_secs()
                         )?,
+                        Action::UploadBundle { from, to } => writeln!(
+                            f,
+                            "      upload every file of {} to {to} (0755)",
+                            from.display()
+                        )?,
                         Action::WriteLocal { path } => {
                             writeln!(f, "      save local/{path} in the state directory")?
                         }
