@@ -91,7 +91,7 @@ fn a_dry_run_reports_every_step_once_and_executes_nothing() {
     let files = kubewiz::render::render(&spec, &pki).unwrap();
     let plan = kubewiz::plan::build(&layout, &files);
     let step_ids: Vec<&str> = plan.steps().map(|(_, _, s)| s.id.as_str()).collect();
-    assert_eq!(step_ids.len(), 285, "steps in the plan");
+    assert_eq!(step_ids.len(), 286, "steps in the plan");
 
     let events = audit(state.path(), "kvm-lab");
     let mut started: BTreeMap<String, usize> = BTreeMap::new();

@@ -2,6 +2,7 @@
 //! by phase with every host at once, and the event stream it emits. Consumers of the
 //! stream: the TUI, the line output, the audit log and the resume journal.
 
+pub mod api_check;
 pub mod audit;
 pub mod dry_run;
 pub mod events;

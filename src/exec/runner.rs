@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinHandle;
 
+use super::api_check;
 use super::audit::AuditLog;
 use super::events::{Event, RunOutcome, Stamped, StepOutcome, Stream};
 use super::facts::{self, Facts};
@@ -568,6 +569,9 @@ impl Run {
                 }
             }
             Action::Wait { check } => self.wait(host, step, check).await,
+            Action::CheckApi { url, kubeconfig } => {
+                self.check_api(host, step, url, kubeconfig).await
+            }
             Action::UploadBundle { from, to } => {
                 let session = self.session(host)?;
                 let programs = bundle_files(from).map_err(Failure::new)?;
@@ -663,6 +667,62 @@ impl Run {
             )
             .await;
             tokio::time::sleep(WAIT_INTERVAL).await;
+        }
+    }
+
+    /// From the KVM host: GET `url` with the operator's kubeconfig until it answers.
+    async fn check_api(
+        &self,
+        host: &str,
+        step: &Step,
+        url: &str,
+        kubeconfig: &str,
+    ) -> Result<Option<String>, Failure> {
+        if self.transport.is_dry_run() {
+            return Ok(Some("dry run: nothing is contacted".into()));
+        }
+        let file = self
+            .files
+            .iter()
+            .find(|f| f.target == Target::Local && f.path == kubeconfig)
+            .ok_or_else(|| Failure::new(format!("local/{kubeconfig} was not rendered")))?;
+        let scratch = self
+            .state_dir
+            .join(format!(".check-{}", std::process::id()));
+        let deadline = Instant::now() + step.timeout;
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            match api_check::probe(url, &file.content, &scratch).await {
+                Ok(body) => {
+                    self.output(host, &step.id, Stream::Stdout, format!("{url}: {body}"))
+                        .await;
+                    return Ok(None);
+                }
+                Err(why)
+                    if Instant::now() + WAIT_INTERVAL >= deadline
+                        || self.cancel.load(Ordering::SeqCst) =>
+                {
+                    return Err(Failure {
+                        exit_code: None,
+                        message: format!(
+                            "{url} did not answer after {}s ({tries} tries)",
+                            step.timeout.as_secs()
+                        ),
+                        tail: vec![why],
+                    });
+                }
+                Err(why) => {
+                    self.output(
+                        host,
+                        &step.id,
+                        Stream::Stdout,
+                        format!("waiting ({tries}): {why}"),
+                    )
+                    .await;
+                    tokio::time::sleep(WAIT_INTERVAL).await;
+                }
+            }
         }
     }
 

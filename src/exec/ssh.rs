@@ -34,6 +34,9 @@ pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// timed out can be killed.
 const PGID_MARK: &str = "kubewiz-pgid:";
 
+/// The longest output line passed on whole, in bytes.
+const MAX_LINE: u64 = 64 * 1024;
+
 /// Exit code of the read wrapper when the file does not exist.
 const MISSING: i32 = 100;
 
@@ -113,6 +116,70 @@ impl Ssh {
     }
 }
 
+impl Ssh {
+    /// Records `host`'s key in the preset's known_hosts after the operator confirmed
+    /// `fingerprint` (the one an `UnknownHostKey` error showed): the key is fetched again
+    /// and written only when it still has exactly that fingerprint, so what gets trusted
+    /// is what the operator saw. A later connection then checks strictly against it.
+    pub async fn record_host_key(
+        &self,
+        host: &HostSpec,
+        ssh: &SshSpec,
+        fingerprint: &str,
+    ) -> Result<(), TransportError> {
+        let target = self.target(host, ssh);
+        let out = tokio::process::Command::new("ssh-keyscan")
+            .args(["-T", "5", "-p", &target.port.to_string(), &target.address])
+            .stderr(std::process::Stdio::null())
+            .output()
+            .await
+            .map_err(|e| TransportError::Connect(format!("cannot run ssh-keyscan: {e}")))?;
+        let scanned = String::from_utf8_lossy(&out.stdout).into_owned();
+        let mut chosen = None;
+        for line in scanned
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        {
+            if fingerprint_of(line).await.as_deref() == Some(fingerprint) {
+                chosen = Some(line.to_owned());
+                break;
+            }
+        }
+        let Some(line) = chosen else {
+            return Err(TransportError::Connect(format!(
+                "{} ({}:{}) no longer offers the key {fingerprint}; nothing was recorded, connect again to see the key it offers now",
+                target.name, target.address, target.port
+            )));
+        };
+        let path = &target.known_hosts;
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                TransportError::Connect(format!("cannot create {}: {e}", dir.display()))
+            })?;
+        }
+        let mut text = std::fs::read_to_string(path).unwrap_or_default();
+        if !text.is_empty() && !text.ends_with('\n') {
+            text.push('\n');
+        }
+        text.push_str(&line);
+        text.push('\n');
+        let tmp = path.with_extension("kubewiz-tmp");
+        std::fs::write(&tmp, text)
+            .and_then(|()| std::fs::rename(&tmp, path))
+            .map_err(|e| TransportError::Connect(format!("cannot write {}: {e}", path.display())))
+    }
+
+    fn target(&self, host: &HostSpec, ssh: &SshSpec) -> Target {
+        Target {
+            name: host.name.to_string(),
+            address: host.address.to_string(),
+            user: host.user.clone().unwrap_or_else(|| ssh.user.clone()),
+            port: host.port.unwrap_or(ssh.port),
+            known_hosts: expand_home(&ssh.known_hosts, self.home.as_deref()),
+        }
+    }
+}
+
 /// Where a host is reached, resolved from the host's overrides and `[ssh]`.
 #[derive(Debug, Clone)]
 struct Target {
@@ -130,13 +197,7 @@ impl Transport for Ssh {
         ssh: &'a SshSpec,
     ) -> BoxFuture<'a, Result<Box<dyn Session>, TransportError>> {
         Box::pin(async move {
-            let target = Target {
-                name: host.name.to_string(),
-                address: host.address.to_string(),
-                user: host.user.clone().unwrap_or_else(|| ssh.user.clone()),
-                port: host.port.unwrap_or(ssh.port),
-                known_hosts: expand_home(&ssh.known_hosts, self.home.as_deref()),
-            };
+            let target = self.target(host, ssh);
             let mut builder = SessionBuilder::default();
             builder
                 .user(target.user.clone())
@@ -237,9 +298,18 @@ async fn connect_error(target: &Target, error: openssh::Error) -> TransportError
         if text.contains("different type are already known") {
             // The host offers a key of a type known_hosts does not have, while it has
             // others: as suspicious as a changed key.
-            let offered = scan_fingerprint(target, kind.as_deref())
-                .await
-                .unwrap_or_else(|| "an unknown key".into());
+            // "... already known for this host.\nED25519 key fingerprint is SHA256:..."
+            let shown = text
+                .split("key fingerprint is ")
+                .nth(1)
+                .and_then(|rest| rest.split_whitespace().next())
+                .map(|f| f.trim_end_matches('.').to_owned());
+            let offered = match shown {
+                Some(f) => f,
+                None => scan_fingerprint(target, kind.as_deref())
+                    .await
+                    .unwrap_or_else(|| "an unknown key".into()),
+            };
             let known = known_fingerprint(target)
                 .await
                 .unwrap_or_else(|| format!("a key in {}", target.known_hosts.display()));
@@ -369,17 +439,55 @@ struct Finished {
 impl SshSession {
     /// An error for an operation that failed on the connection's side: Lost when the
     /// master connection is gone, otherwise what went wrong.
+    ///
+    /// A channel that ends without an exit status means the connection went down (the
+    /// master closes every channel that way) or the wrapper shell was killed; the master
+    /// may take a moment to exit, so it is asked twice.
     async fn failure(&self, what: &str, error: openssh::Error) -> TransportError {
-        match self.session.check().await {
+        let mut alive = self.session.check().await;
+        if alive.is_ok() && matches!(error, openssh::Error::RemoteProcessTerminated) {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            alive = self.session.check().await;
+        }
+        match alive {
             Err(e) => TransportError::Lost(format!(
-                "{}: {what}: {error} ({e}); check that sshd runs on {}",
-                self.target.name, self.target.address
+                "{} ({}): {what}: {} ({}); check that the host is up and sshd runs, then resume",
+                self.target.name,
+                self.target.address,
+                describe(&error),
+                describe(&e)
             )),
             Ok(()) => TransportError::Remote(format!(
                 "{}: {what}: {}",
                 self.target.name,
                 describe(&error)
             )),
+        }
+    }
+
+    /// Opens a channel running `script`. sshd frees a session slot only once the
+    /// closing channel's last message is through, so a channel opened right after another
+    /// one ended can still be refused under `MaxSessions`: that is retried, briefly.
+    async fn open(
+        &self,
+        script: &str,
+        stdin: bool,
+    ) -> Result<openssh::Child<&openssh::Session>, TransportError> {
+        let mut attempt = 0u64;
+        loop {
+            let mut command = self.session.raw_command(script);
+            command
+                .stdin(if stdin { Stdio::piped() } else { Stdio::null() })
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped());
+            match command.spawn().await {
+                Ok(child) => return Ok(child),
+                Err(e) if attempt < 30 && describe(&e).contains("open refused") => {
+                    attempt += 1;
+                    tokio::time::sleep(Duration::from_millis(10 * attempt.min(10))).await;
+                }
+                Err(e) => return Err(self.failure("cannot open a channel", e).await),
+            }
         }
     }
 
@@ -395,20 +503,11 @@ impl SshSession {
             .acquire()
             .await
             .map_err(|_| TransportError::Lost("the session is closed".into()))?;
-        let mut command = self.session.raw_command(script);
-        command
-            .stdin(if input.is_some() {
-                Stdio::piped()
-            } else {
-                Stdio::null()
-            })
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+        // The login shell may be anything (zsh splits words differently, fish is not
+        // POSIX): the scripts here are POSIX sh.
+        let script = format!("sh -c {}", shell_quote(script));
         let work = async {
-            let mut child = match command.spawn().await {
-                Ok(child) => child,
-                Err(e) => return Err(self.failure("cannot open a channel", e).await),
-            };
+            let mut child = self.open(&script, input.is_some()).await?;
             let stdin = child.stdin().take();
             let stdout = child.stdout().take();
             let stderr = child.stderr().take();
@@ -449,18 +548,16 @@ impl SshSession {
     /// the host so this returns at once.
     async fn kill_group(&self, pgid: u32) {
         let script = format!(
-            "kill -TERM -- -{pgid} 2>/dev/null; (sleep 3; kill -KILL -- -{pgid}) </dev/null >/dev/null 2>&1 & exit 0"
+            "kill -s TERM -- -{pgid} 2>/dev/null; (sleep 3; kill -s KILL -- -{pgid}) </dev/null >/dev/null 2>&1 & exit 0"
         );
         let _ = self.exec(&script, None, Duration::from_secs(10)).await;
     }
 }
 
-/// Exit code 127 comes back from the crate as an error ("command not found"); a process
-/// killed by a signal has no exit code.
+/// Exit code 127 comes back from the crate as an error ("command not found").
 fn exit_code_of(error: openssh::Error) -> Result<i32, openssh::Error> {
     match error {
         openssh::Error::Remote(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(127),
-        openssh::Error::RemoteProcessTerminated => Ok(-1),
         other => Err(other),
     }
 }
@@ -524,7 +621,13 @@ async fn pump<R: AsyncRead + Unpin>(
     let mut buf = Vec::new();
     loop {
         buf.clear();
-        match reader.read_until(b'\n', &mut buf).await {
+        // A line without an end (a progress bar, binary output) is cut into pieces
+        // instead of growing without bound.
+        match (&mut reader)
+            .take(MAX_LINE)
+            .read_until(b'\n', &mut buf)
+            .await
+        {
             Ok(0) | Err(_) => return,
             Ok(_) => {}
         }
@@ -563,15 +666,8 @@ impl Session for SshSession {
                     .await
                     .map_err(|_| TransportError::Lost("the session is closed".into()))?;
                 let wrapped = wrap(command);
-                let mut cmd = self.session.raw_command(&wrapped);
-                cmd.stdin(Stdio::null())
-                    .stdout(Stdio::piped())
-                    .stderr(Stdio::piped());
                 let work = async {
-                    let mut child = match cmd.spawn().await {
-                        Ok(child) => child,
-                        Err(e) => return Err(self.failure("cannot open a channel", e).await),
-                    };
+                    let mut child = self.open(&wrapped, false).await?;
                     let stdout = child.stdout().take();
                     let stderr = child.stderr().take();
                     tokio::join!(
@@ -640,15 +736,17 @@ impl Session for SshSession {
             let qdir = shell_quote(&dir);
             // umask 022 makes every created parent 0755; mktemp makes the file 0600 until
             // the mode is applied; the content is checked before the rename, so a cut
-            // connection never leaves a partial file in place.
+            // connection never leaves a partial file in place. No fsync: the rename is
+            // what makes the change atomic (ext4 and xfs flush a file renamed over another).
             let write = format!(
-                "set -e; umask 022; mkdir -p -- {qdir}; \
+                "set -e; umask 022; \
+                 if [ -d {quoted} ]; then echo {quoted}' is a directory' >&2; exit 1; fi; \
+                 [ -d {qdir} ] || mkdir -p -- {qdir}; \
                  tmp=$(mktemp {qdir}/.kubewiz.XXXXXXXX); trap 'rm -f \"$tmp\"' EXIT; \
                  cat > \"$tmp\"; \
-                 [ \"$(sha256sum < \"$tmp\" | cut -c1-64)\" = {sum} ] || {{ echo 'the uploaded content arrived incomplete' >&2; exit 1; }}; \
-                 chown 0:0 \"$tmp\"; chmod {mode:o} \"$tmp\"; \
-                 sync \"$tmp\" 2>/dev/null || true; \
-                 mv -f \"$tmp\" {quoted}"
+                 set -- $(sha256sum < \"$tmp\"); \
+                 [ \"$1\" = {sum} ] || {{ echo 'the uploaded content arrived incomplete' >&2; exit 1; }}; \
+                 chown 0:0 \"$tmp\"; chmod {mode:o} \"$tmp\"; mv -f \"$tmp\" {quoted}"
             );
             let timeout =
                 Duration::from_secs(60) + Duration::from_secs((content.len() / (1 << 20)) as u64);

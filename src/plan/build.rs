@@ -69,7 +69,11 @@ impl Steps {
     ) -> &mut Step {
         let idempotent = !matches!(
             action,
-            Action::Wait { .. } | Action::Facts | Action::Connect | Action::Preflight(_)
+            Action::Wait { .. }
+                | Action::Facts
+                | Action::Connect
+                | Action::Preflight(_)
+                | Action::CheckApi { .. }
         );
         self.steps.push(Step {
             id: format!("{}/{}/{slug}", self.phase.name(), self.host),
@@ -732,6 +736,15 @@ kubeadm token list --kubeconfig {ADMIN_CONF} | awk '{{print $1}}' | grep -qx \"$
 
     fn kubeconfig(&self) -> Phase {
         let mut s = Steps::new(PhaseId::Kubeconfig, LOCAL);
+        s.push(
+            "endpoint",
+            "check the API through the endpoint with the operator's kubeconfig",
+            Action::CheckApi {
+                url: format!("{}/readyz", self.layout.api_url()),
+                kubeconfig: "admin.conf".into(),
+            },
+            120,
+        );
         for file in self
             .files
             .iter()

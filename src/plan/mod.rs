@@ -107,6 +107,9 @@ pub enum Action {
     Wait { check: String },
     /// Write a rendered `local/` file into the cluster's state directory on the KVM host.
     WriteLocal { path: String },
+    /// From the KVM host, GET `url` with the client certificate and CA of the rendered
+    /// local kubeconfig `kubeconfig`, until it answers 200 or the timeout passes.
+    CheckApi { url: String, kubeconfig: String },
     /// Upload every file of the local directory `from` (the air-gap bundle's `bin/`) to
     /// the host's directory `to`, executable. Read from the KVM host when it runs.
     UploadBundle {

@@ -53,6 +53,11 @@ impl fmt::Display for Plan {
                             "      wait up to {}s for: {check}",
                             step.timeout.as_secs()
                         )?,
+                        Action::CheckApi { url, kubeconfig } => writeln!(
+                            f,
+                            "      from the KVM host, wait up to {}s for {url} to answer with local/{kubeconfig}",
+                            step.timeout.as_secs()
+                        )?,
                         Action::UploadBundle { from, to } => writeln!(
                             f,
                             "      upload every file of {} to {to} (0755)",
