@@ -44,6 +44,11 @@ pub const RPM_REPO_PATH: &str = "/etc/yum.repos.d/kubernetes.repo";
 /// Where the install stores the apt signing key fetched from [`apt_key_url`]
 /// (`curl -fsSL URL | gpg --dearmor -o APT_KEYRING`); the apt source names it in
 /// `signed-by`, so the key is trusted for this repository only.
+/// With a bundle there are no packages to bring the kubelet's and containerd's units:
+/// kubewiz writes the upstream ones, pointing at /usr/local/bin.
+pub const BUNDLE_KUBELET_UNIT: &str = "/etc/systemd/system/kubelet.service";
+pub const BUNDLE_KUBEADM_DROP_IN: &str = "/etc/systemd/system/kubelet.service.d/10-kubeadm.conf";
+pub const BUNDLE_CONTAINERD_UNIT: &str = "/etc/systemd/system/containerd.service";
 pub const APT_KEYRING: &str = "/etc/apt/keyrings/kubernetes-apt-keyring.gpg";
 /// The upstream package host, replaced by `packages.repository_mirror` when set.
 const PACKAGES_UPSTREAM: &str = "https://pkgs.k8s.io";
@@ -63,10 +68,26 @@ pub fn files(layout: &Layout) -> Vec<File> {
         shared.push((CONTAINERD_PROXY_PATH, proxy_drop_in(layout, "containerd")));
         shared.push((KUBELET_PROXY_PATH, proxy_drop_in(layout, "kubelet")));
     }
-    if spec.packages.source == PackageSource::Online {
-        // Both are rendered; the install uploads the one of the host's OS family.
-        shared.push((APT_SOURCE_PATH, apt_source(spec)));
-        shared.push((RPM_REPO_PATH, rpm_repo(spec)));
+    match spec.packages.source {
+        PackageSource::Online => {
+            // Both are rendered; the install uploads the one of the host's OS family.
+            shared.push((APT_SOURCE_PATH, apt_source(spec)));
+            shared.push((RPM_REPO_PATH, rpm_repo(spec)));
+        }
+        PackageSource::Bundle => {
+            shared.push((
+                BUNDLE_KUBELET_UNIT,
+                include_str!("../../assets/node/bundle/kubelet.service").into(),
+            ));
+            shared.push((
+                BUNDLE_KUBEADM_DROP_IN,
+                include_str!("../../assets/node/bundle/10-kubeadm.conf").into(),
+            ));
+            shared.push((
+                BUNDLE_CONTAINERD_UNIT,
+                include_str!("../../assets/node/bundle/containerd.service").into(),
+            ));
+        }
     }
     layout
         .nodes()

@@ -1,0 +1,120 @@
+//! A bundle install brings its own programs, so kubewiz writes the units that packages
+//! would have brought: checked with systemd-analyze, whose only complaint may be that
+//! the bundle's programs are not installed on this machine.
+
+use std::fs;
+use std::path::Path;
+use std::process::Command;
+
+use kubewiz::render::{self, Layout, Target, node};
+use kubewiz::spec::{self, PackageSource};
+
+/// systemd-analyze's complaints about `units` (file name, content) laid out together,
+/// with drop-ins in `<unit>.d/`.
+fn complaints(units: &[(&str, &str)]) -> Vec<String> {
+    let dir = tempfile::tempdir().unwrap();
+    let mut mains = Vec::new();
+    for (name, content) in units {
+        let path = dir.path().join(name);
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(&path, content).unwrap();
+        if !name.contains(".d/") {
+            mains.push(path);
+        }
+    }
+    let out = Command::new("systemd-analyze")
+        .arg("verify")
+        .args(&mains)
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stderr)
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn bundle_installs_get_the_kubelet_and_containerd_units() {
+    if Command::new("systemd-analyze")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("skipped: systemd-analyze is not installed");
+        return;
+    }
+    let mut spec =
+        spec::load_file(&Path::new(env!("CARGO_MANIFEST_DIR")).join("presets/kvm-lab.toml"))
+            .unwrap()
+            .spec;
+    spec.packages.source = PackageSource::Bundle;
+    spec.packages.bundle_dir = Some("/srv/bundle".into());
+    let layout = Layout::new(&spec).unwrap();
+    let files = node::files(&layout);
+    let on = |host: &str, path: &str| {
+        files
+            .iter()
+            .find(|f| f.target == Target::Host(host.into()) && f.path == path)
+            .map(|f| f.content.as_str())
+    };
+    for host in ["kubemaster-1", "kubenode-5"] {
+        assert!(on(host, node::BUNDLE_KUBELET_UNIT).is_some(), "{host}");
+        assert!(
+            on(host, node::APT_SOURCE_PATH).is_none(),
+            "a bundle install has no package repository"
+        );
+    }
+    assert!(
+        on("etcd-1", node::BUNDLE_KUBELET_UNIT).is_none(),
+        "etcd hosts run no kubelet"
+    );
+    let units = [
+        (
+            "kubelet.service",
+            on("kubenode-1", node::BUNDLE_KUBELET_UNIT).unwrap(),
+        ),
+        (
+            "kubelet.service.d/10-kubeadm.conf",
+            on("kubenode-1", node::BUNDLE_KUBEADM_DROP_IN).unwrap(),
+        ),
+        (
+            "containerd.service",
+            on("kubenode-1", node::BUNDLE_CONTAINERD_UNIT).unwrap(),
+        ),
+    ];
+    let said = complaints(&units);
+    let expected = [
+        "kubelet.service: Command /usr/local/bin/kubelet is not executable: No such file or directory",
+        "containerd.service: Command /usr/local/bin/containerd is not executable: No such file or directory",
+    ];
+    assert_eq!(
+        said, expected,
+        "systemd-analyze found more than the absent bundle programs"
+    );
+    // The drop-in is read: a mistake in it is reported (negative control).
+    let broken = units[1].1.replace(
+        "EnvironmentFile=-/etc/default/kubelet",
+        "EnvironmentFlie=-/etc/default/kubelet",
+    );
+    let said = complaints(&[
+        units[0],
+        ("kubelet.service.d/10-kubeadm.conf", &broken),
+        units[2],
+    ]);
+    assert!(
+        said.iter().any(|l| l.contains("EnvironmentFlie")),
+        "{said:?}"
+    );
+
+    // The whole render puts them in the tree and the plan uploads them.
+    let state = tempfile::tempdir().unwrap();
+    let (pki, _) = kubewiz::pki::load_or_create(state.path(), &layout).unwrap();
+    let all = render::render(&spec, &pki).unwrap();
+    let plan = kubewiz::plan::build(&layout, &all).to_string();
+    assert!(
+        plan.contains("upload /etc/systemd/system/kubelet.service.d/10-kubeadm.conf (0644)"),
+        "{plan}"
+    );
+    assert!(plan.contains("upload every file of /srv/bundle/bin to /usr/local/bin (0755)"));
+}
