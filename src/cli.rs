@@ -76,6 +76,69 @@ pub enum Command {
         #[arg(long)]
         yes: bool,
     },
+    /// The KVM host's libvirt: import its VMs as hosts; DNS names and fixed addresses
+    /// for the cluster on the libvirt network
+    Kvm {
+        #[command(subcommand)]
+        command: KvmCommand,
+    },
+}
+
+/// `kubewiz kvm ...`
+#[derive(Debug, Subcommand)]
+pub enum KvmCommand {
+    /// Print [[hosts]] for a preset from the VMs on a libvirt network, and why VMs
+    /// without an address were left out
+    Import {
+        /// The libvirt network the cluster's VMs are on
+        #[arg(long, value_name = "NAME", default_value = "default")]
+        network: String,
+        /// libvirt connection URI
+        #[arg(long, value_name = "URI", default_value = crate::kvm::DEFAULT_CONNECT)]
+        connect: String,
+        /// Write the fragment to FILE instead of standard output
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// Add DHCP reservations and DNS entries for the preset's hosts and endpoint to
+    /// its libvirt network (live and persistent); a second run changes nothing
+    Dns {
+        #[arg(long, value_name = "FILE")]
+        preset: PathBuf,
+        /// libvirt connection URI
+        #[arg(long, value_name = "URI", default_value = crate::kvm::DEFAULT_CONNECT)]
+        connect: String,
+        /// Do not ask for confirmation
+        #[arg(long)]
+        yes: bool,
+        /// Print the virsh commands; change nothing
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Create the preset's hosts that have no VM by cloning a shut-off template domain
+    /// (virt-clone, virt-sysprep), start them and wait for their addresses
+    Clone {
+        #[arg(long, value_name = "FILE")]
+        preset: PathBuf,
+        /// The shut-off domain to clone
+        #[arg(long, value_name = "DOMAIN")]
+        template: String,
+        /// Public key to install for the SSH user [default: ssh.identity_file + .pub]
+        #[arg(long, value_name = "FILE")]
+        ssh_key: Option<PathBuf>,
+        /// libvirt connection URI
+        #[arg(long, value_name = "URI", default_value = crate::kvm::DEFAULT_CONNECT)]
+        connect: String,
+        /// Do not ask for confirmation
+        #[arg(long)]
+        yes: bool,
+        /// Print the commands; create nothing
+        #[arg(long)]
+        dry_run: bool,
+        /// Seconds to wait for the new VMs' addresses
+        #[arg(long, value_name = "SECS", default_value_t = 300)]
+        timeout: u64,
+    },
 }
 
 impl Command {
@@ -88,6 +151,7 @@ impl Command {
             Command::Apply { .. } => "apply",
             Command::Resume { .. } => "resume",
             Command::Reset { .. } => "reset",
+            Command::Kvm { .. } => "kvm",
         }
     }
 }

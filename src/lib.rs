@@ -4,6 +4,7 @@
 pub mod cli;
 pub mod commands;
 pub mod exec;
+pub mod kvm;
 pub mod pki;
 pub mod plan;
 pub mod render;

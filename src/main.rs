@@ -32,6 +32,7 @@ fn main() -> ExitCode {
             },
         ),
         Some(Command::Resume { name }) => commands::apply::resume(cli.state_dir.as_deref(), name),
+        Some(Command::Kvm { command }) => commands::kvm::run(command),
         Some(other) => commands::not_built(&format!("`kubewiz {}`", other.name())),
     }
 }
