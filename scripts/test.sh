@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Debian packages the tests run (real tools, never stand-ins for them).
-packages=(openssl haproxy keepalived etcd-server etcd-client libxml2-utils containerd curl iproute2 tmux libvirt-clients)
+packages=(openssl haproxy keepalived etcd-server etcd-client libxml2-utils containerd curl iproute2 tmux libvirt-clients openssh-server openssh-client)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -88,13 +88,33 @@ fn usage_errors_exit_2() {
 
 #[test]
 fn subcommands_not_built_say_so_and_exit_2() {
-    for args in [
-        vec!["apply", "--preset", "presets/kvm-lab.toml", "--yes"],
-        vec!["reset", "--preset", "presets/kvm-lab.toml"],
-    ] {
-        let output = kubewiz(&args);
-        assert_eq!(output.status.code(), Some(2), "{args:?}");
-        let err = String::from_utf8_lossy(&output.stderr);
-        assert!(err.contains("is not built yet"), "{args:?}: {err}");
-    }
+    let output = kubewiz(&["reset", "--preset", "presets/kvm-lab.toml"]);
+    assert_eq!(output.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert!(err.contains("is not built yet"), "{err}");
+}
+
+#[test]
+fn apply_without_a_terminal_or_yes_refuses_before_touching_anything() {
+    let state = tempfile::tempdir().unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_kubewiz"))
+        .args([
+            "--state-dir",
+            state.path().to_str().unwrap(),
+            "apply",
+            "--preset",
+            "presets/kvm-lab.toml",
+            "--no-tui",
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("give --yes"));
+    assert_eq!(
+        std::fs::read_dir(state.path()).unwrap().count(),
+        0,
+        "something was written"
+    );
 }

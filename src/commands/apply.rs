@@ -11,9 +11,10 @@ use super::prepare::{Prepared, prepare};
 use super::{EXIT_FAILED, EXIT_OK, EXIT_USAGE};
 use crate::exec::audit::AuditLog;
 use crate::exec::dry_run::DryRun;
-use crate::exec::journal::{self, Journal};
+use crate::exec::journal::{self, Finished, Journal};
 use crate::exec::redact::Redactor;
 use crate::exec::runner::{self, DEFAULT_CONCURRENCY, RunOptions};
+use crate::exec::ssh::Ssh;
 use crate::exec::{RunOutcome, Transport, lines};
 use crate::pki::Authority;
 use crate::plan::PhaseId;
@@ -34,12 +35,9 @@ pub fn run(state_dir: Option<&Path>, args: ApplyArgs<'_>) -> ExitCode {
         Ok(only) => only,
         Err(code) => return code,
     };
-    if !args.dry_run {
-        // The SSH transport is the part of the engine still being built: say so
-        // instead of pretending to install.
-        let _ = (args.yes, args.accept_new_host_keys);
+    if !args.dry_run && !args.yes && !std::io::stdin().is_terminal() {
         eprintln!(
-            "kubewiz: installing over SSH is not built yet in this version; `kubewiz apply --dry-run` shows what would run"
+            "kubewiz: apply changes the hosts and asks first; without a terminal to ask on, give --yes"
         );
         return ExitCode::from(EXIT_USAGE);
     }
@@ -49,36 +47,99 @@ pub fn run(state_dir: Option<&Path>, args: ApplyArgs<'_>) -> ExitCode {
     };
     if !args.no_tui {
         eprintln!(
-            "kubewiz: the full-screen view of a run is not built yet; showing the line output"
+            "kubewiz: the full-screen view of a run is opened from the wizard; showing the line output"
         );
     }
-    execute(prepared, Arc::new(DryRun::new(0.0)), only, None)
+    if args.dry_run {
+        return execute(
+            prepared,
+            Arc::new(DryRun::new(0.0)),
+            only,
+            None,
+            Finished::new(),
+        );
+    }
+    let hosts = prepared.spec.hosts.len();
+    let question = format!(
+        "Install cluster {} ({}) on {hosts} host(s)?",
+        prepared.spec.name, prepared.spec.topology
+    );
+    if !args.yes && !confirm(&question) {
+        eprintln!("kubewiz: nothing was done");
+        return ExitCode::from(EXIT_FAILED);
+    }
+    // The preset is kept for `kubewiz resume`; the journal of an earlier run lets a
+    // repeated apply skip what finished with the same inputs.
+    if let Err(e) = save_preset(&prepared) {
+        eprintln!(
+            "kubewiz: cannot save the preset in {}: {e}",
+            prepared.state.dir().display()
+        );
+        return ExitCode::from(EXIT_FAILED);
+    }
+    let (journal, finished) = match open_journal(&prepared.state) {
+        Ok(j) => j,
+        Err(code) => return code,
+    };
+    let transport = Arc::new(Ssh::new(args.accept_new_host_keys));
+    execute(prepared, transport, only, Some(journal), finished)
 }
 
-/// `kubewiz resume NAME`: the last run of cluster NAME, skipping what its journal says
-/// finished.
+/// `kubewiz resume NAME`: the last applied preset of cluster NAME, skipping the steps
+/// its journal says finished with unchanged inputs.
 pub fn resume(state_dir: Option<&Path>, name: &str) -> ExitCode {
-    let state_dir = state_dir.map_or_else(state::default_dir, Path::to_path_buf);
-    let cluster = ClusterState::new(&state_dir, name);
+    let dir = state_dir.map_or_else(state::default_dir, Path::to_path_buf);
+    let cluster = ClusterState::new(&dir, name);
     if !cluster.preset().is_file() || !cluster.journal().is_file() {
         eprintln!(
             "kubewiz: no run of cluster {name} to resume in {} (looked for {} and {}); start one with `kubewiz apply`",
-            state_dir.display(),
+            dir.display(),
             cluster.preset().display(),
             cluster.journal().display()
         );
         return ExitCode::from(EXIT_FAILED);
     }
-    let finished = match journal::finished_steps(&cluster.journal()) {
-        Ok(f) => f,
-        Err(e) => {
-            eprintln!("kubewiz: cannot read {}: {e}", cluster.journal().display());
-            return ExitCode::from(EXIT_FAILED);
-        }
+    let prepared = match prepare(Some(&dir), &cluster.preset()) {
+        Ok(p) => p,
+        Err(code) => return code,
     };
-    let _ = finished;
-    eprintln!("kubewiz: resuming needs the SSH transport, which is not built yet in this version");
-    ExitCode::from(EXIT_USAGE)
+    let (journal, finished) = match open_journal(&prepared.state) {
+        Ok(j) => j,
+        Err(code) => return code,
+    };
+    eprintln!(
+        "kubewiz: resuming cluster {name}: {} step(s) finished in earlier runs",
+        finished.len()
+    );
+    // Host keys were accepted, if at all, by the run being resumed.
+    execute(
+        prepared,
+        Arc::new(Ssh::new(false)),
+        None,
+        Some(journal),
+        finished,
+    )
+}
+
+fn save_preset(prepared: &Prepared) -> std::io::Result<()> {
+    std::fs::create_dir_all(prepared.state.dir())?;
+    let path = prepared.state.preset();
+    let tmp = path.with_extension("toml.tmp");
+    std::fs::write(&tmp, &prepared.preset_text)?;
+    std::fs::rename(tmp, path)
+}
+
+fn open_journal(state: &ClusterState) -> Result<(Journal, Finished), ExitCode> {
+    let path = state.journal();
+    let opened = if path.is_file() {
+        journal::finished_steps(&path).and_then(|f| Ok((Journal::append(&path)?, f)))
+    } else {
+        Journal::create(&path).map(|j| (j, Finished::new()))
+    };
+    opened.map_err(|e| {
+        eprintln!("kubewiz: cannot open the journal {}: {e}", path.display());
+        ExitCode::from(EXIT_FAILED)
+    })
 }
 
 fn parse_phases(names: &[String]) -> Result<Option<BTreeSet<PhaseId>>, ExitCode> {
@@ -144,6 +205,7 @@ fn execute(
     transport: Arc<dyn Transport>,
     only: Option<BTreeSet<PhaseId>>,
     journal: Option<Journal>,
+    finished: Finished,
 ) -> ExitCode {
     let stamp = time::OffsetDateTime::now_utc()
         .format(&time::macros::format_description!(
@@ -167,7 +229,7 @@ fn execute(
     let options = RunOptions {
         concurrency: DEFAULT_CONCURRENCY,
         only,
-        finished: Default::default(),
+        finished,
         journal,
         audit: Some(audit),
         state_dir: prepared.state.dir().to_path_buf(),

@@ -8,6 +8,7 @@ use crate::plan::OsFamily;
 
 /// Prints one `key=value` line per fact; every command is read-only.
 pub const SCRIPT: &str = r#"exec 2>/dev/null
+export LC_ALL=C
 . /etc/os-release
 echo "os=${PRETTY_NAME:-${ID:-unknown}}"
 echo "machine_id=$(cat /etc/machine-id)"

@@ -37,6 +37,9 @@ const PGID_MARK: &str = "kubewiz-pgid:";
 /// The longest output line passed on whole, in bytes.
 const MAX_LINE: u64 = 64 * 1024;
 
+/// Uploads up to this size are compared and written in one round trip.
+const SMALL_UPLOAD: usize = 256 * 1024;
+
 /// Exit code of the read wrapper when the file does not exist.
 const MISSING: i32 = 100;
 
@@ -207,12 +210,15 @@ impl Transport for Ssh {
                 // about 15 s instead of hanging until the step's timeout.
                 .server_alive_interval(Duration::from_secs(5))
                 .control_directory(std::env::temp_dir())
-                .user_known_hosts_file(&target.known_hosts)
                 .known_hosts_check(if self.accept_new_host_keys {
                     KnownHosts::Add
                 } else {
                     KnownHosts::Strict
                 });
+            // An empty known_hosts setting leaves ssh its own default (~/.ssh/known_hosts).
+            if !target.known_hosts.as_os_str().is_empty() {
+                builder.user_known_hosts_file(&target.known_hosts);
+            }
             if !ssh.identity_file.as_os_str().is_empty() {
                 let identity = expand_home(&ssh.identity_file, self.home.as_deref());
                 if !identity.is_file() {
@@ -451,7 +457,7 @@ impl SshSession {
         }
         match alive {
             Err(e) => TransportError::Lost(format!(
-                "{} ({}): {what}: {} ({}); check that the host is up and sshd runs, then resume",
+                "{} ({}): {what} ({}; the master connection: {}); check that the host is up and its sshd runs, then resume",
                 self.target.name,
                 self.target.address,
                 describe(&error),
@@ -491,7 +497,8 @@ impl SshSession {
         }
     }
 
-    /// Runs `script` (already wrapped) with `input` on stdin, collecting its output.
+    /// Runs the POSIX sh `script` with `input` on stdin, collecting its output (for the
+    /// transport's own small scripts: uploads, reads, kills).
     async fn exec(
         &self,
         script: &str,
@@ -523,7 +530,7 @@ impl SshSession {
                 Ok(status) => status.code().unwrap_or(-1),
                 Err(e) => match exit_code_of(e) {
                     Ok(code) => code,
-                    Err(e) => return Err(self.failure("the channel failed", e).await),
+                    Err(e) => return Err(self.failure("the transfer was cut off", e).await),
                 },
             };
             // A command that failed may not have read its input: its own error says more.
@@ -678,7 +685,7 @@ impl Session for SshSession {
                         Ok(status) => Ok(status.code().unwrap_or(-1)),
                         Err(e) => match exit_code_of(e) {
                             Ok(code) => Ok(code),
-                            Err(e) => Err(self.failure("the command's channel failed", e).await),
+                            Err(e) => Err(self.failure("the command was cut off", e).await),
                         },
                     }
                 };
@@ -714,18 +721,16 @@ impl Session for SshSession {
             let mode = mode & 0o7777;
             let sum = sha256_hex(content);
             let quoted = shell_quote(path);
-            let check = format!(
-                "if [ -f {quoted} ]; then sha256sum < {quoted} | cut -c1-64; stat -c '%a %u' -- {quoted}; fi"
+            // The file is left alone when it already has this content, mode and owner.
+            let same = format!(
+                "[ -f {quoted} ] && [ \"$(stat -c '%a %u' -- {quoted})\" = '{mode:o} 0' ] && \
+                 [ \"$(sha256sum < {quoted})\" = '{sum}  -' ]"
             );
-            let current = self.exec(&check, None, Duration::from_secs(60)).await?;
-            if current.code == 0 {
-                let text = String::from_utf8_lossy(&current.stdout);
-                let mut got = text.lines();
-                let same_sum = got.next().is_some_and(|s| s.trim() == sum);
-                let same_mode = got
-                    .next()
-                    .is_some_and(|s| s.trim() == format!("{mode:o} 0"));
-                if same_sum && same_mode {
+            // A large file is compared first, so an unchanged one is not sent at all;
+            // a small one is compared and written in one round trip.
+            if content.len() > SMALL_UPLOAD {
+                let current = self.exec(&same, None, Duration::from_secs(60)).await?;
+                if current.code == 0 {
                     return Ok(false);
                 }
             }
@@ -736,17 +741,20 @@ impl Session for SshSession {
             let qdir = shell_quote(&dir);
             // umask 022 makes every created parent 0755; mktemp makes the file 0600 until
             // the mode is applied; the content is checked before the rename, so a cut
-            // connection never leaves a partial file in place. No fsync: the rename is
+            // connection never leaves a partial file in place; the temporary file is removed
+            // on every way out, also when sshd died and writing an error kills the shell
+            // (SIGPIPE), which skips a plain EXIT trap. No fsync: the rename is
             // what makes the change atomic (ext4 and xfs flush a file renamed over another).
             let write = format!(
                 "set -e; umask 022; \
+                 if {same}; then cat > /dev/null; echo unchanged; exit 0; fi; \
                  if [ -d {quoted} ]; then echo {quoted}' is a directory' >&2; exit 1; fi; \
                  [ -d {qdir} ] || mkdir -p -- {qdir}; \
-                 tmp=$(mktemp {qdir}/.kubewiz.XXXXXXXX); trap 'rm -f \"$tmp\"' EXIT; \
+                 tmp=$(mktemp {qdir}/.kubewiz.XXXXXXXX); \
+                 trap 'rm -f \"$tmp\"' EXIT; trap 'exit 1' HUP INT TERM PIPE; \
                  cat > \"$tmp\"; \
-                 set -- $(sha256sum < \"$tmp\"); \
-                 [ \"$1\" = {sum} ] || {{ echo 'the uploaded content arrived incomplete' >&2; exit 1; }}; \
-                 chown 0:0 \"$tmp\"; chmod {mode:o} \"$tmp\"; mv -f \"$tmp\" {quoted}"
+                 [ \"$(sha256sum < \"$tmp\")\" = '{sum}  -' ] || {{ rm -f \"$tmp\"; echo 'the uploaded content arrived incomplete' >&2; exit 1; }}; \
+                 chown 0:0 \"$tmp\"; chmod {mode:o} \"$tmp\"; mv -f \"$tmp\" {quoted}; echo written"
             );
             let timeout =
                 Duration::from_secs(60) + Duration::from_secs((content.len() / (1 << 20)) as u64);
@@ -758,6 +766,9 @@ impl Session for SshSession {
                     done.code,
                     tail(&done.stderr)
                 )));
+            }
+            if String::from_utf8_lossy(&done.stdout).trim() == "unchanged" {
+                return Ok(false);
             }
             Ok(true)
         })
