@@ -43,7 +43,11 @@ async fn kubewiz_round(lab: &lab::Lab, payload: &[u8]) -> Duration {
                 let (tx, mut rx) = mpsc::channel(16);
                 let drain = tokio::spawn(async move { while rx.recv().await.is_some() {} });
                 let code = session
-                    .run(&format!("echo step {n} on $(hostname)"), Duration::from_secs(30), tx)
+                    .run(
+                        &format!("echo step {n} on $(hostname)"),
+                        Duration::from_secs(30),
+                        tx,
+                    )
                     .await
                     .expect("run");
                 assert_eq!(code, 0);
@@ -81,12 +85,23 @@ fn pssh_round(lab: &lab::Lab, hosts_file: &Path, payload_dir: &Path) -> Duration
     ];
     let run = |program: &str, args: &[&str]| {
         let out = Command::new(program)
-            .args(["-h", hosts_file.to_str().unwrap(), "-p", &HOSTS.to_string(), "-t", "60"])
+            .args([
+                "-h",
+                hosts_file.to_str().unwrap(),
+                "-p",
+                &HOSTS.to_string(),
+                "-t",
+                "60",
+            ])
             .args(ssh_opts)
             .args(args)
             .output()
             .expect("pssh is installed (apt-get install pssh)");
-        assert!(out.status.success(), "{program} {args:?}: {}", String::from_utf8_lossy(&out.stdout));
+        assert!(
+            out.status.success(),
+            "{program} {args:?}: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
     };
     run("parallel-ssh", &["mkdir -p /tmp/pssh-bench"]);
     for n in 1..COMMANDS {
@@ -94,7 +109,10 @@ fn pssh_round(lab: &lab::Lab, hosts_file: &Path, payload_dir: &Path) -> Duration
     }
     for n in 0..UPLOADS {
         let file = payload_dir.join(format!("file{n}"));
-        run("parallel-scp", &[file.to_str().unwrap(), "/tmp/pssh-bench/"]);
+        run(
+            "parallel-scp",
+            &[file.to_str().unwrap(), "/tmp/pssh-bench/"],
+        );
     }
     started.elapsed()
 }
@@ -103,17 +121,26 @@ fn main() {
     if !std::env::args().any(|a| a == "--bench") {
         return;
     }
-    let Some(lab) = lab::Lab::start_or_skip(HOSTS) else { return };
+    let Some(lab) = lab::Lab::start_or_skip(HOSTS) else {
+        return;
+    };
     let payload = vec![b'x'; 16 * 1024];
     let work = tempfile::tempdir().unwrap();
     for n in 0..UPLOADS {
         std::fs::write(work.path().join(format!("file{n}")), &payload).unwrap();
     }
     let hosts_file = work.path().join("hosts");
-    let lines: Vec<String> = lab.hosts.iter().map(|h| format!("root@{}:22", h.address)).collect();
+    let lines: Vec<String> = lab
+        .hosts
+        .iter()
+        .map(|h| format!("root@{}:22", h.address))
+        .collect();
     std::fs::write(&hosts_file, lines.join("\n") + "\n").unwrap();
 
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let mut ours = Vec::new();
     let mut theirs = Vec::new();
     for _ in 0..RUNS {
@@ -121,9 +148,17 @@ fn main() {
         theirs.push(pssh_round(&lab, &hosts_file, work.path()));
     }
     let (ours, theirs) = (median(ours), median(theirs));
-    println!("| {HOSTS} hosts: connect, {COMMANDS} commands, {UPLOADS} uploads each | median of {RUNS} |");
+    println!(
+        "| {HOSTS} hosts: connect, {COMMANDS} commands, {UPLOADS} uploads each | median of {RUNS} |"
+    );
     println!("|---|---|");
     println!("| kubewiz SSH transport | {:.2} s |", ours.as_secs_f64());
-    println!("| parallel-ssh + parallel-scp | {:.2} s |", theirs.as_secs_f64());
-    println!("kubewiz is {:.1}x as fast as parallel-ssh", theirs.as_secs_f64() / ours.as_secs_f64());
+    println!(
+        "| parallel-ssh + parallel-scp | {:.2} s |",
+        theirs.as_secs_f64()
+    );
+    println!(
+        "kubewiz is {:.1}x as fast as parallel-ssh",
+        theirs.as_secs_f64() / ours.as_secs_f64()
+    );
 }
