@@ -10,3 +10,4 @@ pub mod plan;
 pub mod render;
 pub mod spec;
 pub mod state;
+pub mod tui;

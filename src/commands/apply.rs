@@ -9,14 +9,9 @@ use std::sync::Arc;
 
 use super::prepare::{Prepared, prepare};
 use super::{EXIT_FAILED, EXIT_OK, EXIT_USAGE};
-use crate::exec::audit::AuditLog;
 use crate::exec::dry_run::DryRun;
-use crate::exec::journal::{self, Finished, Journal};
-use crate::exec::redact::Redactor;
-use crate::exec::runner::{self, DEFAULT_CONCURRENCY, RunOptions};
 use crate::exec::ssh::Ssh;
-use crate::exec::{RunOutcome, Transport, lines};
-use crate::pki::Authority;
+use crate::exec::{RunOutcome, Transport, launch, lines, runner};
 use crate::plan::PhaseId;
 use crate::state::{self, ClusterState};
 
@@ -51,13 +46,7 @@ pub fn run(state_dir: Option<&Path>, args: ApplyArgs<'_>) -> ExitCode {
         );
     }
     if args.dry_run {
-        return execute(
-            prepared,
-            Arc::new(DryRun::new(0.0)),
-            only,
-            None,
-            Finished::new(),
-        );
+        return execute(prepared, Arc::new(DryRun::new(0.0)), only, true);
     }
     let hosts = prepared.spec.hosts.len();
     let question = format!(
@@ -68,21 +57,8 @@ pub fn run(state_dir: Option<&Path>, args: ApplyArgs<'_>) -> ExitCode {
         eprintln!("kubewiz: nothing was done");
         return ExitCode::from(EXIT_FAILED);
     }
-    // The preset is kept for `kubewiz resume`; the journal of an earlier run lets a
-    // repeated apply skip what finished with the same inputs.
-    if let Err(e) = save_preset(&prepared) {
-        eprintln!(
-            "kubewiz: cannot save the preset in {}: {e}",
-            prepared.state.dir().display()
-        );
-        return ExitCode::from(EXIT_FAILED);
-    }
-    let (journal, finished) = match open_journal(&prepared.state) {
-        Ok(j) => j,
-        Err(code) => return code,
-    };
     let transport = Arc::new(Ssh::new(args.accept_new_host_keys));
-    execute(prepared, transport, only, Some(journal), finished)
+    execute(prepared, transport, only, false)
 }
 
 /// `kubewiz resume NAME`: the last applied preset of cluster NAME, skipping the steps
@@ -103,43 +79,9 @@ pub fn resume(state_dir: Option<&Path>, name: &str) -> ExitCode {
         Ok(p) => p,
         Err(code) => return code,
     };
-    let (journal, finished) = match open_journal(&prepared.state) {
-        Ok(j) => j,
-        Err(code) => return code,
-    };
-    eprintln!(
-        "kubewiz: resuming cluster {name}: {} step(s) finished in earlier runs",
-        finished.len()
-    );
+    eprintln!("kubewiz: resuming cluster {name} from its journal");
     // Host keys were accepted, if at all, by the run being resumed.
-    execute(
-        prepared,
-        Arc::new(Ssh::new(false)),
-        None,
-        Some(journal),
-        finished,
-    )
-}
-
-fn save_preset(prepared: &Prepared) -> std::io::Result<()> {
-    std::fs::create_dir_all(prepared.state.dir())?;
-    let path = prepared.state.preset();
-    let tmp = path.with_extension("toml.tmp");
-    std::fs::write(&tmp, &prepared.preset_text)?;
-    std::fs::rename(tmp, path)
-}
-
-fn open_journal(state: &ClusterState) -> Result<(Journal, Finished), ExitCode> {
-    let path = state.journal();
-    let opened = if path.is_file() {
-        journal::finished_steps(&path).and_then(|f| Ok((Journal::append(&path)?, f)))
-    } else {
-        Journal::create(&path).map(|j| (j, Finished::new()))
-    };
-    opened.map_err(|e| {
-        eprintln!("kubewiz: cannot open the journal {}: {e}", path.display());
-        ExitCode::from(EXIT_FAILED)
-    })
+    execute(prepared, Arc::new(Ssh::new(false)), None, false)
 }
 
 fn parse_phases(names: &[String]) -> Result<Option<BTreeSet<PhaseId>>, ExitCode> {
@@ -177,72 +119,27 @@ pub fn confirm(question: &str) -> bool {
     matches!(answer.trim(), "y" | "Y" | "yes")
 }
 
-fn sha256_hex(data: &[u8]) -> String {
-    aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, data)
-        .as_ref()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
-/// The secrets of a cluster that must never be shown or logged.
-pub fn secrets(prepared: &Prepared) -> Redactor {
-    let token = prepared.pki.bootstrap_token.clone();
-    let mut secrets = vec![token.clone()];
-    secrets.extend(token.split_once('.').map(|(_, s)| s.to_owned()));
-    for proxy in [&prepared.spec.proxy.http, &prepared.spec.proxy.https]
-        .into_iter()
-        .flatten()
-    {
-        secrets.extend(proxy.url().password().map(str::to_owned));
-    }
-    Redactor::new(secrets)
-}
-
 /// Runs the plan with line output; the audit log goes to the state directory.
 fn execute(
     prepared: Prepared,
     transport: Arc<dyn Transport>,
     only: Option<BTreeSet<PhaseId>>,
-    journal: Option<Journal>,
-    finished: Finished,
+    dry_run: bool,
 ) -> ExitCode {
-    let stamp = time::OffsetDateTime::now_utc()
-        .format(&time::macros::format_description!(
-            "[year][month][day]T[hour][minute][second]Z"
-        ))
-        .unwrap_or_else(|_| "run".into());
-    let started = time::OffsetDateTime::now_utc()
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default();
-    let preset_hash = sha256_hex(prepared.preset_text.as_bytes());
-    let audit = match AuditLog::create(&prepared.state.logs_dir(), &stamp, &preset_hash, &started) {
-        Ok(a) => a,
+    let mut options = match launch::run_options(
+        &prepared.spec,
+        &prepared.pki,
+        &prepared.state,
+        &prepared.preset_text,
+        dry_run,
+    ) {
+        Ok(o) => o,
         Err(e) => {
-            eprintln!(
-                "kubewiz: cannot start the audit log in {}: {e}",
-                prepared.state.logs_dir().display()
-            );
+            eprintln!("kubewiz: {e}");
             return ExitCode::from(EXIT_FAILED);
         }
     };
-    let options = RunOptions {
-        concurrency: DEFAULT_CONCURRENCY,
-        only,
-        finished,
-        journal,
-        audit: Some(audit),
-        state_dir: prepared.state.dir().to_path_buf(),
-        redactor: secrets(&prepared),
-        ca_digest: sha256_hex(
-            prepared
-                .pki
-                .authority(Authority::Kubernetes)
-                .cert_pem
-                .as_bytes(),
-        ),
-        etcd_ca_digest: sha256_hex(prepared.pki.authority(Authority::Etcd).cert_pem.as_bytes()),
-    };
+    options.only = only;
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

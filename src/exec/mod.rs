@@ -8,6 +8,7 @@ pub mod dry_run;
 pub mod events;
 pub mod facts;
 pub mod journal;
+pub mod launch;
 pub mod lines;
 pub mod preflight;
 pub mod redact;

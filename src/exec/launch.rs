@@ -1,0 +1,106 @@
+//! What every run of a cluster needs besides its plan, whoever starts it (the CLI's
+//! `apply` and `resume`, the wizard): the audit log, the journal and the saved preset
+//! for real runs, the redaction of the cluster's secrets, and its CA digests.
+
+use crate::exec::audit::AuditLog;
+use crate::exec::journal::{self, Finished, Journal};
+use crate::exec::redact::Redactor;
+use crate::exec::runner::{DEFAULT_CONCURRENCY, RunOptions};
+use crate::pki::{Authority, Pki};
+use crate::spec::ClusterSpec;
+use crate::state::ClusterState;
+
+/// Lowercase hex SHA-256.
+pub fn sha256_hex(data: &[u8]) -> String {
+    aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, data)
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The secrets of a cluster that must never be shown or logged: the bootstrap token
+/// (whole and its secret half) and any proxy password.
+pub fn secrets(spec: &ClusterSpec, pki: &Pki) -> Redactor {
+    let token = pki.bootstrap_token.clone();
+    let mut secrets = vec![token.clone()];
+    secrets.extend(token.split_once('.').map(|(_, s)| s.to_owned()));
+    for proxy in [&spec.proxy.http, &spec.proxy.https].into_iter().flatten() {
+        secrets.extend(proxy.url().password().map(str::to_owned));
+    }
+    Redactor::new(secrets)
+}
+
+/// The options of a run. A real run (not `dry_run`) first keeps `preset_text` in the
+/// state directory (for `kubewiz resume`) and continues the cluster's journal, so the
+/// steps an earlier run finished with the same inputs are skipped; a dry run keeps no
+/// journal. Both write an audit log.
+pub fn run_options(
+    spec: &ClusterSpec,
+    pki: &Pki,
+    state: &ClusterState,
+    preset_text: &str,
+    dry_run: bool,
+) -> Result<RunOptions, String> {
+    let (journal, finished) = if dry_run {
+        (None, Finished::new())
+    } else {
+        save_preset(state, preset_text)
+            .map_err(|e| format!("cannot save the preset in {}: {e}", state.dir().display()))?;
+        let (j, f) = open_journal(state)
+            .map_err(|e| format!("cannot open the journal {}: {e}", state.journal().display()))?;
+        (Some(j), f)
+    };
+    let now = time::OffsetDateTime::now_utc();
+    let stamp = now
+        .format(&time::macros::format_description!(
+            "[year][month][day]T[hour][minute][second]Z"
+        ))
+        .unwrap_or_else(|_| "run".into());
+    let started = now
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default();
+    let audit = AuditLog::create(
+        &state.logs_dir(),
+        &stamp,
+        &sha256_hex(preset_text.as_bytes()),
+        &started,
+    )
+    .map_err(|e| {
+        format!(
+            "cannot start the audit log in {}: {e}",
+            state.logs_dir().display()
+        )
+    })?;
+    Ok(RunOptions {
+        concurrency: DEFAULT_CONCURRENCY,
+        only: None,
+        finished,
+        journal,
+        audit: Some(audit),
+        state_dir: state.dir().to_path_buf(),
+        redactor: secrets(spec, pki),
+        ca_digest: sha256_hex(pki.authority(Authority::Kubernetes).cert_pem.as_bytes()),
+        etcd_ca_digest: sha256_hex(pki.authority(Authority::Etcd).cert_pem.as_bytes()),
+    })
+}
+
+/// Keeps the preset of this run in the state directory (written aside, then renamed).
+fn save_preset(state: &ClusterState, preset_text: &str) -> std::io::Result<()> {
+    std::fs::create_dir_all(state.dir())?;
+    let path = state.preset();
+    let tmp = path.with_extension("toml.tmp");
+    std::fs::write(&tmp, preset_text)?;
+    std::fs::rename(tmp, path)
+}
+
+/// The cluster's journal, continued when an earlier run left one.
+fn open_journal(state: &ClusterState) -> std::io::Result<(Journal, Finished)> {
+    let path = state.journal();
+    if path.is_file() {
+        let finished = journal::finished_steps(&path)?;
+        Ok((Journal::append(&path)?, finished))
+    } else {
+        Ok((Journal::create(&path)?, Finished::new()))
+    }
+}

@@ -1,0 +1,590 @@
+//! The wizard's state and its one update path: a key goes through [`App::handle_key`],
+//! engine events through [`App::engine_events`]; both return whether anything on
+//! screen changed. Drawing ([`App::draw`]) only reads.
+//!
+//! Screens never talk to each other: they return an [`Outcome`], and the app moves
+//! between them, validates the spec and queues [`Effect`]s (work done off the UI
+//! thread) for the event loop.
+
+use std::path::{Path, PathBuf};
+
+use ratatui::crossterm::event::KeyEvent;
+
+mod chrome;
+
+pub use chrome::{centered, hint_bar};
+
+use super::keys::{self, Action, Binding};
+use super::screens::{self, Screen};
+use super::templates;
+use crate::exec::Stamped;
+use crate::plan::Plan;
+use crate::render::File;
+use crate::spec::{ClusterSpec, Diagnostic};
+
+/// The smallest terminal the wizard draws in: an 80×24 serial console.
+pub const MIN_WIDTH: u16 = 80;
+/// See [`MIN_WIDTH`].
+pub const MIN_HEIGHT: u16 = 24;
+
+/// The screens, in the order Next walks them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum ScreenId {
+    Start,
+    Topology,
+    Hosts,
+    Network,
+    Options,
+    Review,
+    Preview,
+    Execute,
+    Done,
+}
+
+impl ScreenId {
+    /// Every screen, in wizard order.
+    pub const ALL: [ScreenId; 9] = [
+        ScreenId::Start,
+        ScreenId::Topology,
+        ScreenId::Hosts,
+        ScreenId::Network,
+        ScreenId::Options,
+        ScreenId::Review,
+        ScreenId::Preview,
+        ScreenId::Execute,
+        ScreenId::Done,
+    ];
+
+    fn index(self) -> usize {
+        Self::ALL.iter().position(|s| *s == self).unwrap_or(0)
+    }
+
+    fn prev(self) -> Option<ScreenId> {
+        self.index().checked_sub(1).map(|i| Self::ALL[i])
+    }
+
+    fn next(self) -> Option<ScreenId> {
+        Self::ALL.get(self.index() + 1).copied()
+    }
+}
+
+/// What a screen's key handling asks of the app.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// The key means nothing here.
+    Ignored,
+    /// The screen changed (and the spec may have).
+    Handled,
+    Back,
+    Next,
+    Quit,
+    /// Start over from a spec: "new cluster" or a loaded preset.
+    Load {
+        spec: Box<ClusterSpec>,
+        origin: String,
+    },
+    /// Replace the spec with the shipped layout of a topology, if no host was edited.
+    Topology(crate::spec::Topology),
+    /// Show a message over the screen until a key is pressed.
+    Message(String),
+    /// Ask before stopping the running install.
+    AskAbort,
+    /// Run the install again after a failure; the engine skips what finished.
+    Rerun,
+    /// Ask the operator to trust these (host, fingerprint) keys, then run again.
+    TrustHostKeys(Vec<(String, String)>),
+}
+
+/// Work the event loop does off the UI thread, then reports back.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    /// Load or make the PKI, render every file and build the plan.
+    Prepare {
+        spec: Box<ClusterSpec>,
+        state_dir: PathBuf,
+    },
+    /// Start the install of what was prepared.
+    Run { dry_run: bool },
+    /// Ask the running install to stop after its running steps.
+    Cancel,
+    /// Record these confirmed (host, fingerprint) keys in known_hosts.
+    TrustHostKeys {
+        spec: Box<ClusterSpec>,
+        keys: Vec<(String, String)>,
+    },
+}
+
+/// What the preview shows and the install runs.
+#[derive(Clone)]
+pub struct Prepared {
+    /// The cluster's PKI (the engine needs its CA digests and secrets to redact).
+    pub pki: crate::pki::Pki,
+    pub files: Vec<File>,
+    pub plan: Plan,
+    pub plan_text: String,
+    /// What the PKI step said (certificates made or renewed).
+    pub notices: Vec<String>,
+    pub cluster_dir: PathBuf,
+}
+
+/// Loads or makes the PKI in the cluster's state directory, renders and plans. Blocks:
+/// the event loop calls it on a blocking thread.
+pub fn prepare(spec: &ClusterSpec, state_dir: &Path) -> Result<Prepared, String> {
+    let cluster = crate::state::ClusterState::new(state_dir, spec.name.as_str());
+    let layout = crate::render::Layout::new(spec).map_err(|e| e.to_string())?;
+    let (pki, notices) = crate::pki::load_or_create(&cluster.pki_dir(), &layout)
+        .map_err(|e| format!("the PKI in {}: {e}", cluster.pki_dir().display()))?;
+    let files = crate::render::render(spec, &pki).map_err(|e| e.to_string())?;
+    let plan = crate::plan::build(&layout, &files);
+    Ok(Prepared {
+        pki,
+        plan_text: plan.to_string(),
+        files,
+        plan,
+        notices: notices.into_iter().map(|n| n.to_string()).collect(),
+        cluster_dir: cluster.dir().to_path_buf(),
+    })
+}
+
+/// What every screen may read while drawing.
+pub struct View<'a> {
+    pub spec: &'a ClusterSpec,
+    pub diags: &'a [Diagnostic],
+    pub state_dir: &'a Path,
+    pub prepared: Option<&'a Prepared>,
+    pub origin: &'a str,
+}
+
+/// Something drawn over the screen until it is answered.
+#[derive(Debug, Clone, PartialEq)]
+enum Modal {
+    /// Next was refused: what must be fixed first.
+    Refused(Vec<String>),
+    Message(String),
+    ConfirmQuit,
+    ConfirmAbort,
+    /// Dry run off: installing changes the hosts, so ask.
+    ConfirmInstall,
+    /// Unknown host keys to compare and trust.
+    ConfirmHostKeys(Vec<(String, String)>),
+}
+
+/// The whole wizard.
+pub struct App {
+    pub spec: ClusterSpec,
+    pub diags: Vec<Diagnostic>,
+    pub state_dir: PathBuf,
+    pub screen: ScreenId,
+    /// "new cluster" or where the spec came from.
+    pub origin: String,
+    /// Set once the operator edits a host, so picking a topology no longer replaces
+    /// the hosts with that topology's shipped layout.
+    pub hosts_touched: bool,
+    pub prepared: Option<Prepared>,
+    pub quit: bool,
+    /// Work for the event loop; taken with [`App::take_effects`].
+    effects: Vec<Effect>,
+    help: bool,
+    modal: Option<Modal>,
+    /// A Prepare is running: Next on Review waits for it.
+    preparing: bool,
+    /// The terminal is below 80×24: nothing is drawn but a notice, so keys other
+    /// than Ctrl-C are ignored rather than acting on a screen no one can see.
+    too_small: bool,
+    pub start: screens::start::Start,
+    pub topology: screens::topology::TopologyScreen,
+    pub hosts: screens::hosts::Hosts,
+    pub network: screens::network::Network,
+    pub options: screens::options::Options,
+    pub review: screens::review::Review,
+    pub preview: screens::preview::Preview,
+    pub execute: screens::execute::Execute,
+    pub done: screens::done::Done,
+}
+
+impl App {
+    /// A wizard on the start screen with the built-in default spec.
+    pub fn new(state_dir: PathBuf) -> Self {
+        let spec = templates::default_spec();
+        let mut app = App {
+            start: screens::start::Start::new(&state_dir),
+            diags: Vec::new(),
+            state_dir,
+            screen: ScreenId::Start,
+            origin: "new cluster".into(),
+            hosts_touched: false,
+            prepared: None,
+            quit: false,
+            effects: Vec::new(),
+            help: false,
+            modal: None,
+            preparing: false,
+            too_small: false,
+            topology: screens::topology::TopologyScreen::new(spec.topology),
+            hosts: screens::hosts::Hosts::new(&spec),
+            network: screens::network::Network::new(&spec),
+            options: screens::options::Options::new(&spec),
+            review: screens::review::Review::default(),
+            preview: screens::preview::Preview::default(),
+            execute: screens::execute::Execute::default(),
+            done: screens::done::Done::default(),
+            spec,
+        };
+        app.revalidate();
+        app
+    }
+
+    /// A wizard prefilled from a preset, opened on the review screen so every choice
+    /// is seen at once; Esc walks back through the screens to change any of them.
+    pub fn with_spec(state_dir: PathBuf, spec: ClusterSpec, origin: String) -> Self {
+        let mut app = App::new(state_dir);
+        app.load(spec, origin);
+        app.go(ScreenId::Review);
+        app
+    }
+
+    /// Shows a message over the start screen (e.g. a preset that did not load).
+    pub fn show_message(&mut self, text: String) {
+        self.modal = Some(Modal::Message(text));
+    }
+
+    fn load(&mut self, spec: ClusterSpec, origin: String) {
+        self.hosts = screens::hosts::Hosts::new(&spec);
+        self.network = screens::network::Network::new(&spec);
+        self.options = screens::options::Options::new(&spec);
+        self.topology = screens::topology::TopologyScreen::new(spec.topology);
+        self.spec = spec;
+        self.origin = origin;
+        self.hosts_touched = false;
+        self.prepared = None;
+        self.revalidate();
+    }
+
+    fn revalidate(&mut self) {
+        self.diags = crate::spec::validate::validate(&self.spec);
+    }
+
+    fn view(&self) -> View<'_> {
+        View {
+            spec: &self.spec,
+            diags: &self.diags,
+            state_dir: &self.state_dir,
+            prepared: self.prepared.as_ref(),
+            origin: &self.origin,
+        }
+    }
+
+    fn current(&self) -> &dyn Screen {
+        match self.screen {
+            ScreenId::Start => &self.start,
+            ScreenId::Topology => &self.topology,
+            ScreenId::Hosts => &self.hosts,
+            ScreenId::Network => &self.network,
+            ScreenId::Options => &self.options,
+            ScreenId::Review => &self.review,
+            ScreenId::Preview => &self.preview,
+            ScreenId::Execute => &self.execute,
+            ScreenId::Done => &self.done,
+        }
+    }
+
+    fn current_mut(&mut self) -> &mut dyn Screen {
+        match self.screen {
+            ScreenId::Start => &mut self.start,
+            ScreenId::Topology => &mut self.topology,
+            ScreenId::Hosts => &mut self.hosts,
+            ScreenId::Network => &mut self.network,
+            ScreenId::Options => &mut self.options,
+            ScreenId::Review => &mut self.review,
+            ScreenId::Preview => &mut self.preview,
+            ScreenId::Execute => &mut self.execute,
+            ScreenId::Done => &mut self.done,
+        }
+    }
+
+    /// The bindings the focused screen handles right now (its mode decides), followed
+    /// by the global ones; the hint bar shows exactly these.
+    pub fn bindings(&self) -> Vec<Binding> {
+        match &self.modal {
+            Some(
+                Modal::ConfirmQuit
+                | Modal::ConfirmAbort
+                | Modal::ConfirmInstall
+                | Modal::ConfirmHostKeys(_),
+            ) => {
+                return CONFIRM.to_vec();
+            }
+            Some(_) => return DISMISS.to_vec(),
+            None => {}
+        }
+        if self.help {
+            return DISMISS.to_vec();
+        }
+        let screen = self.current();
+        let mut all = screen.bindings().to_vec();
+        if screen.editing() {
+            all.extend(keys::GLOBAL.iter().filter(|b| b.action == Action::Quit));
+        } else {
+            all.extend_from_slice(keys::GLOBAL);
+        }
+        all
+    }
+
+    /// Takes the work queued for the event loop.
+    pub fn take_effects(&mut self) -> Vec<Effect> {
+        std::mem::take(&mut self.effects)
+    }
+
+    /// The terminal's size, as the event loop learns it.
+    pub fn resize(&mut self, width: u16, height: u16) {
+        self.too_small = width < MIN_WIDTH || height < MIN_HEIGHT;
+    }
+
+    /// One key from the operator. Returns true when the screen must be redrawn.
+    pub fn handle_key(&mut self, key: KeyEvent) -> bool {
+        if key.kind == ratatui::crossterm::event::KeyEventKind::Release {
+            return false;
+        }
+        if self.too_small {
+            if keys::lookup(keys::GLOBAL, &key) == Some(Action::Quit) && !self.execute.running() {
+                self.quit = true;
+            }
+            return false;
+        }
+        if let Some(modal) = self.modal.take() {
+            let action = keys::lookup(CONFIRM, &key);
+            match (modal, action) {
+                (Modal::ConfirmQuit, Some(Action::Confirm)) => self.quit = true,
+                (Modal::ConfirmInstall, Some(Action::Confirm)) => self.start_run(),
+                (Modal::ConfirmHostKeys(keys), Some(Action::Confirm)) => {
+                    self.effects.push(Effect::TrustHostKeys {
+                        spec: Box::new(self.spec.clone()),
+                        keys,
+                    });
+                }
+                (Modal::ConfirmAbort, Some(Action::Confirm)) => {
+                    self.effects.push(Effect::Cancel);
+                    self.execute.cancel_requested = true;
+                }
+                _ => {}
+            }
+            return true;
+        }
+        if self.help {
+            if keys::lookup(DISMISS, &key).is_some()
+                || keys::lookup(keys::GLOBAL, &key) == Some(Action::Help)
+            {
+                self.help = false;
+            }
+            return true;
+        }
+        let editing = self.current().editing();
+        match keys::lookup(keys::GLOBAL, &key) {
+            Some(Action::Quit) => {
+                self.ask_quit();
+                return true;
+            }
+            Some(Action::Help) if !editing => {
+                self.help = true;
+                return true;
+            }
+            _ => {}
+        }
+        let mut spec = self.spec.clone();
+        let outcome = self.current_mut().handle(&key, &mut spec);
+        if spec != self.spec {
+            if self.screen == ScreenId::Hosts {
+                self.hosts_touched = true;
+            }
+            self.spec = spec;
+            self.prepared = None;
+            self.revalidate();
+        }
+        self.apply(outcome)
+    }
+
+    fn ask_quit(&mut self) {
+        if self.screen == ScreenId::Done {
+            // The work is over and its summary was seen: nothing to lose by leaving.
+            self.quit = true;
+        } else if self.execute.running() {
+            self.modal = Some(Modal::ConfirmAbort);
+        } else {
+            self.modal = Some(Modal::ConfirmQuit);
+        }
+    }
+
+    fn apply(&mut self, outcome: Outcome) -> bool {
+        match outcome {
+            Outcome::Ignored => return false,
+            Outcome::Handled => {}
+            Outcome::Quit => self.ask_quit(),
+            Outcome::Message(text) => self.modal = Some(Modal::Message(text)),
+            Outcome::AskAbort => self.modal = Some(Modal::ConfirmAbort),
+            Outcome::Rerun => self.start_run(),
+            Outcome::TrustHostKeys(keys) if keys.is_empty() => {}
+            Outcome::TrustHostKeys(keys) => self.modal = Some(Modal::ConfirmHostKeys(keys)),
+            Outcome::Back => self.back(),
+            Outcome::Next => self.next(),
+            Outcome::Load { spec, origin } => {
+                self.load(*spec, origin);
+                self.go(ScreenId::Topology);
+            }
+            Outcome::Topology(topology) => {
+                if !self.hosts_touched
+                    && self.origin == "new cluster"
+                    && self.spec.topology != topology
+                {
+                    let fresh = templates::for_topology(topology);
+                    self.load(fresh, "new cluster".into());
+                } else {
+                    self.spec.topology = topology;
+                    self.prepared = None;
+                    self.revalidate();
+                }
+                self.topology = screens::topology::TopologyScreen::new(topology);
+                self.go(ScreenId::Hosts);
+            }
+        }
+        true
+    }
+
+    fn back(&mut self) {
+        match self.screen {
+            ScreenId::Start => self.modal = Some(Modal::ConfirmQuit),
+            ScreenId::Execute if self.execute.running() => self.modal = Some(Modal::ConfirmAbort),
+            ScreenId::Done => self.go(ScreenId::Execute),
+            other => {
+                if let Some(prev) = other.prev() {
+                    self.go(prev);
+                }
+            }
+        }
+    }
+
+    fn next(&mut self) {
+        let problems = self.current().problems(&self.view());
+        if !problems.is_empty() {
+            self.modal = Some(Modal::Refused(problems));
+            return;
+        }
+        match self.screen {
+            ScreenId::Review => {
+                if let Some(p) = &self.prepared {
+                    self.preview.reset(p);
+                    self.go(ScreenId::Preview);
+                } else if !self.preparing {
+                    self.preparing = true;
+                    self.effects.push(Effect::Prepare {
+                        spec: Box::new(self.spec.clone()),
+                        state_dir: self.state_dir.clone(),
+                    });
+                }
+            }
+            ScreenId::Preview if self.preview.dry_run => self.start_run(),
+            ScreenId::Preview => self.modal = Some(Modal::ConfirmInstall),
+            ScreenId::Execute => {
+                self.done = screens::done::Done {
+                    outcome: self.execute.outcome,
+                    log_path: self.execute.log_path.clone(),
+                    dry_run: self.execute.dry_run,
+                };
+                self.go(ScreenId::Done);
+            }
+            other => {
+                if let Some(next) = other.next() {
+                    self.go(next);
+                }
+            }
+        }
+    }
+
+    /// Queues the install of what was prepared and opens the execute screen.
+    fn start_run(&mut self) {
+        let dry_run = self.preview.dry_run;
+        self.execute = match &self.prepared {
+            Some(p) => screens::execute::Execute::for_plan(&p.plan, dry_run),
+            None => screens::execute::Execute::default(),
+        };
+        self.effects.push(Effect::Run { dry_run });
+        self.go(ScreenId::Execute);
+    }
+
+    fn go(&mut self, screen: ScreenId) {
+        self.screen = screen;
+        if screen == ScreenId::Preview
+            && let Some(p) = &self.prepared
+        {
+            self.preview.ensure(p);
+        }
+    }
+
+    /// True while the Review screen waits for the PKI, files and plan.
+    pub fn preparing(&self) -> bool {
+        self.preparing
+    }
+
+    /// The result of [`Effect::Prepare`]: on success the preview opens.
+    pub fn prepared(&mut self, result: Result<Prepared, String>) {
+        self.preparing = false;
+        match result {
+            Ok(p) => {
+                self.preview.reset(&p);
+                self.prepared = Some(p);
+                if self.screen == ScreenId::Review {
+                    self.go(ScreenId::Preview);
+                }
+            }
+            Err(e) => self.modal = Some(Modal::Message(format!("Nothing was generated: {e}"))),
+        }
+    }
+
+    /// The result of [`Effect::TrustHostKeys`]: on success the install runs again.
+    pub fn host_keys_recorded(&mut self, result: Result<(), String>) {
+        match result {
+            Ok(()) => self.start_run(),
+            Err(e) => self.modal = Some(Modal::Message(e)),
+        }
+    }
+
+    /// The install could not start (the message says why).
+    pub fn run_failed_to_start(&mut self, message: String) {
+        self.execute.not_started(message);
+    }
+
+    /// A burst of engine events; true when anything changed.
+    pub fn engine_events(&mut self, events: &[Stamped]) -> bool {
+        for ev in events {
+            self.execute.update(&ev.event);
+        }
+        !events.is_empty()
+    }
+
+    /// The clock moved: only a running install shows time passing.
+    pub fn tick(&mut self) -> bool {
+        self.execute.running()
+    }
+}
+
+/// The keys of a yes/no question.
+const CONFIRM: &[Binding] = &[
+    keys::bind(&[keys::Key::ch('y')], Action::Confirm, "yes"),
+    keys::bind(
+        &[
+            keys::Key::ch('n'),
+            keys::Key::plain(ratatui::crossterm::event::KeyCode::Esc),
+        ],
+        Action::Cancel,
+        "no",
+    ),
+];
+
+/// The keys that close a message or the help.
+const DISMISS: &[Binding] = &[keys::bind(
+    &[
+        keys::Key::plain(ratatui::crossterm::event::KeyCode::Esc),
+        keys::Key::plain(ratatui::crossterm::event::KeyCode::Enter),
+    ],
+    Action::Cancel,
+    "close",
+)];

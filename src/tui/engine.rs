@@ -1,0 +1,90 @@
+//! The one place the wizard starts the install engine: a [`Running`] install whose
+//! events the event loop drains. The execute screen only ever sees the events.
+
+use std::sync::Arc;
+
+use crate::exec::dry_run::DryRun;
+use crate::exec::launch;
+use crate::exec::runner::{self, RunHandle};
+use crate::exec::ssh::Ssh;
+use crate::exec::{Stamped, Transport};
+use crate::spec::ClusterSpec;
+use crate::state::ClusterState;
+
+use super::app::Prepared;
+
+/// How fast the dry run pretends: 1.0 feels like a real install in fast motion.
+const DRY_RUN_PACE: f64 = 1.0;
+
+/// An install in progress.
+pub struct Running {
+    handle: RunHandle,
+}
+
+impl Running {
+    /// Running steps finish; nothing new starts.
+    pub fn cancel(&self) {
+        self.handle.cancel();
+    }
+}
+
+/// Starts the install of what was prepared, as `kubewiz apply` does: a dry run touches
+/// nothing and keeps no journal; a real run over SSH first saves the preset (for
+/// `kubewiz resume`) and continues the cluster's journal, so steps an earlier run
+/// finished with the same inputs are skipped. Unknown host keys are not accepted:
+/// such a host fails with the reason (add it to known_hosts, then r runs again).
+pub fn start(spec: &ClusterSpec, prepared: &Prepared, dry_run: bool) -> Result<Running, String> {
+    let state = ClusterState::new(
+        prepared
+            .cluster_dir
+            .parent()
+            .unwrap_or(&prepared.cluster_dir),
+        spec.name.as_str(),
+    );
+    let transport: Arc<dyn Transport> = if dry_run {
+        Arc::new(DryRun::new(DRY_RUN_PACE))
+    } else {
+        Arc::new(Ssh::new(false))
+    };
+    let options = launch::run_options(
+        spec,
+        &prepared.pki,
+        &state,
+        &crate::spec::to_toml(spec),
+        dry_run,
+    )?;
+    let handle = runner::start(
+        spec.clone(),
+        prepared.plan.clone(),
+        prepared.files.clone(),
+        transport,
+        options,
+    );
+    Ok(Running { handle })
+}
+
+/// Waits for engine events and takes up to `limit` at once; never returns while no
+/// install runs. 0 means the install's stream ended.
+pub async fn recv_many(run: &mut Option<Running>, buf: &mut Vec<Stamped>, limit: usize) -> usize {
+    match run {
+        Some(r) => r.handle.events.recv_many(buf, limit).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Records the host keys the operator compared and confirmed, each only if the host
+/// still offers exactly that fingerprint.
+pub async fn trust_host_keys(spec: &ClusterSpec, keys: &[(String, String)]) -> Result<(), String> {
+    let ssh = Ssh::new(false);
+    for (name, fingerprint) in keys {
+        let host = spec
+            .hosts
+            .iter()
+            .find(|h| h.name.as_str() == name)
+            .ok_or_else(|| format!("{name} is no longer in the spec"))?;
+        ssh.record_host_key(host, &spec.ssh, fingerprint)
+            .await
+            .map_err(|e| format!("{name}: {e}"))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,259 @@
+//! The wizard: a full-screen terminal UI from "new cluster" to live per-host panes.
+//!
+//! One tokio event loop merges terminal input, a tick and the engine's events; bursts
+//! are drained with `recv_many` so a flood of output lines costs one redraw, resize
+//! bursts collapse into one, and nothing is drawn while nothing changed. The terminal
+//! is restored by a guard on every exit path and by ratatui's panic hook.
+
+pub mod app;
+pub mod engine;
+pub mod field;
+pub mod form;
+pub mod keys;
+pub mod screens;
+pub mod templates;
+pub mod theme;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use ratatui::DefaultTerminal;
+use ratatui::crossterm::event::{self as term, Event as TermEvent};
+use tokio::sync::mpsc;
+
+use crate::exec::Stamped;
+use app::{App, Effect, Prepared};
+
+/// How often the clock on a running install moves.
+const TICK: Duration = Duration::from_millis(500);
+/// The most events taken from a channel for one redraw.
+const BURST: usize = 512;
+
+/// Opens the wizard (optionally prefilled from `preset`) and runs it until the
+/// operator leaves. The exit code is 0 unless the terminal could not be used.
+pub fn run(preset: Option<&Path>, state_dir: Option<&Path>) -> ExitCode {
+    let state_dir = state_dir.map_or_else(crate::state::default_dir, Path::to_path_buf);
+    let app = initial_app(preset, state_dir);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("kubewiz: cannot start: {e}");
+            return ExitCode::from(crate::commands::EXIT_FAILED);
+        }
+    };
+    let terminal = match ratatui::try_init() {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("kubewiz: cannot use this terminal for the wizard: {e}");
+            return ExitCode::from(crate::commands::EXIT_FAILED);
+        }
+    };
+    let guard = RestoreGuard;
+    let result = runtime.block_on(event_loop(terminal, app));
+    drop(guard);
+    // The input thread may still be blocked reading the terminal; do not wait for it.
+    runtime.shutdown_background();
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("kubewiz: the terminal failed: {e}");
+            ExitCode::from(crate::commands::EXIT_FAILED)
+        }
+    }
+}
+
+/// The app as it opens: the start screen, or the review of `--preset FILE`.
+pub fn initial_app(preset: Option<&Path>, state_dir: PathBuf) -> App {
+    let Some(path) = preset else {
+        return App::new(state_dir);
+    };
+    match crate::spec::load_file(path) {
+        Ok(loaded) => App::with_spec(state_dir, loaded.spec, format!("preset {}", path.display())),
+        Err(crate::spec::LoadError::Invalid { diagnostics, .. }) => {
+            let mut app = App::new(state_dir);
+            let list: Vec<String> = diagnostics
+                .iter()
+                .take(5)
+                .map(|d| format!("{}: {}", d.path, d.message))
+                .collect();
+            app.show_message(format!(
+                "{} could not be loaded ({} problem(s); `kubewiz validate` lists them all): {}",
+                path.display(),
+                diagnostics.len(),
+                list.join("; ")
+            ));
+            app
+        }
+        Err(e) => {
+            let mut app = App::new(state_dir);
+            app.show_message(e.to_string());
+            app
+        }
+    }
+}
+
+/// Restores the terminal when dropped, whichever way the wizard ends.
+struct RestoreGuard;
+
+impl Drop for RestoreGuard {
+    fn drop(&mut self) {
+        ratatui::restore();
+    }
+}
+
+/// What reaches the loop from work it started.
+enum Internal {
+    Prepared(Box<Result<Prepared, String>>),
+    KeysRecorded(Result<(), String>),
+}
+
+async fn event_loop(mut terminal: DefaultTerminal, mut app: App) -> std::io::Result<()> {
+    let (input_tx, mut input_rx) = mpsc::unbounded_channel::<TermEvent>();
+    // crossterm's reads block; a plain thread feeds them into the loop.
+    std::thread::spawn(move || {
+        while let Ok(ev) = term::read() {
+            if input_tx.send(ev).is_err() {
+                break;
+            }
+        }
+    });
+    let (internal_tx, mut internal_rx) = mpsc::unbounded_channel::<Internal>();
+    let mut run: Option<engine::Running> = None;
+    let mut signals = Signals::new();
+    let mut tick = tokio::time::interval(TICK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut inputs = Vec::with_capacity(BURST);
+    let mut events: Vec<Stamped> = Vec::with_capacity(BURST);
+    let mut dirty = true;
+    let size = terminal.size()?;
+    app.resize(size.width, size.height);
+    loop {
+        if dirty {
+            terminal.draw(|f| app.draw(f))?;
+            dirty = false;
+        }
+        if app.quit {
+            if let Some(r) = &run {
+                r.cancel();
+            }
+            return Ok(());
+        }
+        tokio::select! {
+            n = input_rx.recv_many(&mut inputs, BURST) => {
+                if n == 0 {
+                    return Ok(());
+                }
+                let mut resized = false;
+                for ev in inputs.drain(..) {
+                    match ev {
+                        TermEvent::Key(key) => dirty |= app.handle_key(key),
+                        TermEvent::Resize(..) => resized = true,
+                        _ => {}
+                    }
+                }
+                if resized {
+                    terminal.autoresize()?;
+                    let size = terminal.size()?;
+                    app.resize(size.width, size.height);
+                    dirty = true;
+                }
+            }
+            _ = tick.tick() => dirty |= app.tick(),
+            Some(msg) = internal_rx.recv() => match msg {
+                Internal::Prepared(result) => {
+                    app.prepared(*result);
+                    dirty = true;
+                }
+                Internal::KeysRecorded(result) => {
+                    app.host_keys_recorded(result);
+                    dirty = true;
+                }
+            },
+            n = engine::recv_many(&mut run, &mut events, BURST) => {
+                if n == 0 {
+                    run = None;
+                } else {
+                    dirty |= app.engine_events(&events);
+                    events.clear();
+                }
+            }
+            _ = signals.next() => {
+                // SIGTERM or SIGHUP: leave cleanly so the guard restores the terminal.
+                if let Some(r) = &run {
+                    r.cancel();
+                }
+                return Ok(());
+            }
+        }
+        for effect in app.take_effects() {
+            match effect {
+                Effect::Prepare { spec, state_dir } => {
+                    let tx = internal_tx.clone();
+                    tokio::task::spawn_blocking(move || {
+                        let result = app::prepare(&spec, &state_dir);
+                        let _ = tx.send(Internal::Prepared(Box::new(result)));
+                    });
+                }
+                Effect::Run { dry_run } => match app
+                    .prepared
+                    .as_ref()
+                    .map(|p| engine::start(&app.spec, p, dry_run))
+                {
+                    Some(Ok(r)) => run = Some(r),
+                    Some(Err(e)) => app.run_failed_to_start(e),
+                    None => {
+                        app.run_failed_to_start("nothing was generated; go back to Review".into())
+                    }
+                },
+                Effect::TrustHostKeys { spec, keys } => {
+                    let tx = internal_tx.clone();
+                    tokio::spawn(async move {
+                        let result = engine::trust_host_keys(&spec, &keys).await;
+                        let _ = tx.send(Internal::KeysRecorded(result));
+                    });
+                }
+                Effect::Cancel => {
+                    if let Some(r) = &run {
+                        r.cancel();
+                    }
+                }
+            }
+            dirty = true;
+        }
+    }
+}
+
+/// SIGTERM and SIGHUP as one stream; never fires where they cannot be caught.
+struct Signals {
+    term: Option<tokio::signal::unix::Signal>,
+    hup: Option<tokio::signal::unix::Signal>,
+}
+
+impl Signals {
+    fn new() -> Self {
+        use tokio::signal::unix::{SignalKind, signal};
+        Signals {
+            term: signal(SignalKind::terminate()).ok(),
+            hup: signal(SignalKind::hangup()).ok(),
+        }
+    }
+
+    async fn next(&mut self) {
+        async fn one(s: &mut Option<tokio::signal::unix::Signal>) {
+            match s {
+                Some(s) => {
+                    s.recv().await;
+                }
+                None => std::future::pending::<()>().await,
+            }
+        }
+        tokio::select! {
+            _ = one(&mut self.term) => {},
+            _ = one(&mut self.hup) => {},
+        }
+    }
+}

@@ -1,0 +1,118 @@
+//! Done: how the install ended, where the kubeconfig and the audit log are, and what
+//! to do next.
+
+use ratatui::Frame;
+use ratatui::crossterm::event::KeyEvent;
+use ratatui::layout::Rect;
+use ratatui::text::Line;
+use ratatui::widgets::{Block, Paragraph, Wrap};
+
+use super::Screen;
+use crate::exec::RunOutcome;
+use crate::spec::ClusterSpec;
+use crate::tui::app::{Outcome, View};
+use crate::tui::keys::{self, Action, Binding, Key, bind};
+use crate::tui::theme;
+
+const BINDINGS: &[Binding] = &[
+    bind(&[Key::ch('q')], Action::Quit, "quit"),
+    bind(keys::ESC, Action::Back, "back to the run"),
+];
+
+/// The last screen.
+#[derive(Debug, Default)]
+pub struct Done {
+    pub outcome: Option<RunOutcome>,
+    pub log_path: Option<String>,
+    pub dry_run: bool,
+}
+
+impl Screen for Done {
+    fn title(&self) -> &'static str {
+        "Done"
+    }
+
+    fn help(&self) -> &'static str {
+        "What the install left and how to use it. q leaves kubewiz."
+    }
+
+    fn bindings(&self) -> &'static [Binding] {
+        BINDINGS
+    }
+
+    fn handle(&mut self, key: &KeyEvent, _spec: &mut ClusterSpec) -> Outcome {
+        match keys::lookup(BINDINGS, key) {
+            Some(Action::Quit) => Outcome::Quit,
+            Some(Action::Back) => Outcome::Back,
+            _ => Outcome::Ignored,
+        }
+    }
+
+    fn draw(&self, frame: &mut Frame, area: Rect, view: &View) {
+        let dir = view
+            .prepared
+            .map(|p| p.cluster_dir.clone())
+            .unwrap_or_else(|| view.state_dir.join(view.spec.name.as_str()));
+        let kubeconfig = dir.join("admin.conf");
+        let headline = match (self.outcome, self.dry_run) {
+            (Some(RunOutcome::Succeeded), true) => Line::styled(
+                format!(
+                    "{} The dry run went through every step; nothing ran on any host.",
+                    theme::OK
+                ),
+                theme::ok(),
+            ),
+            (Some(RunOutcome::Succeeded), false) => Line::styled(
+                format!("{} Cluster {} is installed.", theme::OK, view.spec.name),
+                theme::ok(),
+            ),
+            (Some(RunOutcome::Failed), _) => Line::styled(
+                format!("{} The install failed; Esc shows the failure.", theme::ERR),
+                theme::error(),
+            ),
+            (Some(RunOutcome::Cancelled), _) => Line::styled(
+                format!("{} The install was aborted.", theme::WARN),
+                theme::warning(),
+            ),
+            (None, _) => Line::raw("The install has not finished."),
+        };
+        let mut lines = vec![headline, Line::raw("")];
+        if self.dry_run {
+            lines.push(Line::raw("To install for real: go back to Preview (Esc twice), switch the dry run off with d, and press n."));
+            lines.push(Line::raw(
+                "Or from a shell: kubewiz apply --preset FILE (save the preset on Review with s).",
+            ));
+        } else {
+            lines.push(Line::raw(format!("kubeconfig:  {}", kubeconfig.display())));
+            lines.push(Line::raw(format!(
+                "  export KUBECONFIG={}",
+                kubeconfig.display()
+            )));
+            lines.push(Line::raw("  kubectl get nodes -o wide"));
+        }
+        lines.push(Line::raw(""));
+        lines.push(Line::raw(format!(
+            "audit log:   {}",
+            self.log_path.as_deref().unwrap_or("(none was written)")
+        )));
+        lines.push(Line::raw(format!(
+            "state:       {} (PKI, journal, logs)",
+            dir.display()
+        )));
+        lines.push(Line::raw(""));
+        lines.push(Line::styled("Next steps", theme::title()));
+        lines.push(Line::raw(
+            "  · keep the state directory: its PKI is reused for new nodes and renewals",
+        ));
+        lines.push(Line::raw(format!(
+            "  · kubewiz resume {} continues a failed or aborted run",
+            view.spec.name
+        )));
+        frame.render_widget(
+            Paragraph::new(lines)
+                .wrap(Wrap { trim: true })
+                .block(Block::bordered().title(" Done ")),
+            area,
+        );
+    }
+}

@@ -1,0 +1,658 @@
+//! What an operator notices, driven through the same `handle_key` the app uses:
+//! validation as you type, Next refused with the reasons, Esc back, honest key hints,
+//! building a cluster from the keyboard, saving a preset, the execute screen's log
+//! and abort.
+
+#[path = "tui_support.rs"]
+mod support;
+
+use kubewiz::exec::{Event, Stamped, StepOutcome, Stream};
+use kubewiz::spec::{self, Role, Topology};
+use kubewiz::tui::app::{Effect, ScreenId};
+use kubewiz::tui::keys;
+use kubewiz::tui::templates;
+use ratatui::crossterm::event::KeyCode;
+use support::Harness;
+
+/// Selects the address cell of the first host and replaces its text.
+fn edit_first_address(h: &mut Harness, text: &str) {
+    h.press(KeyCode::Right); // name → address
+    h.press(KeyCode::Enter);
+    h.erase(20);
+    h.type_text(text);
+}
+
+#[test]
+fn invalid_address_is_shown_beside_the_field_and_blocks_next() {
+    let mut h = Harness::new(80, 24);
+    h.walk_to("Hosts");
+    edit_first_address(&mut h, "192.168.122.300");
+    let screen = h.screen();
+    let row = screen.lines().find(|l| l.contains("kubemaster-1")).unwrap();
+    assert!(
+        row.contains("✗192.168.122.300") || row.contains("192.168.122.300"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("✗ address: \"192.168.122.300\" is not an IP address"),
+        "{screen}"
+    );
+    h.press(KeyCode::Enter); // keep the text
+    h.press(KeyCode::Char('n'));
+    assert_eq!(h.app.screen, ScreenId::Hosts, "Next must be refused");
+    let screen = h.screen();
+    assert!(screen.contains("Cannot go on"), "{screen}");
+    assert!(screen.contains("row 1 (kubemaster-1) address"), "{screen}");
+    h.press(KeyCode::Esc); // close the message
+    assert_eq!(h.app.screen, ScreenId::Hosts);
+
+    // Fixing it clears the error, and Next works.
+    h.press(KeyCode::Enter);
+    h.erase(20);
+    h.type_text("192.168.122.11");
+    h.press(KeyCode::Enter);
+    let screen = h.screen();
+    assert!(!screen.contains('✗'), "{screen}");
+    assert!(screen.contains("no problems with these hosts"), "{screen}");
+    h.press(KeyCode::Char('n'));
+    assert_eq!(h.app.screen, ScreenId::Network);
+}
+
+#[test]
+fn validator_problems_land_on_the_cells_their_path_names() {
+    let mut h = Harness::new(80, 24);
+    h.walk_to("Hosts");
+    // kubemaster-1 gets kubemaster-2's address: a duplicate the validator reports.
+    edit_first_address(&mut h, "192.168.122.12");
+    h.press(KeyCode::Enter);
+    let screen = h.screen();
+    // The validator names the second holder of the address: its cell is marked, and
+    // the selected row's notes point at it.
+    let second = screen.lines().find(|l| l.contains("kubemaster-2")).unwrap();
+    assert!(second.contains("✗192.168.122.12"), "{screen}");
+    assert!(
+        screen.contains("1 other row(s) marked ✗ have errors"),
+        "{screen}"
+    );
+    h.press(KeyCode::Down);
+    let screen = h.screen();
+    assert!(
+        screen.contains("✗ address:") && screen.contains("kubemaster-1"),
+        "{screen}"
+    );
+    h.press(KeyCode::Char('n'));
+    assert_eq!(h.app.screen, ScreenId::Hosts);
+    assert!(h.screen().contains("hosts["), "{}", h.screen());
+}
+
+#[test]
+fn pod_range_inside_the_service_range_shows_on_network() {
+    let mut h = Harness::new(80, 24);
+    h.walk_to("Network");
+    h.press(KeyCode::Enter); // pod CIDR
+    h.erase(30);
+    h.type_text("10.96.0.0/16");
+    h.press(KeyCode::Enter);
+    let screen = h.screen();
+    let pod_row = screen
+        .lines()
+        .find(|l| l.contains("pod CIDR") && l.contains("10.96.0.0/16"))
+        .unwrap();
+    assert!(pod_row.contains('✗'), "{screen}");
+    assert!(screen.contains("lies inside"), "{screen}");
+    h.press(KeyCode::Char('n'));
+    assert_eq!(h.app.screen, ScreenId::Network);
+    assert!(h.screen().contains("kubernetes.pod_cidr"), "{}", h.screen());
+}
+
+#[test]
+fn typed_text_that_does_not_parse_never_reaches_the_spec() {
+    let mut h = Harness::new(80, 24);
+    h.walk_to("Network");
+    let before = h.app.spec.kubernetes.service_cidr;
+    h.press(KeyCode::Down);
+    h.press(KeyCode::Enter);
+    h.erase(30);
+    h.type_text("10.96.0.0/33");
+    assert!(
+        h.screen().contains("✗ invalid IP address syntax") || h.screen().contains('✗'),
+        "{}",
+        h.screen()
+    );
+    h.press(KeyCode::Enter);
+    h.press(KeyCode::Char('n'));
+    assert_eq!(
+        h.app.screen,
+        ScreenId::Network,
+        "Next refused while a field does not parse"
+    );
+    h.press(KeyCode::Esc); // close the message
+    // Editing again and pressing Esc restores the text from before that edit.
+    h.press(KeyCode::Enter);
+    h.erase(30);
+    h.type_text("10.96.0.0/12");
+    h.press(KeyCode::Enter);
+    assert_eq!(h.app.spec.kubernetes.service_cidr, before);
+    h.press(KeyCode::Enter);
+    h.type_text("x");
+    assert!(h.screen().contains('✗'));
+    h.press(KeyCode::Esc);
+    let screen = h.screen();
+    assert!(!screen.contains('✗'), "{screen}");
+    assert_eq!(h.app.spec.kubernetes.service_cidr, before);
+    assert_eq!(h.app.screen, ScreenId::Network);
+}
+
+#[test]
+fn esc_goes_back_one_screen_everywhere() {
+    let mut h = Harness::new(80, 24);
+    h.walk_to("Preview");
+    let order = [
+        ScreenId::Review,
+        ScreenId::Options,
+        ScreenId::Network,
+        ScreenId::Hosts,
+        ScreenId::Topology,
+        ScreenId::Start,
+    ];
+    for expected in order {
+        h.press(KeyCode::Esc);
+        assert_eq!(h.app.screen, expected);
+    }
+    // On the start screen Esc asks before leaving.
+    h.press(KeyCode::Esc);
+    assert!(h.screen().contains("Quit kubewiz?"));
+    h.press(KeyCode::Char('n'));
+    assert!(!h.app.quit);
+    h.press(KeyCode::Esc);
+    h.press(KeyCode::Char('y'));
+    assert!(h.app.quit);
+}
+
+/// The hint bar as the bindings say it should read.
+fn expected_hints(h: &Harness) -> String {
+    keys::hints(&h.app.bindings())
+        .into_iter()
+        .map(|(k, label)| format!("{k} {label}"))
+        .collect::<Vec<_>>()
+        .join("  ")
+}
+
+/// No key is bound twice on a screen: the second binding could never fire.
+fn no_key_twice(h: &Harness) {
+    let bindings = h.app.bindings();
+    let mut seen = Vec::new();
+    for b in &bindings {
+        for k in b.keys {
+            assert!(
+                !seen.contains(k),
+                "{k:?} is bound twice on {:?}",
+                h.app.screen
+            );
+            seen.push(*k);
+        }
+    }
+}
+
+#[test]
+fn hint_bar_lists_exactly_the_focused_bindings() {
+    let mut h = Harness::new(80, 24);
+    let mut seen = 0;
+    let check = |h: &mut Harness| {
+        no_key_twice(h);
+        let bar = h.hint_bar();
+        assert_eq!(
+            bar.trim(),
+            expected_hints(h),
+            "hint bar on {:?}",
+            h.app.screen
+        );
+        // And every key it names does something there.
+        for b in h.app.bindings().iter().filter(|b| b.hint) {
+            assert!(bar.contains(b.label), "{} missing from {bar}", b.label);
+        }
+    };
+    check(&mut h);
+    h.press(KeyCode::Enter);
+    for _ in 0..5 {
+        check(&mut h);
+        seen += 1;
+        h.press(KeyCode::Char('n'));
+    }
+    check(&mut h);
+    assert_eq!(h.app.screen, ScreenId::Preview);
+    assert!(h.hint_bar().contains("dry run"));
+    // Modes change the table: editing a field shows only its keys.
+    h.press(KeyCode::Esc);
+    h.press(KeyCode::Esc);
+    h.press(KeyCode::Enter);
+    check(&mut h);
+    assert!(h.hint_bar().contains("Enter keep"), "{}", h.hint_bar());
+    assert!(!h.hint_bar().contains("n next"));
+    assert_eq!(seen, 5);
+}
+
+#[test]
+fn question_mark_opens_help_but_types_inside_a_field() {
+    let mut h = Harness::new(80, 24);
+    h.walk_to("Options");
+    h.press(KeyCode::Char('?'));
+    assert!(h.screen().contains("Help (Esc closes)"));
+    h.press(KeyCode::Esc);
+    assert!(!h.screen().contains("Help (Esc closes)"));
+    assert_eq!(
+        h.app.screen,
+        ScreenId::Options,
+        "Esc closes the help, not the screen"
+    );
+    h.press(KeyCode::Enter);
+    h.type_text("?");
+    assert!(!h.screen().contains("Help (Esc closes)"));
+    assert!(h.screen().contains("kvm-lab?"), "{}", h.screen());
+}
+
+#[test]
+fn stacked_ha_from_the_keyboard() {
+    let mut h = Harness::new(80, 24);
+    h.press(KeyCode::Enter); // new cluster
+    h.press(KeyCode::Up); // external-etcd → stacked-ha
+    h.press(KeyCode::Enter);
+    assert_eq!(h.app.screen, ScreenId::Hosts);
+    assert_eq!(h.app.spec, templates::for_topology(Topology::StackedHa));
+    // Select the last host and bulk-add three more workers after it.
+    for _ in 0..10 {
+        h.press(KeyCode::Down);
+    }
+    h.press(KeyCode::Char('b'));
+    assert!(h.screen().contains("Add several hosts"));
+    h.erase(30);
+    h.type_text("kubenode-{3..5}");
+    h.press(KeyCode::Tab);
+    h.erase(30);
+    h.type_text("192.168.122.23");
+    h.press(KeyCode::Enter);
+    let workers: Vec<_> = h
+        .app
+        .spec
+        .hosts_with(Role::Worker)
+        .map(|w| w.name.to_string())
+        .collect();
+    assert_eq!(
+        workers,
+        [
+            "kubenode-1",
+            "kubenode-2",
+            "kubenode-3",
+            "kubenode-4",
+            "kubenode-5"
+        ]
+    );
+    assert_eq!(
+        h.app.spec.hosts.last().unwrap().address.to_string(),
+        "192.168.122.25"
+    );
+    // Walk on to the preview: the spec is valid all the way.
+    for _ in 0..4 {
+        h.press(KeyCode::Char('n'));
+    }
+    let screen = h.screen();
+    assert_eq!(h.app.screen, ScreenId::Preview, "{screen}");
+    assert_eq!(h.app.spec.topology, Topology::StackedHa);
+    assert!(
+        spec::validate::validate(&h.app.spec)
+            .iter()
+            .all(|d| !d.is_error())
+    );
+}
+
+#[test]
+fn add_duplicate_remove() {
+    let mut h = Harness::new(80, 24);
+    h.walk_to("Hosts");
+    let n = h.app.spec.hosts.len();
+    h.press(KeyCode::Char('d'));
+    assert_eq!(h.app.spec.hosts.len(), n + 1);
+    let copy = &h.app.spec.hosts[1];
+    assert_eq!(copy.roles, [Role::ControlPlane]);
+    assert_ne!(copy.name.as_str(), "kubemaster-1");
+    h.press(KeyCode::Char('x'));
+    assert_eq!(h.app.spec.hosts.len(), n);
+    h.press(KeyCode::Char('a'));
+    assert_eq!(h.app.spec.hosts.len(), n + 1);
+}
+
+#[test]
+fn options_cycle_through_known_mirrors() {
+    let mut h = Harness::new(80, 24);
+    h.walk_to("Options");
+    for _ in 0..3 {
+        h.press(KeyCode::Down);
+    }
+    assert!(h.hint_bar().contains("c next choice"));
+    h.press(KeyCode::Char('c'));
+    assert_eq!(
+        h.app.spec.kubernetes.image_repository.as_str(),
+        "registry.aliyuncs.com/google_containers"
+    );
+}
+
+#[test]
+fn save_preset_writes_a_preset_that_loads_back() {
+    let mut h = Harness::new(80, 24);
+    h.walk_to("Review");
+    let path = h.dir.path().join("saved.toml");
+    h.press(KeyCode::Char('s'));
+    h.erase(40);
+    h.type_text(path.to_str().unwrap());
+    h.press(KeyCode::Enter);
+    assert!(h.screen().contains("saved the preset"), "{}", h.screen());
+    let loaded = spec::load_file(&path).unwrap();
+    assert_eq!(loaded.spec, h.app.spec);
+}
+
+fn stamped(event: Event) -> Stamped {
+    Stamped {
+        at: "2026-01-01T00:00:00Z".into(),
+        event,
+    }
+}
+
+fn start_run(h: &mut Harness) {
+    h.walk_to("Preview");
+    h.press(KeyCode::Char('n'));
+    assert_eq!(h.take_effects(), vec![Effect::Run { dry_run: true }]);
+    h.app.engine_events(&[
+        stamped(Event::RunStarted {
+            run_id: "r".into(),
+            cluster: "kvm-lab".into(),
+            dry_run: true,
+            phases: vec!["connect".into()],
+            hosts: vec![("kubemaster-1".into(), vec!["control-plane".into()])],
+            steps: 2,
+        }),
+        stamped(Event::StepStarted {
+            phase: "connect".into(),
+            host: "kubemaster-1".into(),
+            step: "s".into(),
+            title: "gather facts".into(),
+            command: Some("uname -a".into()),
+        }),
+    ]);
+}
+
+fn output(n: usize) -> Vec<Stamped> {
+    (0..n)
+        .map(|i| {
+            stamped(Event::StepOutput {
+                host: "kubemaster-1".into(),
+                step: "s".into(),
+                stream: Stream::Stdout,
+                line: format!("line {i:04}"),
+            })
+        })
+        .collect()
+}
+
+#[test]
+fn full_log_follows_only_at_the_bottom() {
+    let mut h = Harness::new(80, 24);
+    start_run(&mut h);
+    h.app.engine_events(&output(100));
+    h.press(KeyCode::Char('l'));
+    assert!(h.screen().contains("line 0099"), "{}", h.screen());
+    h.app.engine_events(&output(101)[100..]);
+    assert!(
+        h.screen().contains("line 0100"),
+        "following shows new lines"
+    );
+    h.press(KeyCode::Up);
+    h.press(KeyCode::Up);
+    let scrolled = h.screen();
+    assert!(!scrolled.contains("line 0100"), "{scrolled}");
+    h.app.engine_events(&output(110)[101..]);
+    let body = |s: &str| s.lines().skip(4).take(18).collect::<Vec<_>>().join("\n");
+    assert_eq!(
+        body(&h.screen()),
+        body(&scrolled),
+        "a scrolled-up log stays where it is"
+    );
+    h.press(KeyCode::End);
+    assert!(h.screen().contains("line 0109"));
+}
+
+#[test]
+fn abort_asks_first() {
+    let mut h = Harness::new(80, 24);
+    start_run(&mut h);
+    h.press(KeyCode::Char('a'));
+    assert!(h.screen().contains("Stop the install?"));
+    h.press(KeyCode::Char('n'));
+    assert!(h.take_effects().is_empty());
+    h.press(KeyCode::Esc);
+    assert!(
+        h.screen().contains("Stop the install?"),
+        "Esc while running asks too"
+    );
+    h.press(KeyCode::Char('y'));
+    assert_eq!(h.take_effects(), vec![Effect::Cancel]);
+    assert_eq!(h.app.screen, ScreenId::Execute);
+}
+
+#[test]
+fn failure_offers_a_rerun() {
+    let mut h = Harness::new(80, 24);
+    start_run(&mut h);
+    h.app.engine_events(&[
+        stamped(Event::StepFinished {
+            host: "kubemaster-1".into(),
+            step: "s".into(),
+            outcome: StepOutcome::Failed {
+                exit_code: Some(2),
+                message: "boom".into(),
+            },
+            duration_ms: 5,
+        }),
+        stamped(Event::HostFailed {
+            host: "kubemaster-1".into(),
+            phase: "connect".into(),
+            step: "s".into(),
+            command: Some("uname -a".into()),
+            exit_code: Some(2),
+            message: "boom".into(),
+            output_tail: vec!["bad things".into()],
+            journal_tail: vec![],
+        }),
+        stamped(Event::RunFinished {
+            outcome: kubewiz::exec::RunOutcome::Failed,
+            log_path: Some("/x/logs/run.log".into()),
+        }),
+    ]);
+    let screen = h.screen();
+    for expected in [
+        "kubemaster-1 failed",
+        "uname -a",
+        "exit code: 2",
+        "bad things",
+        "/x/logs/run.log",
+    ] {
+        assert!(screen.contains(expected), "{expected}: {screen}");
+    }
+    // A key press elsewhere does not hide it.
+    h.press(KeyCode::Down);
+    assert!(h.screen().contains("kubemaster-1 failed"));
+    h.press(KeyCode::Char('r'));
+    assert_eq!(h.take_effects(), vec![Effect::Run { dry_run: true }]);
+}
+
+#[test]
+fn prefilled_preset_opens_on_review() {
+    let dir = tempfile::tempdir().unwrap();
+    let preset = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("presets/single-node.toml");
+    let app = kubewiz::tui::initial_app(Some(&preset), dir.path().to_path_buf());
+    assert_eq!(app.screen, ScreenId::Review);
+    assert_eq!(app.spec.topology, Topology::SingleNode);
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "name = \"x\"\ntopology = \"mesh\"\n").unwrap();
+    let app = kubewiz::tui::initial_app(Some(&bad), dir.path().to_path_buf());
+    assert_eq!(app.screen, ScreenId::Start);
+}
+
+#[test]
+fn preview_search_jumps_to_the_match() {
+    let mut h = Harness::new(80, 24);
+    h.walk_to("Preview");
+    h.press(KeyCode::Char('t')); // the plan
+    h.press(KeyCode::Char('/'));
+    assert!(h.hint_bar().contains("Enter find next"), "{}", h.hint_bar());
+    h.type_text("kubeadm init");
+    h.press(KeyCode::Enter);
+    let screen = h.screen();
+    assert!(screen.contains("\"kubeadm init\" at line"), "{screen}");
+    // The view jumps there: the title's line is the match's line.
+    let at = screen.split("\"kubeadm init\" at line ").nth(1).unwrap();
+    let n: usize = at.split_whitespace().next().unwrap().parse().unwrap();
+    assert!(screen.contains(&format!("plan · line {n}/")), "{screen}");
+    assert!(n > 1);
+    h.press(KeyCode::Esc);
+    h.press(KeyCode::Char('/'));
+    h.erase(20);
+    h.type_text("no such text anywhere");
+    h.press(KeyCode::Enter);
+    assert!(h.screen().contains("not found"));
+}
+
+#[test]
+fn dry_run_switch_is_shown_and_a_real_install_asks_first() {
+    let mut h = Harness::new(80, 24);
+    h.walk_to("Preview");
+    assert!(h.screen().contains("dry run: ON"));
+    h.press(KeyCode::Char('d'));
+    assert!(h.screen().contains("dry run: OFF"));
+    // A real install asks first; "n" keeps everything as it was.
+    h.press(KeyCode::Char('n'));
+    assert!(
+        h.screen().contains("changing them. Go on? (y/n)"),
+        "{}",
+        h.screen()
+    );
+    h.press(KeyCode::Char('n'));
+    assert!(h.take_effects().is_empty());
+    assert_eq!(h.app.screen, ScreenId::Preview);
+    h.press(KeyCode::Char('n'));
+    h.press(KeyCode::Char('y'));
+    assert_eq!(h.take_effects(), vec![Effect::Run { dry_run: false }]);
+    assert_eq!(h.app.screen, ScreenId::Execute);
+}
+
+#[test]
+fn unknown_host_keys_are_shown_to_compare_and_trust() {
+    let mut h = Harness::new(80, 24);
+    start_run(&mut h);
+    let fingerprint = "SHA256:q2nC0Vf6vZ3r0m0Fv1q9Wq0mJ8s5cX0uV4a9Yb7k1ZQ";
+    let message = kubewiz::exec::TransportError::UnknownHostKey {
+        fingerprint: fingerprint.into(),
+    }
+    .to_string();
+    h.app.engine_events(&[
+        stamped(Event::HostFailed {
+            host: "kubemaster-1".into(),
+            phase: "connect".into(),
+            step: "connect/kubemaster-1/ssh".into(),
+            command: None,
+            exit_code: None,
+            message,
+            output_tail: vec![],
+            journal_tail: vec![],
+        }),
+        stamped(Event::RunFinished {
+            outcome: kubewiz::exec::RunOutcome::Failed,
+            log_path: None,
+        }),
+    ]);
+    assert!(
+        h.hint_bar().contains("t trust host keys"),
+        "{}",
+        h.hint_bar()
+    );
+    no_key_twice(&h);
+    h.press(KeyCode::Char('t'));
+    let screen = h.screen();
+    assert!(screen.contains("Unknown host keys"), "{screen}");
+    assert!(
+        screen.contains(&format!("kubemaster-1  {fingerprint}")),
+        "{screen}"
+    );
+    h.press(KeyCode::Char('n'));
+    assert!(
+        h.take_effects().is_empty(),
+        "nothing is trusted without a yes"
+    );
+    h.press(KeyCode::Char('t'));
+    h.press(KeyCode::Char('y'));
+    match h.take_effects().as_slice() {
+        [Effect::TrustHostKeys { keys, .. }] => {
+            assert_eq!(keys, &[("kubemaster-1".to_owned(), fingerprint.to_owned())]);
+        }
+        other => panic!("{other:?}"),
+    }
+    // Once recorded, the install runs again.
+    h.app.host_keys_recorded(Ok(()));
+    h.settle();
+    assert_eq!(h.take_effects(), vec![Effect::Run { dry_run: true }]);
+}
+
+#[test]
+fn a_changed_host_key_is_explained_and_not_offered_for_trust() {
+    let mut h = Harness::new(80, 24);
+    start_run(&mut h);
+    let message = kubewiz::exec::TransportError::ChangedHostKey {
+        known: "SHA256:old".into(),
+        offered: "SHA256:new".into(),
+    }
+    .to_string();
+    h.app.engine_events(&[stamped(Event::HostFailed {
+        host: "kubemaster-1".into(),
+        phase: "connect".into(),
+        step: "connect/kubemaster-1/ssh".into(),
+        command: None,
+        exit_code: None,
+        message,
+        output_tail: vec![],
+        journal_tail: vec![],
+    })]);
+    let screen = h.screen();
+    assert!(screen.contains("host key changed"), "{screen}");
+    assert!(!h.hint_bar().contains("trust"), "{}", h.hint_bar());
+}
+
+#[test]
+fn private_files_are_not_shown_on_screen() {
+    let mut h = Harness::new(80, 24);
+    h.walk_to("Preview");
+    let mut saw_private = false;
+    for _ in 0..40 {
+        h.press(KeyCode::Down);
+        let screen = h.screen();
+        assert!(!screen.contains("PRIVATE KEY"), "{screen}");
+        saw_private |= screen.contains("Private file (mode 0600)");
+    }
+    assert!(saw_private, "the first host's keys were passed over");
+}
+
+#[test]
+fn too_small_a_terminal_ignores_keys_but_lets_the_operator_leave() {
+    let mut h = Harness::new(60, 20);
+    assert!(h.screen().contains("terminal too small (need 80x24"));
+    h.press(KeyCode::Enter);
+    assert_eq!(
+        h.app.screen,
+        ScreenId::Start,
+        "no key acts on a screen no one can see"
+    );
+    h.app.resize(80, 24);
+    h.press(KeyCode::Enter);
+    assert_eq!(h.app.screen, ScreenId::Topology);
+    h.app.resize(79, 24);
+    h.ctrl('c');
+    assert!(h.app.quit);
+}

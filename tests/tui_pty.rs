@@ -1,0 +1,261 @@
+//! The real binary in a pseudo-terminal (tmux, 80×24): new cluster → Next through
+//! every screen → dry-run install → done → quit, asserting what the operator sees on
+//! the way and that the terminal is given back (the shell prompt, exit code 0).
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// A tmux server of its own, so the test never touches anyone else's sessions.
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn run(&self, args: &[&str]) -> std::process::Output {
+        Command::new("tmux")
+            .arg("-L")
+            .arg(&self.socket)
+            .args(args)
+            .output()
+            .expect("run tmux")
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        for k in keys {
+            let out = self.run(&["send-keys", "-t", "kw", k]);
+            assert!(out.status.success(), "send-keys {k}: {out:?}");
+            std::thread::sleep(Duration::from_millis(150));
+        }
+    }
+
+    fn capture(&self) -> String {
+        String::from_utf8_lossy(&self.run(&["capture-pane", "-p", "-t", "kw"]).stdout).into_owned()
+    }
+
+    /// Waits until the screen shows `text`; fails with the screen if it never does.
+    fn wait_for(&self, text: &str, timeout: Duration) -> String {
+        let start = Instant::now();
+        loop {
+            let screen = self.capture();
+            if screen.contains(text) {
+                return screen;
+            }
+            if start.elapsed() > timeout {
+                panic!("waited {timeout:?} for {text:?}; the screen shows:\n{screen}");
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.run(&["kill-server"]);
+    }
+}
+
+/// Starts a shell in a detached 80×24 session and runs kubewiz with `args` in it.
+fn start_kubewiz(tag: &str, args: &str) -> Tmux {
+    let tmux = Tmux {
+        socket: format!("kubewiz-test-{tag}-{}", std::process::id()),
+    };
+    let out = tmux.run(&[
+        "new-session",
+        "-d",
+        "-s",
+        "kw",
+        "-x",
+        "80",
+        "-y",
+        "24",
+        "env",
+        "-u",
+        "NO_COLOR",
+        "TERM=xterm-256color",
+        "PS1=PROMPT$ ",
+        "bash",
+        "--norc",
+        "--noprofile",
+    ]);
+    assert!(out.status.success(), "tmux new-session: {out:?}");
+    tmux.wait_for("PROMPT$", Duration::from_secs(10));
+    let command = format!("{} {args}; echo EXIT=$?", env!("CARGO_BIN_EXE_kubewiz"));
+    tmux.keys(&[&command, "Enter"]);
+    tmux
+}
+
+/// The pid of the program the session's shell is running.
+fn child_of_shell(tmux: &Tmux) -> u32 {
+    let out = tmux.run(&["list-panes", "-t", "kw", "-F", "#{pane_pid}"]);
+    let shell = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    let children = std::fs::read_to_string(format!("/proc/{shell}/task/{shell}/children")).unwrap();
+    children
+        .split_whitespace()
+        .next()
+        .expect("kubewiz runs under the shell")
+        .parse()
+        .unwrap()
+}
+
+fn tmux_available() -> bool {
+    Command::new("tmux")
+        .arg("-V")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+#[test]
+fn new_cluster_to_dry_run_install_in_a_real_terminal() {
+    if !tmux_available() {
+        eprintln!("SKIPPED: tmux is not installed (scripts/test.sh installs it as root)");
+        return;
+    }
+    let state = tempfile::tempdir().unwrap();
+    let tmux = Tmux {
+        socket: format!("kubewiz-test-{}", std::process::id()),
+    };
+    let out = tmux.run(&[
+        "new-session",
+        "-d",
+        "-s",
+        "kw",
+        "-x",
+        "80",
+        "-y",
+        "24",
+        "env",
+        "-u",
+        "NO_COLOR",
+        "TERM=xterm-256color",
+        "PS1=PROMPT$ ",
+        "bash",
+        "--norc",
+        "--noprofile",
+    ]);
+    assert!(out.status.success(), "tmux new-session: {out:?}");
+    tmux.wait_for("PROMPT$", Duration::from_secs(10));
+    let command = format!(
+        "{} --state-dir {}; echo EXIT=$?",
+        env!("CARGO_BIN_EXE_kubewiz"),
+        state.path().display()
+    );
+    tmux.keys(&[&command, "Enter"]);
+    let start = tmux.wait_for("1/9 Start", Duration::from_secs(20));
+    assert!(start.contains("New cluster"), "{start}");
+    assert!(start.contains("Enter choose"), "{start}");
+
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("2/9 Topology", Duration::from_secs(5));
+    tmux.keys(&["n"]);
+    let hosts = tmux.wait_for("3/9 Hosts", Duration::from_secs(5));
+    assert!(
+        hosts.contains("kubemaster-1") && hosts.contains("192.168.122.11"),
+        "{hosts}"
+    );
+    tmux.keys(&["n"]);
+    let network = tmux.wait_for("4/9 Network", Duration::from_secs(5));
+    assert!(network.contains("cluster DNS 10.96.0.10"), "{network}");
+    tmux.keys(&["n"]);
+    tmux.wait_for("5/9 Options", Duration::from_secs(5));
+    tmux.keys(&["n"]);
+    let review = tmux.wait_for("6/9 Review", Duration::from_secs(5));
+    for expected in [
+        "kvm-lab (external-etcd)",
+        "10.96.0.0/12 (DNS 10.96.0.10)",
+        "kubeapi.test.example:6443",
+        "192.168.122.10 via haproxy-keepalived",
+        "kubenode-1..5",
+        "0 error(s), 0 warning(s)",
+        "n generate & preview",
+    ] {
+        assert!(
+            review.contains(expected),
+            "Review lacks {expected:?}:\n{review}"
+        );
+    }
+    println!("Review at 80x24:\n{review}");
+
+    tmux.keys(&["n"]);
+    let preview = tmux.wait_for("7/9 Preview", Duration::from_secs(120));
+    for expected in [
+        "[Files (",
+        "Plan (",
+        "dry run: ON",
+        "kubemaster-1 (",
+        " 0644 · line 1/",
+        "Tab view",
+        "n install",
+    ] {
+        assert!(
+            preview.contains(expected),
+            "Preview lacks {expected:?}:\n{preview}"
+        );
+    }
+    println!("Preview at 80x24:\n{preview}");
+    assert!(
+        state.path().join("kvm-lab/pki/ca.crt").is_file(),
+        "the preview made the PKI in --state-dir"
+    );
+
+    tmux.keys(&["n"]);
+    tmux.wait_for("8/9 Execute", Duration::from_secs(10));
+    let finished = tmux.wait_for("install finished", Duration::from_secs(300));
+    assert!(finished.contains("DRY RUN"), "{finished}");
+    tmux.keys(&["n"]);
+    let done = tmux.wait_for("9/9 Done", Duration::from_secs(5));
+    assert!(done.contains("dry run went through every step"), "{done}");
+    assert!(done.contains("audit log:"), "{done}");
+
+    tmux.keys(&["q"]);
+    let after = tmux.wait_for("EXIT=", Duration::from_secs(10));
+    assert!(after.contains("EXIT=0"), "{after}");
+    assert!(
+        !after.contains("9/9 Done"),
+        "the alternate screen was left:\n{after}"
+    );
+    assert!(after.lines().any(|l| l.starts_with("PROMPT$")), "{after}");
+    // The terminal is back in cooked mode: the shell echoes what is typed.
+    tmux.keys(&["echo restored-ok", "Enter"]);
+    tmux.wait_for("\nrestored-ok", Duration::from_secs(5));
+}
+
+#[test]
+fn a_preset_opens_on_review_and_sigterm_restores_the_terminal() {
+    if !tmux_available() {
+        eprintln!("SKIPPED: tmux is not installed (scripts/test.sh installs it as root)");
+        return;
+    }
+    let state = tempfile::tempdir().unwrap();
+    let preset =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("presets/single-master.toml");
+    let tmux = start_kubewiz(
+        "preset",
+        &format!(
+            "--state-dir {} --preset {}",
+            state.path().display(),
+            preset.display()
+        ),
+    );
+    let review = tmux.wait_for("6/9 Review", Duration::from_secs(20));
+    assert!(review.contains("homelab (single-master)"), "{review}");
+    assert!(review.contains("single-master.toml"), "{review}");
+    // Too small a window says so instead of drawing a broken screen.
+    tmux.run(&["resize-window", "-t", "kw", "-x", "60", "-y", "20"]);
+    tmux.wait_for("terminal too small (need 80x24", Duration::from_secs(5));
+    tmux.run(&["resize-window", "-t", "kw", "-x", "80", "-y", "24"]);
+    tmux.wait_for("6/9 Review", Duration::from_secs(5));
+
+    let pid = child_of_shell(&tmux);
+    let killed = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let after = tmux.wait_for("EXIT=", Duration::from_secs(10));
+    assert!(
+        !after.contains("6/9 Review"),
+        "the alternate screen was left:\n{after}"
+    );
+    tmux.keys(&["echo restored-ok", "Enter"]);
+    tmux.wait_for("\nrestored-ok", Duration::from_secs(5));
+}

@@ -1,0 +1,118 @@
+//! Shared by the tui_* tests: the wizard driven headless through the same
+//! `App::handle_key` the event loop uses, drawn on ratatui's `TestBackend`.
+#![allow(dead_code)]
+
+use kubewiz::tui::app::{self, App, Effect};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::buffer::Buffer;
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+pub struct Harness {
+    pub app: App,
+    pub term: Terminal<TestBackend>,
+    pub dir: tempfile::TempDir,
+    /// Effects other than Prepare, for the tests to look at.
+    pub effects: Vec<Effect>,
+}
+
+impl Harness {
+    pub fn new(width: u16, height: u16) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut app = App::new(dir.path().to_path_buf());
+        app.resize(width, height);
+        let term = Terminal::new(TestBackend::new(width, height)).expect("test terminal");
+        Harness {
+            app,
+            term,
+            dir,
+            effects: Vec::new(),
+        }
+    }
+
+    /// Presses one key, then does the work the event loop would (synchronously).
+    pub fn press(&mut self, code: KeyCode) {
+        self.app.handle_key(KeyEvent::new(code, KeyModifiers::NONE));
+        self.settle();
+    }
+
+    pub fn ctrl(&mut self, c: char) {
+        self.app
+            .handle_key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL));
+        self.settle();
+    }
+
+    /// Types text, one key per character.
+    pub fn type_text(&mut self, text: &str) {
+        for c in text.chars() {
+            self.press(KeyCode::Char(c));
+        }
+    }
+
+    /// Presses Backspace `n` times.
+    pub fn erase(&mut self, n: usize) {
+        for _ in 0..n {
+            self.press(KeyCode::Backspace);
+        }
+    }
+
+    /// Runs the queued effects as the event loop would: Prepare inline; Run is left to
+    /// the tests, which feed engine events themselves.
+    pub fn settle(&mut self) {
+        for effect in self.app.take_effects() {
+            if let Effect::Prepare { spec, state_dir } = effect {
+                let result = app::prepare(&spec, &state_dir);
+                self.app.prepared(result);
+            } else {
+                self.effects.push(effect);
+            }
+        }
+    }
+
+    /// The screen as text, one line per row, trailing blanks cut.
+    pub fn screen(&mut self) -> String {
+        self.term.draw(|f| self.app.draw(f)).expect("draw");
+        text(self.term.backend().buffer())
+    }
+
+    /// Takes the effects the tests look at.
+    pub fn take_effects(&mut self) -> Vec<Effect> {
+        std::mem::take(&mut self.effects)
+    }
+
+    /// The last row: the key-hint bar.
+    pub fn hint_bar(&mut self) -> String {
+        self.screen().lines().last().unwrap_or("").to_owned()
+    }
+
+    /// Start → new cluster → … → `screen` by Next.
+    pub fn walk_to(&mut self, title: &str) {
+        self.press(KeyCode::Enter); // New cluster → Topology
+        for _ in 0..8 {
+            if self.screen().lines().next().unwrap_or("").contains(title) {
+                return;
+            }
+            self.press(KeyCode::Char('n'));
+        }
+        panic!("never reached {title}:\n{}", self.screen());
+    }
+}
+
+pub fn text(buf: &Buffer) -> String {
+    let area = buf.area;
+    let mut out = String::new();
+    for y in 0..area.height {
+        let mut line = String::new();
+        for x in 0..area.width {
+            line.push_str(buf[(x, y)].symbol());
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+/// Masks the temporary state directory so snapshots are stable.
+pub fn filters() -> Vec<(&'static str, &'static str)> {
+    vec![(r"/tmp/\.tmp[A-Za-z0-9]+", "[STATE]")]
+}
