@@ -8,9 +8,9 @@ use kubewiz::exec::journal::Finished;
 use std::path::Path;
 use std::sync::Arc;
 
+use kubewiz::audit::Redactor;
 use kubewiz::exec::dry_run::DryRun;
 use kubewiz::exec::journal::{self, Journal};
-use kubewiz::exec::redact::Redactor;
 use kubewiz::exec::runner::{self, RunOptions};
 use kubewiz::exec::{Event, RunOutcome, Stamped, StepOutcome};
 use kubewiz::plan::Plan;

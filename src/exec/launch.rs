@@ -2,9 +2,9 @@
 //! `apply` and `resume`, the wizard): the audit log, the journal and the saved preset
 //! for real runs, the redaction of the cluster's secrets, and its CA digests.
 
-use crate::exec::audit::AuditLog;
+use crate::audit::AuditLog;
+use crate::audit::Redactor;
 use crate::exec::journal::{self, Finished, Journal};
-use crate::exec::redact::Redactor;
 use crate::exec::runner::{DEFAULT_CONCURRENCY, RunOptions};
 use crate::pki::{Authority, Pki};
 use crate::spec::ClusterSpec;

@@ -3,7 +3,6 @@
 //! stream: the TUI, the line output, the audit log and the resume journal.
 
 pub mod api_check;
-pub mod audit;
 pub mod dry_run;
 pub mod events;
 pub mod facts;
@@ -11,7 +10,6 @@ pub mod journal;
 pub mod launch;
 pub mod lines;
 pub mod preflight;
-pub mod redact;
 pub mod runner;
 pub mod ssh;
 pub mod transport;

@@ -16,13 +16,13 @@ use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinHandle;
 
 use super::api_check;
-use super::audit::AuditLog;
 use super::events::{Event, RunOutcome, Stamped, StepOutcome, Stream};
 use super::facts::{self, Facts};
 use super::journal::{Finished, Journal};
 use super::preflight;
-use super::redact::Redactor;
 use super::transport::{Line, Session, Transport, TransportError};
+use crate::audit::AuditLog;
+use crate::audit::Redactor;
 use crate::plan::{Action, HostSteps, Phase, PhaseId, Plan, Step};
 use crate::render::{File, Layout, Target};
 use crate::spec::ClusterSpec;

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use super::events::{Event, Stamped, StepOutcome};
+use crate::exec::events::{Event, Stamped, StepOutcome};
 
 pub struct AuditLog {
     jsonl: File,

@@ -1,0 +1,8 @@
+//! The record of every run: the audit log written as the run goes, and the redaction
+//! of secrets before anything is written or shown.
+
+mod log;
+pub mod redact;
+
+pub use log::{AuditLog, operator};
+pub use redact::{REDACTED, Redactor};
