@@ -15,6 +15,11 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
 
+    /// Draw the wizard with ASCII only (+-| borders, x ok ! marks), for serial
+    /// consoles and terminals without UTF-8
+    #[arg(long, global = true)]
+    pub ascii: bool,
+
     /// Open the wizard prefilled from this preset
     #[arg(long, value_name = "FILE")]
     pub preset: Option<PathBuf>,

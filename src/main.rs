@@ -7,7 +7,7 @@ use kubewiz::commands;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match &cli.command {
-        None => kubewiz::tui::run(cli.preset.as_deref(), cli.state_dir.as_deref()),
+        None => kubewiz::tui::run(cli.preset.as_deref(), cli.state_dir.as_deref(), cli.ascii),
         Some(Command::Validate { files }) => commands::validate::run(files),
         Some(Command::Render { preset, out }) => {
             commands::render::run(cli.state_dir.as_deref(), preset, out)

@@ -77,7 +77,7 @@ impl TextField {
         let cursor = self.input.visual_cursor();
         let chars: Vec<char> = value.chars().collect();
         let mut text: String = chars[..cursor.min(chars.len())].iter().collect();
-        text.push('▏');
+        text.push(crate::tui::theme::cursor());
         text.extend(chars[cursor.min(chars.len())..].iter());
         let n = text.chars().count();
         if width > 0 && n > width {

@@ -7,7 +7,7 @@ use ratatui::crossterm::event::KeyEvent;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Cell, Paragraph, Row, Table, TableState, Wrap};
+use ratatui::widgets::{Cell, Paragraph, Row, Table, TableState, Wrap};
 use serde::de::DeserializeOwned;
 
 use super::app::{Outcome, View};
@@ -180,8 +180,8 @@ impl Form {
             .map(|(i, (def, field))| {
                 let problem = self.problem(i, view);
                 let (mark, style) = match &problem {
-                    Some((Severity::Error, _)) => (theme::ERR, theme::error()),
-                    Some((Severity::Warning, _)) => (theme::WARN, theme::warning()),
+                    Some((Severity::Error, _)) => (theme::err_mark(), theme::error()),
+                    Some((Severity::Warning, _)) => (theme::warn_mark(), theme::warning()),
                     None => (" ", Style::new()),
                 };
                 let value = if field.editing() {
@@ -226,7 +226,7 @@ impl Form {
         frame.render_stateful_widget(
             Table::new(rows, widths)
                 .highlight_symbol(">")
-                .block(Block::bordered().title(format!(" {title} "))),
+                .block(theme::block().title(format!(" {title} "))),
             table_area,
             &mut state,
         );
@@ -236,16 +236,19 @@ impl Form {
         match self.problem(i, view) {
             Some((sev, msg)) => {
                 let (mark, style) = if sev == Severity::Error {
-                    (theme::ERR, theme::error())
+                    (theme::err_mark(), theme::error())
                 } else {
-                    (theme::WARN, theme::warning())
+                    (theme::warn_mark(), theme::warning())
                 };
                 lines.push(Line::from(vec![
                     Span::styled(format!("{mark} "), style),
                     Span::raw(msg),
                 ]));
             }
-            None => lines.push(Line::styled(format!("{} ok", theme::OK), theme::ok())),
+            None => lines.push(Line::styled(
+                format!("{} ok", theme::ok_mark()),
+                theme::ok(),
+            )),
         }
         if let Some(note) = (def.note)(view.spec) {
             lines.push(Line::raw(note));
@@ -263,9 +266,10 @@ impl Form {
         if bad_elsewhere > 0 {
             lines.push(Line::styled(
                 format!(
-                    "{} {bad_elsewhere} of the other {others} fields ha{} errors (✗)",
-                    theme::ERR,
-                    if bad_elsewhere == 1 { "s" } else { "ve" }
+                    "{} {bad_elsewhere} of the other {others} fields ha{} errors ({})",
+                    theme::err_mark(),
+                    if bad_elsewhere == 1 { "s" } else { "ve" },
+                    theme::err_mark()
                 ),
                 theme::error(),
             ));
@@ -274,7 +278,7 @@ impl Form {
         frame.render_widget(
             Paragraph::new(lines)
                 .wrap(Wrap { trim: true })
-                .block(Block::bordered().title(format!(" {} ({}) ", def.label, def.path))),
+                .block(theme::block().title(format!(" {} ({}) ", def.label, def.path))),
             notes,
         );
     }

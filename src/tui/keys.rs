@@ -80,10 +80,9 @@ impl Key {
     /// How the key is written in hints and help: `↑`, `Enter`, `^C`, `a`.
     pub fn label(&self) -> String {
         let base = match self.code {
-            KeyCode::Up => "↑".into(),
-            KeyCode::Down => "↓".into(),
-            KeyCode::Left => "←".into(),
-            KeyCode::Right => "→".into(),
+            KeyCode::Up | KeyCode::Down | KeyCode::Left | KeyCode::Right => {
+                crate::tui::theme::arrow(self.code).into()
+            }
             KeyCode::Enter => "Enter".into(),
             KeyCode::Esc => "Esc".into(),
             KeyCode::Tab => "Tab".into(),

@@ -3,7 +3,8 @@
 //! One tokio event loop merges terminal input, a tick and the engine's events; bursts
 //! are drained with `recv_many` so a flood of output lines costs one redraw, resize
 //! bursts collapse into one, and nothing is drawn while nothing changed. The terminal
-//! is restored by a guard on every exit path and by ratatui's panic hook.
+//! is taken and given back by [`terminal`]: a guard on every exit path and a panic
+//! hook. With `--ascii` every glyph is drawn in ASCII ([`theme::set_ascii`]).
 
 pub mod app;
 pub mod engine;
@@ -12,6 +13,7 @@ pub mod form;
 pub mod keys;
 pub mod screens;
 pub mod templates;
+pub mod terminal;
 pub mod theme;
 
 use std::path::{Path, PathBuf};
@@ -30,9 +32,11 @@ const TICK: Duration = Duration::from_millis(500);
 /// The most events taken from a channel for one redraw.
 const BURST: usize = 512;
 
-/// Opens the wizard (optionally prefilled from `preset`) and runs it until the
-/// operator leaves. The exit code is 0 unless the terminal could not be used.
-pub fn run(preset: Option<&Path>, state_dir: Option<&Path>) -> ExitCode {
+/// Opens the wizard (optionally prefilled from `preset`, drawn in ASCII only when
+/// `ascii`) and runs it until the operator leaves. The exit code is 0 unless the
+/// terminal could not be used.
+pub fn run(preset: Option<&Path>, state_dir: Option<&Path>, ascii: bool) -> ExitCode {
+    theme::set_ascii(ascii);
     let state_dir = state_dir.map_or_else(crate::state::default_dir, Path::to_path_buf);
     let app = initial_app(preset, state_dir);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -45,14 +49,13 @@ pub fn run(preset: Option<&Path>, state_dir: Option<&Path>) -> ExitCode {
             return ExitCode::from(crate::commands::EXIT_FAILED);
         }
     };
-    let terminal = match ratatui::try_init() {
+    let (terminal, guard) = match terminal::enter() {
         Ok(t) => t,
         Err(e) => {
             eprintln!("kubewiz: cannot use this terminal for the wizard: {e}");
             return ExitCode::from(crate::commands::EXIT_FAILED);
         }
     };
-    let guard = RestoreGuard;
     let result = runtime.block_on(event_loop(terminal, app));
     drop(guard);
     // The input thread may still be blocked reading the terminal; do not wait for it.
@@ -96,15 +99,6 @@ pub fn initial_app(preset: Option<&Path>, state_dir: PathBuf) -> App {
     }
 }
 
-/// Restores the terminal when dropped, whichever way the wizard ends.
-struct RestoreGuard;
-
-impl Drop for RestoreGuard {
-    fn drop(&mut self) {
-        ratatui::restore();
-    }
-}
-
 /// What reaches the loop from work it started.
 enum Internal {
     Prepared(Box<Result<Prepared, String>>),
@@ -133,7 +127,11 @@ async fn event_loop(mut terminal: DefaultTerminal, mut app: App) -> std::io::Res
     app.resize(size.width, size.height);
     loop {
         if dirty {
-            terminal.draw(|f| app.draw(f))?;
+            terminal.draw(|f| {
+                app.draw(f);
+                // Text from outside (command output, file contents) in ASCII too.
+                theme::asciify(f.buffer_mut());
+            })?;
             dirty = false;
         }
         if app.quit {

@@ -4,7 +4,7 @@
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
+use ratatui::widgets::{Clear, Paragraph, Wrap};
 
 use super::{App, MIN_HEIGHT, MIN_WIDTH, Modal, ScreenId};
 use crate::tui::keys::{self, Binding};
@@ -41,7 +41,10 @@ impl App {
             draw_modal(
                 frame,
                 body,
-                &Modal::Message("Generating the PKI, every file and the plan…".into()),
+                &Modal::Message(format!(
+                    "Generating the PKI, every file and the plan{}",
+                    theme::ellipsis()
+                )),
             );
         }
     }
@@ -49,7 +52,11 @@ impl App {
     fn draw_header(&self, frame: &mut Frame, area: Rect) {
         let step = self.screen.index() + 1;
         let right = format!("{step}/{} {} ", ScreenId::ALL.len(), self.current().title());
-        let left = format!(" kubewiz · {} · {}", self.spec.name, self.spec.topology);
+        let sep = theme::sep();
+        let left = format!(
+            " kubewiz {sep} {} {sep} {}",
+            self.spec.name, self.spec.topology
+        );
         let pad =
             (area.width as usize).saturating_sub(left.chars().count() + right.chars().count());
         let line = Line::from(vec![
@@ -66,7 +73,7 @@ impl App {
         let inner_width = popup.width.saturating_sub(2) as usize;
         let mut lines = vec![Line::styled(screen.title(), theme::title())];
         for para in screen.help().split('\n') {
-            lines.push(Line::raw(para.to_owned()));
+            lines.push(Line::raw(theme::text(para).into_owned()));
         }
         lines.push(Line::raw(""));
         let mut table = screen.bindings().to_vec();
@@ -93,7 +100,7 @@ impl App {
         frame.render_widget(
             Paragraph::new(lines)
                 .wrap(Wrap { trim: false })
-                .block(Block::bordered().title(" Help (Esc closes) ")),
+                .block(theme::block().title(" Help (Esc closes) ")),
             popup,
         );
     }
@@ -123,7 +130,7 @@ fn draw_modal(frame: &mut Frame, area: Rect, modal: &Modal) {
             lines.extend(
                 problems
                     .iter()
-                    .map(|p| Line::styled(format!("{} {p}", theme::ERR), theme::error())),
+                    .map(|p| Line::styled(format!("{} {p}", theme::err_mark()), theme::error())),
             );
             (" Cannot go on ", lines)
         }
@@ -167,7 +174,7 @@ fn draw_modal(frame: &mut Frame, area: Rect, modal: &Modal) {
     frame.render_widget(
         Paragraph::new(lines)
             .wrap(Wrap { trim: false })
-            .block(Block::bordered().title(title)),
+            .block(theme::block().title(title)),
         popup,
     );
 }

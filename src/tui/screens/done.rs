@@ -5,7 +5,7 @@ use ratatui::Frame;
 use ratatui::crossterm::event::KeyEvent;
 use ratatui::layout::Rect;
 use ratatui::text::Line;
-use ratatui::widgets::{Block, Paragraph, Wrap};
+use ratatui::widgets::{Paragraph, Wrap};
 
 use super::Screen;
 use crate::exec::RunOutcome;
@@ -58,20 +58,27 @@ impl Screen for Done {
             (Some(RunOutcome::Succeeded), true) => Line::styled(
                 format!(
                     "{} The dry run went through every step; nothing ran on any host.",
-                    theme::OK
+                    theme::ok_mark()
                 ),
                 theme::ok(),
             ),
             (Some(RunOutcome::Succeeded), false) => Line::styled(
-                format!("{} Cluster {} is installed.", theme::OK, view.spec.name),
+                format!(
+                    "{} Cluster {} is installed.",
+                    theme::ok_mark(),
+                    view.spec.name
+                ),
                 theme::ok(),
             ),
             (Some(RunOutcome::Failed), _) => Line::styled(
-                format!("{} The install failed; Esc shows the failure.", theme::ERR),
+                format!(
+                    "{} The install failed; Esc shows the failure.",
+                    theme::err_mark()
+                ),
                 theme::error(),
             ),
             (Some(RunOutcome::Cancelled), _) => Line::styled(
-                format!("{} The install was aborted.", theme::WARN),
+                format!("{} The install was aborted.", theme::warn_mark()),
                 theme::warning(),
             ),
             (None, _) => Line::raw("The install has not finished."),
@@ -101,17 +108,19 @@ impl Screen for Done {
         )));
         lines.push(Line::raw(""));
         lines.push(Line::styled("Next steps", theme::title()));
-        lines.push(Line::raw(
-            "  · keep the state directory: its PKI is reused for new nodes and renewals",
-        ));
         lines.push(Line::raw(format!(
-            "  · kubewiz resume {} continues a failed or aborted run",
+            "  {} keep the state directory: its PKI is reused for new nodes and renewals",
+            theme::wait_mark()
+        )));
+        lines.push(Line::raw(format!(
+            "  {} kubewiz resume {} continues a failed or aborted run",
+            theme::wait_mark(),
             view.spec.name
         )));
         frame.render_widget(
             Paragraph::new(lines)
                 .wrap(Wrap { trim: true })
-                .block(Block::bordered().title(" Done ")),
+                .block(theme::block().title(" Done ")),
             area,
         );
     }

@@ -8,7 +8,7 @@ use ratatui::Frame;
 use ratatui::crossterm::event::{KeyCode, KeyEvent};
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Cell, Clear, Paragraph, Row, Table, TableState, Wrap};
+use ratatui::widgets::{Cell, Clear, Paragraph, Row, Table, TableState, Wrap};
 
 use super::{Screen, diag_for, errors_of};
 use crate::spec::{ClusterSpec, DnsLabel, HostSpec, Role, Severity};
@@ -491,8 +491,8 @@ impl Screen for Hosts {
                     let width = COLUMNS[c].2 as usize;
                     let problem = self.cell_problem(view, r, c);
                     let (mark, style) = match &problem {
-                        Some((Severity::Error, _)) => (theme::ERR, theme::error()),
-                        Some((Severity::Warning, _)) => (theme::WARN, theme::warning()),
+                        Some((Severity::Error, _)) => (theme::err_mark(), theme::error()),
+                        Some((Severity::Warning, _)) => (theme::warn_mark(), theme::warning()),
                         None => ("", ratatui::style::Style::new()),
                     };
                     let text = if cell.editing() {
@@ -511,19 +511,24 @@ impl Screen for Hosts {
                     }
                     Cell::from(text).style(style)
                 });
-                let lead = if bad { theme::ERR } else { " " };
+                let lead = if bad { theme::err_mark() } else { " " };
                 Row::new(std::iter::once(Cell::from(lead)).chain(cells))
             })
             .collect();
         let widths = std::iter::once(Constraint::Length(1))
             .chain(COLUMNS.iter().map(|(_, _, w)| Constraint::Length(*w)));
         let mut state = TableState::default().with_selected(Some(self.row));
-        let title = format!(" {} hosts · {} ", self.rows.len(), view.spec.topology);
+        let title = format!(
+            " {} hosts {} {} ",
+            self.rows.len(),
+            theme::sep(),
+            view.spec.topology
+        );
         frame.render_stateful_widget(
             Table::new(rows, widths)
                 .header(header)
                 .highlight_symbol(">")
-                .block(Block::bordered().title(title)),
+                .block(theme::block().title(title)),
             table_area,
             &mut state,
         );
@@ -541,9 +546,9 @@ impl Hosts {
         for (c, column) in COLUMNS.iter().enumerate() {
             if let Some((sev, msg)) = self.cell_problem(view, self.row, c) {
                 let (mark, style) = if sev == Severity::Error {
-                    (theme::ERR, theme::error())
+                    (theme::err_mark(), theme::error())
                 } else {
-                    (theme::WARN, theme::warning())
+                    (theme::warn_mark(), theme::warning())
                 };
                 lines.push(Line::from(vec![
                     Span::styled(format!("{mark} {}: ", column.0), style),
@@ -558,9 +563,9 @@ impl Hosts {
             .collect();
         for d in &others {
             let (mark, style) = if d.is_error() {
-                (theme::ERR, theme::error())
+                (theme::err_mark(), theme::error())
             } else {
-                (theme::WARN, theme::warning())
+                (theme::warn_mark(), theme::warning())
             };
             lines.push(Line::from(vec![
                 Span::styled(format!("{mark} {}: ", d.path), style),
@@ -580,15 +585,16 @@ impl Hosts {
         if elsewhere > 0 {
             lines.push(Line::styled(
                 format!(
-                    "{} {elsewhere} other row(s) marked ✗ have errors",
-                    theme::ERR
+                    "{} {elsewhere} other row(s) marked {} have errors",
+                    theme::err_mark(),
+                    theme::err_mark()
                 ),
                 theme::error(),
             ));
         }
         if lines.is_empty() {
             lines.push(Line::styled(
-                format!("{} no problems with these hosts", theme::OK),
+                format!("{} no problems with these hosts", theme::ok_mark()),
                 theme::ok(),
             ));
         }
@@ -598,7 +604,7 @@ impl Hosts {
         };
         Paragraph::new(lines)
             .wrap(Wrap { trim: true })
-            .block(Block::bordered().title(title))
+            .block(theme::block().title(title))
     }
 }
 
@@ -631,7 +637,10 @@ fn draw_bulk(frame: &mut Frame, area: Rect, bulk: &Bulk) {
         .collect();
     lines.push(Line::raw(""));
     match &bulk.error {
-        Some(e) => lines.push(Line::styled(format!("{} {e}", theme::ERR), theme::error())),
+        Some(e) => lines.push(Line::styled(
+            format!("{} {e}", theme::err_mark()),
+            theme::error(),
+        )),
         None => lines.push(Line::styled(
             "e.g. kubenode-{1..5} from 192.168.122.21",
             theme::dim(),
@@ -640,18 +649,20 @@ fn draw_bulk(frame: &mut Frame, area: Rect, bulk: &Bulk) {
     frame.render_widget(
         Paragraph::new(lines)
             .wrap(Wrap { trim: true })
-            .block(Block::bordered().title(" Add several hosts ")),
+            .block(theme::block().title(" Add several hosts ")),
         popup,
     );
 }
 
-/// Cuts `text` to `width` characters, marking the cut with `…`.
+/// Cuts `text` to `width` characters, marking the cut with an ellipsis.
 pub fn shorten(text: &str, width: usize) -> String {
     if text.chars().count() <= width {
         return text.to_owned();
     }
-    let mut out: String = text.chars().take(width.saturating_sub(1)).collect();
-    out.push('…');
+    let mark = theme::ellipsis();
+    let keep = width.saturating_sub(mark.chars().count());
+    let mut out: String = text.chars().take(keep).collect();
+    out.push_str(mark);
     out
 }
 

@@ -6,7 +6,7 @@ use ratatui::Frame;
 use ratatui::crossterm::event::{KeyCode, KeyEvent};
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, List, ListItem, ListState, Paragraph};
+use ratatui::widgets::{List, ListItem, ListState, Paragraph};
 
 use super::Screen;
 use super::hosts::shorten;
@@ -355,10 +355,11 @@ impl Screen for Preview {
                 .collect::<Vec<_>>();
             let total = data.plan_text.lines().count();
             frame.render_widget(
-                Paragraph::new(text).block(
-                    Block::bordered()
-                        .title(format!(" plan · line {}/{total} ", self.plan_scroll + 1)),
-                ),
+                Paragraph::new(text).block(theme::block().title(format!(
+                    " plan {} line {}/{total} ",
+                    theme::sep(),
+                    self.plan_scroll + 1
+                ))),
                 body,
             );
             return;
@@ -384,7 +385,7 @@ impl Screen for Preview {
         };
         frame.render_stateful_widget(
             List::new(items)
-                .block(Block::bordered().title(tree_title))
+                .block(theme::block().title(tree_title))
                 .highlight_style(theme::selected()),
             tree,
             &mut state,
@@ -395,8 +396,9 @@ impl Screen for Preview {
                 let f = &data.files[*i];
                 body = shown(f);
                 let total = body.lines().count();
+                let sep = theme::sep();
                 let head = format!(
-                    " {:04o} · line {}/{total} · ",
+                    " {:04o} {sep} line {}/{total} {sep} ",
                     f.mode,
                     (self.scroll + 1).min(total.max(1))
                 );
@@ -420,7 +422,7 @@ impl Screen for Preview {
             ratatui::style::Style::new()
         };
         frame.render_widget(
-            Paragraph::new(lines).block(Block::bordered().title(title).border_style(border)),
+            Paragraph::new(lines).block(theme::block().title(title).border_style(border)),
             viewer,
         );
     }
@@ -449,6 +451,7 @@ fn tail(path: &str, width: usize) -> String {
     if n <= width {
         return path.to_owned();
     }
-    let rest: String = path.chars().skip(n - width + 1).collect();
-    format!("…{rest}")
+    let cut = theme::ellipsis().chars().count();
+    let rest: String = path.chars().skip((n + cut).saturating_sub(width)).collect();
+    format!("{}{rest}", theme::ellipsis())
 }

@@ -2,10 +2,10 @@
 //! is generated; the spec can be saved as a preset (which never holds a secret).
 
 use ratatui::Frame;
-use ratatui::crossterm::event::KeyEvent;
+use ratatui::crossterm::event::{KeyCode, KeyEvent};
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Cell, Clear, Paragraph, Row, Table, Wrap};
+use ratatui::widgets::{Cell, Clear, Paragraph, Row, Table, Wrap};
 
 use super::Screen;
 use super::network::{dns_ip, pod_capacity};
@@ -89,9 +89,11 @@ pub fn summary(spec: &ClusterSpec) -> Vec<(String, String)> {
         (
             "Kubernetes".into(),
             format!(
-                "{} · CNI {} · keys {}",
+                "{} {} CNI {} {} keys {}",
                 k.version,
+                theme::sep(),
                 cni_name(k.cni),
+                theme::sep(),
                 k.encryption_algorithm.as_str()
             ),
         ),
@@ -230,8 +232,8 @@ impl Screen for Review {
                 Some(Action::Commit) => {
                     let file = path.value().trim().to_owned();
                     self.status = Some(match std::fs::write(&file, spec::to_toml(spec)) {
-                        Ok(()) => format!("{} saved the preset to {file}", theme::OK),
-                        Err(e) => format!("{} could not write {file}: {e}", theme::ERR),
+                        Ok(()) => format!("{} saved the preset to {file}", theme::ok_mark()),
+                        Err(e) => format!("{} could not write {file}: {e}", theme::err_mark()),
                     });
                     self.save = None;
                 }
@@ -274,10 +276,17 @@ impl Screen for Review {
             .skip(self.scroll)
             .map(|(k, v)| Row::new(vec![Cell::from(k).style(theme::title()), Cell::from(v)]))
             .collect();
-        let title = format!(" Review: {} · {} · ↑↓ scroll ", view.spec.name, view.origin);
+        let sep = theme::sep();
+        let title = format!(
+            " Review: {} {sep} {} {sep} {}{} scroll ",
+            view.spec.name,
+            view.origin,
+            theme::arrow(KeyCode::Up),
+            theme::arrow(KeyCode::Down)
+        );
         frame.render_widget(
             Table::new(rows, [Constraint::Length(20), Constraint::Min(20)])
-                .block(Block::bordered().title(title)),
+                .block(theme::block().title(title)),
             table_area,
         );
         let mut lines: Vec<Line> = Vec::new();
@@ -286,9 +295,9 @@ impl Screen for Review {
         }
         for d in view.diags {
             let (mark, style) = if d.is_error() {
-                (theme::ERR, theme::error())
+                (theme::err_mark(), theme::error())
             } else {
-                (theme::WARN, theme::warning())
+                (theme::warn_mark(), theme::warning())
             };
             lines.push(Line::from(vec![
                 Span::styled(format!("{mark} {}: ", d.path), style),
@@ -297,7 +306,7 @@ impl Screen for Review {
         }
         if view.diags.is_empty() {
             lines.push(Line::styled(
-                format!("{} valid: no errors, no warnings", theme::OK),
+                format!("{} valid: no errors, no warnings", theme::ok_mark()),
                 theme::ok(),
             ));
         }
@@ -305,7 +314,7 @@ impl Screen for Review {
         frame.render_widget(
             Paragraph::new(lines)
                 .wrap(Wrap { trim: true })
-                .block(Block::bordered().title(title)),
+                .block(theme::block().title(title)),
             notes,
         );
         if let Some(path) = &self.save {
@@ -316,7 +325,7 @@ impl Screen for Review {
                     Line::raw(format!("File: {}", path.shown(54))),
                     Line::styled("no secrets are written", theme::dim()),
                 ])
-                .block(Block::bordered().title(" Save as preset ")),
+                .block(theme::block().title(" Save as preset ")),
                 popup,
             );
         }

@@ -75,7 +75,8 @@ impl Screen for Start {
          that you then adapt screen by screen, or start from one of the shipped presets.\n\
          Nothing is contacted and nothing is written until the Execute screen; the preview \
          only makes the cluster's PKI in the state directory.\n\
-         kubewiz --preset FILE opens the wizard with your own preset."
+         kubewiz --preset FILE opens the wizard with your own preset; kubewiz --ascii draws \
+         it with ASCII only, for serial consoles without UTF-8."
     }
 
     fn bindings(&self) -> &'static [Binding] {
@@ -163,7 +164,7 @@ impl Screen for Start {
         let mut state = ListState::default().with_selected(Some(self.selected));
         frame.render_stateful_widget(
             List::new(items)
-                .block(Block::bordered().title(" What do you want to do? "))
+                .block(theme::block().title(" What do you want to do? "))
                 .highlight_symbol("> ")
                 .highlight_style(theme::selected()),
             list,

@@ -5,7 +5,7 @@ use ratatui::Frame;
 use ratatui::crossterm::event::KeyEvent;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::Line;
-use ratatui::widgets::{Block, List, ListItem, ListState, Paragraph, Wrap};
+use ratatui::widgets::{List, ListItem, ListState, Paragraph, Wrap};
 
 use super::Screen;
 use crate::spec::{ClusterSpec, Topology};
@@ -123,17 +123,20 @@ impl Screen for TopologyScreen {
             .iter()
             .map(|t| {
                 let mark = if *t == view.spec.topology {
-                    "● "
+                    theme::current_mark()
                 } else {
-                    "  "
+                    " "
                 };
-                ListItem::new(format!("{mark}{t}"))
+                ListItem::new(format!("{mark} {t}"))
             })
             .collect();
         let mut state = ListState::default().with_selected(Some(self.selected));
         frame.render_stateful_widget(
             List::new(items)
-                .block(Block::bordered().title(" Topology (● = current) "))
+                .block(
+                    theme::block()
+                        .title(format!(" Topology ({} = current) ", theme::current_mark())),
+                )
                 .highlight_symbol(">")
                 .highlight_style(theme::selected()),
             list,
@@ -155,7 +158,7 @@ impl Screen for TopologyScreen {
         frame.render_widget(
             Paragraph::new(lines)
                 .wrap(Wrap { trim: false })
-                .block(Block::bordered().title(format!(" {t} "))),
+                .block(theme::block().title(format!(" {t} "))),
             detail,
         );
     }

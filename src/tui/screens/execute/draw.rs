@@ -6,7 +6,7 @@ use std::time::Instant;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Cell, Gauge, Paragraph, Row, Table, TableState, Wrap};
+use ratatui::widgets::{Cell, Paragraph, Row, Table, TableState, Wrap};
 
 use super::state::{Execute, Failure, HostPane, HostStatus, unknown_key_fingerprint};
 use crate::exec::RunOutcome;
@@ -26,13 +26,14 @@ fn short_roles(roles: &[String]) -> String {
 }
 
 impl HostStatus {
-    pub(super) fn word(self) -> (&'static str, ratatui::style::Style) {
-        match self {
-            HostStatus::Waiting => ("· waiting", theme::dim()),
-            HostStatus::Running => ("▶ running", theme::title()),
-            HostStatus::Done => ("✓ done", theme::ok()),
-            HostStatus::Failed => ("✗ FAILED", theme::error()),
-        }
+    pub(super) fn word(self) -> (String, ratatui::style::Style) {
+        let (mark, word, style) = match self {
+            HostStatus::Waiting => (theme::wait_mark(), "waiting", theme::dim()),
+            HostStatus::Running => (theme::run_mark(), "running", theme::title()),
+            HostStatus::Done => (theme::ok_mark(), "done", theme::ok()),
+            HostStatus::Failed => (theme::err_mark(), "FAILED", theme::error()),
+        };
+        (format!("{mark} {word}"), style)
     }
 }
 
@@ -41,26 +42,31 @@ impl Execute {
         let [line, gauge] =
             Layout::vertical([Constraint::Length(1), Constraint::Length(1)]).areas(area);
         let state = match self.outcome {
-            None if self.started.is_none() || self.phase_title.is_empty() => "starting…".to_owned(),
-            None if self.cancel_requested => "stopping after the running steps…".to_owned(),
+            None if self.started.is_none() || self.phase_title.is_empty() => {
+                format!("starting{}", theme::ellipsis())
+            }
+            None if self.cancel_requested => {
+                format!("stopping after the running steps{}", theme::ellipsis())
+            }
             None => format!(
                 "phase {}/{}: {}",
                 self.phase_index,
                 self.phases.len(),
                 self.phase_title
             ),
-            Some(RunOutcome::Succeeded) => format!("{} install finished", theme::OK),
-            Some(RunOutcome::Failed) => format!("{} install FAILED", theme::ERR),
-            Some(RunOutcome::Cancelled) => format!("{} install aborted", theme::WARN),
+            Some(RunOutcome::Succeeded) => format!("{} install finished", theme::ok_mark()),
+            Some(RunOutcome::Failed) => format!("{} install FAILED", theme::err_mark()),
+            Some(RunOutcome::Cancelled) => format!("{} install aborted", theme::warn_mark()),
         };
+        let sep = theme::sep();
         let mode = if self.dry_run {
-            " · DRY RUN: nothing runs on the hosts"
+            format!(" {sep} DRY RUN: nothing runs on the hosts")
         } else {
-            ""
+            String::new()
         };
         frame.render_widget(
             Paragraph::new(format!(
-                " {state}{mode} · {}",
+                " {state}{mode} {sep} {}",
                 Execute::elapsed(self.started, None.or(self.finished_at()))
             )),
             line,
@@ -70,12 +76,11 @@ impl Execute {
         } else {
             (self.steps_done as f64 / self.steps_total as f64).min(1.0)
         };
-        frame.render_widget(
-            Gauge::default()
-                .ratio(ratio)
-                .label(format!("{}/{} steps", self.steps_done, self.steps_total))
-                .gauge_style(theme::ok()),
+        theme::gauge(
+            frame,
             gauge,
+            ratio,
+            format!("{}/{} steps", self.steps_done, self.steps_total),
         );
     }
 
@@ -117,7 +122,7 @@ impl Execute {
                 )
                 .row_highlight_style(theme::selected())
                 .highlight_symbol(">")
-                .block(Block::bordered().title(format!(" {} hosts ", self.hosts.len()))),
+                .block(theme::block().title(format!(" {} hosts ", self.hosts.len()))),
             area,
             &mut state,
         );
@@ -134,7 +139,7 @@ impl Execute {
         } else {
             theme::dim()
         };
-        let block = Block::bordered().title(title).border_style(border);
+        let block = theme::block().title(title).border_style(border);
         let inner = block.inner(area);
         frame.render_widget(block, area);
         let [phase, step, gauge, out] = Layout::vertical([
@@ -167,15 +172,15 @@ impl Execute {
         } else {
             format!("{} steps", h.steps_done)
         };
-        frame.render_widget(
-            Gauge::default()
-                .ratio(ratio)
-                .label(format!(
-                    "{steps} · {}",
-                    Execute::elapsed(h.started, h.finished)
-                ))
-                .gauge_style(theme::ok()),
+        theme::gauge(
+            frame,
             gauge,
+            ratio,
+            format!(
+                "{steps} {} {}",
+                theme::sep(),
+                Execute::elapsed(h.started, h.finished)
+            ),
         );
         let n = out.height as usize;
         let lines: Vec<Line> = h
@@ -209,9 +214,10 @@ impl Execute {
         } else {
             "End follows"
         };
+        let sep = theme::sep();
         frame.render_widget(
-            Paragraph::new(lines).block(Block::bordered().title(format!(
-                " {} log · {end}/{} · {follow} ",
+            Paragraph::new(lines).block(theme::block().title(format!(
+                " {} log {sep} {end}/{} {sep} {follow} ",
                 h.name,
                 h.log.len()
             ))),
@@ -227,7 +233,10 @@ impl Execute {
             });
         let mut lines = vec![
             Line::from(vec![
-                Span::styled(format!("{} {} failed", theme::ERR, f.host), theme::error()),
+                Span::styled(
+                    format!("{} {} failed", theme::err_mark(), f.host),
+                    theme::error(),
+                ),
                 Span::raw(format!(" in {} at step {}", f.phase, f.step)),
             ]),
             Line::raw(format!(
@@ -276,7 +285,7 @@ impl Execute {
         }
         frame.render_widget(
             Paragraph::new(lines).wrap(Wrap { trim: false }).block(
-                Block::bordered()
+                theme::block()
                     .title(" Failure ")
                     .border_style(theme::error()),
             ),

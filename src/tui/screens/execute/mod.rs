@@ -12,7 +12,7 @@ use ratatui::Frame;
 use ratatui::crossterm::event::KeyEvent;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::Line;
-use ratatui::widgets::{Block, Paragraph, Wrap};
+use ratatui::widgets::{Paragraph, Wrap};
 
 use super::Screen;
 use crate::spec::ClusterSpec;
@@ -141,14 +141,14 @@ impl Screen for Execute {
             frame.render_widget(
                 Paragraph::new(vec![
                     Line::styled(
-                        format!("{} The install did not start.", theme::ERR),
+                        format!("{} The install did not start.", theme::err_mark()),
                         theme::error(),
                     ),
                     Line::raw(""),
                     Line::raw(e.clone()),
                 ])
                 .wrap(Wrap { trim: true })
-                .block(Block::bordered().title(" Execute ")),
+                .block(theme::block().title(" Execute ")),
                 area,
             );
             return;

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use super::{FAILED, FAILED_KEYS, FINISHED, LOG, RUNNING};
 use crate::exec::{Event, RunOutcome, StepOutcome, TransportError};
 use crate::tui::keys::Binding;
+use crate::tui::theme;
 
 /// Lines of output kept per host: memory stays bounded however long a run is.
 pub const LOG_CAP: usize = 2000;
@@ -227,7 +228,7 @@ impl Execute {
                     if pane.status != HostStatus::Failed {
                         pane.status = HostStatus::Running;
                     }
-                    pane.push(format!("▶ {title}"));
+                    pane.push(format!("{} {title}", theme::run_mark()));
                     if let Some(c) = command {
                         pane.push(format!("$ {c}"));
                     }
@@ -256,7 +257,8 @@ impl Execute {
                             let code =
                                 exit_code.map_or("no exit code".into(), |c| format!("exit {c}"));
                             pane.push(format!(
-                                "✗ failed ({code}) after {} ms: {message}",
+                                "{} failed ({code}) after {} ms: {message}",
+                                theme::err_mark(),
                                 duration_ms
                             ));
                         }
