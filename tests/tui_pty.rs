@@ -2,83 +2,17 @@
 //! every screen → dry-run install → done → quit, asserting what the operator sees on
 //! the way and that the terminal is given back (the shell prompt, exit code 0).
 
+#[path = "tmux/mod.rs"]
+mod tmux;
+
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-/// A tmux server of its own, so the test never touches anyone else's sessions.
-struct Tmux {
-    socket: String,
-}
-
-impl Tmux {
-    fn run(&self, args: &[&str]) -> std::process::Output {
-        Command::new("tmux")
-            .arg("-L")
-            .arg(&self.socket)
-            .args(args)
-            .output()
-            .expect("run tmux")
-    }
-
-    fn keys(&self, keys: &[&str]) {
-        for k in keys {
-            let out = self.run(&["send-keys", "-t", "kw", k]);
-            assert!(out.status.success(), "send-keys {k}: {out:?}");
-            std::thread::sleep(Duration::from_millis(150));
-        }
-    }
-
-    fn capture(&self) -> String {
-        String::from_utf8_lossy(&self.run(&["capture-pane", "-p", "-t", "kw"]).stdout).into_owned()
-    }
-
-    /// Waits until the screen shows `text`; fails with the screen if it never does.
-    fn wait_for(&self, text: &str, timeout: Duration) -> String {
-        let start = Instant::now();
-        loop {
-            let screen = self.capture();
-            if screen.contains(text) {
-                return screen;
-            }
-            if start.elapsed() > timeout {
-                panic!("waited {timeout:?} for {text:?}; the screen shows:\n{screen}");
-            }
-            std::thread::sleep(Duration::from_millis(200));
-        }
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = self.run(&["kill-server"]);
-    }
-}
+use tmux::{Tmux, tmux_available};
 
 /// Starts a shell in a detached 80×24 session and runs kubewiz with `args` in it.
 fn start_kubewiz(tag: &str, args: &str) -> Tmux {
-    let tmux = Tmux {
-        socket: format!("kubewiz-test-{tag}-{}", std::process::id()),
-    };
-    let out = tmux.run(&[
-        "new-session",
-        "-d",
-        "-s",
-        "kw",
-        "-x",
-        "80",
-        "-y",
-        "24",
-        "env",
-        "-u",
-        "NO_COLOR",
-        "TERM=xterm-256color",
-        "PS1=PROMPT$ ",
-        "bash",
-        "--norc",
-        "--noprofile",
-    ]);
-    assert!(out.status.success(), "tmux new-session: {out:?}");
-    tmux.wait_for("PROMPT$", Duration::from_secs(10));
+    let tmux = Tmux::start(tag);
     let command = format!("{} {args}; echo EXIT=$?", env!("CARGO_BIN_EXE_kubewiz"));
     tmux.keys(&[&command, "Enter"]);
     tmux
@@ -97,13 +31,6 @@ fn child_of_shell(tmux: &Tmux) -> u32 {
         .unwrap()
 }
 
-fn tmux_available() -> bool {
-    Command::new("tmux")
-        .arg("-V")
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
 #[test]
 fn new_cluster_to_dry_run_install_in_a_real_terminal() {
     if !tmux_available() {
@@ -111,29 +38,7 @@ fn new_cluster_to_dry_run_install_in_a_real_terminal() {
         return;
     }
     let state = tempfile::tempdir().unwrap();
-    let tmux = Tmux {
-        socket: format!("kubewiz-test-{}", std::process::id()),
-    };
-    let out = tmux.run(&[
-        "new-session",
-        "-d",
-        "-s",
-        "kw",
-        "-x",
-        "80",
-        "-y",
-        "24",
-        "env",
-        "-u",
-        "NO_COLOR",
-        "TERM=xterm-256color",
-        "PS1=PROMPT$ ",
-        "bash",
-        "--norc",
-        "--noprofile",
-    ]);
-    assert!(out.status.success(), "tmux new-session: {out:?}");
-    tmux.wait_for("PROMPT$", Duration::from_secs(10));
+    let tmux = Tmux::start("main");
     let command = format!(
         "{} --state-dir {}; echo EXIT=$?",
         env!("CARGO_BIN_EXE_kubewiz"),
