@@ -4,7 +4,9 @@
 pub mod audit;
 pub mod cli;
 pub mod commands;
+pub mod digest;
 pub mod exec;
+pub mod generate;
 pub mod kvm;
 pub mod pki;
 pub mod plan;

@@ -1,6 +1,9 @@
 //! Where kubewiz keeps each cluster's state on the KVM host: its PKI, the preset
 //! actually applied, the run journal and the logs.
 
+use std::fs;
+use std::io::{self, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 /// The default state directory: /var/lib/kubewiz as root, else
@@ -50,4 +53,30 @@ impl ClusterState {
     pub fn logs_dir(&self) -> PathBuf {
         self.dir.join("logs")
     }
+}
+
+/// Writes a file of the state directory through a temporary file, synced, and a rename,
+/// so a crash never leaves half a key or half a kubeconfig. Missing directories are
+/// made private to root (0700): the state holds the cluster's keys.
+pub fn write_atomic(path: &Path, content: &[u8], mode: u32) -> io::Result<()> {
+    let dir = path
+        .parent()
+        .ok_or_else(|| io::Error::other(format!("{} has no directory", path.display())))?;
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)?;
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
+    let tmp = dir.join(format!(".{name}.tmp{}", std::process::id()));
+    let mut file = fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(mode)
+        .open(&tmp)?;
+    file.write_all(content)?;
+    // The umask may have narrowed the mode asked for.
+    file.set_permissions(fs::Permissions::from_mode(mode))?;
+    file.sync_all()?;
+    fs::rename(&tmp, path)
 }

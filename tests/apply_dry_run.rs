@@ -36,6 +36,15 @@ fn audit(state: &Path, cluster: &str) -> Vec<Value> {
         .collect()
 }
 
+/// The phases a run started, in order, from its audit log.
+fn phases_run(state: &Path, cluster: &str) -> Vec<String> {
+    audit(state, cluster)
+        .iter()
+        .filter(|e| e["event"] == "phase_started")
+        .map(|e| e["phase"].as_str().unwrap().to_string())
+        .collect()
+}
+
 #[test]
 fn a_dry_run_reports_every_step_once_and_executes_nothing() {
     let state = tempfile::tempdir().unwrap();
@@ -215,11 +224,7 @@ fn only_the_asked_phases_run_after_connect_and_preflight() {
         ],
     );
     assert_eq!(run.status.code(), Some(0));
-    let phases: Vec<String> = audit(state.path(), "solo")
-        .iter()
-        .filter(|e| e["event"] == "phase_started")
-        .map(|e| e["phase"].as_str().unwrap().to_string())
-        .collect();
+    let phases = phases_run(state.path(), "solo");
     assert_eq!(phases, ["connect", "preflight", "prepare", "cni"]);
 }
 
@@ -277,11 +282,7 @@ fn a_phase_that_starts_something_with_certificates_brings_the_pki_along() {
         ],
     );
     assert_eq!(run.status.code(), Some(0));
-    let phases: Vec<String> = audit(state.path(), "kvm-lab")
-        .iter()
-        .filter(|e| e["event"] == "phase_started")
-        .map(|e| e["phase"].as_str().unwrap().to_string())
-        .collect();
+    let phases = phases_run(state.path(), "kvm-lab");
     assert_eq!(phases, ["connect", "preflight", "pki", "etcd"]);
 }
 

@@ -4,9 +4,10 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use super::{EXIT_FAILED, validate};
-use crate::pki::{self, Pki};
-use crate::plan::{self, Plan};
-use crate::render::{self, File, Layout};
+use crate::generate::generate;
+use crate::pki::Pki;
+use crate::plan::Plan;
+use crate::render::File;
 use crate::spec::{self, ClusterSpec, LoadError, Severity};
 use crate::state::{self, ClusterState};
 
@@ -49,24 +50,15 @@ pub fn prepare(state_dir: Option<&Path>, preset: &Path) -> Result<Prepared, Exit
     let spec = loaded.spec.clone();
     let state_dir = state_dir.map_or_else(state::default_dir, Path::to_path_buf);
     let cluster_state = ClusterState::new(&state_dir, spec.name.as_str());
-    let layout = Layout::new(&spec).map_err(|e| fail(&e))?;
-    let (pki, notices) = pki::load_or_create(&cluster_state.pki_dir(), &layout).map_err(|e| {
-        fail(&format!(
-            "the PKI in {}: {e}",
-            cluster_state.pki_dir().display()
-        ))
-    })?;
-    for notice in notices {
+    let generated = generate(&spec, &cluster_state).map_err(|e| fail(&e))?;
+    for notice in &generated.notices {
         eprintln!("kubewiz: {notice}");
     }
-    let files = render::render(&spec, &pki).map_err(|e| fail(&e))?;
-    let plan = plan::build(&layout, &files);
-    drop(layout);
     Ok(Prepared {
         spec,
-        pki,
-        files,
-        plan,
+        pki: generated.pki,
+        files: generated.files,
+        plan: generated.plan,
         state: cluster_state,
         preset_text: loaded.text,
     })

@@ -4,20 +4,12 @@
 
 use crate::audit::AuditLog;
 use crate::audit::Redactor;
+use crate::digest::sha256_hex;
 use crate::exec::journal::{self, Finished, Journal};
 use crate::exec::runner::{DEFAULT_CONCURRENCY, RunOptions};
 use crate::pki::{Authority, Pki};
 use crate::spec::ClusterSpec;
 use crate::state::ClusterState;
-
-/// Lowercase hex SHA-256.
-pub fn sha256_hex(data: &[u8]) -> String {
-    aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, data)
-        .as_ref()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
 
 /// The secrets of a cluster that must never be shown or logged: the bootstrap token
 /// (whole and its secret half) and any proxy password.
@@ -45,7 +37,7 @@ pub fn run_options(
     let (journal, finished) = if dry_run {
         (None, Finished::new())
     } else {
-        save_preset(state, preset_text)
+        crate::state::write_atomic(&state.preset(), preset_text.as_bytes(), 0o644)
             .map_err(|e| format!("cannot save the preset in {}: {e}", state.dir().display()))?;
         let (j, f) = open_journal(state)
             .map_err(|e| format!("cannot open the journal {}: {e}", state.journal().display()))?;
@@ -83,15 +75,6 @@ pub fn run_options(
         ca_digest: sha256_hex(pki.authority(Authority::Kubernetes).cert_pem.as_bytes()),
         etcd_ca_digest: sha256_hex(pki.authority(Authority::Etcd).cert_pem.as_bytes()),
     })
-}
-
-/// Keeps the preset of this run in the state directory (written aside, then renamed).
-fn save_preset(state: &ClusterState, preset_text: &str) -> std::io::Result<()> {
-    std::fs::create_dir_all(state.dir())?;
-    let path = state.preset();
-    let tmp = path.with_extension("toml.tmp");
-    std::fs::write(&tmp, preset_text)?;
-    std::fs::rename(tmp, path)
 }
 
 /// The cluster's journal, continued when an earlier run left one.

@@ -3,8 +3,9 @@
 use std::collections::BTreeMap;
 
 use super::facts::Facts;
-use crate::render::{Layout, LbLayout};
-use crate::spec::{Cni, PackageSource};
+use crate::plan::{needs_package_manager, required_ports};
+use crate::render::Layout;
+use crate::spec::Cni;
 
 /// kubeadm's limits for a control plane.
 const MIN_CPUS: u32 = 2;
@@ -17,35 +18,6 @@ const MAX_CLOCK_OFFSET: f64 = 1.0;
 pub struct Problem {
     pub fatal: bool,
     pub message: String,
-}
-
-/// The ports a host's role needs free (reference/kubeadm.md §4).
-pub fn required_ports(layout: &Layout, host: &str) -> Vec<u16> {
-    let mut ports = Vec::new();
-    let is = |list: &[&crate::spec::HostSpec]| list.iter().any(|h| h.name.as_str() == host);
-    if is(&layout.control_planes) {
-        ports.extend([6443, 10250, 10257, 10259]);
-        if layout.etcd.is_empty() {
-            ports.extend([2379, 2380]);
-        }
-    } else if is(&layout.workers) {
-        ports.extend([10250, 10256]);
-    }
-    if is(&layout.etcd) {
-        ports.extend([2379, 2380]);
-    }
-    if let LbLayout::HaproxyKeepalived {
-        hosts,
-        frontend_port,
-        ..
-    } = &layout.lb
-        && is(hosts)
-    {
-        ports.push(*frontend_port);
-    }
-    ports.sort_unstable();
-    ports.dedup();
-    ports
 }
 
 /// The problems of `host`, seen with every host's facts. `our_ca` is the sha256 of
@@ -125,9 +97,7 @@ pub fn check(
             ));
         }
     }
-    let needs_packages = layout.spec.packages.source == PackageSource::Online
-        && (is_node || is_etcd)
-        || matches!(&layout.lb, LbLayout::HaproxyKeepalived { hosts, .. } if hosts.iter().any(|h| h.name.as_str() == host));
+    let needs_packages = needs_package_manager(layout, host);
     if needs_packages && facts.os_family.is_none() {
         fatal(format!(
             "neither apt-get nor dnf was found on {host} ({}); kubewiz installs packages with one of them",

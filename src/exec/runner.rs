@@ -415,10 +415,9 @@ impl Run {
     fn inputs(&self, host: &str, step: &Step) -> String {
         let mut data = format!("{:?}\n", step.action).into_bytes();
         if let Action::UploadBundle { from, .. } = &step.action {
-            for (name, content) in bundle_files(from).unwrap_or_default() {
-                data.extend(name.as_bytes());
-                data.extend(content);
-            }
+            // Names, sizes and modification times tell a changed bundle without
+            // reading hundreds of megabytes a second time.
+            data.extend(bundle_fingerprint(from).as_bytes());
         }
         if let Action::Upload { path, .. } | Action::WriteLocal { path } = &step.action {
             let target = match &step.action {
@@ -433,11 +432,7 @@ impl Run {
                 data.extend(file.content.as_bytes());
             }
         }
-        aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &data)
-            .as_ref()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
+        crate::digest::sha256_hex(&data)
     }
 
     /// Runs one step: Ok(None) done, Ok(Some(reason)) skipped.
@@ -597,7 +592,7 @@ impl Run {
                     .iter()
                     .find(|f| f.target == Target::Local && &f.path == path)
                     .ok_or_else(|| Failure::new(format!("local/{path} was not rendered")))?;
-                write_local(
+                crate::state::write_atomic(
                     &self.state_dir.join(path),
                     file.content.as_bytes(),
                     file.mode,
@@ -801,6 +796,33 @@ impl Run {
     }
 }
 
+/// `name size mtime` of each program of a bundle directory, sorted; empty when the
+/// directory cannot be read (the step itself then says why).
+fn bundle_fingerprint(dir: &std::path::Path) -> String {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return String::new();
+    };
+    let mut lines: Vec<String> = entries
+        .filter_map(Result::ok)
+        .filter_map(|e| {
+            let meta = e.metadata().ok().filter(|m| m.is_file())?;
+            let mtime = meta
+                .modified()
+                .ok()?
+                .duration_since(std::time::UNIX_EPOCH)
+                .ok()?
+                .as_nanos();
+            Some(format!(
+                "{} {} {mtime}",
+                e.file_name().to_string_lossy(),
+                meta.len()
+            ))
+        })
+        .collect();
+    lines.sort();
+    lines.join("\n")
+}
+
 /// The programs of a bundle directory, by name, read from the KVM host.
 fn bundle_files(dir: &std::path::Path) -> Result<Vec<(String, Vec<u8>)>, String> {
     let entries = std::fs::read_dir(dir).map_err(|e| {
@@ -832,26 +854,4 @@ fn unix_now() -> f64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0.0, |d| d.as_secs_f64())
-}
-
-/// Writes a file of the KVM host's own through a temporary file and a rename.
-fn write_local(path: &std::path::Path, content: &[u8], mode: u32) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-    let dir = path.parent().expect("a state file has a directory");
-    std::fs::create_dir_all(dir)?;
-    let tmp = dir.join(format!(
-        ".{}.tmp",
-        path.file_name().and_then(|n| n.to_str()).unwrap_or("file")
-    ));
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(mode)
-        .open(&tmp)?;
-    file.write_all(content)?;
-    file.set_permissions(std::fs::Permissions::from_mode(mode))?;
-    file.sync_all()?;
-    std::fs::rename(tmp, path)
 }

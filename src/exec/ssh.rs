@@ -20,6 +20,7 @@ use tokio::sync::{Semaphore, mpsc};
 
 use super::events::Stream;
 use super::transport::{BoxFuture, Line, Session, Transport, TransportError};
+use crate::digest::sha256_hex;
 use crate::spec::validate::expand_home;
 use crate::spec::{HostSpec, SshSpec};
 
@@ -792,12 +793,6 @@ impl Session for SshSession {
     }
 }
 
-/// Lowercase hex sha256, as `sha256sum` prints it.
-fn sha256_hex(content: &[u8]) -> String {
-    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, content);
-    digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -808,14 +803,6 @@ mod tests {
         assert_eq!(
             wrap("echo 'a'"),
             format!("echo {PGID_MARK}$$ >&2; sh -c 'echo '\\''a'\\'''; exit $?")
-        );
-    }
-
-    #[test]
-    fn sha256_matches_sha256sum() {
-        assert_eq!(
-            sha256_hex(b"abc"),
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
     }
 

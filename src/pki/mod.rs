@@ -119,9 +119,10 @@ impl Pki {
         let cert = der
             .parse_x509()
             .expect("the CA was made or checked by kubewiz");
-        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, cert.public_key().raw);
-        let hex: String = digest.as_ref().iter().map(|b| format!("{b:02x}")).collect();
-        format!("sha256:{hex}")
+        format!(
+            "sha256:{}",
+            crate::digest::sha256_hex(cert.public_key().raw)
+        )
     }
 
     /// The operator's kubeconfig (`local/admin.conf`), pointing at the endpoint.

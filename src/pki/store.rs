@@ -2,8 +2,8 @@
 //! through a temporary file and a rename so a crash never leaves half a key.
 
 use std::fs;
-use std::io::{self, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::io;
+
 use std::path::{Path, PathBuf};
 
 use super::CertKey;
@@ -63,27 +63,7 @@ impl Store {
 
     /// Writes `name` atomically with `mode`, creating directories private to root.
     pub fn write(&self, name: &str, content: &str, mode: u32) -> io::Result<()> {
-        let path = self.path(name);
-        let parent = path.parent().expect("a file in the store has a parent");
-        fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(parent)?;
-        let tmp = parent.join(format!(
-            ".{}.tmp{}",
-            path.file_name().and_then(|n| n.to_str()).unwrap_or("file"),
-            std::process::id()
-        ));
-        let mut file = fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(mode)
-            .open(&tmp)?;
-        file.write_all(content.as_bytes())?;
-        file.set_permissions(fs::Permissions::from_mode(mode))?;
-        file.sync_all()?;
-        fs::rename(&tmp, &path)
+        crate::state::write_atomic(&self.path(name), content.as_bytes(), mode)
     }
 
     pub fn path(&self, name: &str) -> PathBuf {

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use super::{Action, HostSteps, LOCAL, OsFamily, Phase, PhaseId, Plan, Step};
 use crate::pki::ETCD_PKI_DIR;
-use crate::render::{File, Layout, LbLayout, Purpose, Target, etcd, kubeadm, lb};
+use crate::render::{File, Layout, LbLayout, Purpose, Target, etcd, kubeadm, lb, node};
 use crate::spec::{Cni, HostSpec, PackageSource};
 
 const ADMIN_CONF: &str = "/etc/kubernetes/admin.conf";
@@ -129,6 +129,44 @@ impl Steps {
     }
 }
 
+/// The ports a host's roles need free (reference/kubeadm.md §4).
+pub fn required_ports(layout: &Layout, host: &str) -> Vec<u16> {
+    let is = |list: &[&HostSpec]| list.iter().any(|h| h.name.as_str() == host);
+    let mut ports = Vec::new();
+    if is(&layout.control_planes) {
+        ports.extend([6443, 10250, 10257, 10259]);
+        if layout.etcd.is_empty() {
+            ports.extend([2379, 2380]);
+        }
+    } else if is(&layout.workers) {
+        ports.extend([10250, 10256]);
+    }
+    if is(&layout.etcd) {
+        ports.extend([2379, 2380]);
+    }
+    if let LbLayout::HaproxyKeepalived {
+        hosts,
+        frontend_port,
+        ..
+    } = &layout.lb
+        && is(hosts)
+    {
+        ports.push(*frontend_port);
+    }
+    ports.sort_unstable();
+    ports.dedup();
+    ports
+}
+
+/// True when the install puts packages on `host`: Kubernetes on nodes and etcd on its
+/// hosts (online source), haproxy and keepalived on load balancers.
+pub fn needs_package_manager(layout: &Layout, host: &str) -> bool {
+    let is = |list: &[&HostSpec]| list.iter().any(|h| h.name.as_str() == host);
+    let node_or_etcd = is(&layout.control_planes) || is(&layout.workers) || is(&layout.etcd);
+    let balancer = matches!(&layout.lb, LbLayout::HaproxyKeepalived { hosts, .. } if is(hosts));
+    layout.spec.packages.source == PackageSource::Online && node_or_etcd || balancer
+}
+
 /// Quotes `text` for a POSIX shell.
 pub(crate) fn sh_quote(text: &str) -> String {
     format!("'{}'", text.replace('\'', r"'\''"))
@@ -180,11 +218,12 @@ impl<'a> Builder<'a> {
                 },
                 60,
             );
-            if file.path.starts_with("/etc/apt/") {
-                step.only_on = Some(OsFamily::Apt);
-            } else if file.path.starts_with("/etc/yum.repos.d/") {
-                step.only_on = Some(OsFamily::Dnf);
-            }
+            // Both repository files are rendered; each host gets its package manager's.
+            step.only_on = match file.path.as_str() {
+                node::APT_SOURCE_PATH => Some(OsFamily::Apt),
+                node::RPM_REPO_PATH => Some(OsFamily::Dnf),
+                _ => None,
+            };
         }
     }
 
@@ -218,23 +257,23 @@ impl<'a> Builder<'a> {
     }
 
     /// The checks for one host, by role (reference/kubeadm.md §4: ports, CPU, memory).
+    /// Exactly what `exec::preflight` checks for this host.
     fn checks(&self, host: &HostSpec) -> Vec<String> {
+        let name = host.name.as_str();
         let mut checks = vec![
             "machine-id unique across hosts".to_string(),
-            "hostname unique across hosts".to_string(),
             "clock within 1 s of the KVM host".to_string(),
+            "no other cluster's CA already installed".to_string(),
+            "hostname unique across hosts (a warning: prepare sets it)".to_string(),
         ];
         let is_cp = self
             .layout
             .control_planes
             .iter()
             .any(|c| c.name == host.name);
-        let is_worker = self.layout.workers.iter().any(|w| w.name == host.name);
-        let is_etcd = self.layout.etcd.iter().any(|e| e.name == host.name);
-        if is_cp || is_worker {
-            checks.push("swap off, or only in /etc/fstab (turned off in prepare)".into());
-            checks.push("cgroup v2 or v1 mounted".into());
-            checks.push("no earlier kubeadm install, or this cluster's".into());
+        if is_cp {
+            checks.push("2 or more CPUs".into());
+            checks.push("1700 MB or more memory".into());
         }
         if is_cp
             && self.layout.first_control_plane().name == host.name
@@ -242,28 +281,15 @@ impl<'a> Builder<'a> {
         {
             checks.push("helm is installed (cni = cilium)".into());
         }
-        if is_cp {
-            checks.push("2 or more CPUs".into());
-            checks.push("1700 MB or more memory".into());
-            let mut ports = vec!["6443", "10250", "10257", "10259"];
-            if self.layout.etcd.is_empty() {
-                ports.extend(["2379", "2380"]);
-            }
+        let ports: Vec<String> = required_ports(self.layout, name)
+            .iter()
+            .map(u16::to_string)
+            .collect();
+        if !ports.is_empty() {
             checks.push(format!("ports {} free", ports.join(", ")));
-        } else if is_worker {
-            checks.push("ports 10250, 10256 free".into());
         }
-        if is_etcd {
-            checks.push("ports 2379, 2380 free".into());
-        }
-        if let LbLayout::HaproxyKeepalived {
-            hosts,
-            frontend_port,
-            ..
-        } = &self.layout.lb
-            && hosts.iter().any(|h| h.name == host.name)
-        {
-            checks.push(format!("port {frontend_port} free"));
+        if needs_package_manager(self.layout, name) {
+            checks.push("apt-get or dnf present".into());
         }
         checks
     }

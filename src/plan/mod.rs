@@ -8,7 +8,7 @@ mod text;
 use std::fmt;
 use std::time::Duration;
 
-pub use build::build;
+pub use build::{build, needs_package_manager, required_ports};
 
 /// The phases of an install, in order (DESIGN.md, Execution).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -131,17 +131,17 @@ pub struct Prepared {
 /// the event loop calls it on a blocking thread.
 pub fn prepare(spec: &ClusterSpec, state_dir: &Path) -> Result<Prepared, String> {
     let cluster = crate::state::ClusterState::new(state_dir, spec.name.as_str());
-    let layout = crate::render::Layout::new(spec).map_err(|e| e.to_string())?;
-    let (pki, notices) = crate::pki::load_or_create(&cluster.pki_dir(), &layout)
-        .map_err(|e| format!("the PKI in {}: {e}", cluster.pki_dir().display()))?;
-    let files = crate::render::render(spec, &pki).map_err(|e| e.to_string())?;
-    let plan = crate::plan::build(&layout, &files);
+    let generated = crate::generate::generate(spec, &cluster)?;
     Ok(Prepared {
-        pki,
-        plan_text: plan.to_string(),
-        files,
-        plan,
-        notices: notices.into_iter().map(|n| n.to_string()).collect(),
+        pki: generated.pki,
+        plan_text: generated.plan.to_string(),
+        files: generated.files,
+        plan: generated.plan,
+        notices: generated
+            .notices
+            .into_iter()
+            .map(|n| n.to_string())
+            .collect(),
         cluster_dir: cluster.dir().to_path_buf(),
     })
 }
