@@ -323,7 +323,9 @@ impl<'a> Builder<'a> {
         s.run(
             "modules",
             "load kernel modules",
-            "modprobe overlay && modprobe br_netfilter",
+            // Only when missing: a module built into the kernel has nothing to load, and
+            // modprobe fails on hosts without /lib/modules.
+            "{ grep -qw overlay /proc/filesystems || modprobe overlay; } && { test -d /proc/sys/net/bridge || modprobe br_netfilter; }",
             30,
         );
         s.run(
