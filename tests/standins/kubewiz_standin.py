@@ -175,11 +175,12 @@ def load_cert_file(path):
     return text
 
 
-def cert_info(path):
-    """Subject, issuer, validity, SANs and CA flag of the first certificate in `path`."""
+def cert_info(path, ca_flag=False):
+    """Subject, issuer, validity, SANs (and with ca_flag whether it is a CA) of the
+    first certificate in `path`."""
     load_cert_file(path)
     decoded = ssl._ssl._test_decode_cert(path)
-    text = openssl("x509", "-noout", "-in", path, "-ext", "basicConstraints,keyUsage,extendedKeyUsage")
+    text = openssl("x509", "-noout", "-in", path, "-ext", "basicConstraints") if ca_flag else ""
 
     def names(rdns):
         out = {}
@@ -339,11 +340,29 @@ def sign_csr(csr_pem, ca_cert, ca_key, usages=("clientAuth",), dns=(), ips=(), d
                        "-extfile", extfile)
 
 
-def issue(ca_cert, ca_key, cn, orgs=(), usages=("clientAuth",), dns=(), ips=(), algorithm="RSA-2048"):
-    """A new key and a certificate for it signed by the CA: (cert_pem, key_pem)."""
-    key = new_key(algorithm)
+def issue(ca_cert, ca_key, cn, orgs=(), usages=("clientAuth",), dns=(), ips=(), algorithm="RSA-2048", key=None):
+    """A certificate signed by the CA for `key` (a new one when None): (cert_pem, key_pem)."""
+    key = key or new_key(algorithm)
     cert = sign_csr(new_csr(key, cn, orgs), ca_cert, ca_key, usages, dns, ips)
     return cert, key
+
+
+def new_keys(count, algorithm="RSA-2048"):
+    """`count` new private keys, generated side by side (RSA generation is slow)."""
+    if algorithm == "ECDSA-P256":
+        args = ["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"]
+    else:
+        bits = {"RSA-3072": "3072", "RSA-4096": "4096"}.get(algorithm, "2048")
+        args = ["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:" + bits]
+    procs = [subprocess.Popen(["openssl"] + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+             for _ in range(count)]
+    keys = []
+    for proc in procs:
+        out, err = proc.communicate()
+        if proc.returncode != 0:
+            raise PkiError(err.decode(errors="replace").strip())
+        keys.append(out.decode())
+    return keys
 
 
 def self_signed_serving_cert(cn, dns=(), ips=()):
@@ -610,26 +629,26 @@ class EtcdClient:
                 self.ctx.load_verify_locations(ca_file)
             if cert_file and key_file:
                 self.ctx.load_cert_chain(cert_file, key_file)
-        self._local = threading.local()
+        self._idle = {}  # endpoint -> kept-alive connections, shared by all threads
+        self._lock = threading.Lock()
 
-    def _connection(self, endpoint):
-        cache = getattr(self._local, "conns", None)
-        if cache is None:
-            cache = self._local.conns = {}
-        if endpoint not in cache:
-            url = urllib.parse.urlsplit(endpoint)
-            if url.scheme == "https":
-                cache[endpoint] = http.client.HTTPSConnection(url.hostname, url.port or 2379,
-                                                              timeout=self.timeout, context=self.ctx)
-            else:
-                cache[endpoint] = http.client.HTTPConnection(url.hostname, url.port or 2379,
-                                                             timeout=self.timeout)
-        return cache[endpoint]
+    def _new_connection(self, endpoint):
+        url = urllib.parse.urlsplit(endpoint)
+        if url.scheme == "https":
+            return http.client.HTTPSConnection(url.hostname, url.port or 2379, timeout=self.timeout,
+                                               context=self.ctx)
+        return http.client.HTTPConnection(url.hostname, url.port or 2379, timeout=self.timeout)
 
-    def _drop(self, endpoint):
-        conn = getattr(self._local, "conns", {}).pop(endpoint, None)
-        if conn:
-            conn.close()
+    def _take(self, endpoint):
+        with self._lock:
+            idle = self._idle.get(endpoint)
+            if idle:
+                return idle.pop()
+        return self._new_connection(endpoint)
+
+    def _give_back(self, endpoint, conn):
+        with self._lock:
+            self._idle.setdefault(endpoint, []).append(conn)
 
     def call(self, path, body=None, method="POST"):
         """One gateway call on the first endpoint that answers; raises EtcdError with
@@ -637,14 +656,15 @@ class EtcdClient:
         last = "no endpoints"
         for endpoint in self.endpoints:
             for _ in range(2):  # a kept-alive connection may have been closed by etcd
+                conn = self._take(endpoint)
                 try:
-                    conn = self._connection(endpoint)
                     conn.request(method, path, body=json.dumps(body or {}) if method == "POST" else None,
                                  headers={"Content-Type": "application/json"})
                     resp = conn.getresponse()
                     raw = resp.read()
+                    self._give_back(endpoint, conn)
                 except (OSError, http.client.HTTPException, ssl.SSLError) as e:
-                    self._drop(endpoint)
+                    conn.close()
                     url = urllib.parse.urlsplit(endpoint)
                     if isinstance(e, ssl.SSLError):
                         last = "%s: %s" % (endpoint, tls_error(e))
@@ -718,8 +738,7 @@ class EtcdClient:
         Go's HTTP client; failures read like Go's."""
         url = urllib.parse.urlsplit(endpoint)
         where = 'Get "%s/version"' % endpoint.rstrip("/")
-        self._drop(endpoint)
-        conn = self._connection(endpoint)
+        conn = self._new_connection(endpoint)
         try:
             conn.sock = socket.create_connection((url.hostname, url.port or 2379), timeout=self.timeout)
         except OSError as e:
@@ -737,7 +756,7 @@ class EtcdClient:
         except (OSError, ValueError, http.client.HTTPException) as e:
             raise EtcdError("%s: %s" % (where, e))
         finally:
-            self._drop(endpoint)
+            conn.close()
 
 
 # ---------------------------------------------------------------- CRI (containerd's socket)
@@ -832,6 +851,24 @@ def host_ips():
         if len(parts) > 3 and parts[2] in ("inet", "inet6"):
             ips.append(parts[3].split("/")[0])
     return ips
+
+
+def sd_notify(state):
+    """systemd's sd_notify: one datagram to $NOTIFY_SOCKET (a path, or @ for the
+    abstract namespace); nothing when the service manager did not ask."""
+    path = os.environ.get("NOTIFY_SOCKET")
+    if not path:
+        return
+    if path.startswith("@"):
+        path = "\0" + path[1:]
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    try:
+        s.connect(path)
+        s.send(state.encode())
+    except OSError:
+        pass
+    finally:
+        s.close()
 
 
 def now_rfc3339(offset=0):
