@@ -284,6 +284,56 @@ fn kubectl(kubeconfig: &Path, args: &[&str]) -> Output {
         .unwrap()
 }
 
+/// Runs the openssl CLI in `dir`.
+fn openssl(dir: &Path, args: &[&str]) {
+    let out = Command::new("openssl")
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "openssl {args:?}: {}", text(&out));
+}
+
+/// A new key `name.key` in `dir` and `name.crt` for it, signed by `ca` (a path without
+/// .crt/.key) with the extensions in `ext`.
+fn issue(dir: &Path, name: &str, subject: &str, ca: &Path, ext: &str) {
+    fs::write(dir.join(format!("{name}.ext")), ext).unwrap();
+    let (key, csr, crt) = (
+        format!("{name}.key"),
+        format!("{name}.csr"),
+        format!("{name}.crt"),
+    );
+    openssl(dir, &["genpkey", "-algorithm", "RSA", "-out", &key]);
+    openssl(
+        dir,
+        &["req", "-new", "-key", &key, "-subj", subject, "-out", &csr],
+    );
+    let ca_crt = format!("{}.crt", ca.display());
+    let ca_key = format!("{}.key", ca.display());
+    let ext_file = format!("{name}.ext");
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            &csr,
+            "-CA",
+            &ca_crt,
+            "-CAkey",
+            &ca_key,
+            "-set_serial",
+            "7",
+            "-days",
+            "30",
+            "-extfile",
+            &ext_file,
+            "-out",
+            &crt,
+        ],
+    );
+}
+
 fn expect_failure(out: &Output, error: &str) {
     assert_eq!(out.status.code(), Some(1), "{}", text(out));
     let err = stderr(out);
@@ -407,6 +457,30 @@ fn preflight_fails_on_what_kubeadm_checks() {
 
     // Prepared as kubewiz prepares: only the taken port is left; it can be waived.
     prepare(&lab, 0);
+    // Until kubeadm has written its configuration the kubelet exits at once (systemd
+    // still calls a Type=simple start done; the unit is not active afterwards).
+    let _ = ssh(&lab, 0, "systemctl start kubelet", b"");
+    let since = std::time::Instant::now();
+    while ssh(&lab, 0, "systemctl is-active --quiet kubelet", b"")
+        .status
+        .code()
+        != Some(3)
+    {
+        assert!(
+            since.elapsed().as_secs() < 20,
+            "the kubelet keeps running without its config"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let journal = run(&lab, 0, "journalctl -u kubelet -n 1");
+    assert!(
+        journal.contains(
+            "\"command failed\" err=\"failed to load kubelet config file, path: /var/lib/kubelet/config.yaml, error: \
+             failed to load Kubelet config file /var/lib/kubelet/config.yaml, error failed to read kubelet config file \
+             \\\"/var/lib/kubelet/config.yaml\\\", error: open /var/lib/kubelet/config.yaml: no such file or directory\""
+        ),
+        "{journal}"
+    );
     let out = ssh(&lab, 0, INIT, b"");
     let err = stderr(&out);
     assert!(
@@ -553,7 +627,7 @@ fn external_etcd_is_checked_for_real() {
             );
             break;
         }
-        assert!(started.elapsed().as_secs() < 20, "{err}");
+        assert!(started.elapsed().as_secs() < 40, "{err}");
         std::thread::sleep(std::time::Duration::from_millis(500));
     }
 }
@@ -671,7 +745,7 @@ fn one_control_plane_from_a_kubewiz_render_answers_the_real_kubectl() {
         {
             break;
         }
-        assert!(joined.elapsed().as_secs() < 10, "{}", text(&out));
+        assert!(joined.elapsed().as_secs() < 30, "{}", text(&out));
         std::thread::sleep(std::time::Duration::from_millis(200));
     }
     let csr = text(&kubectl(&admin, &["get", "csr", "--no-headers"]));
@@ -688,9 +762,28 @@ fn one_control_plane_from_a_kubewiz_render_answers_the_real_kubectl() {
         if text(&out).contains(" Ready ") {
             break;
         }
-        assert!(ready.elapsed().as_secs() < 15, "{}", text(&out));
+        assert!(ready.elapsed().as_secs() < 30, "{}", text(&out));
         std::thread::sleep(std::time::Duration::from_millis(300));
     }
+
+    // `kubeadm reset` takes back what kubeadm and the kubelet made, and says what it
+    // leaves: the network config stays.
+    let said = run(&lab, 1, "kubeadm reset --force");
+    assert!(
+        said.contains("[reset] Stopping the kubelet service"),
+        "{said}"
+    );
+    for gone in [
+        "/etc/kubernetes/kubelet.conf",
+        "/etc/kubernetes/pki/ca.crt",
+        "/var/lib/kubelet/config.yaml",
+        "/var/lib/kubelet/pki/kubelet-client-current.pem",
+    ] {
+        assert!(lab.host_file(1, gone).is_none(), "{gone} is still there");
+    }
+    assert!(lab.host_file(1, "/etc/cni/net.d/10-lab.conflist").is_some());
+    let out = ssh(&lab, 1, "systemctl is-active kubelet", b"");
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
     println!(
         "kubeadm init took {init_took:?}; the whole test {:?}",
         started.elapsed()
@@ -764,52 +857,17 @@ fn joins_fail_the_way_kubeadm_fails() {
     let work = tempfile::tempdir().unwrap();
     let w = work.path();
     let addr2 = lab.hosts[1].address.to_string();
-    let openssl = |args: &[&str]| {
-        let out = Command::new("openssl")
-            .current_dir(w)
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "openssl {args:?}: {}", text(&out));
-    };
-    fs::write(
-        w.join("ext"),
-        format!(
+    issue(
+        w,
+        "apiserver",
+        "/CN=kube-apiserver",
+        &pki.join("ca"),
+        &format!(
             "subjectAltName=DNS:lab-2,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,\
              DNS:kubernetes.default.svc.cluster.local,IP:10.96.0.1,IP:{}\nextendedKeyUsage=serverAuth\n",
             lab.hosts[0].address
         ),
-    )
-    .unwrap();
-    openssl(&["genpkey", "-algorithm", "RSA", "-out", "apiserver.key"]);
-    openssl(&[
-        "req",
-        "-new",
-        "-key",
-        "apiserver.key",
-        "-subj",
-        "/CN=kube-apiserver",
-        "-out",
-        "csr",
-    ]);
-    openssl(&[
-        "x509",
-        "-req",
-        "-in",
-        "csr",
-        "-CA",
-        pki.join("ca.crt").to_str().unwrap(),
-        "-CAkey",
-        pki.join("ca.key").to_str().unwrap(),
-        "-set_serial",
-        "7",
-        "-days",
-        "30",
-        "-extfile",
-        "ext",
-        "-out",
-        "apiserver.crt",
-    ]);
+    );
     run(&lab, 1, "kubeadm reset --force");
     let shared = [
         "ca.crt",
@@ -848,5 +906,90 @@ fn joins_fail_the_way_kubeadm_fails() {
              invalid: x509: certificate is valid for 10.96.0.1, {}, not {addr2}",
             lab.hosts[0].address
         ),
+    );
+}
+
+#[test]
+fn certificates_are_checked_where_kubeadm_and_the_api_server_check_them() {
+    let Some(lab) = lab(1) else { return };
+    let rendered = render(&single_master(&lab));
+    upload(&lab, 0, rendered.path(), "lab-1");
+    prepare(&lab, 0);
+    let pki = rendered.path().join("out/hosts/lab-1/etc/kubernetes/pki");
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    let address = lab.hosts[0].address.to_string();
+
+    // kubeadm init takes an existing certificate only if it chains to its CA.
+    issue(
+        w,
+        "stray",
+        "/CN=kube-apiserver",
+        &pki.join("front-proxy-ca"),
+        &format!("subjectAltName=DNS:lab-1,IP:{address}\nextendedKeyUsage=serverAuth\n"),
+    );
+    put(
+        &lab,
+        0,
+        "/etc/kubernetes/pki/apiserver.crt",
+        &fs::read_to_string(w.join("stray.crt")).unwrap(),
+    );
+    let out = ssh(&lab, 0, INIT, b"");
+    expect_failure(
+        &out,
+        "error execution phase certs/apiserver: [certs] certificate apiserver not signed by CA certificate ca: \
+         failed to verify certificate: x509: certificate signed by unknown authority",
+    );
+    assert!(lab.host_file(0, "/etc/kubernetes/admin.conf").is_none());
+
+    // A key that does not belong to the certificate gets past kubeadm (it does not
+    // compare them) and stops the API server, so the control plane never comes up.
+    put(
+        &lab,
+        0,
+        "/etc/kubernetes/pki/apiserver.crt",
+        &fs::read_to_string(pki.join("apiserver.crt")).unwrap(),
+    );
+    put(
+        &lab,
+        0,
+        "/etc/kubernetes/pki/apiserver.key",
+        &fs::read_to_string(w.join("stray.key")).unwrap(),
+    );
+    let init = fs::read_to_string(
+        rendered
+            .path()
+            .join("out/hosts/lab-1/etc/kubewiz/kubeadm-init.yaml"),
+    )
+    .unwrap()
+    .replacen(
+        "kind: InitConfiguration\n",
+        "kind: InitConfiguration\ntimeouts:\n  controlPlaneComponentHealthCheck: 6s\n",
+        1,
+    );
+    put(&lab, 0, "/etc/kubewiz/kubeadm-init.yaml", &init);
+    let out = ssh(&lab, 0, INIT, b"");
+    expect_failure(
+        &out,
+        &format!(
+            "error execution phase wait-control-plane: failed while waiting for the control plane to start: \
+             kube-apiserver check failed at https://{address}:6443/livez: Get \"https://{address}:6443/livez?timeout=10s\": \
+             dial tcp {address}:6443: connect: connection refused"
+        ),
+    );
+    let said = text(&out);
+    assert!(
+        said.contains("[control-plane-check] kube-scheduler is healthy after"),
+        "{said}"
+    );
+    assert!(said.contains("A control plane component may have crashed or exited when started by the container runtime."));
+    let log = run(
+        &lab,
+        0,
+        "cat /var/log/pods/kube-system_kube-apiserver-lab-1/kube-apiserver.log",
+    );
+    assert!(
+        log.contains("\"command failed\" err=\"unable to load server certificate: tls: private key does not match public key\""),
+        "{log}"
     );
 }

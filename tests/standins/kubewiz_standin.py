@@ -254,6 +254,8 @@ def verify_chain(cert_path, ca_path):
         return "x509: certificate has expired or is not yet valid: current time %s is %s %s" % (
             now.strftime("%Y-%m-%dT%H:%M:%SZ"), relation, when.strftime("%Y-%m-%dT%H:%M:%SZ"))
     ca_cn = cert_info(ca_path)["cn"]
+    if cert_info(cert_path)["issuer_cn"] != ca_cn:
+        return "x509: certificate signed by unknown authority"
     return ('x509: certificate signed by unknown authority (possibly because of "crypto/rsa: verification error" '
             'while trying to verify candidate authority certificate "%s")' % ca_cn)
 
@@ -515,7 +517,7 @@ class ApiError(Exception):
 class ApiClient:
     """client-go's REST client, reduced: JSON in and out, client certificate or bearer
     token, the server certificate verified against the cluster CA with Go's hostname
-    rules."""
+    rules, one kept-alive connection reused while it lasts."""
 
     def __init__(self, server, ca_pem=None, cert_pem=None, key_pem=None, token=None,
                  insecure=False, timeout=10):
@@ -527,20 +529,11 @@ class ApiClient:
         self.timeout = timeout
         self.insecure = insecure
         self.ctx = client_context(ca_pem, cert_pem, key_pem, insecure)
+        self._conn = None
+        self._lock = threading.Lock()
 
-    def request(self, method, path, body=None, content_type="application/json", accept="application/json"):
-        """Returns the decoded JSON answer; raises ApiError like client-go."""
-        sep = "&" if "?" in path else "?"
-        target = "%s%stimeout=%ds" % (path, sep, self.timeout)
-        verb = method.capitalize() if method != "DELETE" else "Delete"
-        where = '%s "%s%s"' % (verb, self.server, target)
-        headers = {"Accept": accept, "User-Agent": "kubewiz-standin/" + KUBERNETES_VERSION}
-        if self.token:
-            headers["Authorization"] = "Bearer " + self.token
-        data = None
-        if body is not None:
-            data = body if isinstance(body, (bytes, str)) else json.dumps(body)
-            headers["Content-Type"] = content_type
+    def _connect(self, where):
+        """A new verified TLS connection; raises ApiError with client-go's text."""
         try:
             sock = socket.create_connection((self.host, self.port), timeout=self.timeout)
         except OSError as e:
@@ -557,14 +550,40 @@ class ApiClient:
                 raise ApiError(0, "%s: tls: failed to verify certificate: %s" % (where, problem))
         conn = http.client.HTTPSConnection(self.host, self.port, timeout=self.timeout)
         conn.sock = tls
-        try:
-            conn.request(method, target, body=data, headers=headers)
-            resp = conn.getresponse()
-            raw = resp.read()
-        except (OSError, http.client.HTTPException) as e:
-            raise ApiError(0, "%s: %s" % (where, e))
-        finally:
-            conn.close()
+        return conn
+
+    def _exchange(self, where, method, target, data, headers):
+        """One request on the kept-alive connection, or on a new one when the server
+        has closed it meanwhile."""
+        with self._lock:
+            for reused in (self._conn is not None, False):
+                if self._conn is None:
+                    self._conn = self._connect(where)
+                try:
+                    self._conn.request(method, target, body=data, headers=headers)
+                    resp = self._conn.getresponse()
+                    return resp, resp.read()
+                except (OSError, http.client.HTTPException) as e:
+                    self._conn.close()
+                    self._conn = None
+                    if not reused:
+                        raise ApiError(0, "%s: %s" % (where, e))
+            raise ApiError(0, "%s: connection lost" % where)
+
+    def request(self, method, path, body=None, content_type="application/json", accept="application/json"):
+        """Returns the decoded JSON answer; raises ApiError like client-go."""
+        sep = "&" if "?" in path else "?"
+        target = "%s%stimeout=%ds" % (path, sep, self.timeout)
+        verb = method.capitalize() if method != "DELETE" else "Delete"
+        where = '%s "%s%s"' % (verb, self.server, target)
+        headers = {"Accept": accept, "User-Agent": "kubewiz-standin/" + KUBERNETES_VERSION}
+        if self.token:
+            headers["Authorization"] = "Bearer " + self.token
+        data = None
+        if body is not None:
+            data = body if isinstance(body, (bytes, str)) else json.dumps(body)
+            headers["Content-Type"] = content_type
+        resp, raw = self._exchange(where, method, target, data, headers)
         try:
             decoded = json.loads(raw) if raw else {}
         except ValueError:
