@@ -1,4 +1,4 @@
-//! `kubewiz kvm import` and `kubewiz kvm dns`: the KVM host's libvirt (issue 8).
+//! `kubewiz kvm import` and `kubewiz kvm dns`: the KVM host's libvirt.
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};

@@ -1,4 +1,4 @@
-//! Creating the preset's missing VMs by cloning a template domain (issue 8, item 3).
+//! Creating the preset's missing VMs by cloning a template domain.
 //!
 //! For each host of the preset that no libvirt domain stands for, three commands:
 //! `virt-clone` (new name, new disk, a MAC of kubewiz's choosing), `virt-sysprep` (fresh

@@ -209,12 +209,22 @@ fn comment_safe(text: &str) -> String {
 /// wizard's Hosts screen calls for "import from libvirt" (on a worker thread) and
 /// `kubewiz kvm import` prints.
 pub fn import(connect_uri: &str, network: &str) -> Result<Import, KvmError> {
-    let virsh = Virsh::new(connect_uri);
-    let net = super::network::read_network(&virsh, network)?;
+    import_with(&Virsh::new(connect_uri), network)
+}
+
+/// [`import()`] through `virsh` (a recording one, for the audit log of an install).
+pub fn import_with(virsh: &Virsh, network: &str) -> Result<Import, KvmError> {
+    import_on(virsh, network).map(|(found, _)| found)
+}
+
+/// [`import_with`], with the network as it read it.
+pub(super) fn import_on(virsh: &Virsh, network: &str) -> Result<(Import, NetworkState), KvmError> {
+    let connect_uri = virsh.uri.as_str();
+    let net = super::network::read_network(virsh, network)?;
     let names = virsh.run(&["list", "--all", "--name"])?;
     let mut hosts = Vec::new();
     for domain in names.lines().map(str::trim).filter(|n| !n.is_empty()) {
-        hosts.push(read_vm(&virsh, &net, domain)?);
+        hosts.push(read_vm(virsh, &net, domain)?);
     }
     let mut taken: BTreeMap<String, String> = BTreeMap::new();
     for vm in &mut hosts {
@@ -231,11 +241,14 @@ pub fn import(connect_uri: &str, network: &str) -> Result<Import, KvmError> {
             taken.insert(name.to_string(), vm.domain.clone());
         }
     }
-    Ok(Import {
-        uri: connect_uri.to_owned(),
-        network: network.to_owned(),
-        hosts,
-    })
+    Ok((
+        Import {
+            uri: connect_uri.to_owned(),
+            network: network.to_owned(),
+            hosts,
+        },
+        net,
+    ))
 }
 
 fn read_vm(virsh: &Virsh, net: &NetworkState, domain: &str) -> Result<ImportedVm, KvmError> {

@@ -1,4 +1,4 @@
-//! The KVM host's own libvirt, read and updated through `virsh` (issue 8):
+//! The KVM host's own libvirt, read and updated through `virsh`:
 //!
 //! - [`import()`]: the VMs libvirt knows, with state, MACs and IPv4 addresses, turned into
 //!   `[[hosts]]` for a preset — for `kubewiz kvm import` and the wizard's Hosts screen;
@@ -9,7 +9,9 @@
 //! - [`clone`]: the preset's missing VMs, cloned from a template domain.
 //!
 //! Everything goes through `virsh --connect URI`, so the tests run against libvirt's
-//! test driver (`test:///FILE`) with no daemon and no hypervisor.
+//! test driver (`test:///FILE`) with no daemon and no hypervisor. The install and the
+//! wizard take the URI from [`connect_uri`] (`$LIBVIRT_DEFAULT_URI`, else
+//! `qemu:///system`); the `kubewiz kvm` commands from `--connect`.
 //!
 //! The calls a caller needs (all blocking; run them off the UI thread):
 //!
@@ -19,6 +21,8 @@
 //! found.host_specs()            // Vec<HostSpec>, roles empty
 //! found.hosts                   // Vec<ImportedVm>: state, mac, address, not_imported (why)
 //!
+//! // The install's libvirt-network phase (plan::libvirt, exec::libvirt) and
+//! // `kubewiz kvm dns` read everything at once with kvm::survey(&virsh, &spec).
 //! // The network phase, for the preview / plan (pure once the two reads are done):
 //! let virsh = kvm::Virsh::new(uri);
 //! let network = kvm::read_network(&virsh, render::kvm::libvirt_network(&spec))?;
@@ -38,11 +42,14 @@ pub mod xml;
 
 use std::fmt;
 
-pub use import::{AddressSource, Import, ImportedVm, NotImported, VmInterface, import};
-pub use network::{
-    Applied, Change, DhcpHost, DnsHost, NetworkPlan, NetworkState, apply, plan, read_network,
+pub use import::{
+    AddressSource, Import, ImportedVm, NotImported, VmInterface, import, import_with,
 };
-pub use virsh::{DEFAULT_CONNECT, Virsh};
+pub use network::{
+    Applied, Change, DhcpHost, DnsHost, NetworkPlan, NetworkState, Survey, apply, plan,
+    read_network, survey,
+};
+pub use virsh::{DEFAULT_CONNECT, Ran, Virsh, connect_uri};
 
 /// Why talking to libvirt failed; each message says what to do about it.
 #[derive(Debug, Clone, PartialEq, Eq)]

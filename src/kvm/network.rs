@@ -573,6 +573,29 @@ pub fn plan(
     Ok(out)
 }
 
+/// What the network phase works from, read through `virsh`: the VMs, the network and
+/// the changes it needs. Only reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Survey {
+    pub vms: Vec<ImportedVm>,
+    pub network: NetworkState,
+    pub plan: NetworkPlan,
+}
+
+/// Reads the VMs and the spec's libvirt network (`kvm.libvirt_network`, or `default`)
+/// and plans the changes, as `kubewiz kvm dns`, the plan's preview and the install's
+/// network phase all do.
+pub fn survey(virsh: &Virsh, spec: &ClusterSpec) -> Result<Survey, KvmError> {
+    let name = render_kvm::libvirt_network(spec);
+    let (found, network) = super::import::import_on(virsh, name)?;
+    let plan = plan(spec, &network, &found.hosts)?;
+    Ok(Survey {
+        vms: found.hosts,
+        network,
+        plan,
+    })
+}
+
 /// Addresses of the spec that libvirt may give to someone else: held now by another
 /// VM, or (for the VIP and hosts without a reservation) inside a dynamic DHCP range —
 /// one note per range, naming them all.
@@ -649,6 +672,9 @@ pub struct Applied {
     pub after_xml: String,
     /// What virsh printed on standard error (nothing when all went well).
     pub virsh_said: String,
+    /// What the changes printed on standard output (one confirmation per change),
+    /// without the read-back.
+    pub virsh_printed: String,
 }
 
 /// Runs the plan's commands in one virsh process, followed by `net-dumpxml`, and
@@ -669,28 +695,29 @@ pub fn apply(
             after: before.clone(),
             after_xml: String::new(),
             virsh_said: String::new(),
+            virsh_printed: String::new(),
         });
     }
     let mut commands: Vec<Vec<String>> = plan.changes.iter().map(|c| c.args.clone()).collect();
     commands.push(vec!["echo".into(), READ_BACK_MARKER.into()]);
     commands.push(vec!["net-dumpxml".into(), before.name.clone()]);
     let (stdout, stderr) = virsh.run_script(&commands)?;
-    let xml_text = stdout
-        .split_once(READ_BACK_MARKER)
-        .map(|(_, rest)| rest)
-        .ok_or_else(|| KvmError::Virsh {
-            command: plan
-                .changes
-                .first()
-                .map(|c| c.command_line(&virsh.uri))
-                .unwrap_or_default(),
-            status: None,
-            stderr: if stderr.is_empty() {
-                "virsh stopped before reading the network back".into()
-            } else {
-                stderr.clone()
-            },
-        })?;
+    let (printed, xml_text) =
+        stdout
+            .split_once(READ_BACK_MARKER)
+            .ok_or_else(|| KvmError::Virsh {
+                command: plan
+                    .changes
+                    .first()
+                    .map(|c| c.command_line(&virsh.uri))
+                    .unwrap_or_default(),
+                status: None,
+                stderr: if stderr.is_empty() {
+                    "virsh stopped before reading the network back".into()
+                } else {
+                    stderr.clone()
+                },
+            })?;
     let mut after = NetworkState::from_xml(xml_text)?;
     after.active = before.active;
     after.persistent = before.persistent;
@@ -710,5 +737,6 @@ pub fn apply(
         after,
         after_xml: xml_text.trim().to_owned(),
         virsh_said: stderr,
+        virsh_printed: printed.trim().to_owned(),
     })
 }

@@ -6,7 +6,8 @@
 //! command kubewiz runs is one the operator can read, copy and run by hand.
 
 use std::io::ErrorKind;
-use std::process::Command;
+use std::process::{Command, Output};
+use std::sync::{Arc, Mutex};
 
 use super::KvmError;
 
@@ -14,15 +15,90 @@ use super::KvmError;
 /// where the VMs of a KVM host live.
 pub const DEFAULT_CONNECT: &str = "qemu:///system";
 
-/// A libvirt connection, as `virsh -c URI`.
+/// The libvirt connection kubewiz uses when none is given on the command line:
+/// `$LIBVIRT_DEFAULT_URI`, libvirt's own variable (virsh without `-c` uses it too), or
+/// [`DEFAULT_CONNECT`]. The install's libvirt network phase and the wizard's import
+/// take it from here.
+pub fn connect_uri() -> String {
+    std::env::var("LIBVIRT_DEFAULT_URI")
+        .ok()
+        .map(|uri| uri.trim().to_owned())
+        .filter(|uri| !uri.is_empty())
+        .unwrap_or_else(|| DEFAULT_CONNECT.to_owned())
+}
+
+/// One virsh command kubewiz ran, and how it ended: for the audit log.
 #[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ran {
+    /// As the operator would type it.
+    pub command: String,
+    /// `ok`, or the exit status and what virsh said on standard error.
+    pub result: String,
+}
+
+/// A libvirt connection, as `virsh -c URI`.
+#[derive(Debug, Clone)]
 pub struct Virsh {
     pub uri: String,
+    /// When recording: every command run, in order.
+    record: Option<Arc<Mutex<Vec<Ran>>>>,
 }
+
+impl PartialEq for Virsh {
+    fn eq(&self, other: &Self) -> bool {
+        self.uri == other.uri
+    }
+}
+
+impl Eq for Virsh {}
 
 impl Virsh {
     pub fn new(uri: impl Into<String>) -> Self {
-        Virsh { uri: uri.into() }
+        Virsh {
+            uri: uri.into(),
+            record: None,
+        }
+    }
+
+    /// A connection that remembers every command it runs and its result (see
+    /// [`Virsh::ran`]), so the install's audit log can name each one.
+    pub fn recording(uri: impl Into<String>) -> Self {
+        Virsh {
+            uri: uri.into(),
+            record: Some(Arc::default()),
+        }
+    }
+
+    /// The commands run so far, taken: a second call returns only newer ones. Empty
+    /// unless made with [`Virsh::recording`].
+    pub fn ran(&self) -> Vec<Ran> {
+        self.record
+            .as_ref()
+            .map(|r| std::mem::take(&mut *r.lock().unwrap_or_else(|e| e.into_inner())))
+            .unwrap_or_default()
+    }
+
+    fn note(&self, command: String, output: &Result<Output, std::io::Error>) {
+        let Some(record) = &self.record else { return };
+        let result = match output {
+            Ok(o) => {
+                let stderr = String::from_utf8_lossy(&o.stderr);
+                let stderr = stderr.split_whitespace().collect::<Vec<_>>().join(" ");
+                // A script exits 0 after a failed command when a later one succeeds,
+                // so what virsh said is kept whatever the status.
+                match (o.status.code(), stderr.is_empty()) {
+                    (Some(0), true) => "ok".to_owned(),
+                    (Some(code), true) => format!("exit {code}"),
+                    (Some(code), false) => format!("exit {code}: {stderr}"),
+                    (None, _) => format!("killed: {stderr}"),
+                }
+            }
+            Err(e) => format!("not run: {e}"),
+        };
+        record
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(Ran { command, result });
     }
 
     /// Runs one virsh command; its standard output on success.
@@ -34,15 +110,16 @@ impl Virsh {
             // English messages and table headings whatever the operator's locale:
             // states such as "shut off" are read from them.
             .env("LC_ALL", "C")
-            .output()
-            .map_err(|e| match e.kind() {
-                ErrorKind::NotFound => KvmError::VirshMissing,
-                _ => KvmError::Virsh {
-                    command: self.command_line(args),
-                    status: None,
-                    stderr: e.to_string(),
-                },
-            })?;
+            .output();
+        self.note(self.command_line(args), &output);
+        let output = output.map_err(|e| match e.kind() {
+            ErrorKind::NotFound => KvmError::VirshMissing,
+            _ => KvmError::Virsh {
+                command: self.command_line(args),
+                status: None,
+                stderr: e.to_string(),
+            },
+        })?;
         if output.status.success() {
             Ok(String::from_utf8_lossy(&output.stdout).into_owned())
         } else {
@@ -68,15 +145,19 @@ impl Virsh {
         let output = Command::new("virsh")
             .args(["-c", self.uri.as_str(), script.as_str()])
             .env("LC_ALL", "C")
-            .output()
-            .map_err(|e| match e.kind() {
-                ErrorKind::NotFound => KvmError::VirshMissing,
-                _ => KvmError::Virsh {
-                    command: format!("virsh -c {} {}", quote(&self.uri), quote(&script)),
-                    status: None,
-                    stderr: e.to_string(),
-                },
-            })?;
+            .output();
+        self.note(
+            format!("virsh -c {} {}", quote(&self.uri), quote(&script)),
+            &output,
+        );
+        let output = output.map_err(|e| match e.kind() {
+            ErrorKind::NotFound => KvmError::VirshMissing,
+            _ => KvmError::Virsh {
+                command: format!("virsh -c {} {}", quote(&self.uri), quote(&script)),
+                status: None,
+                stderr: e.to_string(),
+            },
+        })?;
         Ok((
             String::from_utf8_lossy(&output.stdout).into_owned(),
             String::from_utf8_lossy(&output.stderr).trim().to_owned(),
