@@ -2,8 +2,9 @@
 //! gives: the PKI (made once, reused from the state directory), every file, the plan.
 //! The CLI and the wizard both come through here, so they cannot drift apart.
 
+use crate::kvm::{self, Virsh};
 use crate::pki::{self, Notice, Pki};
-use crate::plan::{self, Plan};
+use crate::plan::{self, NetworkChanges, NetworkPreview, Plan};
 use crate::render::{self, File, Layout};
 use crate::spec::ClusterSpec;
 use crate::state::ClusterState;
@@ -18,17 +19,48 @@ pub struct Generated {
 }
 
 /// Loads or makes the cluster's PKI in `state`, renders every file and builds the plan.
+/// When the plan changes the libvirt network (the preset has `[kvm]`), that network is
+/// read on libvirt connection `libvirt_uri` for the plan's preview of the changes;
+/// only read, and a network that cannot be read is said in the plan, not an error.
 /// The spec is expected to have passed validation; what still fails is said plainly.
-pub fn generate(spec: &ClusterSpec, state: &ClusterState) -> Result<Generated, String> {
+pub fn generate(
+    spec: &ClusterSpec,
+    state: &ClusterState,
+    libvirt_uri: &str,
+) -> Result<Generated, String> {
     let layout = Layout::new(spec).map_err(|e| e.to_string())?;
     let (pki, notices) = pki::load_or_create(&state.pki_dir(), &layout)
         .map_err(|e| format!("the PKI in {}: {e}", state.pki_dir().display()))?;
     let files = render::render(spec, &pki).map_err(|e| e.to_string())?;
-    let plan = plan::build(&layout, &files);
+    let mut plan = plan::build(&layout, &files);
+    if let Some(step) = plan.libvirt_mut() {
+        step.uri = libvirt_uri.to_owned();
+        step.preview = preview(spec, libvirt_uri);
+    }
     Ok(Generated {
         pki,
         files,
         plan,
         notices,
     })
+}
+
+/// What the libvirt network step would change now, read through virsh.
+fn preview(spec: &ClusterSpec, uri: &str) -> NetworkPreview {
+    match kvm::survey(&Virsh::new(uri), spec) {
+        Ok(survey) => NetworkPreview::Read(NetworkChanges {
+            changes: survey.plan.commands(uri),
+            in_place: survey.plan.in_place.len(),
+            skipped: survey.plan.skipped,
+            notes: survey.plan.notes,
+        }),
+        // One line: virsh's messages may span several.
+        Err(e) => NetworkPreview::Unreadable(
+            e.to_string()
+                .lines()
+                .map(str::trim)
+                .collect::<Vec<_>>()
+                .join(" "),
+        ),
+    }
 }

@@ -9,6 +9,14 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
+/// The libvirt the presets' network phase reads: the test driver, not this machine's.
+fn test_libvirt() -> String {
+    format!(
+        "test://{}/tests/fixtures/libvirt/node.xml",
+        env!("CARGO_MANIFEST_DIR")
+    )
+}
+
 fn kubewiz(state: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_kubewiz"))
         .arg("--state-dir")
@@ -17,6 +25,7 @@ fn kubewiz(state: &Path, args: &[&str]) -> Output {
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .env("USER", "operator-test")
         .env_remove("SUDO_USER")
+        .env("LIBVIRT_DEFAULT_URI", test_libvirt())
         .output()
         .unwrap()
 }
@@ -66,7 +75,7 @@ fn a_dry_run_reports_every_step_once_and_executes_nothing() {
         String::from_utf8_lossy(&run.stderr)
     );
     assert!(
-        stdout.starts_with("kubewiz: dry run of cluster kvm-lab: 12 phases, 13 hosts"),
+        stdout.starts_with("kubewiz: dry run of cluster kvm-lab: 13 phases, 13 hosts"),
         "{stdout}"
     );
     assert!(
@@ -100,7 +109,7 @@ fn a_dry_run_reports_every_step_once_and_executes_nothing() {
     let files = kubewiz::render::render(&spec, &pki).unwrap();
     let plan = kubewiz::plan::build(&layout, &files);
     let step_ids: Vec<&str> = plan.steps().map(|(_, _, s)| s.id.as_str()).collect();
-    assert_eq!(step_ids.len(), 286, "steps in the plan");
+    assert_eq!(step_ids.len(), 287, "steps in the plan");
 
     let events = audit(state.path(), "kvm-lab");
     let mut started: BTreeMap<String, usize> = BTreeMap::new();
@@ -138,6 +147,18 @@ fn a_dry_run_reports_every_step_once_and_executes_nothing() {
     // writes nothing on the KVM host.
     assert_eq!(finished["prepare/kubemaster-1/packages-dnf"], "skipped");
     assert_eq!(finished["kubeconfig/local/admin.conf"], "skipped");
+    // The libvirt network is read and its changes shown, not made.
+    assert_eq!(finished["libvirt-network/local/update"], "skipped");
+    assert!(
+        stdout.contains(
+            "[local] libvirt-network/local/update: skipped, dry run: libvirt network default is not changed (18 change(s) would be made)"
+        ),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("[local]   would add DNS kubeapi.test.example → 192.168.122.10\n"),
+        "{stdout}"
+    );
     assert!(!state.path().join("kvm-lab/admin.conf").exists());
     assert!(
         !state.path().join("kvm-lab/journal").exists(),
@@ -168,6 +189,7 @@ fn a_dry_run_reports_every_step_once_and_executes_nothing() {
     assert_eq!(
         phases,
         [
+            "libvirt-network",
             "connect",
             "preflight",
             "prepare",
@@ -245,7 +267,7 @@ fn bad_requests_are_usage_errors() {
     assert_eq!(bogus.status.code(), Some(2));
     assert!(
         String::from_utf8_lossy(&bogus.stderr)
-            .contains("--phase bogus is not a phase; the phases are connect, preflight,")
+            .contains("--phase bogus is not a phase; the phases are libvirt-network, connect,")
     );
     let invalid = kubewiz(
         state.path(),

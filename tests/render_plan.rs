@@ -21,6 +21,15 @@ fn kubewiz(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_kubewiz"))
         .args(args)
         .current_dir(root())
+        // The plan's libvirt network preview reads libvirt's test driver, not this
+        // machine's libvirt.
+        .env(
+            "LIBVIRT_DEFAULT_URI",
+            format!(
+                "test://{}/tests/fixtures/libvirt/node.xml",
+                root().display()
+            ),
+        )
         .output()
         .unwrap()
 }
@@ -184,6 +193,7 @@ fn phases(preset: &str) -> Vec<String> {
 #[test]
 fn plan_shows_every_phase_each_topology_needs() {
     let all = [
+        "libvirt-network",
         "connect",
         "preflight",
         "prepare",
@@ -206,9 +216,11 @@ fn plan_shows_every_phase_each_topology_needs() {
             .collect::<Vec<_>>()
     };
     assert_eq!(phases("presets/stacked-ha.toml"), without(&["etcd"]));
+    // Without a [kvm] section nothing says the hosts are this host's VMs: its
+    // libvirt network is left alone.
     assert_eq!(
         phases("presets/stacked-ha-kube-vip.toml"),
-        without(&["etcd"])
+        without(&["libvirt-network", "etcd"])
     );
     assert_eq!(
         phases("presets/single-master.toml"),
@@ -216,7 +228,13 @@ fn plan_shows_every_phase_each_topology_needs() {
     );
     assert_eq!(
         phases("presets/single-node.toml"),
-        without(&["etcd", "load-balancer", "control-planes", "workers"])
+        without(&[
+            "libvirt-network",
+            "etcd",
+            "load-balancer",
+            "control-planes",
+            "workers"
+        ])
     );
 }
 

@@ -791,7 +791,7 @@ fn one_control_plane_from_a_kubewiz_render_answers_the_real_kubectl() {
 }
 
 #[test]
-fn joins_fail_the_way_kubeadm_fails() {
+fn joins_fail_the_way_kubeadm_fails_until_they_succeed() {
     let Some(lab) = lab(2) else { return };
     let rendered = init_first_control_plane(&lab);
     let join = fs::read_to_string(
@@ -907,6 +907,52 @@ fn joins_fail_the_way_kubeadm_fails() {
             lab.hosts[0].address
         ),
     );
+
+    // Without it kubeadm issues the node's own certificates, adds the node to etcd as a
+    // learner (etcd's v3 API on the first control plane), promotes it, and the second
+    // API server serves the same cluster.
+    run(
+        &lab,
+        1,
+        "rm /etc/kubernetes/pki/apiserver.crt /etc/kubernetes/pki/apiserver.key",
+    );
+    let out = try_join(&control_plane);
+    let said = text(&out);
+    assert!(out.status.success(), "{said}");
+    assert!(
+        said.contains(
+            "This node has joined the cluster and a new control plane instance was created:"
+        ),
+        "{said}"
+    );
+    let work2 = tempfile::tempdir().unwrap();
+    let admin = admin_conf(&lab, work2.path());
+    let server = format!("https://{addr2}:6443");
+    let out = kubectl(
+        &admin,
+        &["--server", &server, "get", "nodes", "--no-headers"],
+    );
+    let nodes = text(&out);
+    assert!(
+        nodes.lines().any(|l| l.starts_with("lab-1 "))
+            && nodes.lines().any(|l| l.starts_with("lab-2 ")),
+        "{nodes}"
+    );
+    let members = "ETCDCTL_API=3 etcdctl --endpoints https://127.0.0.1:2379 --cacert /etc/kubernetes/pki/etcd/ca.crt \
+                   --cert /etc/kubernetes/pki/etcd/healthcheck-client.crt \
+                   --key /etc/kubernetes/pki/etcd/healthcheck-client.key member list";
+    let list = run(&lab, 0, members);
+    assert_eq!(
+        list.lines()
+            .filter(|l| l.contains(", started, ") && l.ends_with(", false"))
+            .count(),
+        2,
+        "{list}"
+    );
+    // Its reset takes it out of etcd again.
+    run(&lab, 1, "kubeadm reset --force");
+    let list = run(&lab, 0, members);
+    assert_eq!(list.lines().count(), 1, "{list}");
 }
 
 #[test]

@@ -528,13 +528,24 @@ fn dry_run_switch_is_shown_and_a_real_install_asks_first() {
     assert!(h.screen().contains("dry run: ON"));
     h.press(KeyCode::Char('d'));
     assert!(h.screen().contains("dry run: OFF"));
-    // A real install asks first; "n" keeps everything as it was.
+    // A real install asks first, naming what it changes on the KVM host's libvirt
+    // network too; "n" keeps everything as it was.
     h.press(KeyCode::Char('n'));
+    let screen = h.screen();
+    assert!(screen.contains("changing them."), "{screen}");
     assert!(
-        h.screen().contains("changing them. Go on? (y/n)"),
-        "{}",
-        h.screen()
+        screen.contains("On the KVM host it will also make 18 change(s) to libvirt"),
+        "{screen}"
     );
+    assert!(
+        screen.contains("reserve 192.168.122.11 for kubemaster-1 (52:54:00:00:00:11)"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("and 12 more: the plan tab (t) lists each command"),
+        "{screen}"
+    );
+    assert!(screen.contains("Go on? (y/n)"), "{screen}");
     h.press(KeyCode::Char('n'));
     assert!(h.take_effects().is_empty());
     assert_eq!(h.app.screen, ScreenId::Preview);

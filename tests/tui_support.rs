@@ -16,10 +16,21 @@ pub struct Harness {
     pub effects: Vec<Effect>,
 }
 
+/// libvirt's test driver on the node file the kvm tests use: the plan's network
+/// preview reads it instead of the machine's own libvirt, so what it shows is the
+/// same everywhere.
+pub fn test_libvirt() -> String {
+    format!(
+        "test://{}/tests/fixtures/libvirt/node.xml",
+        env!("CARGO_MANIFEST_DIR")
+    )
+}
+
 impl Harness {
     pub fn new(width: u16, height: u16) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut app = App::new(dir.path().to_path_buf());
+        app.libvirt_uri = test_libvirt();
         app.resize(width, height);
         let term = Terminal::new(TestBackend::new(width, height)).expect("test terminal");
         Harness {
@@ -60,8 +71,13 @@ impl Harness {
     /// the tests, which feed engine events themselves.
     pub fn settle(&mut self) {
         for effect in self.app.take_effects() {
-            if let Effect::Prepare { spec, state_dir } = effect {
-                let result = app::prepare(&spec, &state_dir);
+            if let Effect::Prepare {
+                spec,
+                state_dir,
+                libvirt_uri,
+            } = effect
+            {
+                let result = app::prepare(&spec, &state_dir, &libvirt_uri);
                 self.app.prepared(result);
             } else {
                 self.effects.push(effect);
@@ -112,7 +128,11 @@ pub fn text(buf: &Buffer) -> String {
     out
 }
 
-/// Masks the temporary state directory so snapshots are stable.
+/// Masks the temporary state directory and the checkout (in libvirt test-driver
+/// URIs) so snapshots are stable.
 pub fn filters() -> Vec<(&'static str, &'static str)> {
-    vec![(r"/tmp/\.tmp[A-Za-z0-9]+", "[STATE]")]
+    vec![
+        (r"/tmp/\.tmp[A-Za-z0-9]+", "[STATE]"),
+        (env!("CARGO_MANIFEST_DIR"), "[ROOT]"),
+    ]
 }

@@ -48,12 +48,7 @@ pub fn run(state_dir: Option<&Path>, args: ApplyArgs<'_>) -> ExitCode {
     if args.dry_run {
         return execute(prepared, Arc::new(DryRun::new(0.0)), only, true);
     }
-    let hosts = prepared.spec.hosts.len();
-    let question = format!(
-        "Install cluster {} ({}) on {hosts} host(s)?",
-        prepared.spec.name, prepared.spec.topology
-    );
-    if !args.yes && !confirm(&question) {
+    if !args.yes && !confirm(&question(&prepared, only.as_ref())) {
         eprintln!("kubewiz: nothing was done");
         return ExitCode::from(EXIT_FAILED);
     }
@@ -105,6 +100,50 @@ fn parse_phases(names: &[String]) -> Result<Option<BTreeSet<PhaseId>>, ExitCode>
         }
     }
     Ok(Some(only))
+}
+
+/// What `apply` asks before it changes anything: the hosts, when a phase that runs
+/// works on them, and the libvirt network, when its phase runs and has something to
+/// change; those changes are listed on stderr first.
+fn question(prepared: &Prepared, only: Option<&BTreeSet<PhaseId>>) -> String {
+    let runs = |phase: PhaseId| only.is_none_or(|o| runner::needed(o).contains(&phase));
+    let on_hosts = only.is_none_or(|o| o.iter().any(|p| *p != PhaseId::LibvirtNetwork));
+    let libvirt = prepared
+        .plan
+        .libvirt()
+        .filter(|_| runs(PhaseId::LibvirtNetwork));
+    let network = libvirt.and_then(|l| l.question());
+    if let Some(step) = libvirt.filter(|_| network.is_some()) {
+        let changes = step.change_list();
+        if !changes.is_empty() {
+            eprintln!(
+                "kubewiz: the changes to libvirt network {} (`kubewiz plan` shows each command):",
+                step.network
+            );
+            for change in changes {
+                eprintln!("  {change}");
+            }
+        }
+    }
+    let spec = &prepared.spec;
+    let install = format!(
+        "Install cluster {} ({}) on {} host(s)",
+        spec.name,
+        spec.topology,
+        spec.hosts.len()
+    );
+    match (on_hosts, network) {
+        (true, Some(network)) => format!("{install}, and {network}?"),
+        (true, None) => format!("{install}?"),
+        (false, Some(network)) => format!("For cluster {}, {network}?", spec.name),
+        (false, None) => match libvirt {
+            Some(step) => format!(
+                "Check libvirt network {} for cluster {} (it held every entry when read)?",
+                step.network, spec.name
+            ),
+            None => format!("Go on with cluster {}?", spec.name),
+        },
+    }
 }
 
 /// Asks the operator on the terminal; false unless they type yes.

@@ -24,7 +24,8 @@ pub struct Prepared {
 
 /// Loads and validates `preset` (problems go to stderr in `validate`'s format), then
 /// loads or makes the cluster's PKI (what was made is said on stderr), renders every
-/// file and builds the plan. On failure the exit code to return.
+/// file and builds the plan, its libvirt network preview read on
+/// [`crate::kvm::connect_uri`]. On failure the exit code to return.
 pub fn prepare(state_dir: Option<&Path>, preset: &Path) -> Result<Prepared, ExitCode> {
     let home = std::env::var_os("HOME").map(PathBuf::from);
     let name = preset.display().to_string();
@@ -50,7 +51,8 @@ pub fn prepare(state_dir: Option<&Path>, preset: &Path) -> Result<Prepared, Exit
     let spec = loaded.spec.clone();
     let state_dir = state_dir.map_or_else(state::default_dir, Path::to_path_buf);
     let cluster_state = ClusterState::new(&state_dir, spec.name.as_str());
-    let generated = generate(&spec, &cluster_state).map_err(|e| fail(&e))?;
+    let generated =
+        generate(&spec, &cluster_state, &crate::kvm::connect_uri()).map_err(|e| fail(&e))?;
     for notice in &generated.notices {
         eprintln!("kubewiz: {notice}");
     }

@@ -8,6 +8,7 @@ pub mod events;
 pub mod facts;
 pub mod journal;
 pub mod launch;
+mod libvirt;
 pub mod lines;
 pub mod preflight;
 pub mod runner;

@@ -19,11 +19,13 @@ use super::api_check;
 use super::events::{Event, RunOutcome, Stamped, StepOutcome, Stream};
 use super::facts::{self, Facts};
 use super::journal::{Finished, Journal};
+use super::libvirt;
 use super::preflight;
 use super::transport::{Line, Session, Transport, TransportError};
 use crate::audit::AuditLog;
 use crate::audit::Redactor;
-use crate::plan::{Action, HostSteps, Phase, PhaseId, Plan, Step};
+use crate::plan::{Action, HostSteps, LibvirtNetwork, Phase, PhaseId, Plan, Step};
+use crate::render::kvm::LIBVIRT_DNS_PATH;
 use crate::render::{File, Layout, Target};
 use crate::spec::ClusterSpec;
 
@@ -84,12 +86,15 @@ impl Canceller {
     }
 }
 
-/// The phases that run when `asked` were asked for: connect and preflight always (the
-/// connections and facts every phase needs, and the checks that keep a run safe), and
-/// the PKI for every phase that starts something using certificates.
+/// The phases that run when `asked` were asked for: connect and preflight whenever a
+/// phase works on the hosts (the connections and facts those phases need, and the
+/// checks that keep a run safe; the libvirt network alone touches no host), and the
+/// PKI for every phase that starts something using certificates.
 pub fn needed(asked: &BTreeSet<PhaseId>) -> BTreeSet<PhaseId> {
     let mut phases = asked.clone();
-    phases.extend([PhaseId::Connect, PhaseId::Preflight]);
+    if asked.iter().any(|p| *p != PhaseId::LibvirtNetwork) {
+        phases.extend([PhaseId::Connect, PhaseId::Preflight]);
+    }
     let uses_certificates = [
         PhaseId::Etcd,
         PhaseId::FirstControlPlane,
@@ -413,6 +418,9 @@ impl Run {
     /// A hash of what the step does on this host: its command, or the path, mode and
     /// content it uploads. A finished step is done again when this changes.
     fn inputs(&self, host: &str, step: &Step) -> String {
+        if let Action::LibvirtNetwork(network) = &step.action {
+            return self.libvirt_inputs(network);
+        }
         let mut data = format!("{:?}\n", step.action).into_bytes();
         if let Action::UploadBundle { from, .. } = &step.action {
             // Names, sizes and modification times tell a changed bundle without
@@ -433,6 +441,24 @@ impl Run {
             }
         }
         crate::digest::sha256_hex(&data)
+    }
+
+    /// What the libvirt network must hold: the network, the connection, the DNS
+    /// records (the rendered libvirt-dns.xml) and each host's address. Not the
+    /// preview, which the step itself changes.
+    fn libvirt_inputs(&self, network: &LibvirtNetwork) -> String {
+        let mut data = format!("libvirt network {} on {}\n", network.network, network.uri);
+        let dns = self
+            .files
+            .iter()
+            .find(|f| f.target == Target::Local && f.path == LIBVIRT_DNS_PATH);
+        if let Some(dns) = dns {
+            data.push_str(&dns.content);
+        }
+        for host in &self.spec.hosts {
+            data.push_str(&format!("{} {}\n", host.name, host.address));
+        }
+        crate::digest::sha256_hex(data.as_bytes())
     }
 
     /// Runs one step: Ok(None) done, Ok(Some(reason)) skipped.
@@ -567,6 +593,7 @@ impl Run {
             Action::CheckApi { url, kubeconfig } => {
                 self.check_api(host, step, url, kubeconfig).await
             }
+            Action::LibvirtNetwork(network) => self.libvirt(host, step, network).await,
             Action::UploadBundle { from, to } => {
                 let session = self.session(host)?;
                 let programs = bundle_files(from).map_err(Failure::new)?;
@@ -663,6 +690,36 @@ impl Run {
             .await;
             tokio::time::sleep(WAIT_INTERVAL).await;
         }
+    }
+
+    /// On the KVM host: the libvirt network's reservations and DNS entries, read,
+    /// planned and applied by virsh on a blocking thread (`exec::libvirt`).
+    async fn libvirt(
+        &self,
+        host: &str,
+        step: &Step,
+        network: &LibvirtNetwork,
+    ) -> Result<Option<String>, Failure> {
+        let spec = self.spec.clone();
+        let job = network.clone();
+        let dry_run = self.transport.is_dry_run();
+        let work = tokio::task::spawn_blocking(move || libvirt::run(&spec, &job, dry_run));
+        let report = match tokio::time::timeout(step.timeout, work).await {
+            Ok(Ok(report)) => report,
+            Ok(Err(e)) => return Err(Failure::new(format!("the libvirt step stopped: {e}"))),
+            Err(_) => {
+                return Err(Failure::new(format!(
+                    "virsh did not finish within {}s; check that libvirt answers: virsh -c {} net-list --all",
+                    step.timeout.as_secs(),
+                    network.uri
+                )));
+            }
+        };
+        for (stream, line) in report.lines {
+            self.output(host, &step.id, stream, self.redactor.text(&line))
+                .await;
+        }
+        report.result.map_err(Failure::new)
     }
 
     /// From the KVM host: GET `url` with the operator's kubeconfig until it answers.

@@ -20,6 +20,9 @@ pub const BUNDLE_TARGET: &str = "/usr/local/bin";
 pub fn build(layout: &Layout, files: &[File]) -> Plan {
     let b = Builder { layout, files };
     let phases = vec![
+        // First: the hosts get their fixed addresses and names before anything
+        // contacts them (plan::libvirt says why). `generate` sets the connection.
+        super::libvirt::phase(layout, crate::kvm::DEFAULT_CONNECT),
         b.connect(),
         b.preflight(),
         b.prepare(),

@@ -3,16 +3,21 @@
 //! executing anything; the runner executes it.
 
 mod build;
+pub mod libvirt;
 mod text;
 
 use std::fmt;
 use std::time::Duration;
 
 pub use build::{build, needs_package_manager, required_ports};
+pub use libvirt::{LibvirtNetwork, NetworkChanges, NetworkPreview};
 
 /// The phases of an install, in order (DESIGN.md, Execution).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum PhaseId {
+    /// On the KVM host: the cluster's DHCP reservations and DNS entries on its libvirt
+    /// network, before any host is contacted (see `plan::libvirt`).
+    LibvirtNetwork,
     Connect,
     Preflight,
     Prepare,
@@ -28,7 +33,8 @@ pub enum PhaseId {
 }
 
 impl PhaseId {
-    pub const ALL: [PhaseId; 12] = [
+    pub const ALL: [PhaseId; 13] = [
+        PhaseId::LibvirtNetwork,
         PhaseId::Connect,
         PhaseId::Preflight,
         PhaseId::Prepare,
@@ -46,6 +52,7 @@ impl PhaseId {
     /// The name `--phase` takes and the journal records.
     pub fn name(self) -> &'static str {
         match self {
+            PhaseId::LibvirtNetwork => "libvirt-network",
             PhaseId::Connect => "connect",
             PhaseId::Preflight => "preflight",
             PhaseId::Prepare => "prepare",
@@ -63,6 +70,7 @@ impl PhaseId {
 
     pub fn title(self) -> &'static str {
         match self {
+            PhaseId::LibvirtNetwork => "DHCP and DNS on the libvirt network",
             PhaseId::Connect => "Connect and gather facts",
             PhaseId::Preflight => "Preflight checks",
             PhaseId::Prepare => "Prepare hosts",
@@ -116,6 +124,9 @@ pub enum Action {
         from: std::path::PathBuf,
         to: String,
     },
+    /// On the KVM host, after the operator agreed: make the libvirt network hold the
+    /// cluster's DHCP reservations and DNS entries, live and persistent.
+    LibvirtNetwork(LibvirtNetwork),
 }
 
 /// The package manager a step is for; the runner skips it on hosts of the other kind.

@@ -66,6 +66,7 @@ impl fmt::Display for Plan {
                         Action::WriteLocal { path } => {
                             writeln!(f, "      save local/{path} in the state directory")?
                         }
+                        Action::LibvirtNetwork(network) => network.write_plan(f)?,
                     }
                 }
             }

@@ -17,6 +17,7 @@ pub use chrome::{centered, hint_bar};
 use super::keys::{self, Action, Binding};
 use super::screens::{self, Screen};
 use super::templates;
+use super::theme;
 use crate::exec::Stamped;
 use crate::plan::Plan;
 use crate::render::File;
@@ -98,10 +99,12 @@ pub enum Outcome {
 /// Work the event loop does off the UI thread, then reports back.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
-    /// Load or make the PKI, render every file and build the plan.
+    /// Load or make the PKI, render every file and build the plan (reading the libvirt
+    /// network on `libvirt_uri` for its preview).
     Prepare {
         spec: Box<ClusterSpec>,
         state_dir: PathBuf,
+        libvirt_uri: String,
     },
     /// Start the install of what was prepared.
     Run { dry_run: bool },
@@ -127,11 +130,16 @@ pub struct Prepared {
     pub cluster_dir: PathBuf,
 }
 
-/// Loads or makes the PKI in the cluster's state directory, renders and plans. Blocks:
-/// the event loop calls it on a blocking thread.
-pub fn prepare(spec: &ClusterSpec, state_dir: &Path) -> Result<Prepared, String> {
+/// Loads or makes the PKI in the cluster's state directory, renders and plans, reading
+/// the libvirt network on `libvirt_uri` for the plan's preview. Blocks: the event loop
+/// calls it on a blocking thread.
+pub fn prepare(
+    spec: &ClusterSpec,
+    state_dir: &Path,
+    libvirt_uri: &str,
+) -> Result<Prepared, String> {
     let cluster = crate::state::ClusterState::new(state_dir, spec.name.as_str());
-    let generated = crate::generate::generate(spec, &cluster)?;
+    let generated = crate::generate::generate(spec, &cluster, libvirt_uri)?;
     Ok(Prepared {
         pki: generated.pki,
         plan_text: generated.plan.to_string(),
@@ -163,8 +171,9 @@ enum Modal {
     Message(String),
     ConfirmQuit,
     ConfirmAbort,
-    /// Dry run off: installing changes the hosts, so ask.
-    ConfirmInstall,
+    /// Dry run off: installing changes the hosts (and the libvirt network: what it
+    /// changes there, one line each), so ask.
+    ConfirmInstall(Vec<String>),
     /// Unknown host keys to compare and trust.
     ConfirmHostKeys(Vec<(String, String)>),
 }
@@ -182,6 +191,9 @@ pub struct App {
     pub hosts_touched: bool,
     pub prepared: Option<Prepared>,
     pub quit: bool,
+    /// The libvirt connection for the plan's network preview:
+    /// `kvm::connect_uri()` unless set otherwise (tests use libvirt's test driver).
+    pub libvirt_uri: String,
     /// Work for the event loop; taken with [`App::take_effects`].
     effects: Vec<Effect>,
     help: bool,
@@ -215,6 +227,7 @@ impl App {
             hosts_touched: false,
             prepared: None,
             quit: false,
+            libvirt_uri: crate::kvm::connect_uri(),
             effects: Vec::new(),
             help: false,
             modal: None,
@@ -309,7 +322,7 @@ impl App {
             Some(
                 Modal::ConfirmQuit
                 | Modal::ConfirmAbort
-                | Modal::ConfirmInstall
+                | Modal::ConfirmInstall(_)
                 | Modal::ConfirmHostKeys(_),
             ) => {
                 return CONFIRM.to_vec();
@@ -355,7 +368,7 @@ impl App {
             let action = keys::lookup(CONFIRM, &key);
             match (modal, action) {
                 (Modal::ConfirmQuit, Some(Action::Confirm)) => self.quit = true,
-                (Modal::ConfirmInstall, Some(Action::Confirm)) => self.start_run(),
+                (Modal::ConfirmInstall(_), Some(Action::Confirm)) => self.start_run(),
                 (Modal::ConfirmHostKeys(keys), Some(Action::Confirm)) => {
                     self.effects.push(Effect::TrustHostKeys {
                         spec: Box::new(self.spec.clone()),
@@ -478,11 +491,14 @@ impl App {
                     self.effects.push(Effect::Prepare {
                         spec: Box::new(self.spec.clone()),
                         state_dir: self.state_dir.clone(),
+                        libvirt_uri: self.libvirt_uri.clone(),
                     });
                 }
             }
             ScreenId::Preview if self.preview.dry_run => self.start_run(),
-            ScreenId::Preview => self.modal = Some(Modal::ConfirmInstall),
+            ScreenId::Preview => {
+                self.modal = Some(Modal::ConfirmInstall(self.libvirt_changes()));
+            }
             ScreenId::Execute => {
                 self.done = screens::done::Done {
                     outcome: self.execute.outcome,
@@ -497,6 +513,35 @@ impl App {
                 }
             }
         }
+    }
+
+    /// What the install changes on the libvirt network, for the install question: a
+    /// sentence, then the first changes (the question must fit an 80×24 console; the
+    /// plan tab lists them all); empty when it changes nothing there.
+    fn libvirt_changes(&self) -> Vec<String> {
+        const SHOWN: usize = 6;
+        let Some(step) = self.prepared.as_ref().and_then(|p| p.plan.libvirt()) else {
+            return Vec::new();
+        };
+        let Some(question) = step.question() else {
+            return Vec::new();
+        };
+        let changes = step.change_list();
+        let mut lines = vec![format!("On the KVM host it will also {question}.")];
+        lines.extend(
+            changes
+                .iter()
+                .take(SHOWN)
+                .map(|c| format!("  {}", theme::text(c))),
+        );
+        if changes.len() > SHOWN {
+            lines.push(format!(
+                "  {} and {} more: the plan tab (t) lists each command",
+                theme::ellipsis(),
+                changes.len() - SHOWN
+            ));
+        }
+        lines
     }
 
     /// Queues the install of what was prepared and opens the execute screen.

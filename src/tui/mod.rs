@@ -189,10 +189,14 @@ async fn event_loop(mut terminal: DefaultTerminal, mut app: App) -> std::io::Res
         }
         for effect in app.take_effects() {
             match effect {
-                Effect::Prepare { spec, state_dir } => {
+                Effect::Prepare {
+                    spec,
+                    state_dir,
+                    libvirt_uri,
+                } => {
                     let tx = internal_tx.clone();
                     tokio::task::spawn_blocking(move || {
-                        let result = app::prepare(&spec, &state_dir);
+                        let result = app::prepare(&spec, &state_dir, &libvirt_uri);
                         let _ = tx.send(Internal::Prepared(Box::new(result)));
                     });
                 }

@@ -676,21 +676,29 @@ class EtcdClient:
         for endpoint in self.endpoints:
             for _ in range(2):  # a kept-alive connection may have been closed by etcd
                 conn = self._take(endpoint)
+                url = urllib.parse.urlsplit(endpoint)
+                if conn.sock is None:
+                    try:
+                        conn.connect()
+                    except ssl.SSLError as e:
+                        last = "%s: %s" % (endpoint, tls_error(e))
+                        break
+                    except OSError as e:
+                        last = "%s: %s" % (endpoint, dial_error(url.hostname, url.port or 2379, e))
+                        break
                 try:
                     conn.request(method, path, body=json.dumps(body or {}) if method == "POST" else None,
                                  headers={"Content-Type": "application/json"})
                     resp = conn.getresponse()
                     raw = resp.read()
                     self._give_back(endpoint, conn)
-                except (OSError, http.client.HTTPException, ssl.SSLError) as e:
+                except (TimeoutError, socket.timeout):
                     conn.close()
-                    url = urllib.parse.urlsplit(endpoint)
-                    if isinstance(e, ssl.SSLError):
-                        last = "%s: %s" % (endpoint, tls_error(e))
-                    elif isinstance(e, OSError) and not isinstance(e, http.client.HTTPException):
-                        last = "%s: %s" % (endpoint, dial_error(url.hostname, url.port or 2379, e))
-                    else:
-                        last = "%s: %s" % (endpoint, e)
+                    last = "%s: context deadline exceeded" % endpoint
+                    break
+                except (OSError, http.client.HTTPException) as e:
+                    conn.close()
+                    last = "%s: %s" % (endpoint, e)
                     continue
                 if resp.status != 200:
                     last = "%s: %s %s" % (endpoint, resp.status, raw.decode(errors="replace").strip())

@@ -141,12 +141,16 @@ fn draw_modal(frame: &mut Frame, area: Rect, modal: &Modal) {
                 "Quit kubewiz? Choices not saved as a preset (s on Review) are lost. (y/n)",
             )],
         ),
-        Modal::ConfirmInstall => (
-            " Install? ",
-            vec![Line::raw(
-                "The dry run is off: this installs Kubernetes on the hosts over SSH, changing them. Go on? (y/n)",
-            )],
-        ),
+        Modal::ConfirmInstall(libvirt) => {
+            let mut lines = vec![Line::raw(
+                "The dry run is off: this installs Kubernetes on the hosts over SSH, changing them.",
+            )];
+            // The changes to the KVM host's own libvirt network, each named: they
+            // reach beyond the cluster's hosts.
+            lines.extend(libvirt.iter().map(|l| Line::raw(l.clone())));
+            lines.push(Line::raw("Go on? (y/n)"));
+            (" Install? ", lines)
+        }
         Modal::ConfirmHostKeys(keys) => {
             let mut lines = vec![Line::raw(
                 "These hosts offer SSH keys that are not in known_hosts yet:",

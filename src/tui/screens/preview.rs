@@ -351,7 +351,8 @@ impl Screen for Preview {
                 .plan_text
                 .lines()
                 .skip(self.plan_scroll)
-                .map(|l| Line::raw(l.to_owned()))
+                // The libvirt network's entries read `name → address`.
+                .map(|l| Line::raw(theme::text(l).into_owned()))
                 .collect::<Vec<_>>();
             let total = data.plan_text.lines().count();
             frame.render_widget(
