@@ -447,7 +447,10 @@ class Kubeconfig:
         if section.get(name + "-data"):
             return unb64(section[name + "-data"])
         if section.get(name):
-            return read_text(section[name])
+            try:
+                return read_text(section[name])
+            except OSError as e:
+                raise PkiError("invalid kubeconfig: %s" % go_open_error(section[name], e))
         return None
 
     def client(self, server=None, timeout=10):
