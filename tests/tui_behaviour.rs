@@ -667,3 +667,197 @@ fn too_small_a_terminal_ignores_keys_but_lets_the_operator_leave() {
     h.ctrl('c');
     assert!(h.app.quit);
 }
+
+fn host<'a>(h: &'a Harness, name: &str) -> &'a spec::HostSpec {
+    h.app
+        .spec
+        .hosts
+        .iter()
+        .find(|x| x.name.as_str() == name)
+        .unwrap_or_else(|| panic!("no host {name}: {:?}", h.app.spec.hosts))
+}
+
+#[test]
+fn import_from_libvirt_fills_in_the_hosts_off_the_ui_thread() {
+    let mut h = Harness::new(80, 24);
+    h.walk_to("Hosts");
+    assert!(h.hint_bar().contains("i import"), "{}", h.hint_bar());
+    h.press(KeyCode::Char('i'));
+    // The import is work for the event loop; the screen shows what it waits for and
+    // keeps being drawn, with time passing.
+    assert_eq!(
+        h.effects,
+        vec![Effect::ImportLibvirt {
+            uri: h.app.libvirt_uri.clone(),
+            network: "default".into(),
+        }]
+    );
+    let screen = h.screen();
+    assert!(
+        screen.contains("Reading the VMs of libvirt network default"),
+        "{screen}"
+    );
+    assert_eq!(h.hint_bar().trim(), "Esc stop waiting  ? help");
+    assert!(h.app.tick() && h.app.tick() && h.app.tick());
+    assert!(h.screen().contains("waited 1s"), "{}", h.screen());
+    // At most one import at a time.
+    h.press(KeyCode::Char('i'));
+    assert_eq!(h.effects.len(), 1);
+
+    assert!(h.finish_import());
+    // Rows of the same name get the VM's address and keep their roles.
+    assert_eq!(
+        host(&h, "kubemaster-1").address.to_string(),
+        "192.168.122.3"
+    );
+    assert_eq!(host(&h, "kubemaster-1").roles, [Role::ControlPlane]);
+    assert_eq!(host(&h, "kubenode-1").address.to_string(), "192.168.122.23");
+    assert_eq!(host(&h, "kubenode-1").roles, [Role::Worker]);
+    assert_eq!(h.app.spec.hosts.len(), 13, "no VM of a new name");
+    assert!(h.app.hosts_touched);
+    // The report names what changed and every VM left out, with why.
+    let screen = h.screen();
+    for text in [
+        "Imported from libvirt",
+        "6 VM(s) in libvirt, 2 with an address on network default.",
+        "kubemaster-1: address 192.168.122.3 (was 192.168.122.11)",
+        "Not imported:",
+        "kubemaster-2: shut off; start it and import again once it has",
+        "nfs-1: not on this network (it is on network storage)",
+        "haproxy-1: running, but no DHCP lease yet for 52:54:00:00:00:31",
+    ] {
+        assert!(screen.contains(text), "{text} missing:\n{screen}");
+    }
+    assert!(
+        h.hint_bar().contains("r keep only these"),
+        "{}",
+        h.hint_bar()
+    );
+    // Closed, the table shows what the validator makes of it: kubenode-1 took the
+    // address kubenode-3 has in the preset.
+    h.press(KeyCode::Esc);
+    let screen = h.screen();
+    assert!(!screen.contains("Not imported:"), "{screen}");
+    assert!(
+        screen
+            .lines()
+            .any(|l| l.contains("kubenode-3") && l.contains("✗192.168.122.23")),
+        "{screen}"
+    );
+}
+
+#[test]
+fn import_keeps_only_the_imported_hosts_when_asked() {
+    let mut h = Harness::new(80, 24);
+    h.walk_to("Hosts");
+    h.press(KeyCode::Char('i'));
+    assert!(h.finish_import());
+    h.press(KeyCode::Char('r'));
+    let hosts: Vec<(String, String, Vec<Role>)> = h
+        .app
+        .spec
+        .hosts
+        .iter()
+        .map(|x| (x.name.to_string(), x.address.to_string(), x.roles.clone()))
+        .collect();
+    assert_eq!(
+        hosts,
+        [
+            (
+                "kubemaster-1".to_string(),
+                "192.168.122.3".to_string(),
+                vec![Role::ControlPlane]
+            ),
+            (
+                "kubenode-1".to_string(),
+                "192.168.122.23".to_string(),
+                vec![Role::Worker]
+            ),
+        ]
+    );
+    assert!(!h.screen().contains("Imported from libvirt"));
+}
+
+#[test]
+fn import_reads_the_spec_s_libvirt_network_and_adds_new_vms_without_roles() {
+    let mut h = Harness::new(80, 24);
+    h.walk_to("Hosts");
+    h.app
+        .spec
+        .kvm
+        .as_mut()
+        .expect("the lab has [kvm]")
+        .libvirt_network = "storage".into();
+    h.press(KeyCode::Char('i'));
+    assert_eq!(
+        h.effects,
+        vec![Effect::ImportLibvirt {
+            uri: h.app.libvirt_uri.clone(),
+            network: "storage".into(),
+        }]
+    );
+    assert!(h.finish_import());
+    let nfs = host(&h, "nfs-1");
+    assert!(nfs.roles.is_empty());
+    assert!(nfs.address.to_string().starts_with("10.0.5."), "{nfs:?}");
+    let screen = h.screen();
+    assert!(screen.contains("nfs-1: added with 10.0.5."), "{screen}");
+    assert!(screen.contains("give it its roles"), "{screen}");
+    // Its missing roles are an error the operator sees and must fix before Next.
+    h.press(KeyCode::Esc);
+    h.press(KeyCode::Char('n'));
+    assert_eq!(h.app.screen, ScreenId::Hosts);
+    assert!(h.screen().contains("Cannot go on"), "{}", h.screen());
+}
+
+#[test]
+fn a_failed_import_says_why_and_changes_nothing() {
+    let mut h = Harness::new(80, 24);
+    h.walk_to("Hosts");
+    let before = h.app.spec.clone();
+    h.app.libvirt_uri = "test:///nonexistent/node.xml".into();
+    h.press(KeyCode::Char('i'));
+    assert!(h.finish_import());
+    let screen = h.screen();
+    assert!(screen.contains("Import from libvirt failed"), "{screen}");
+    assert!(
+        screen.contains("Reading libvirt network default on test:///nonexistent/node.xml failed:"),
+        "{screen}"
+    );
+    assert!(screen.contains("The hosts were not changed."), "{screen}");
+    assert_eq!(h.app.spec, before);
+    assert!(!h.app.hosts_touched);
+    h.press(KeyCode::Enter);
+    assert!(!h.screen().contains("Import from libvirt failed"));
+
+    // No virsh at all: the import's own message, on screen.
+    h.press(KeyCode::Char('i'));
+    h.take_effects();
+    h.app
+        .imported(Err(kubewiz::kvm::KvmError::VirshMissing.to_string()));
+    let screen = h.screen();
+    assert!(
+        screen.contains("virsh is not installed: apt-get install libvirt-clients"),
+        "{screen}"
+    );
+    assert_eq!(h.app.spec, before);
+}
+
+#[test]
+fn stopping_the_wait_drops_the_import() {
+    let mut h = Harness::new(80, 24);
+    h.walk_to("Hosts");
+    let before = h.app.spec.clone();
+    h.press(KeyCode::Char('i'));
+    h.press(KeyCode::Esc);
+    assert_eq!(
+        h.app.screen,
+        ScreenId::Hosts,
+        "Esc stops waiting, not the screen"
+    );
+    assert!(!h.screen().contains("Reading the VMs"));
+    // The result that arrives later is not used.
+    assert!(h.finish_import());
+    assert_eq!(h.app.spec, before);
+    assert!(!h.screen().contains("Imported from libvirt"));
+}

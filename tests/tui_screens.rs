@@ -202,6 +202,21 @@ fn hosts_bulk_add_dialog() {
 }
 
 #[test]
+fn hosts_import_from_libvirt() {
+    let mut h = Harness::new(80, 24);
+    h.walk_to("Hosts");
+    h.press(KeyCode::Char('i'));
+    h.app.tick();
+    h.app.tick();
+    h.app.tick();
+    snap("hosts_import_waiting_80x24", &mut h);
+    assert!(h.finish_import());
+    snap("hosts_import_report_80x24", &mut h);
+    h.press(KeyCode::Esc);
+    snap("hosts_imported_80x24", &mut h);
+}
+
+#[test]
 fn network_with_overlapping_ranges() {
     let mut h = Harness::new(80, 24);
     h.walk_to("Network");

@@ -94,6 +94,8 @@ pub enum Outcome {
     Rerun,
     /// Ask the operator to trust these (host, fingerprint) keys, then run again.
     TrustHostKeys(Vec<(String, String)>),
+    /// Read the VMs of the spec's libvirt network and fill in the hosts.
+    ImportLibvirt,
 }
 
 /// Work the event loop does off the UI thread, then reports back.
@@ -106,6 +108,9 @@ pub enum Effect {
         state_dir: PathBuf,
         libvirt_uri: String,
     },
+    /// List the VMs of libvirt network `network` on `uri` (`kvm::import`); the result
+    /// goes to [`App::imported`].
+    ImportLibvirt { uri: String, network: String },
     /// Start the install of what was prepared.
     Run { dry_run: bool },
     /// Ask the running install to stop after its running steps.
@@ -191,7 +196,7 @@ pub struct App {
     pub hosts_touched: bool,
     pub prepared: Option<Prepared>,
     pub quit: bool,
-    /// The libvirt connection for the plan's network preview:
+    /// The libvirt connection for the import and the plan's network preview:
     /// `kvm::connect_uri()` unless set otherwise (tests use libvirt's test driver).
     pub libvirt_uri: String,
     /// Work for the event loop; taken with [`App::take_effects`].
@@ -437,6 +442,17 @@ impl App {
             Outcome::Rerun => self.start_run(),
             Outcome::TrustHostKeys(keys) if keys.is_empty() => {}
             Outcome::TrustHostKeys(keys) => self.modal = Some(Modal::ConfirmHostKeys(keys)),
+            Outcome::ImportLibvirt => {
+                // At most one import at a time: the screen shows the one running.
+                if !self.hosts.importing() {
+                    let network = crate::render::kvm::libvirt_network(&self.spec).to_owned();
+                    self.hosts.start_import(&network, &self.libvirt_uri);
+                    self.effects.push(Effect::ImportLibvirt {
+                        uri: self.libvirt_uri.clone(),
+                        network,
+                    });
+                }
+            }
             Outcome::Back => self.back(),
             Outcome::Next => self.next(),
             Outcome::Load { spec, origin } => {
@@ -584,6 +600,19 @@ impl App {
         }
     }
 
+    /// The result of [`Effect::ImportLibvirt`]: the Hosts screen fills in the hosts
+    /// and shows what it did, or why the import failed.
+    pub fn imported(&mut self, result: Result<crate::kvm::Import, String>) {
+        let mut spec = self.spec.clone();
+        self.hosts.finish_import(result, &mut spec);
+        if spec != self.spec {
+            self.hosts_touched = true;
+            self.spec = spec;
+            self.prepared = None;
+            self.revalidate();
+        }
+    }
+
     /// The result of [`Effect::TrustHostKeys`]: on success the install runs again.
     pub fn host_keys_recorded(&mut self, result: Result<(), String>) {
         match result {
@@ -605,9 +634,9 @@ impl App {
         !events.is_empty()
     }
 
-    /// The clock moved: only a running install shows time passing.
+    /// The clock moved: a running install and a running import show time passing.
     pub fn tick(&mut self) -> bool {
-        self.execute.running()
+        self.hosts.tick() | self.execute.running()
     }
 }
 

@@ -29,6 +29,8 @@ pub enum Action {
     Remove,
     Duplicate,
     BulkAdd,
+    /// Fill in hosts from the VMs libvirt knows.
+    Import,
     Save,
     SwitchTab,
     SwitchFocus,

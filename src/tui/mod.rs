@@ -103,6 +103,7 @@ pub fn initial_app(preset: Option<&Path>, state_dir: PathBuf) -> App {
 enum Internal {
     Prepared(Box<Result<Prepared, String>>),
     KeysRecorded(Result<(), String>),
+    Imported(Box<Result<crate::kvm::Import, String>>),
 }
 
 async fn event_loop(mut terminal: DefaultTerminal, mut app: App) -> std::io::Result<()> {
@@ -170,6 +171,10 @@ async fn event_loop(mut terminal: DefaultTerminal, mut app: App) -> std::io::Res
                     app.host_keys_recorded(result);
                     dirty = true;
                 }
+                Internal::Imported(result) => {
+                    app.imported(*result);
+                    dirty = true;
+                }
             },
             n = engine::recv_many(&mut run, &mut events, BURST) => {
                 if n == 0 {
@@ -198,6 +203,14 @@ async fn event_loop(mut terminal: DefaultTerminal, mut app: App) -> std::io::Res
                     tokio::task::spawn_blocking(move || {
                         let result = app::prepare(&spec, &state_dir, &libvirt_uri);
                         let _ = tx.send(Internal::Prepared(Box::new(result)));
+                    });
+                }
+                Effect::ImportLibvirt { uri, network } => {
+                    // virsh blocks; the screen keeps drawing the wait meanwhile.
+                    let tx = internal_tx.clone();
+                    tokio::task::spawn_blocking(move || {
+                        let result = crate::kvm::import(&uri, &network).map_err(|e| e.to_string());
+                        let _ = tx.send(Internal::Imported(Box::new(result)));
                     });
                 }
                 Effect::Run { dry_run } => match app

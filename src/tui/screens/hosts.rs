@@ -1,6 +1,7 @@
 //! Hosts: an editable table of name, address, roles and optional SSH user/port. Every
 //! cell is parsed with the spec's own types as it is typed; problems the validator
-//! finds are marked on the cells their path names and listed under the table.
+//! finds are marked on the cells their path names and listed under the table. `i`
+//! fills the table from the VMs libvirt knows (`screens::import`).
 
 use std::net::IpAddr;
 
@@ -10,7 +11,9 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Clear, Paragraph, Row, Table, TableState, Wrap};
 
+use super::import::{self, ImportState, Merge, Report};
 use super::{Screen, diag_for, errors_of};
+use crate::kvm;
 use crate::spec::{ClusterSpec, DnsLabel, HostSpec, Role, Severity};
 use crate::tui::app::{Outcome, View, centered};
 use crate::tui::field::{self, TextField};
@@ -21,7 +24,7 @@ const TABLE: &[Binding] = &[
     quiet(keys::UP, Action::Up, "previous host"),
     quiet(keys::DOWN, Action::Down, "next host"),
     bind(keys::ENTER, Action::Select, "edit"),
-    bind(keys::RIGHT, Action::Right, "col"),
+    quiet(keys::RIGHT, Action::Right, "next column"),
     quiet(keys::LEFT, Action::Left, "previous column"),
     bind(&[Key::ch('a')], Action::Add, "add"),
     bind(&[Key::ch('d')], Action::Duplicate, "copy"),
@@ -31,6 +34,7 @@ const TABLE: &[Binding] = &[
         "del",
     ),
     bind(&[Key::ch('b')], Action::BulkAdd, "bulk"),
+    bind(&[Key::ch('i')], Action::Import, "import"),
     bind(keys::NEXT, Action::Next, "next"),
     bind(keys::ESC, Action::Back, "back"),
 ];
@@ -218,6 +222,8 @@ pub struct Hosts {
     row: usize,
     col: usize,
     bulk: Option<Bulk>,
+    /// "Import from libvirt": running, or its report shown.
+    import: Option<ImportState>,
 }
 
 impl Hosts {
@@ -295,6 +301,104 @@ impl Hosts {
         row
     }
 
+    /// The import was asked for and runs off the UI thread: show the wait.
+    pub fn start_import(&mut self, network: &str, uri: &str) {
+        self.import = Some(ImportState::Running {
+            network: network.to_owned(),
+            uri: uri.to_owned(),
+            ticks: 0,
+        });
+    }
+
+    /// True while an import runs: no second one is started.
+    pub fn importing(&self) -> bool {
+        matches!(self.import, Some(ImportState::Running { .. }))
+    }
+
+    /// Time passes for a running import; true when the screen shows it.
+    pub fn tick(&mut self) -> bool {
+        match &mut self.import {
+            Some(ImportState::Running { ticks, .. }) => {
+                *ticks += 1;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// The import's result: the hosts libvirt gave fill the table (a row of the same
+    /// name gets the VM's address and keeps its roles; a new name is added without
+    /// roles), and the report says what happened. Ignored when the operator stopped
+    /// waiting.
+    pub fn finish_import(&mut self, result: Result<kvm::Import, String>, spec: &mut ClusterSpec) {
+        let Some(ImportState::Running { network, uri, .. }) = self.import.take() else {
+            return;
+        };
+        let found = match result {
+            Ok(found) => found,
+            Err(message) => {
+                self.import = Some(ImportState::Report(Report::failed(
+                    &network, &uri, &message,
+                )));
+                return;
+            }
+        };
+        let mut merge = Merge::default();
+        for host in found.host_specs() {
+            let name = host.name.as_str();
+            match self.rows.iter_mut().find(|r| r.cells[0].value() == name) {
+                Some(row) => {
+                    let before = row.cells[1].value().to_owned();
+                    if parse_address(&before).ok() == Some(host.address) {
+                        merge.unchanged.push(name.to_owned());
+                    } else {
+                        row.cells[1].set(host.address.to_string());
+                        merge.updated.push((name.to_owned(), before, host.address));
+                    }
+                }
+                None => {
+                    self.rows.push(HostRow::from_spec(&host));
+                    merge.added.push((name.to_owned(), host.address));
+                }
+            }
+        }
+        let imported = merge.names();
+        merge.absent = self
+            .rows
+            .iter()
+            .map(|r| r.cells[0].value().to_owned())
+            .filter(|n| !imported.contains(n))
+            .collect();
+        self.import = Some(ImportState::Report(Report::of(&found, &merge)));
+        self.sync(spec);
+    }
+
+    fn handle_import(&mut self, key: &KeyEvent, spec: &mut ClusterSpec) -> Outcome {
+        match &mut self.import {
+            Some(ImportState::Running { .. }) => {
+                if keys::lookup(import::WAITING, key) == Some(Action::Cancel) {
+                    self.import = None;
+                }
+            }
+            Some(ImportState::Report(report)) => match keys::lookup(import::REPORT, key) {
+                Some(Action::Up) => report.scroll_by(false),
+                Some(Action::Down) => report.scroll_by(true),
+                Some(Action::Cancel) => self.import = None,
+                Some(Action::Remove) => {
+                    let keep = report.imported.clone();
+                    self.rows
+                        .retain(|r| keep.iter().any(|k| k == r.cells[0].value()));
+                    self.row = self.row.min(self.rows.len().saturating_sub(1));
+                    self.import = None;
+                    self.sync(spec);
+                }
+                _ => {}
+            },
+            None => return Outcome::Ignored,
+        }
+        Outcome::Handled
+    }
+
     fn handle_bulk(&mut self, key: &KeyEvent, spec: &mut ClusterSpec) -> Outcome {
         let Some(bulk) = self.bulk.as_mut() else {
             return Outcome::Ignored;
@@ -354,11 +458,18 @@ impl Screen for Hosts {
          you type and marked ✗ (error) or ! (warning), with the reason under the table.\n\
          Roles: control-plane (cp), worker (w), etcd, load-balancer (lb), comma separated.\n\
          SSH user and port are optional per-host overrides of the SSH options.\n\
-         b adds many hosts at once: a name pattern like kubenode-{1..5} and the first address."
+         b adds many hosts at once: a name pattern like kubenode-{1..5} and the first address.\n\
+         i imports the VMs of the libvirt network: names from the VMs, addresses from \
+         their DHCP leases; rows of the same name keep their roles."
     }
 
     fn bindings(&self) -> &'static [Binding] {
-        if self.bulk.is_some() {
+        if let Some(state) = &self.import {
+            match state {
+                ImportState::Running { .. } => import::WAITING,
+                ImportState::Report(_) => import::REPORT,
+            }
+        } else if self.bulk.is_some() {
             BULK
         } else if self
             .rows
@@ -380,6 +491,9 @@ impl Screen for Hosts {
     }
 
     fn handle(&mut self, key: &KeyEvent, spec: &mut ClusterSpec) -> Outcome {
+        if self.import.is_some() {
+            return self.handle_import(key, spec);
+        }
         if self.bulk.is_some() {
             return self.handle_bulk(key, spec);
         }
@@ -446,6 +560,7 @@ impl Screen for Hosts {
                     error: None,
                 });
             }
+            Some(Action::Import) => return Outcome::ImportLibvirt,
             Some(Action::Next) => return Outcome::Next,
             Some(Action::Back) => return Outcome::Back,
             _ => return Outcome::Ignored,
@@ -535,6 +650,15 @@ impl Screen for Hosts {
         frame.render_widget(self.notes(view), notes);
         if let Some(bulk) = &self.bulk {
             draw_bulk(frame, area, bulk);
+        }
+        match &self.import {
+            Some(ImportState::Running {
+                network,
+                uri,
+                ticks,
+            }) => import::draw_running(frame, area, network, uri, *ticks),
+            Some(ImportState::Report(report)) => import::draw_report(frame, area, report),
+            None => {}
         }
     }
 }

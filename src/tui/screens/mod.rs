@@ -4,6 +4,7 @@
 pub mod done;
 pub mod execute;
 pub mod hosts;
+pub mod import;
 pub mod network;
 pub mod options;
 pub mod preview;
