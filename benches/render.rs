@@ -6,9 +6,9 @@ mod common;
 
 use std::path::Path;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{Case, millis, ratio};
+use common::{Case, Probe, millis, ratio};
 use kubewiz::pki;
 use kubewiz::render::{self, Layout};
 use kubewiz::spec::{self, ClusterSpec};
@@ -67,14 +67,14 @@ fn bench(name: &str, spec: &ClusterSpec, rows: &mut Vec<Row>) {
     let mut leaves = 0;
     for _ in 0..5 {
         let dir = tempfile::tempdir().unwrap();
-        let load = common::load1();
-        let (cpu0, t0) = (cpu_time(), Instant::now());
+        let probe = Probe::start();
+        let cpu0 = cpu_time();
         let (pki, _) = pki::load_or_create(dir.path(), &layout).unwrap();
         let files = render::render(spec, &pki).unwrap();
         let _plan = kubewiz::plan::build(&layout, &files);
-        let wall = t0.elapsed();
-        first.push(wall, load);
-        parallelism.push((cpu_time() - cpu0).as_secs_f64() / wall.as_secs_f64());
+        let cpu = cpu_time() - cpu0;
+        let wall = first.record(probe);
+        parallelism.push(cpu.as_secs_f64() / wall.as_secs_f64());
         leaves = pki.leaves.len();
     }
     parallelism.sort_by(|a, b| a.partial_cmp(b).unwrap());
@@ -94,13 +94,12 @@ fn bench(name: &str, spec: &ClusterSpec, rows: &mut Vec<Row>) {
     let mut again = Case::default();
     let mut count = 0;
     for _ in 0..30 {
-        let load = common::load1();
-        let t0 = Instant::now();
+        let probe = Probe::start();
         let (pki, notices) = pki::load_or_create(dir.path(), &layout).unwrap();
         assert!(notices.is_empty());
         let files = render::render(spec, &pki).unwrap();
         let _plan = kubewiz::plan::build(&layout, &files);
-        again.push(t0.elapsed(), load);
+        again.record(probe);
         count = files.len();
     }
     rows.push(Row {
@@ -114,15 +113,14 @@ fn bench(name: &str, spec: &ClusterSpec, rows: &mut Vec<Row>) {
     let mut openssl = Case::default();
     for _ in 0..common::runs(3) {
         let dir = tempfile::tempdir().unwrap();
-        let load = common::load1();
-        let t0 = Instant::now();
-        let status = Command::new(&script)
-            .arg(leaves.to_string())
-            .arg(dir.path())
-            .status()
-            .unwrap();
+        let status = openssl.measure(|| {
+            Command::new(&script)
+                .arg(leaves.to_string())
+                .arg(dir.path())
+                .status()
+                .unwrap()
+        });
         assert!(status.success());
-        openssl.push(t0.elapsed(), load);
     }
     rows.push(Row {
         case: format!("{name}: openssl script, same set"),
@@ -160,16 +158,17 @@ fn main() {
          stacked-HA preset with 3 control planes and 200 workers. Load average (1, 5, 15 min) before: \
          {load_before}; after: {load_after}.\n\n"
     );
-    out += "| case | median | min | max | runs | 1-min load at start of runs | notes |\n|---|---|---|---|---|---|---|\n";
+    out += "| case | median | min | max | runs | 1-min load at start of runs | other programs' CPU | notes |\n|---|---|---|---|---|---|---|---|\n";
     for row in &rows {
         out += &format!(
-            "| {} | {} | {} | {} | {} | {} | {} |\n",
+            "| {} | {} | {} | {} | {} | {} | {} | {} |\n",
             row.case,
             millis(row.samples.median()),
             millis(row.samples.min()),
             millis(row.samples.max()),
             row.samples.samples.len(),
             row.samples.load_range(),
+            row.samples.others_range(),
             row.note
         );
     }

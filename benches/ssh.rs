@@ -307,6 +307,50 @@ impl Ansible {
     }
 }
 
+/// The machine's busy CPU time and the lab hosts' share of it, at one moment.
+struct CpuLook {
+    busy: u64,
+    hosts: u64,
+}
+
+impl CpuLook {
+    fn now() -> CpuLook {
+        // The lab hosts: this benchmark's descendants in other PID namespaces (each
+        // host's processes, with the children they waited for: an sshd keeps the time
+        // of its finished sessions).
+        let procs = common::processes();
+        let me = std::process::id();
+        let ns = |pid: &str| std::fs::read_link(format!("/proc/{pid}/ns/pid")).ok();
+        let mine = ns("self");
+        let hosts = procs
+            .iter()
+            .filter(|&(&pid, _)| {
+                pid != me
+                    && common::descends(&procs, pid, me, |_| false)
+                    && ns(&pid.to_string()) != mine
+            })
+            .map(|(_, p)| p.ticks + p.children_ticks)
+            .sum();
+        CpuLook {
+            busy: common::machine_busy_ticks(),
+            hosts,
+        }
+    }
+
+    /// Core-seconds since `before`: (this machine as the controller, the lab hosts).
+    /// The controller's share is what the machine did besides the hosts and other
+    /// programs (`case`'s last sample says how much they took), kernel networking
+    /// included.
+    fn since(&self, before: &CpuLook, case: &Case) -> (f64, f64) {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+        let wall = case.samples.last().map_or(0.0, Duration::as_secs_f64);
+        let others = case.others.last().copied().unwrap_or(0.0) * wall * cores;
+        let busy = self.busy.saturating_sub(before.busy) as f64 / 100.0;
+        let hosts = self.hosts.saturating_sub(before.hosts) as f64 / 100.0;
+        ((busy - hosts - others).max(0.0), hosts)
+    }
+}
+
 fn main() {
     if !common::benchmarking() {
         return;
@@ -363,6 +407,7 @@ fn main() {
         Tool::Ansible30Free => "Ansible, forks=30, free",
     };
     let mut cases: Vec<Case> = tools.iter().map(|&t| Case::new(name(t))).collect();
+    let mut cpu: Vec<Vec<(f64, f64)>> = vec![Vec::new(); tools.len()];
     for run in 0..runs {
         // Rotate the order, so no tool always runs first (or right after another).
         let mut order: Vec<usize> = (0..tools.len()).collect();
@@ -372,6 +417,7 @@ fn main() {
             let dir = format!("/tmp/bench/run{run}/{}", i);
             common::progress(&format!("run {}/{runs}: {}", run + 1, name(tool)));
             let case = &mut cases[i];
+            let cpu_before = CpuLook::now();
             match tool {
                 Tool::Kubewiz => case.measure(|| runtime.block_on(kubewiz_round(&lab, &dir))),
                 Tool::Pssh => case.measure(|| pssh.round(&dir)),
@@ -400,6 +446,7 @@ fn main() {
                         .round(forks, free, &dir, &format!("{run}-{i}"), case);
                 }
             }
+            cpu[i].push(CpuLook::now().since(&cpu_before, case));
             // Every host has every file of this round.
             for h in 0..lab.hosts.len() {
                 for n in 0..UPLOADS {
@@ -435,13 +482,15 @@ fn main() {
     .unwrap();
     writeln!(
         out,
-        "| tool | median | min | max | kubewiz is | 1-min load at start of runs |\n|---|---|---|---|---|---|"
+        "| tool | median | min | max | kubewiz is | CPU: controller + hosts (core-s, median) | 1-min load at start of runs | other programs' CPU |\n|---|---|---|---|---|---|---|---|"
     )
     .unwrap();
-    for case in &cases {
+    for (case, cpu) in cases.iter().zip(&cpu) {
+        let controller = common::median_f64(&cpu.iter().map(|c| c.0).collect::<Vec<_>>());
+        let hosts = common::median_f64(&cpu.iter().map(|c| c.1).collect::<Vec<_>>());
         writeln!(
             out,
-            "| {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {controller:.1} + {hosts:.1} | {} | {} |",
             case.name,
             secs(case.median()),
             secs(case.min()),
@@ -451,11 +500,23 @@ fn main() {
             } else {
                 format!("{} as fast", ratio(case.median(), ours))
             },
-            case.load_range()
+            case.load_range(),
+            case.others_range()
         )
         .unwrap();
     }
     writeln!(out).unwrap();
+    writeln!(
+        out,
+        "CPU: core-seconds the machine spent during a run, split into the lab hosts' processes (sshd, the \
+         shells, Ansible's Python modules on the hosts) and the rest, the controlling side (the tool itself, its \
+         ssh clients and connection masters, the kernel's networking); other programs' CPU is left out. The {HOSTS} \
+         hosts share this machine's {} cores with the controller: work a tool puts on the hosts slows its \
+         controller here, where on {HOSTS} real machines it would run elsewhere and in parallel. The controller's \
+         CPU time divided by the cores is a floor for the wall time a tool could reach with hosts of their own.\n",
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    )
+    .unwrap();
     let find = |n: &str| cases.iter().find(|c| c.name == n).map(Case::median);
     let pssh_ratio = find(name(Tool::Pssh)).map(|t| t.as_secs_f64() / ours.as_secs_f64());
     if let Some(r) = pssh_ratio {

@@ -67,6 +67,7 @@ struct FrameRow {
     total: Vec<Duration>,
     bytes: Vec<usize>,
     load: String,
+    others: f64,
 }
 
 /// The wizard on its execute screen for a 100-host preset, every host in the middle of
@@ -167,7 +168,7 @@ fn frames(hosts: &[GenHost], preset: &str, width: u16, height: u16, zoom: bool) 
     )
     .unwrap();
     term.draw(|f| h.app.draw(f)).unwrap(); // the first frame draws everything
-    let load = format!("{:.2}", common::load1());
+    let probe = common::Probe::start();
     let mut row = FrameRow {
         size: (width, height),
         zoom,
@@ -175,7 +176,8 @@ fn frames(hosts: &[GenHost], preset: &str, width: u16, height: u16, zoom: bool) 
         draw: Vec::new(),
         total: Vec::new(),
         bytes: Vec::new(),
-        load,
+        load: format!("{:.2}", probe.load),
+        others: 0.0,
     };
     for _ in 0..FRAMES {
         let burst = output(LINES_PER_HOST_PER_FRAME);
@@ -194,6 +196,7 @@ fn frames(hosts: &[GenHost], preset: &str, width: u16, height: u16, zoom: bool) 
         row.total.push(t2 - t0);
         row.bytes.push(count.0.get() - before);
     }
+    row.others = probe.stop().1;
     let shown = h.screen();
     assert!(
         shown.contains("Get:"),
@@ -261,6 +264,7 @@ struct MemoryRow {
     wall: Vec<Duration>,
     lines: usize,
     loads: Vec<f64>,
+    others: Vec<f64>,
 }
 
 fn mib(kib: u64) -> String {
@@ -294,6 +298,7 @@ fn cli_dry_run(
         wall: Vec::new(),
         lines: 0,
         loads: Vec::new(),
+        others: Vec::new(),
     };
     let kept = tempfile::tempdir_in(work).unwrap();
     let argv = |state: &Path| -> Vec<String> {
@@ -315,8 +320,10 @@ fn cli_dry_run(
     for _ in 0..runs {
         let state = tempfile::tempdir_in(work).unwrap();
         let state = if fresh { state.path() } else { kept.path() };
-        row.loads.push(common::load1());
+        let probe = common::Probe::start();
         let (kib, wall) = time_v(&argv(state), &out);
+        row.loads.push(probe.load);
+        row.others.push(probe.stop().1);
         row.peak_kib.push(kib);
         row.wall.push(wall);
     }
@@ -400,9 +407,9 @@ fn main() {
     let mut wizard = Vec::new();
     for run in 0..runs {
         common::progress(&format!("the wizard, 100-host dry run {}/{runs}", run + 1));
-        let load = common::load1();
+        let probe = common::Probe::start();
         match wizard_dry_run(&bin, &p100, work.path()) {
-            Some((kib, took)) => wizard.push((kib, took, load)),
+            Some((kib, took)) => wizard.push((kib, took, probe.load, probe.stop().1)),
             None => break,
         }
     }
@@ -437,7 +444,7 @@ fn main() {
     .unwrap();
     writeln!(
         out,
-        "| terminal | view | fold 500 lines (median) | draw (median) | frame (median) | frame (p95) | frame (max) | bytes to the terminal per frame (median) | 1-min load at start |\n|---|---|---|---|---|---|---|---|---|"
+        "| terminal | view | fold 500 lines (median) | draw (median) | frame (median) | frame (p95) | frame (max) | bytes to the terminal per frame (median) | 1-min load at start | other programs' CPU |\n|---|---|---|---|---|---|---|---|---|---|"
     )
     .unwrap();
     for r in &frame_rows {
@@ -445,7 +452,7 @@ fn main() {
         bytes.sort();
         writeln!(
             out,
-            "| {}×{} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {}×{} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             r.size.0,
             r.size.1,
             if r.zoom {
@@ -459,7 +466,8 @@ fn main() {
             millis(percentile(&r.total, 0.95)),
             millis(percentile(&r.total, 1.0)),
             bytes[bytes.len() / 2],
-            r.load
+            r.load,
+            common::share_range(&[r.others])
         )
         .unwrap();
     }
@@ -479,7 +487,7 @@ fn main() {
     .unwrap();
     writeln!(
         out,
-        "| case | hosts | peak RSS (median) | min–max | wall time (median) | output lines | 1-min load at start of runs |\n|---|---|---|---|---|---|---|"
+        "| case | hosts | peak RSS (median) | min–max | wall time (median) | output lines | 1-min load at start of runs | other programs' CPU |\n|---|---|---|---|---|---|---|---|"
     )
     .unwrap();
     for r in &memory {
@@ -487,7 +495,7 @@ fn main() {
         let hi = r.peak_kib.iter().max().copied().unwrap_or(0);
         writeln!(
             out,
-            "| {} | {} | {} | {}–{} | {} | {} | {} |",
+            "| {} | {} | {} | {}–{} | {} | {} | {} | {} |",
             r.case,
             r.hosts,
             mib(median_u64(&r.peak_kib)),
@@ -495,7 +503,8 @@ fn main() {
             mib(hi),
             common::secs(common::median(&r.wall)),
             r.lines,
-            common::load_range(&r.loads)
+            common::load_range(&r.loads),
+            common::share_range(&r.others)
         )
         .unwrap();
     }
@@ -509,14 +518,16 @@ fn main() {
         let kib: Vec<u64> = wizard.iter().map(|w| w.0).collect();
         let took: Vec<Duration> = wizard.iter().map(|w| w.1).collect();
         let loads: Vec<f64> = wizard.iter().map(|w| w.2).collect();
+        let others: Vec<f64> = wizard.iter().map(|w| w.3).collect();
         writeln!(
             out,
-            "| the wizard (tmux 200×50): open the preset, generate, dry-run install to the end, quit | {HOSTS} | {} | {}–{} | {} (the run at the wizard's pace) | — | {} |",
+            "| the wizard (tmux 200×50): open the preset, generate, dry-run install to the end, quit | {HOSTS} | {} | {}–{} | {} (the run at the wizard's pace) | — | {} | {} |",
             mib(median_u64(&kib)),
             mib(kib.iter().min().copied().unwrap_or(0)),
             mib(kib.iter().max().copied().unwrap_or(0)),
             common::secs(common::median(&took)),
-            common::load_range(&loads)
+            common::load_range(&loads),
+            common::share_range(&others)
         )
         .unwrap();
     }

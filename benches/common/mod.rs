@@ -50,6 +50,8 @@ pub struct Case {
     pub name: String,
     pub samples: Vec<Duration>,
     pub loads: Vec<f64>,
+    /// The share of the machine's CPU that other programs used during each sample.
+    pub others: Vec<f64>,
 }
 
 impl Case {
@@ -62,17 +64,24 @@ impl Case {
 
     /// Measures `f` once, noting the load average before it.
     pub fn measure<T>(&mut self, f: impl FnOnce() -> T) -> T {
-        self.loads.push(load1());
-        let started = std::time::Instant::now();
+        let probe = Probe::start();
         let out = f();
-        self.samples.push(started.elapsed());
+        self.record(probe);
         out
     }
 
-    /// Adds a sample measured elsewhere.
-    pub fn push(&mut self, sample: Duration, load_before: f64) {
-        self.samples.push(sample);
-        self.loads.push(load_before);
+    /// Ends a sample begun with [`Probe::start`]; returns its wall time.
+    pub fn record(&mut self, probe: Probe) -> Duration {
+        let (wall, others) = probe.stop();
+        self.samples.push(wall);
+        self.loads.push(probe.load);
+        self.others.push(others);
+        wall
+    }
+
+    /// "2%" or "2%–40%": the least and most CPU other programs took during a sample.
+    pub fn others_range(&self) -> String {
+        share_range(&self.others)
     }
 
     pub fn median(&self) -> Duration {
@@ -104,6 +113,159 @@ pub fn load_range(loads: &[f64]) -> String {
     } else {
         format!("{lo:.2}–{hi:.2}")
     }
+}
+
+/// "2%" or "2%–40%".
+pub fn share_range(shares: &[f64]) -> String {
+    let lo = shares.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = shares.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    if shares.is_empty() {
+        "?".into()
+    } else if (hi - lo).abs() < 0.005 {
+        format!("{:.0}%", lo * 100.0)
+    } else {
+        format!("{:.0}%–{:.0}%", lo * 100.0, hi * 100.0)
+    }
+}
+
+/// One sample in progress: when it began, the load average then, and what every other
+/// program on the machine had used of the CPU by then.
+pub struct Probe {
+    pub load: f64,
+    started: std::time::Instant,
+    others: std::collections::HashMap<(u32, u64), u64>,
+}
+
+impl Probe {
+    pub fn start() -> Probe {
+        let load = load1();
+        let others = foreign_cpu();
+        Probe {
+            load,
+            others,
+            started: std::time::Instant::now(),
+        }
+    }
+
+    /// The wall time since the start, and the share of the machine's CPU time (all
+    /// cores) that programs outside this benchmark used meanwhile.
+    pub fn stop(&self) -> (Duration, f64) {
+        let wall = self.started.elapsed();
+        let now = foreign_cpu();
+        let ticks: u64 = now
+            .iter()
+            .map(|(id, &t)| t.saturating_sub(self.others.get(id).copied().unwrap_or(0)))
+            .sum();
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+        // USER_HZ is 100 on Linux.
+        let share = ticks as f64 / 100.0 / (wall.as_secs_f64() * cores).max(1e-9);
+        (wall, share.min(1.0))
+    }
+}
+
+/// One process, from /proc/PID/stat.
+pub struct Proc {
+    pub ppid: u32,
+    pub comm: String,
+    /// user + system ticks of the process itself.
+    pub ticks: u64,
+    /// user + system ticks of its children that it waited for.
+    pub children_ticks: u64,
+    /// When it started (ticks since boot): with the pid, it names the process.
+    pub start: u64,
+}
+
+/// Every process on the machine.
+pub fn processes() -> std::collections::HashMap<u32, Proc> {
+    let mut procs = std::collections::HashMap::new();
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return procs;
+    };
+    for entry in dir.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+            continue;
+        };
+        let comm = stat[open + 1..close].to_owned();
+        let f: Vec<&str> = stat[close + 2..].split(' ').collect();
+        // After the name: state ppid ... utime (12th) stime cutime cstime ... starttime (20th).
+        let num = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+        procs.insert(
+            pid,
+            Proc {
+                ppid: num(1) as u32,
+                comm,
+                ticks: num(11) + num(12),
+                children_ticks: num(13) + num(14),
+                start: num(19),
+            },
+        );
+    }
+    procs
+}
+
+/// True when `pid` is `root` or one of its descendants, or under a process for which
+/// `stop` holds.
+pub fn descends(
+    procs: &std::collections::HashMap<u32, Proc>,
+    mut pid: u32,
+    root: u32,
+    stop: impl Fn(&Proc) -> bool,
+) -> bool {
+    for _ in 0..64 {
+        if pid == root || procs.get(&pid).is_some_and(&stop) {
+            return true;
+        }
+        match procs.get(&pid) {
+            Some(p) if p.ppid > 1 => pid = p.ppid,
+            _ => return false,
+        }
+    }
+    false
+}
+
+/// Busy CPU ticks of the whole machine (all cores) since boot, from /proc/stat.
+pub fn machine_busy_ticks() -> u64 {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let cpu = stat.lines().next().unwrap_or_default();
+    // user nice system idle iowait irq softirq steal
+    let v: Vec<u64> = cpu
+        .split_whitespace()
+        .skip(1)
+        .map(|x| x.parse().unwrap_or(0))
+        .collect();
+    let at = |i: usize| v.get(i).copied().unwrap_or(0);
+    at(0) + at(1) + at(2) + at(5) + at(6) + at(7)
+}
+
+/// CPU ticks (user + system) of every process that is not this benchmark or started by
+/// it, keyed by pid and start time. Left out besides: kernel threads, tmux and what
+/// runs under it (the wizard that the wizard benchmark drives), and `ssh` clients (the
+/// tools measured leave their connection masters running in the background, outside
+/// this process tree). Processes that start and end between two looks are not seen,
+/// so this is a lower bound: the long compilers of another build are what it is for.
+pub fn foreign_cpu() -> std::collections::HashMap<(u32, u64), u64> {
+    let procs = processes();
+    let me = std::process::id();
+    procs
+        .iter()
+        .filter(|&(&pid, p)| {
+            pid != 2
+                && p.ppid != 2
+                && p.comm != "ssh"
+                && !descends(&procs, pid, me, |p| p.comm.starts_with("tmux"))
+        })
+        .map(|(&pid, p)| ((pid, p.start), p.ticks))
+        .collect()
 }
 
 pub fn median(samples: &[Duration]) -> Duration {

@@ -71,7 +71,16 @@ cargo bench --no-run "${bench_args[@]}" 2> "$tmp/build.log" || { tail -30 "$tmp/
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 started=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 declare -A took
+# Lets the load average of the previous benchmark's own work fall (up to 2 minutes).
+settle() {
+  local waited=0
+  while [ $waited -lt 120 ] && awk -v n="$(nproc)" '{ exit !($1 >= n) }' /proc/loadavg; do
+    sleep 10
+    waited=$((waited + 10))
+  done
+}
 for b in "${benches[@]}"; do
+  settle
   echo "running: cargo bench --bench $b (load $(cut -d' ' -f1-3 /proc/loadavg))" >&2
   t0=$(date +%s)
   if ! cargo bench --bench "$b" > "$tmp/$b.md" 2> "$tmp/$b.log"; then
@@ -99,8 +108,13 @@ first_line() { "$@" 2>&1 | head -1; }
   echo "Written by \`sudo scripts/bench/run.sh\` (run it again to reproduce every figure here); each"
   echo "section is the output of one \`cargo bench --bench NAME\`. Medians of several runs; where"
   echo "kubewiz is compared with another tool, both ran in turns in the same run, on the same hosts."
-  echo "The 1-minute load average is given with every measurement: this machine is shared, and a"
-  echo "benchmark's own work (the lab hosts' sshd and shells) raises it too."
+  echo
+  echo "Two figures come with every measurement, because the machine may be shared: the 1-minute"
+  echo "load average when it began (the benchmark's own work counts in it too: the lab hosts' sshd"
+  echo "and shells, Ansible's workers, and it lags by about a minute), and **other programs' CPU**:"
+  echo "the share of the machine's CPU time (all cores) that processes outside the benchmark used"
+  echo "while it ran, such as another build. That one is a lower bound: a process that starts and"
+  echo "ends between the two looks at /proc is not seen."
   echo
   echo "Run from $started to $finished."
   echo
