@@ -746,16 +746,28 @@ impl Session for SshSession {
             // on every way out, also when sshd died and writing an error kills the shell
             // (SIGPIPE), which skips a plain EXIT trap. No fsync: the rename is
             // what makes the change atomic (ext4 and xfs flush a file renamed over another).
+            //
+            // The first time kubewiz replaces a file it keeps the original, and it notes
+            // the files and directories it creates (see [`RECORD_DIR`]), so `kubewiz
+            // reset` can put the host back as it was.
+            let record = RECORD_DIR;
             let write = format!(
                 "set -e; umask 022; \
                  if {same}; then cat > /dev/null; echo unchanged; exit 0; fi; \
                  if [ -d {quoted} ]; then echo {quoted}' is a directory' >&2; exit 1; fi; \
+                 mkdir -p {record}/orig {record}/new; \
+                 d={qdir}; while [ ! -d \"$d\" ]; do printf '%s\\n' \"$d\" >> {record}/dirs; d=$(dirname -- \"$d\"); done; \
                  [ -d {qdir} ] || mkdir -p -- {qdir}; \
                  tmp=$(mktemp {qdir}/.kubewiz.XXXXXXXX); \
                  trap 'rm -f \"$tmp\"' EXIT; trap 'exit 1' HUP INT TERM PIPE; \
                  cat > \"$tmp\"; \
                  [ \"$(sha256sum < \"$tmp\")\" = '{sum}  -' ] || {{ rm -f \"$tmp\"; echo 'the uploaded content arrived incomplete' >&2; exit 1; }}; \
-                 chown 0:0 \"$tmp\"; chmod {mode:o} \"$tmp\"; mv -f \"$tmp\" {quoted}; echo written"
+                 chown 0:0 \"$tmp\"; chmod {mode:o} \"$tmp\"; \
+                 if [ ! -e {record}/orig{quoted} ] && [ ! -e {record}/new{quoted} ]; then \
+                   if [ -e {quoted} ]; then mkdir -p {record}/orig{qdir} && cp -a -- {quoted} {record}/orig{quoted}; \
+                   else mkdir -p {record}/new{qdir} && : > {record}/new{quoted}; fi; \
+                 fi; \
+                 mv -f \"$tmp\" {quoted}; echo written"
             );
             let timeout =
                 Duration::from_secs(60) + Duration::from_secs((content.len() / (1 << 20)) as u64);
@@ -792,6 +804,11 @@ impl Session for SshSession {
         })
     }
 }
+
+/// Where the hosts keep what kubewiz changed: `orig/PATH` holds the original of every
+/// file an upload replaced, `new/PATH` marks every file an upload created, and `dirs`
+/// lists the directories uploads created. `kubewiz reset` restores from it.
+pub const RECORD_DIR: &str = "/var/lib/kubewiz/files";
 
 #[cfg(test)]
 mod tests {
