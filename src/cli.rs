@@ -73,13 +73,18 @@ pub enum Command {
         #[arg(value_name = "NAME")]
         name: String,
     },
-    /// Undo an install on the hosts
+    /// Undo an install on the hosts: kubeadm reset, the kubelet, CNI leftovers and
+    /// Kubernetes' iptables rules, etcd, haproxy and keepalived, and every file kubewiz
+    /// wrote (originals put back); the cluster's certificates stay in the state directory
     Reset {
         #[arg(long, value_name = "FILE")]
         preset: PathBuf,
         /// Do not ask for confirmation
         #[arg(long)]
         yes: bool,
+        /// Keep etcd's data (the cluster's state) and the kubelet's
+        #[arg(long)]
+        keep_data: bool,
     },
     /// The KVM host's libvirt: import its VMs as hosts; DNS names and fixed addresses
     /// for the cluster on the libvirt network

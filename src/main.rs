@@ -32,7 +32,11 @@ fn main() -> ExitCode {
             },
         ),
         Some(Command::Resume { name }) => commands::apply::resume(cli.state_dir.as_deref(), name),
+        Some(Command::Reset {
+            preset,
+            yes,
+            keep_data,
+        }) => commands::reset::run(cli.state_dir.as_deref(), preset, *yes, *keep_data),
         Some(Command::Kvm { command }) => commands::kvm::run(command),
-        Some(other) => commands::not_built(&format!("`kubewiz {}`", other.name())),
     }
 }

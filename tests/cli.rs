@@ -87,11 +87,20 @@ fn usage_errors_exit_2() {
 }
 
 #[test]
-fn subcommands_not_built_say_so_and_exit_2() {
-    let output = kubewiz(&["reset", "--preset", "presets/kvm-lab.toml"]);
+fn reset_without_a_terminal_or_yes_refuses_before_touching_anything() {
+    let state = tempfile::tempdir().unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_kubewiz"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .arg("--state-dir")
+        .arg(state.path())
+        .args(["reset", "--preset", "presets/kvm-lab.toml"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
     assert_eq!(output.status.code(), Some(2));
     let err = String::from_utf8_lossy(&output.stderr);
-    assert!(err.contains("is not built yet"), "{err}");
+    assert!(err.contains("give --yes"), "{err}");
+    assert_eq!(std::fs::read_dir(state.path()).unwrap().count(), 0);
 }
 
 #[test]

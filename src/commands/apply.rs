@@ -179,6 +179,16 @@ fn execute(
         }
     };
     options.only = only;
+    run_plan(prepared, transport, options)
+}
+
+/// Runs `prepared`'s plan with `options`, line output on stdout and a summary at the
+/// end; the exit code says whether every step succeeded.
+pub(super) fn run_plan(
+    prepared: Prepared,
+    transport: Arc<dyn Transport>,
+    options: runner::RunOptions,
+) -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

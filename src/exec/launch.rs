@@ -43,38 +43,8 @@ pub fn run_options(
             .map_err(|e| format!("cannot open the journal {}: {e}", state.journal().display()))?;
         (Some(j), f)
     };
-    let now = time::OffsetDateTime::now_utc();
-    let stamp = now
-        .format(&time::macros::format_description!(
-            "[year][month][day]T[hour][minute][second]Z"
-        ))
-        .unwrap_or_else(|_| "run".into());
-    let started = now
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default();
-    let audit = AuditLog::create(
-        &state.logs_dir(),
-        &stamp,
-        &sha256_hex(preset_text.as_bytes()),
-        &started,
-    )
-    .map_err(|e| {
-        format!(
-            "cannot start the audit log in {}: {e}",
-            state.logs_dir().display()
-        )
-    })?;
-    Ok(RunOptions {
-        concurrency: DEFAULT_CONCURRENCY,
-        only: None,
-        finished,
-        journal,
-        audit: Some(audit),
-        state_dir: state.dir().to_path_buf(),
-        redactor: secrets(spec, pki),
-        ca_digest: sha256_hex(pki.authority(Authority::Kubernetes).cert_pem.as_bytes()),
-        etcd_ca_digest: sha256_hex(pki.authority(Authority::Etcd).cert_pem.as_bytes()),
-    })
+    let audit = start_audit(state, preset_text)?;
+    Ok(options(spec, pki, state, audit, journal, finished))
 }
 
 /// The cluster's journal, continued when an earlier run left one.
@@ -86,4 +56,69 @@ fn open_journal(state: &ClusterState) -> std::io::Result<(Journal, Finished)> {
     } else {
         Ok((Journal::create(&path)?, Finished::new()))
     }
+}
+
+/// The options of `kubewiz reset`: an audit log, and no journal (every reset step
+/// checks before it acts, so a reset simply runs again). The install's journal is
+/// set aside, so the next `apply` redoes every step on the reset hosts.
+pub fn reset_options(
+    spec: &ClusterSpec,
+    pki: &Pki,
+    state: &ClusterState,
+    preset_text: &str,
+) -> Result<RunOptions, String> {
+    let journal = state.journal();
+    if journal.is_file() {
+        let aside = journal.with_extension("reset");
+        std::fs::rename(&journal, &aside)
+            .map_err(|e| format!("cannot set the journal {} aside: {e}", journal.display()))?;
+    }
+    let audit = start_audit(state, preset_text)?;
+    Ok(options(spec, pki, state, audit, None, Finished::new()))
+}
+
+fn options(
+    spec: &ClusterSpec,
+    pki: &Pki,
+    state: &ClusterState,
+    audit: AuditLog,
+    journal: Option<Journal>,
+    finished: Finished,
+) -> RunOptions {
+    RunOptions {
+        concurrency: DEFAULT_CONCURRENCY,
+        only: None,
+        finished,
+        journal,
+        audit: Some(audit),
+        state_dir: state.dir().to_path_buf(),
+        redactor: secrets(spec, pki),
+        ca_digest: sha256_hex(pki.authority(Authority::Kubernetes).cert_pem.as_bytes()),
+        etcd_ca_digest: sha256_hex(pki.authority(Authority::Etcd).cert_pem.as_bytes()),
+    }
+}
+
+/// A new audit log in the cluster's logs directory, named by the UTC time.
+fn start_audit(state: &ClusterState, preset_text: &str) -> Result<AuditLog, String> {
+    let now = time::OffsetDateTime::now_utc();
+    let stamp = now
+        .format(&time::macros::format_description!(
+            "[year][month][day]T[hour][minute][second]Z"
+        ))
+        .unwrap_or_else(|_| "run".into());
+    let started = now
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default();
+    AuditLog::create(
+        &state.logs_dir(),
+        &stamp,
+        &sha256_hex(preset_text.as_bytes()),
+        &started,
+    )
+    .map_err(|e| {
+        format!(
+            "cannot start the audit log in {}: {e}",
+            state.logs_dir().display()
+        )
+    })
 }

@@ -594,9 +594,9 @@ impl Run {
                 self.check_api(host, step, url, kubeconfig).await
             }
             Action::LibvirtNetwork(network) => self.libvirt(host, step, network).await,
-            Action::UploadBundle { from, to } => {
+            Action::UploadBundle { from, to, programs } => {
                 let session = self.session(host)?;
-                let programs = bundle_files(from).map_err(Failure::new)?;
+                let programs = bundle_files(from, programs).map_err(Failure::new)?;
                 for (name, content) in &programs {
                     let path = format!("{to}/{name}");
                     let changed = session.upload(&path, 0o755, content).await?;
@@ -881,7 +881,9 @@ fn bundle_fingerprint(dir: &std::path::Path) -> String {
 }
 
 /// The programs of a bundle directory, by name, read from the KVM host.
-fn bundle_files(dir: &std::path::Path) -> Result<Vec<(String, Vec<u8>)>, String> {
+/// The programs of the bundle directory `dir`: `only` those (each must be there), or
+/// every file when `only` is empty.
+fn bundle_files(dir: &std::path::Path, only: &[String]) -> Result<Vec<(String, Vec<u8>)>, String> {
     let entries = std::fs::read_dir(dir).map_err(|e| {
         format!(
             "cannot read the bundle directory {}: {e}; packages.bundle_dir must hold bin/",
@@ -892,10 +894,18 @@ fn bundle_files(dir: &std::path::Path) -> Result<Vec<(String, Vec<u8>)>, String>
     for entry in entries {
         let entry = entry.map_err(|e| format!("{}: {e}", dir.display()))?;
         let path = entry.path();
-        if path.is_file() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if path.is_file() && (only.is_empty() || only.contains(&name)) {
             let content = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-            files.push((entry.file_name().to_string_lossy().into_owned(), content));
+            files.push((name, content));
         }
+    }
+    if let Some(missing) = only.iter().find(|p| !files.iter().any(|(n, _)| n == *p)) {
+        return Err(format!(
+            "the bundle directory {} has no {missing}; put {} there",
+            dir.display(),
+            only.join(" and ")
+        ));
     }
     if files.is_empty() {
         return Err(format!(

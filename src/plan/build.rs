@@ -4,9 +4,8 @@
 //! uploads exactly what the preview shows. Every command checks before it acts, so a
 //! re-run or a resume never breaks what an earlier run built.
 
-use std::time::Duration;
-
-use super::{Action, HostSteps, LOCAL, OsFamily, Phase, PhaseId, Plan, Step};
+use super::steps::Steps;
+use super::{Action, HostSteps, LOCAL, OsFamily, Phase, PhaseId, Plan};
 use crate::pki::ETCD_PKI_DIR;
 use crate::render::{File, Layout, LbLayout, Purpose, Target, etcd, kubeadm, lb, node};
 use crate::spec::{Cni, HostSpec, PackageSource};
@@ -45,91 +44,6 @@ pub fn build(layout: &Layout, files: &[File]) -> Plan {
 struct Builder<'a> {
     layout: &'a Layout<'a>,
     files: &'a [File],
-}
-
-/// Collects one host's steps with ids `phase/host/slug`.
-struct Steps {
-    phase: PhaseId,
-    host: String,
-    steps: Vec<Step>,
-}
-
-impl Steps {
-    fn new(phase: PhaseId, host: &str) -> Self {
-        Steps {
-            phase,
-            host: host.to_owned(),
-            steps: Vec::new(),
-        }
-    }
-
-    fn push(
-        &mut self,
-        slug: &str,
-        title: impl Into<String>,
-        action: Action,
-        timeout_secs: u64,
-    ) -> &mut Step {
-        let idempotent = !matches!(
-            action,
-            Action::Wait { .. }
-                | Action::Facts
-                | Action::Connect
-                | Action::Preflight(_)
-                | Action::CheckApi { .. }
-        );
-        self.steps.push(Step {
-            id: format!("{}/{}/{slug}", self.phase.name(), self.host),
-            title: title.into(),
-            action,
-            timeout: Duration::from_secs(timeout_secs),
-            idempotent,
-            unit: None,
-            only_on: None,
-        });
-        self.steps.last_mut().expect("just pushed")
-    }
-
-    fn run(
-        &mut self,
-        slug: &str,
-        title: impl Into<String>,
-        command: impl Into<String>,
-        timeout_secs: u64,
-    ) -> &mut Step {
-        self.push(
-            slug,
-            title,
-            Action::Run {
-                command: command.into(),
-            },
-            timeout_secs,
-        )
-    }
-
-    fn wait(
-        &mut self,
-        slug: &str,
-        title: impl Into<String>,
-        check: impl Into<String>,
-        timeout_secs: u64,
-    ) -> &mut Step {
-        self.push(
-            slug,
-            title,
-            Action::Wait {
-                check: check.into(),
-            },
-            timeout_secs,
-        )
-    }
-
-    fn done(self) -> HostSteps {
-        HostSteps {
-            host: self.host,
-            steps: self.steps,
-        }
-    }
 }
 
 /// The ports a host's roles need free (reference/kubeadm.md §4).
@@ -384,6 +298,7 @@ impl<'a> Builder<'a> {
                     Action::UploadBundle {
                         from: dir.join("bin"),
                         to: BUNDLE_TARGET.into(),
+                        programs: Vec::new(),
                     },
                     600,
                 );
@@ -416,12 +331,30 @@ impl<'a> Builder<'a> {
             .iter()
             .map(|h| {
                 let mut s = Steps::new(PhaseId::Etcd, h.name.as_str());
-                s.run(
-                    "install",
-                    "install etcd",
-                    "command -v etcd >/dev/null || { if command -v apt-get >/dev/null; then DEBIAN_FRONTEND=noninteractive apt-get install -y -q etcd-server etcd-client; else dnf install -y etcd; fi; }",
-                    600,
-                );
+                match &self.layout.spec.packages.bundle_dir {
+                    // The unit runs the bundle's etcd (render::etcd), as air-gapped
+                    // hosts have no package repository to install it from.
+                    Some(dir) if self.layout.spec.packages.source == PackageSource::Bundle => {
+                        s.push(
+                            "install",
+                            "install etcd and etcdctl from the bundle",
+                            Action::UploadBundle {
+                                from: dir.join("bin"),
+                                to: BUNDLE_TARGET.into(),
+                                programs: vec!["etcd".into(), "etcdctl".into()],
+                            },
+                            300,
+                        );
+                    }
+                    _ => {
+                        s.run(
+                            "install",
+                            "install etcd",
+                            "command -v etcd >/dev/null || { if command -v apt-get >/dev/null; then DEBIAN_FRONTEND=noninteractive apt-get install -y -q etcd-server etcd-client; else dnf install -y etcd; fi; }",
+                            600,
+                        );
+                    }
+                }
                 self.uploads(&mut s, Purpose::Etcd);
                 s.run(
                     "start",
@@ -603,7 +536,12 @@ kubeadm token list --kubeconfig {ADMIN_CONF} | awk '{{print $1}}' | grep -qx \"$
             s.wait(
                 "ready",
                 "wait until this API server is ready",
-                format!("kubectl --kubeconfig {ADMIN_CONF} --server https://127.0.0.1:6443 get --raw /readyz"),
+                // Its own address: the API server's certificate names it (kubeadm's
+                // SAN rules), not 127.0.0.1.
+                format!(
+                    "kubectl --kubeconfig {ADMIN_CONF} --server https://{} get --raw /readyz",
+                    std::net::SocketAddr::new(host.address, 6443)
+                ),
                 300,
             )
             .unit = Some("kubelet");

@@ -4,6 +4,8 @@
 
 mod build;
 pub mod libvirt;
+pub mod reset;
+mod steps;
 mod text;
 
 use std::fmt;
@@ -30,9 +32,16 @@ pub enum PhaseId {
     Cni,
     Verify,
     Kubeconfig,
+    /// `kubewiz reset`: kubeadm reset and cleanup on every node.
+    ResetNodes,
+    /// `kubewiz reset`: stop external etcd, haproxy and keepalived.
+    ResetServices,
+    /// `kubewiz reset`: put back the files kubewiz replaced.
+    Restore,
 }
 
 impl PhaseId {
+    /// The install's phases; `--phase` takes their names.
     pub const ALL: [PhaseId; 13] = [
         PhaseId::LibvirtNetwork,
         PhaseId::Connect,
@@ -65,6 +74,9 @@ impl PhaseId {
             PhaseId::Cni => "cni",
             PhaseId::Verify => "verify",
             PhaseId::Kubeconfig => "kubeconfig",
+            PhaseId::ResetNodes => "reset-nodes",
+            PhaseId::ResetServices => "reset-services",
+            PhaseId::Restore => "restore-files",
         }
     }
 
@@ -83,6 +95,9 @@ impl PhaseId {
             PhaseId::Cni => "Pod network",
             PhaseId::Verify => "Verify",
             PhaseId::Kubeconfig => "Fetch kubeconfig",
+            PhaseId::ResetNodes => "Reset nodes",
+            PhaseId::ResetServices => "Stop etcd and load balancers",
+            PhaseId::Restore => "Restore files",
         }
     }
 
@@ -123,6 +138,8 @@ pub enum Action {
     UploadBundle {
         from: std::path::PathBuf,
         to: String,
+        /// Only these programs (each must be in the bundle); every file when empty.
+        programs: Vec<String>,
     },
     /// On the KVM host, after the operator agreed: make the libvirt network hold the
     /// cluster's DHCP reservations and DNS entries, live and persistent.

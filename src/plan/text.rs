@@ -58,9 +58,17 @@ impl fmt::Display for Plan {
                             "      from the KVM host, wait up to {}s for {url} to answer with local/{kubeconfig}",
                             step.timeout.as_secs()
                         )?,
-                        Action::UploadBundle { from, to } => writeln!(
+                        Action::UploadBundle { from, to, programs } if programs.is_empty() => {
+                            writeln!(
+                                f,
+                                "      upload every file of {} to {to} (0755)",
+                                from.display()
+                            )?
+                        }
+                        Action::UploadBundle { from, to, programs } => writeln!(
                             f,
-                            "      upload every file of {} to {to} (0755)",
+                            "      upload {} from {} to {to} (0755)",
+                            programs.join(", "),
                             from.display()
                         )?,
                         Action::WriteLocal { path } => {

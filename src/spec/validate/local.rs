@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::spec::{ClusterSpec, Diagnostic, PackageSource};
+use crate::spec::{ClusterSpec, Diagnostic, PackageSource, Role};
 
 /// Expands a leading `~/` with `home`.
 pub fn expand_home(path: &Path, home: Option<&Path>) -> PathBuf {
@@ -32,11 +32,26 @@ pub fn check_local(spec: &ClusterSpec, home: Option<&Path>) -> Vec<Diagnostic> {
     }
     if let (PackageSource::Bundle, Some(dir)) = (spec.packages.source, &spec.packages.bundle_dir) {
         let full = expand_home(dir, home);
-        if !full.join("bin").is_dir() {
+        let bin = full.join("bin");
+        let etcd_hosts = spec.hosts.iter().any(|h| h.roles.contains(&Role::Etcd));
+        if bin.is_dir() && etcd_hosts {
+            for program in ["etcd", "etcdctl"] {
+                if !bin.join(program).is_file() {
+                    out.push(Diagnostic::warning(
+                        "packages.bundle_dir",
+                        format!(
+                            "{} has no {program}; the external etcd hosts install etcd and etcdctl from the bundle",
+                            bin.display()
+                        ),
+                    ));
+                }
+            }
+        }
+        if !bin.is_dir() {
             out.push(Diagnostic::warning(
                 "packages.bundle_dir",
                 format!(
-                    "{} has no bin/ directory on this machine; put kubeadm, kubelet, kubectl, containerd and runc in {}/bin",
+                    "{} has no bin/ directory on this machine; put kubeadm, kubelet, kubectl, containerd and runc (and etcd, etcdctl for external etcd) in {}/bin",
                     full.display(),
                     full.display()
                 ),
