@@ -479,6 +479,35 @@ impl Lab {
         .ok()
     }
 
+    /// Runs `script` with bash as root inside host `i` (its namespaces and root), not
+    /// through SSH: for checking a host from outside, also while its sshd is down.
+    pub fn exec(&self, i: usize, script: &str) -> std::process::Output {
+        let host = &self.hosts[i];
+        let pid1 = self
+            .pid1(i)
+            .unwrap_or_else(|| panic!("lab: {} is not running", host.name));
+        Command::new("nsenter")
+            .args([
+                "-t",
+                &pid1.to_string(),
+                "-m",
+                "-u",
+                "-p",
+                "-n",
+                "--",
+                "chroot",
+            ])
+            .arg(host.dir.join("root"))
+            .args(["/bin/bash", "-c", script])
+            .env(
+                "PATH",
+                "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            )
+            .stdin(Stdio::null())
+            .output()
+            .unwrap_or_else(|e| panic!("lab: nsenter: {e}"))
+    }
+
     /// The global pid of host `i`'s PID 1.
     fn pid1(&self, i: usize) -> Option<u32> {
         let procs = self.procs.lock().unwrap_or_else(|e| e.into_inner());

