@@ -1,0 +1,159 @@
+//! Faults during an install on lab hosts.
+
+#[path = "lab/mod.rs"]
+mod lab;
+
+#[path = "lab/cluster.rs"]
+mod cluster;
+
+use std::fs;
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+use cluster::Topology;
+
+/// A host that does not answer at connect: the run stops with its name and the cause,
+/// and no host gets anything beyond the read-only facts.
+#[test]
+fn an_unreachable_host_stops_the_run_before_anything_changes() {
+    let topology = Topology::SingleMaster;
+    let Some(lab) = cluster::start_lab(topology.size(0)) else {
+        return;
+    };
+    let work = tempfile::tempdir().unwrap();
+    let bundle = cluster::bundle(work.path());
+    let text = cluster::preset(&lab, topology, 0, &bundle).replace(
+        &format!("address = \"{}\"", lab.hosts[1].address),
+        &format!("address = \"{}\"", lab.unused_address()),
+    );
+    let preset = work.path().join("labsingle.toml");
+    fs::write(&preset, text).unwrap();
+    let state = work.path().join("state");
+    let (out, _) = cluster::kubewiz(
+        &state,
+        &[
+            "apply",
+            "--preset",
+            preset.to_str().unwrap(),
+            "--no-tui",
+            "--yes",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", cluster::text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("kubenode-1 failed at connect/kubenode-1/ssh"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&lab.unused_address().to_string()),
+        "{stdout}"
+    );
+    // The reachable host was only read.
+    let changed = lab.exec(
+        0,
+        "ls -d /var/lib/kubewiz /etc/kubernetes /etc/kubewiz /usr/local/bin/kubeadm 2>/dev/null; hostname",
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&changed.stdout).trim(),
+        lab.hosts[0].name,
+        "{changed:?}"
+    );
+    assert!(!stdout.contains("[preflight]"), "{stdout}");
+}
+
+/// The "skipped" count of `host` in the run's closing table.
+fn skipped(stdout: &str, host: &str) -> usize {
+    stdout
+        .lines()
+        .find_map(|l| {
+            let mut words = l.split_whitespace();
+            (words.next() == Some(host))
+                .then(|| words.nth(1).and_then(|w| w.parse().ok()))
+                .flatten()
+        })
+        .unwrap_or_else(|| panic!("no summary line for {host}:\n{stdout}"))
+}
+
+/// sshd dies on a host in the middle of a phase: that host fails, the others finish
+/// the phase, the run stops with the journal intact; once sshd is back, `kubewiz
+/// resume` completes the install without redoing what finished.
+#[test]
+fn a_host_lost_mid_phase_fails_alone_and_resume_completes() {
+    let topology = Topology::SingleMaster;
+    let Some(lab) = cluster::start_lab(topology.size(0)) else {
+        return;
+    };
+    let work = tempfile::tempdir().unwrap();
+    let bundle = cluster::bundle(work.path());
+    let preset = work.path().join("labsingle.toml");
+    fs::write(&preset, cluster::preset(&lab, topology, 0, &bundle)).unwrap();
+    let state = work.path().join("state");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kubewiz"))
+        .arg("--state-dir")
+        .arg(&state)
+        .args([
+            "apply",
+            "--preset",
+            preset.to_str().unwrap(),
+            "--no-tui",
+            "--yes",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // sshd dies on the worker while it receives the bundle (tens of megabytes).
+    let mut stdout = String::new();
+    let mut killed = false;
+    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
+        let line = line.unwrap();
+        if !killed && line == "[kubenode-1] prepare/kubenode-1/bundle" {
+            lab.stop_sshd(1);
+            killed = true;
+        }
+        stdout.push_str(&line);
+        stdout.push('\n');
+    }
+    assert_eq!(child.wait().unwrap().code(), Some(1), "{stdout}");
+    assert!(
+        killed,
+        "the bundle step never started on kubenode-1:\n{stdout}"
+    );
+    assert!(
+        stdout.contains("kubenode-1 failed at prepare/kubenode-1/"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("[kubemaster-1] prepare/kubemaster-1/kubelet: ok"),
+        "the other host did not finish the phase:\n{stdout}"
+    );
+    assert!(!stdout.contains("[pki]"), "the run went on:\n{stdout}");
+    let journal = fs::read_to_string(state.join("labsingle/journal")).expect("the run's journal");
+    for line in journal.lines() {
+        serde_json::from_str::<serde_json::Value>(line)
+            .unwrap_or_else(|e| panic!("torn journal line {line:?}: {e}"));
+    }
+
+    lab.start_sshd(1);
+    let (out, took) = cluster::kubewiz(&state, &["resume", "labsingle"]);
+    let resumed = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{}", cluster::text(&out));
+    eprintln!("resumed in {took:.1?}");
+    assert!(skipped(&resumed, "kubemaster-1") >= 10, "{resumed}");
+    assert!(skipped(&resumed, "kubenode-1") >= 1, "{resumed}");
+    assert!(
+        resumed.contains("[kubemaster-1] prepare/kubemaster-1/bundle: skipped"),
+        "{resumed}"
+    );
+    let nodes = cluster::kubectl_local(
+        &state.join("labsingle/admin.conf"),
+        &["get", "nodes", "--no-headers"],
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&nodes.stdout).lines().count(),
+        2,
+        "{nodes:?}"
+    );
+}
