@@ -157,3 +157,62 @@ fn a_host_lost_mid_phase_fails_alone_and_resume_completes() {
         "{nodes:?}"
     );
 }
+
+/// A step that fails on a host: the error gives the command, its exit code, its last
+/// output lines and the unit's journal, on the terminal and in the audit log.
+#[test]
+fn a_failing_step_reports_its_command_exit_code_output_and_journal() {
+    let topology = Topology::SingleNode;
+    let Some(lab) = cluster::start_lab(topology.size(0)) else {
+        return;
+    };
+    // kubeadm's preflight refuses a node without iptables.
+    let removed = lab.exec(
+        0,
+        "rm -f /usr/sbin/iptables /sbin/iptables; ! command -v iptables",
+    );
+    assert!(removed.status.success(), "{removed:?}");
+    let work = tempfile::tempdir().unwrap();
+    let bundle = cluster::bundle(work.path());
+    let preset = work.path().join("labsolo.toml");
+    fs::write(&preset, cluster::preset(&lab, topology, 0, &bundle)).unwrap();
+    let state = work.path().join("state");
+    let (out, _) = cluster::kubewiz(
+        &state,
+        &[
+            "apply",
+            "--preset",
+            preset.to_str().unwrap(),
+            "--no-tui",
+            "--yes",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", cluster::text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let report = stdout
+        .split("kube-solo-1 failed at first-control-plane/kube-solo-1/init")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no failure report:\n{stdout}"));
+    for expected in [
+        "command: test -f /etc/kubernetes/admin.conf",
+        "exit code: 1",
+        "[ERROR FileExisting-iptables]: iptables not found in system path",
+        "unit journal:",
+    ] {
+        assert!(
+            report.contains(expected),
+            "{expected:?} missing from:\n{report}"
+        );
+    }
+    let log = fs::read_dir(state.join("labsolo/logs"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "log"))
+        .map(|p| fs::read_to_string(p).unwrap())
+        .next()
+        .expect("an audit log");
+    assert!(
+        log.contains("FileExisting-iptables") && log.contains("kubeadm init --config"),
+        "{log}"
+    );
+}

@@ -12,7 +12,7 @@
 use super::steps::Steps;
 use super::{Action, HostSteps, OsFamily, Phase, PhaseId, Plan};
 use crate::exec::ssh::RECORD_DIR;
-use crate::render::{Layout, LbLayout, etcd, kubeadm};
+use crate::render::{Layout, LbLayout, etcd, kubeadm, lb};
 use crate::spec::{HostSpec, PackageSource};
 
 /// What the operator agreed to delete besides kubewiz's own files.
@@ -64,7 +64,7 @@ pub fn build(layout: &Layout, options: ResetOptions) -> Plan {
                     s.run(
                         "etcd-data",
                         format!("delete etcd's data ({})", etcd::DATA_DIR),
-                        format!("rm -rf -- {}", etcd::DATA_DIR),
+                        empty_dirs(&[etcd::DATA_DIR]),
                         120,
                     );
                 }
@@ -75,6 +75,13 @@ pub fn build(layout: &Layout, options: ResetOptions) -> Plan {
                     "stop and disable haproxy and keepalived (the VIP goes with keepalived)",
                     stop_units(&["keepalived", "haproxy"]),
                     120,
+                );
+                // Written by a command at install time, not by an upload.
+                s.run(
+                    "interface",
+                    "remove the network interface include kubewiz wrote for keepalived",
+                    format!("rm -f -- {}", lb::INTERFACE_INCLUDE),
+                    30,
                 );
             }
             s.done()
@@ -159,7 +166,7 @@ then kubeadm reset --force --cri-socket {}; else echo 'nothing for kubeadm to re
         s.run(
             "data",
             format!("delete {}", dirs.join(" and ")),
-            format!("rm -rf -- {}", dirs.join(" ")),
+            empty_dirs(&dirs),
             120,
         );
     }
@@ -202,6 +209,15 @@ if command -v ipvsadm >/dev/null && [ -e /proc/net/ip_vs ]; then ipvsadm --clear
         }
     }
     s.done()
+}
+
+/// Deletes everything inside `dirs`, keeping the directories themselves (packages
+/// create them, with their owners and modes).
+fn empty_dirs(dirs: &[&str]) -> String {
+    format!(
+        "for d in {}; do if [ -d \"$d\" ]; then find \"$d\" -mindepth 1 -delete; fi; done",
+        dirs.join(" ")
+    )
 }
 
 /// Stops and disables `units` that have a unit file; nothing for the others.
