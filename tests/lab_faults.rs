@@ -216,3 +216,81 @@ fn a_failing_step_reports_its_command_exit_code_output_and_journal() {
         "{log}"
     );
 }
+
+/// Cancelled in the middle of uploads (Ctrl-C twice: leave now): every file on the
+/// hosts is the old or the new content, never a part, and no temporary file stays.
+#[test]
+fn a_run_left_in_the_middle_of_uploads_leaves_no_partial_file() {
+    let topology = Topology::SingleMaster;
+    let Some(lab) = cluster::start_lab(topology.size(0)) else {
+        return;
+    };
+    let work = tempfile::tempdir().unwrap();
+    let bundle = cluster::bundle(work.path());
+    let preset = work.path().join("labsingle.toml");
+    fs::write(&preset, cluster::preset(&lab, topology, 0, &bundle)).unwrap();
+    let state = work.path().join("state");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kubewiz"))
+        .arg("--state-dir")
+        .arg(&state)
+        .args([
+            "apply",
+            "--preset",
+            preset.to_str().unwrap(),
+            "--no-tui",
+            "--yes",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = child.id().to_string();
+    let mut interrupted = false;
+    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
+        let line = line.unwrap();
+        if !interrupted && line.ends_with("/bundle") && line.starts_with("[kube") {
+            for _ in 0..2 {
+                Command::new("kill").args(["-INT", &pid]).status().unwrap();
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            interrupted = true;
+        }
+    }
+    let status = child.wait().unwrap();
+    assert!(interrupted, "no bundle upload started");
+    assert_eq!(status.code(), Some(130), "{status:?}");
+    let programs: Vec<String> = fs::read_dir(bundle.join("bin"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    for i in 0..lab.hosts.len() {
+        // The host notices the lost connection and removes its temporary file.
+        let started = std::time::Instant::now();
+        loop {
+            let left = lab.exec(i, "find /usr/local/bin /etc -name '.kubewiz.*'");
+            if left.stdout.is_empty() {
+                break;
+            }
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(15),
+                "{}: temporary files left: {}",
+                lab.hosts[i].name,
+                String::from_utf8_lossy(&left.stdout)
+            );
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+        for program in &programs {
+            let path = format!("/usr/local/bin/{program}");
+            if let Some(content) = lab.host_file(i, &path) {
+                let old = fs::read(&path).ok();
+                assert!(
+                    content == fs::read(bundle.join("bin").join(program)).unwrap()
+                        || Some(&content) == old.as_ref(),
+                    "{}: {path} is neither the old nor the new content",
+                    lab.hosts[i].name
+                );
+            }
+        }
+    }
+}
