@@ -247,16 +247,25 @@ fn a_run_left_in_the_middle_of_uploads_leaves_no_partial_file() {
         .unwrap();
     let pid = child.id().to_string();
     let mut interrupted = false;
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     for line in BufReader::new(child.stdout.take().unwrap()).lines() {
         let line = line.unwrap();
         if !interrupted && line.ends_with("/bundle") && line.starts_with("[kube") {
-            for _ in 0..2 {
-                Command::new("kill").args(["-INT", &pid]).status().unwrap();
-                std::thread::sleep(std::time::Duration::from_millis(50));
-            }
+            // Ctrl-C, and again until kubewiz leaves (signals sent close together
+            // arrive as one).
+            let (pid, done) = (pid.clone(), done.clone());
+            std::thread::spawn(move || {
+                while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                    let _ = Command::new("kill").args(["-INT", &pid]).status();
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                }
+            });
             interrupted = true;
         }
     }
+    // stdout closed: kubewiz is leaving; its pid stays ours until it is waited for.
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    std::thread::sleep(std::time::Duration::from_millis(200));
     let status = child.wait().unwrap();
     assert!(interrupted, "no bundle upload started");
     assert_eq!(status.code(), Some(130), "{status:?}");
