@@ -43,6 +43,8 @@ struct Install {
     cpu: (f64, f64),
     /// Core-seconds of the kubewiz process itself (part of the controller's).
     kubewiz_cpu: f64,
+    /// The kubewiz process's peak resident memory (VmHWM), in KiB, as last seen.
+    kubewiz_peak_kib: u64,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -128,6 +130,34 @@ fn children_ticks() -> u64 {
         .map_or(0, |p| p.children_ticks)
 }
 
+/// Watches the kubewiz process this one runs and keeps its peak resident memory
+/// (VmHWM, which only grows) as last read, every 50 ms until `done` is set.
+fn watch_peak_memory(
+    done: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> std::thread::JoinHandle<u64> {
+    use std::sync::atomic::Ordering;
+    std::thread::spawn(move || {
+        let me = std::process::id();
+        let mut peak = 0;
+        while !done.load(Ordering::Relaxed) {
+            for (pid, p) in common::processes() {
+                if p.ppid == me && p.comm == "kubewiz" {
+                    let status =
+                        std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+                    let hwm = status
+                        .lines()
+                        .find_map(|l| l.strip_prefix("VmHWM:"))
+                        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+                        .unwrap_or(0);
+                    peak = peak.max(hwm);
+                }
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        peak
+    })
+}
+
 /// Bytes in a directory tree.
 fn tree_size(dir: &Path) -> u64 {
     std::fs::read_dir(dir)
@@ -164,6 +194,8 @@ fn install_once(hosts: usize, preset_out: &mut String, bundle_bytes: &mut u64) -
     let cpu_before = common::CpuLook::now();
     let children_before = children_ticks();
     let probe = common::Probe::start();
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let peak = watch_peak_memory(done.clone());
     let (out, took) = cluster::kubewiz(
         &state,
         &[
@@ -175,7 +207,10 @@ fn install_once(hosts: usize, preset_out: &mut String, bundle_bytes: &mut u64) -
         ],
     );
     let (wall, others) = probe.stop();
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    let kubewiz_peak_kib = peak.join().unwrap_or(0);
     let mut install = Install {
+        kubewiz_peak_kib,
         load_before: probe.load,
         load_after: common::load1(),
         others,
@@ -363,6 +398,15 @@ fn main() {
         write!(out, " {} |", all.join("<br>")).unwrap();
     }
     writeln!(out).unwrap();
+    write!(out, "| kubewiz's peak memory (VmHWM) in each run |").unwrap();
+    for (_, rs) in &results {
+        let all: Vec<String> = rs
+            .iter()
+            .map(|r| format!("{:.1} MiB", r.kubewiz_peak_kib as f64 / 1024.0))
+            .collect();
+        write!(out, " {} |", all.join("; ")).unwrap();
+    }
+    writeln!(out).unwrap();
     write!(out, "| other programs' CPU during each run |").unwrap();
     for (_, rs) in &results {
         let all: Vec<String> = rs
@@ -378,9 +422,10 @@ fn main() {
          how many hosts were busy at the same time on average (hosts of a phase run at once, up to 32; control \
          planes join one after the other). CPU: core-seconds of the kubewiz process (from its rusage) and of \
          the lab hosts' processes, and how busy the whole machine was (/proc/stat; other programs' share is the \
-         next row). The bundle's `bin/` is {:.0} MiB, and the prepare phase uploads all of it to every host \
-         (etcd and etcdctl included, to workers and load balancers too): the host count multiplies that traffic, \
-         encrypted and decrypted for both ends on this machine's cores. The workers phase runs the kubeadm and \
+         next row). Peak memory: the kubewiz process's VmHWM, read every 50 ms while it runs. The bundle's \
+         `bin/` is {:.0} MiB; the prepare phase uploads to each node the programs its roles run (etcd and \
+         etcdctl go to the etcd hosts only, kubectl to the control planes only), so the host count multiplies \
+         that traffic, encrypted and decrypted for both ends on this machine's cores. The workers phase runs the kubeadm and \
          kubelet stand-ins (Python) on every worker, also on these cores. When the busy share is near 100%, the \
          install waits for this machine's CPU, not for hosts taking turns (\"at once\" shows how many ran \
          together); with hosts of their own, each host's part of that work would run on its own CPU.\n",
