@@ -7,7 +7,7 @@
 //! the record is written even when no one is listening.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -24,7 +24,7 @@ use super::preflight;
 use super::transport::{Line, Session, Transport, TransportError};
 use crate::audit::AuditLog;
 use crate::audit::Redactor;
-use crate::plan::{Action, HostSteps, LibvirtNetwork, Phase, PhaseId, Plan, Step};
+use crate::plan::{Action, BundlePick, HostSteps, LibvirtNetwork, Phase, PhaseId, Plan, Step};
 use crate::render::kvm::LIBVIRT_DNS_PATH;
 use crate::render::{File, Layout, Target};
 use crate::spec::ClusterSpec;
@@ -141,6 +141,7 @@ pub fn start(
         redactor: options.redactor,
         ca_digest: options.ca_digest,
         etcd_ca_digest: options.etcd_ca_digest,
+        bundle: BundleCache::default(),
     };
     let only = options.only;
     let task = tokio::spawn(async move {
@@ -215,6 +216,7 @@ struct Run {
     redactor: Redactor,
     ca_digest: String,
     etcd_ca_digest: String,
+    bundle: BundleCache,
 }
 
 /// Why a step failed, with what the report shows.
@@ -594,9 +596,9 @@ impl Run {
                 self.check_api(host, step, url, kubeconfig).await
             }
             Action::LibvirtNetwork(network) => self.libvirt(host, step, network).await,
-            Action::UploadBundle { from, to, programs } => {
+            Action::UploadBundle { from, to, pick } => {
                 let session = self.session(host)?;
-                let programs = bundle_files(from, programs).map_err(Failure::new)?;
+                let programs = self.bundle.files(from, pick).map_err(Failure::new)?;
                 for (name, content) in &programs {
                     let path = format!("{to}/{name}");
                     let changed = session.upload(&path, 0o755, content).await?;
@@ -880,41 +882,84 @@ fn bundle_fingerprint(dir: &std::path::Path) -> String {
     lines.join("\n")
 }
 
-/// The programs of a bundle directory, by name, read from the KVM host.
-/// The programs of the bundle directory `dir`: `only` those (each must be there), or
-/// every file when `only` is empty.
-fn bundle_files(dir: &std::path::Path, only: &[String]) -> Result<Vec<(String, Vec<u8>)>, String> {
-    let entries = std::fs::read_dir(dir).map_err(|e| {
-        format!(
-            "cannot read the bundle directory {}: {e}; packages.bundle_dir must hold bin/",
-            dir.display()
-        )
-    })?;
-    let mut files = Vec::new();
-    for entry in entries {
-        let entry = entry.map_err(|e| format!("{}: {e}", dir.display()))?;
-        let path = entry.path();
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if path.is_file() && (only.is_empty() || only.contains(&name)) {
-            let content = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-            files.push((name, content));
+/// The bundle's programs, read from the KVM host once per run and shared by every
+/// host's upload: a bundle is hundreds of megabytes, and a copy per host would
+/// multiply kubewiz's memory by the hosts uploading at once. A file whose size or
+/// modification time changed since it was read is read again.
+#[derive(Default)]
+struct BundleCache(Mutex<BTreeMap<PathBuf, Cached>>);
+
+/// A program of the bundle: its file name and content.
+type Program = (String, Arc<[u8]>);
+
+struct Cached {
+    len: u64,
+    modified: Option<std::time::SystemTime>,
+    content: Arc<[u8]>,
+}
+
+impl BundleCache {
+    /// The programs of the bundle directory `dir` that `pick` takes, by name.
+    fn files(&self, dir: &Path, pick: &BundlePick) -> Result<Vec<Program>, String> {
+        let entries = std::fs::read_dir(dir).map_err(|e| {
+            format!(
+                "cannot read the bundle directory {}: {e}; packages.bundle_dir must hold bin/",
+                dir.display()
+            )
+        })?;
+        let mut names = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(|e| format!("{}: {e}", dir.display()))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if entry.path().is_file() && pick.takes(&name) {
+                names.push(name);
+            }
         }
+        if let BundlePick::Only(only) = pick
+            && let Some(missing) = only.iter().find(|p| !names.contains(p))
+        {
+            return Err(format!(
+                "the bundle directory {} has no {missing}; put {} there",
+                dir.display(),
+                only.join(" and ")
+            ));
+        }
+        if names.is_empty() {
+            return Err(format!(
+                "the bundle directory {} holds no programs",
+                dir.display()
+            ));
+        }
+        names.sort();
+        let mut cache = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        names
+            .into_iter()
+            .map(|name| {
+                let path = dir.join(&name);
+                let meta =
+                    std::fs::metadata(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+                let modified = meta.modified().ok();
+                if let Some(c) = cache.get(&path)
+                    && c.len == meta.len()
+                    && c.modified == modified
+                {
+                    return Ok((name, c.content.clone()));
+                }
+                let content: Arc<[u8]> = std::fs::read(&path)
+                    .map_err(|e| format!("{}: {e}", path.display()))?
+                    .into();
+                cache.insert(
+                    path,
+                    Cached {
+                        len: content.len() as u64,
+                        modified,
+                        content: content.clone(),
+                    },
+                );
+                Ok((name, content))
+            })
+            .collect()
     }
-    if let Some(missing) = only.iter().find(|p| !files.iter().any(|(n, _)| n == *p)) {
-        return Err(format!(
-            "the bundle directory {} has no {missing}; put {} there",
-            dir.display(),
-            only.join(" and ")
-        ));
-    }
-    if files.is_empty() {
-        return Err(format!(
-            "the bundle directory {} holds no programs",
-            dir.display()
-        ));
-    }
-    files.sort();
-    Ok(files)
 }
 
 fn unix_now() -> f64 {

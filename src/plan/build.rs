@@ -5,10 +5,11 @@
 //! re-run or a resume never breaks what an earlier run built.
 
 use super::steps::Steps;
-use super::{Action, HostSteps, LOCAL, OsFamily, Phase, PhaseId, Plan};
+use super::{Action, BundlePick, HostSteps, LOCAL, OsFamily, Phase, PhaseId, Plan};
+use crate::exec::ssh::RECORD_DIR;
 use crate::pki::ETCD_PKI_DIR;
 use crate::render::{File, Layout, LbLayout, Purpose, Target, etcd, kubeadm, lb, node};
-use crate::spec::{Cni, HostSpec, PackageSource};
+use crate::spec::{Cni, HostSpec, PackageSource, Role};
 
 const ADMIN_CONF: &str = "/etc/kubernetes/admin.conf";
 /// Where the bundle's programs go on the hosts: first in root's PATH, apart from the
@@ -222,7 +223,10 @@ impl<'a> Builder<'a> {
             "hostname",
             format!("set the hostname to {name}"),
             format!(
-                "test \"$(hostname)\" = {n} || {{ hostnamectl set-hostname {n} 2>/dev/null || {{ echo {n} > /etc/hostname && hostname {n}; }}; }}",
+                // The first change keeps the original /etc/hostname for `kubewiz reset`.
+                "test \"$(hostname)\" = {n} || {{ r={RECORD_DIR}; \
+if [ -e /etc/hostname ] && [ ! -e $r/orig/etc/hostname ]; then mkdir -p $r/orig/etc && cp -a /etc/hostname $r/orig/etc/hostname; fi; \
+hostnamectl set-hostname {n} 2>/dev/null || {{ echo {n} > /etc/hostname && hostname {n}; }}; }}",
                 n = sh_quote(name)
             ),
             30,
@@ -233,7 +237,17 @@ impl<'a> Builder<'a> {
         s.run(
             "swap",
             "turn swap off, now and in /etc/fstab",
-            r"swapoff -a && sed -ri '/^[^#].*\sswap\s/s/^/#/' /etc/fstab",
+            // `kubewiz reset` puts back what the first run found: whether swap was on,
+            // and /etc/fstab before its swap lines were commented out. A file without
+            // swap lines is left untouched.
+            format!(
+                "r={RECORD_DIR}; mkdir -p $r/orig/etc; \
+if [ ! -e $r/swap ]; then if [ \"$(wc -l < /proc/swaps)\" -gt 1 ]; then echo on; else echo off; fi > $r/swap; fi; \
+swapoff -a && \
+if grep -Eq '^[^#].*\\sswap\\s' /etc/fstab 2>/dev/null; then \
+[ -e $r/orig/etc/fstab ] || cp -a /etc/fstab $r/orig/etc/fstab; \
+sed -ri '/^[^#].*\\sswap\\s/s/^/#/' /etc/fstab; fi"
+            ),
             60,
         );
         self.uploads(s, Purpose::Node);
@@ -292,13 +306,25 @@ impl<'a> Builder<'a> {
             }
             PackageSource::Bundle => {
                 let dir = spec.packages.bundle_dir.clone().unwrap_or_default();
+                // etcd and etcdctl are the etcd hosts' (phase etcd); kubectl is for the
+                // control planes, where kubewiz runs it with admin.conf: workers have
+                // no admin credentials for it.
+                let control_plane = h.roles.contains(&Role::ControlPlane);
+                let mut except: Vec<String> = vec!["etcd".into(), "etcdctl".into()];
+                if !control_plane {
+                    except.push("kubectl".into());
+                }
                 s.push(
                     "bundle",
-                    "install kubeadm, kubelet, kubectl, containerd and runc from the bundle",
+                    if control_plane {
+                        "install kubeadm, kubelet, kubectl, containerd and runc from the bundle"
+                    } else {
+                        "install kubeadm, kubelet, containerd and runc from the bundle"
+                    },
                     Action::UploadBundle {
                         from: dir.join("bin"),
                         to: BUNDLE_TARGET.into(),
-                        programs: Vec::new(),
+                        pick: BundlePick::Except(except),
                     },
                     600,
                 );
@@ -341,7 +367,7 @@ impl<'a> Builder<'a> {
                             Action::UploadBundle {
                                 from: dir.join("bin"),
                                 to: BUNDLE_TARGET.into(),
-                                programs: vec!["etcd".into(), "etcdctl".into()],
+                                pick: BundlePick::Only(vec!["etcd".into(), "etcdctl".into()]),
                             },
                             300,
                         );

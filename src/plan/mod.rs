@@ -133,17 +133,36 @@ pub enum Action {
     /// From the KVM host, GET `url` with the client certificate and CA of the rendered
     /// local kubeconfig `kubeconfig`, until it answers 200 or the timeout passes.
     CheckApi { url: String, kubeconfig: String },
-    /// Upload every file of the local directory `from` (the air-gap bundle's `bin/`) to
-    /// the host's directory `to`, executable. Read from the KVM host when it runs.
+    /// Upload files of the local directory `from` (the air-gap bundle's `bin/`) to the
+    /// host's directory `to`, executable. Read from the KVM host when it runs.
     UploadBundle {
         from: std::path::PathBuf,
         to: String,
-        /// Only these programs (each must be in the bundle); every file when empty.
-        programs: Vec<String>,
+        pick: BundlePick,
     },
     /// On the KVM host, after the operator agreed: make the libvirt network hold the
     /// cluster's DHCP reservations and DNS entries, live and persistent.
     LibvirtNetwork(LibvirtNetwork),
+}
+
+/// Which of the bundle's programs a host gets: only what its roles run, as a bundle is
+/// hundreds of megabytes and every host's share crosses the network.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BundlePick {
+    /// Only these programs; each must be in the bundle.
+    Only(Vec<String>),
+    /// Every file but these (the programs of other roles); every file when empty.
+    Except(Vec<String>),
+}
+
+impl BundlePick {
+    /// Whether the file `name` is uploaded.
+    pub fn takes(&self, name: &str) -> bool {
+        match self {
+            BundlePick::Only(names) => names.iter().any(|n| n == name),
+            BundlePick::Except(names) => !names.iter().any(|n| n == name),
+        }
+    }
 }
 
 /// The package manager a step is for; the runner skips it on hosts of the other kind.

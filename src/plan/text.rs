@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use super::{Action, OsFamily, Plan};
+use super::{Action, BundlePick, OsFamily, Plan};
 
 impl fmt::Display for Plan {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -58,19 +58,25 @@ impl fmt::Display for Plan {
                             "      from the KVM host, wait up to {}s for {url} to answer with local/{kubeconfig}",
                             step.timeout.as_secs()
                         )?,
-                        Action::UploadBundle { from, to, programs } if programs.is_empty() => {
-                            writeln!(
+                        Action::UploadBundle { from, to, pick } => match pick {
+                            BundlePick::Only(names) => writeln!(
+                                f,
+                                "      upload {} from {} to {to} (0755)",
+                                names.join(", "),
+                                from.display()
+                            )?,
+                            BundlePick::Except(names) if names.is_empty() => writeln!(
                                 f,
                                 "      upload every file of {} to {to} (0755)",
                                 from.display()
-                            )?
-                        }
-                        Action::UploadBundle { from, to, programs } => writeln!(
-                            f,
-                            "      upload {} from {} to {to} (0755)",
-                            programs.join(", "),
-                            from.display()
-                        )?,
+                            )?,
+                            BundlePick::Except(names) => writeln!(
+                                f,
+                                "      upload every file of {} but {} to {to} (0755)",
+                                from.display(),
+                                names.join(", ")
+                            )?,
+                        },
                         Action::WriteLocal { path } => {
                             writeln!(f, "      save local/{path} in the state directory")?
                         }
