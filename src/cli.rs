@@ -103,9 +103,9 @@ pub enum KvmCommand {
         /// The libvirt network the cluster's VMs are on
         #[arg(long, value_name = "NAME", default_value = "default")]
         network: String,
-        /// libvirt connection URI
-        #[arg(long, value_name = "URI", default_value = crate::kvm::DEFAULT_CONNECT)]
-        connect: String,
+        /// libvirt connection URI [default: $LIBVIRT_DEFAULT_URI, else qemu:///system]
+        #[arg(long, value_name = "URI")]
+        connect: Option<String>,
         /// Write the fragment to FILE instead of standard output
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
@@ -115,9 +115,9 @@ pub enum KvmCommand {
     Dns {
         #[arg(long, value_name = "FILE")]
         preset: PathBuf,
-        /// libvirt connection URI
-        #[arg(long, value_name = "URI", default_value = crate::kvm::DEFAULT_CONNECT)]
-        connect: String,
+        /// libvirt connection URI [default: $LIBVIRT_DEFAULT_URI, else qemu:///system]
+        #[arg(long, value_name = "URI")]
+        connect: Option<String>,
         /// Do not ask for confirmation
         #[arg(long)]
         yes: bool,
@@ -136,9 +136,9 @@ pub enum KvmCommand {
         /// Public key to install for the SSH user [default: ssh.identity_file + .pub]
         #[arg(long, value_name = "FILE")]
         ssh_key: Option<PathBuf>,
-        /// libvirt connection URI
-        #[arg(long, value_name = "URI", default_value = crate::kvm::DEFAULT_CONNECT)]
-        connect: String,
+        /// libvirt connection URI [default: $LIBVIRT_DEFAULT_URI, else qemu:///system]
+        #[arg(long, value_name = "URI")]
+        connect: Option<String>,
         /// Do not ask for confirmation
         #[arg(long)]
         yes: bool,

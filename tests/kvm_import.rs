@@ -199,3 +199,35 @@ fn command_without_virsh_says_what_to_install() {
         "{stderr}"
     );
 }
+
+#[test]
+fn command_connects_where_virsh_would() {
+    // No --connect: $LIBVIRT_DEFAULT_URI, as virsh itself takes it.
+    let out = Command::new(env!("CARGO_BIN_EXE_kubewiz"))
+        .args(["kvm", "import"])
+        .env("LIBVIRT_DEFAULT_URI", uri())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("2 host(s) imported"), "{stderr}");
+
+    // --connect wins over the environment.
+    let out = Command::new(env!("CARGO_BIN_EXE_kubewiz"))
+        .args(["kvm", "import", "--connect", &uri()])
+        .env("LIBVIRT_DEFAULT_URI", "test:///nonexistent/node.xml")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+
+    // And the environment's URI is the one tried, named in the error.
+    let out = Command::new(env!("CARGO_BIN_EXE_kubewiz"))
+        .args(["kvm", "import"])
+        .env("LIBVIRT_DEFAULT_URI", "test:///nonexistent/node.xml")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("test:///nonexistent/node.xml"), "{stderr}");
+}

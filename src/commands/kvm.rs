@@ -12,18 +12,20 @@ use crate::render::kvm::libvirt_network;
 use crate::spec::{self, ClusterSpec, LoadError, Severity};
 
 pub fn run(command: &KvmCommand) -> ExitCode {
+    // virsh's own rule: --connect, else $LIBVIRT_DEFAULT_URI, else the system daemon.
+    let uri = |connect: &Option<String>| connect.clone().unwrap_or_else(kvm::connect_uri);
     match command {
         KvmCommand::Import {
             network,
             connect,
             out,
-        } => import(connect, network, out.as_deref()),
+        } => import(&uri(connect), network, out.as_deref()),
         KvmCommand::Dns {
             preset,
             connect,
             yes,
             dry_run,
-        } => dns(preset, connect, *yes, *dry_run),
+        } => dns(preset, &uri(connect), *yes, *dry_run),
         KvmCommand::Clone {
             preset,
             template,
@@ -36,7 +38,7 @@ pub fn run(command: &KvmCommand) -> ExitCode {
             preset,
             template,
             ssh_key: ssh_key.as_deref(),
-            connect,
+            connect: &uri(connect),
             yes: *yes,
             dry_run: *dry_run,
             timeout: Duration::from_secs(*timeout),
@@ -162,7 +164,7 @@ fn import(connect: &str, network: &str, out: Option<&Path>) -> ExitCode {
     let without = found.hosts.len() - hosts;
     match out {
         Some(path) => {
-            if let Err(e) = std::fs::write(path, &fragment) {
+            if let Err(e) = crate::state::write_atomic(path, fragment.as_bytes(), 0o644) {
                 eprintln!(
                     "kubewiz: cannot write {}: {e}; give a writable file",
                     path.display()
