@@ -2,6 +2,8 @@
 //! (real etcd, haproxy and keepalived holding the VIP), a reset stops every service,
 //! releases the VIP and leaves each host's files exactly as they were before the
 //! install; a second reset changes nothing, and the install runs again afterwards.
+//! After node preparation, a reset also puts back /etc/fstab's swap lines and the
+//! hostname the install changed.
 
 #[path = "lab/mod.rs"]
 mod lab;
@@ -154,4 +156,66 @@ fn reset_stops_the_services_and_puts_every_file_back() {
     wait_for("a VIP holder again", Duration::from_secs(20), || {
         (vip_holders(&lab, &balancers).len() == 1).then_some(())
     });
+}
+
+#[test]
+fn reset_puts_back_fstab_and_the_hostname() {
+    let topology = Topology::SingleNode;
+    let Some(lab) = cluster::start_lab(topology.size(0)) else {
+        return;
+    };
+    let work = tempfile::tempdir().unwrap();
+    let bundle = cluster::bundle(work.path());
+    let preset = work.path().join("labone.toml");
+    fs::write(&preset, cluster::preset(&lab, topology, 0, &bundle)).unwrap();
+    let state = work.path().join("state");
+    let preset_arg = preset.to_str().unwrap();
+    let name = lab.hosts[0].name.clone();
+
+    // A host as an operator's VM may come: a swap line in /etc/fstab and another
+    // hostname. hostnamectl goes (in this host's root only), so the hostname is set the
+    // way hosts without systemd-hostnamed set it, inside this host alone.
+    let setup = lab.exec(
+        0,
+        "rm -f /usr/bin/hostnamectl && echo old-name > /etc/hostname && hostname old-name && \
+         printf '/swap.img none swap sw 0 0\\n' >> /etc/fstab",
+    );
+    assert!(setup.status.success(), "{setup:?}");
+    let fstab_before = lab.exec(0, "cat /etc/fstab").stdout;
+    let before = host_files(&lab, 0);
+
+    let apply = [
+        "apply", "--preset", preset_arg, "--phase", "prepare", "--no-tui", "--yes",
+    ];
+    let (out, _) = cluster::kubewiz(&state, &apply);
+    assert!(out.status.success(), "{}", cluster::text(&out));
+    let fstab = String::from_utf8_lossy(&lab.exec(0, "cat /etc/fstab").stdout).into_owned();
+    assert!(fstab.contains("#/swap.img none swap"), "{fstab}");
+    let hostname = lab.exec(0, "hostname; cat /etc/hostname");
+    assert_eq!(
+        String::from_utf8_lossy(&hostname.stdout),
+        format!("{name}\n{name}\n")
+    );
+
+    let (out, _) = cluster::kubewiz(&state, &["reset", "--preset", preset_arg, "--yes"]);
+    assert!(out.status.success(), "{}", cluster::text(&out));
+    assert_eq!(
+        String::from_utf8_lossy(&lab.exec(0, "cat /etc/fstab").stdout),
+        String::from_utf8_lossy(&fstab_before)
+    );
+    let hostname = lab.exec(0, "hostname; cat /etc/hostname");
+    assert_eq!(
+        String::from_utf8_lossy(&hostname.stdout),
+        "old-name\nold-name\n"
+    );
+    let after = host_files(&lab, 0);
+    let changed: Vec<&String> = before
+        .keys()
+        .chain(after.keys())
+        .filter(|p| before.get(*p) != after.get(*p))
+        .collect();
+    assert!(
+        changed.is_empty(),
+        "changed by install and reset: {changed:#?}"
+    );
 }

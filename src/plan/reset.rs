@@ -234,13 +234,16 @@ then systemctl disable --now {u}; else echo 'no {u} unit'; fi"
         .join("; ")
 }
 
-/// Puts back the originals kubewiz kept, removes the files and directories it
+/// Puts back the originals kubewiz kept (also /etc/fstab and /etc/hostname, with the
+/// running hostname and swap as they were), removes the files and directories it
 /// created, then its own state on the host.
 fn restore_command() -> String {
     format!(
         "r={RECORD_DIR}; if [ ! -d \"$r\" ]; then echo 'kubewiz wrote no file here'; rm -rf {HOST_STATE}; exit 0; fi; \
 if [ -d \"$r/new\" ]; then (cd \"$r/new\" && find . ! -type d) | while IFS= read -r f; do rm -f -- \"${{f#.}}\"; echo \"removed ${{f#.}}\"; done; fi; \
 if [ -d \"$r/orig\" ]; then (cd \"$r/orig\" && find . ! -type d) | while IFS= read -r f; do cp -a -- \"$r/orig${{f#.}}\" \"${{f#.}}\"; echo \"restored ${{f#.}}\"; done; fi; \
+if [ -f \"$r/orig/etc/hostname\" ]; then n=$(cat /etc/hostname); hostnamectl set-hostname \"$n\" 2>/dev/null || hostname \"$n\"; echo \"hostname $n again\"; fi; \
+if [ \"$(cat \"$r/swap\" 2>/dev/null)\" = on ]; then swapon -a && echo 'swap on again'; fi; \
 if [ -f \"$r/dirs\" ]; then sort -ru \"$r/dirs\" | while IFS= read -r d; do case \"$d\" in /?*) rm -rf -- \"$d\"; echo \"removed $d/\";; esac; done; fi; \
 rm -rf {HOST_STATE}; if command -v systemctl >/dev/null; then systemctl daemon-reload; fi"
     )
