@@ -167,10 +167,13 @@ fn reset_puts_back_fstab_and_the_hostname() {
     let work = tempfile::tempdir().unwrap();
     let bundle = cluster::bundle(work.path());
     let preset = work.path().join("labone.toml");
-    fs::write(&preset, cluster::preset(&lab, topology, 0, &bundle)).unwrap();
+    let text = cluster::preset(&lab, topology, 0, &bundle);
+    fs::write(&preset, &text).unwrap();
     let state = work.path().join("state");
     let preset_arg = preset.to_str().unwrap();
-    let name = lab.hosts[0].name.clone();
+    // The name the install gives the host: the preset's.
+    let spec: toml::Value = toml::from_str(&text).unwrap();
+    let name = spec["hosts"][0]["name"].as_str().unwrap().to_owned();
 
     // A host as an operator's VM may come: a swap line in /etc/fstab and another
     // hostname. hostnamectl goes (in this host's root only), so the hostname is set the

@@ -116,5 +116,22 @@ fn bundle_installs_get_the_kubelet_and_containerd_units() {
         plan.contains("upload /etc/systemd/system/kubelet.service.d/10-kubeadm.conf (0644)"),
         "{plan}"
     );
-    assert!(plan.contains("upload every file of /srv/bundle/bin to /usr/local/bin (0755)"));
+    // Each node gets the programs its roles run: etcd's go to etcd hosts only, kubectl
+    // to the control planes only.
+    assert!(
+        plan.contains(
+            "upload every file of /srv/bundle/bin but etcd, etcdctl to /usr/local/bin (0755)"
+        ),
+        "{plan}"
+    );
+    assert!(
+        plan.contains(
+            "upload every file of /srv/bundle/bin but etcd, etcdctl, kubectl to /usr/local/bin (0755)"
+        ),
+        "{plan}"
+    );
+    assert!(
+        plan.contains("upload etcd, etcdctl from /srv/bundle/bin to /usr/local/bin (0755)"),
+        "{plan}"
+    );
 }
