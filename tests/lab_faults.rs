@@ -227,6 +227,9 @@ fn a_run_left_in_the_middle_of_uploads_leaves_no_partial_file() {
     };
     let work = tempfile::tempdir().unwrap();
     let bundle = cluster::bundle(work.path());
+    // A large program every node gets, so uploads are still running when the second
+    // Ctrl-C comes, also on a worker (whose share of the bundle is otherwise small).
+    fs::write(bundle.join("bin/large-program"), vec![0x5a; 96 << 20]).unwrap();
     let preset = work.path().join("labsingle.toml");
     fs::write(&preset, cluster::preset(&lab, topology, 0, &bundle)).unwrap();
     let state = work.path().join("state");
@@ -247,9 +250,11 @@ fn a_run_left_in_the_middle_of_uploads_leaves_no_partial_file() {
         .unwrap();
     let pid = child.id().to_string();
     let mut interrupted = false;
+    let mut graceful = false;
     let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     for line in BufReader::new(child.stdout.take().unwrap()).lines() {
         let line = line.unwrap();
+        graceful |= line.contains("cancelled; nothing new was started");
         if !interrupted && line.ends_with("/bundle") && line.starts_with("[kube") {
             // Ctrl-C, and again until kubewiz leaves (signals sent close together
             // arrive as one).
@@ -269,6 +274,7 @@ fn a_run_left_in_the_middle_of_uploads_leaves_no_partial_file() {
     let status = child.wait().unwrap();
     assert!(interrupted, "no bundle upload started");
     assert_eq!(status.code(), Some(130), "{status:?}");
+    assert!(!graceful, "the run ended before the second Ctrl-C left it");
     let programs: Vec<String> = fs::read_dir(bundle.join("bin"))
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())

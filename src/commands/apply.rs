@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use super::prepare::{Prepared, prepare};
-use super::{EXIT_FAILED, EXIT_OK, EXIT_USAGE};
+use super::{EXIT_CANCELLED, EXIT_FAILED, EXIT_OK, EXIT_USAGE};
 use crate::exec::dry_run::DryRun;
 use crate::exec::ssh::Ssh;
 use crate::exec::{RunOutcome, Transport, launch, lines, runner};
@@ -207,7 +207,7 @@ pub(super) fn run_plan(
                 eprintln!("kubewiz: cancelling: running steps finish, nothing new starts (Ctrl-C again to leave now)");
                 canceller.cancel();
                 if tokio::signal::ctrl_c().await.is_ok() {
-                    std::process::exit(130);
+                    std::process::exit(EXIT_CANCELLED.into());
                 }
             }
         });
@@ -222,9 +222,9 @@ pub(super) fn run_plan(
         let _ = write!(stdout, "{summary}");
         handle.task.await.unwrap_or(RunOutcome::Failed)
     });
-    ExitCode::from(if outcome == RunOutcome::Succeeded {
-        EXIT_OK
-    } else {
-        EXIT_FAILED
+    ExitCode::from(match outcome {
+        RunOutcome::Succeeded => EXIT_OK,
+        RunOutcome::Cancelled => EXIT_CANCELLED,
+        RunOutcome::Failed => EXIT_FAILED,
     })
 }

@@ -14,3 +14,5 @@ pub const EXIT_OK: u8 = 0;
 pub const EXIT_FAILED: u8 = 1;
 /// The command was used wrongly, or asks for something kubewiz does not do.
 pub const EXIT_USAGE: u8 = 2;
+/// The operator stopped the run with Ctrl-C (as a shell reports SIGINT).
+pub const EXIT_CANCELLED: u8 = 130;
