@@ -86,6 +86,9 @@ fn a_host_lost_mid_phase_fails_alone_and_resume_completes() {
     };
     let work = tempfile::tempdir().unwrap();
     let bundle = cluster::bundle(work.path());
+    // A large program every node gets, so the worker is still receiving the bundle
+    // when its sshd dies (its share of the bundle is otherwise small).
+    fs::write(bundle.join("bin/large-program"), vec![0x5a; 96 << 20]).unwrap();
     let preset = work.path().join("labsingle.toml");
     fs::write(&preset, cluster::preset(&lab, topology, 0, &bundle)).unwrap();
     let state = work.path().join("state");
@@ -104,7 +107,7 @@ fn a_host_lost_mid_phase_fails_alone_and_resume_completes() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    // sshd dies on the worker while it receives the bundle (tens of megabytes).
+    // sshd dies on the worker while it receives the bundle.
     let mut stdout = String::new();
     let mut killed = false;
     for line in BufReader::new(child.stdout.take().unwrap()).lines() {
@@ -122,7 +125,7 @@ fn a_host_lost_mid_phase_fails_alone_and_resume_completes() {
         "the bundle step never started on kubenode-1:\n{stdout}"
     );
     assert!(
-        stdout.contains("kubenode-1 failed at prepare/kubenode-1/"),
+        stdout.contains("kubenode-1 failed at prepare/kubenode-1/bundle"),
         "{stdout}"
     );
     assert!(
