@@ -131,26 +131,31 @@ fn children_ticks() -> u64 {
 }
 
 /// Watches the kubewiz process this one runs and keeps its peak resident memory
-/// (VmHWM, which only grows) as last read, every 50 ms until `done` is set.
+/// (VmHWM, which only grows) as last read, every 50 ms until `done` is set. The
+/// machine's process list is read only until kubewiz is found.
 fn watch_peak_memory(
     done: std::sync::Arc<std::sync::atomic::AtomicBool>,
 ) -> std::thread::JoinHandle<u64> {
     use std::sync::atomic::Ordering;
     std::thread::spawn(move || {
         let me = std::process::id();
+        let mut kubewiz = None;
         let mut peak = 0;
         while !done.load(Ordering::Relaxed) {
-            for (pid, p) in common::processes() {
-                if p.ppid == me && p.comm == "kubewiz" {
-                    let status =
-                        std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-                    let hwm = status
-                        .lines()
-                        .find_map(|l| l.strip_prefix("VmHWM:"))
-                        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-                        .unwrap_or(0);
-                    peak = peak.max(hwm);
-                }
+            if kubewiz.is_none() {
+                kubewiz = common::processes()
+                    .into_iter()
+                    .find(|(_, p)| p.ppid == me && p.comm == "kubewiz")
+                    .map(|(pid, _)| pid);
+            }
+            if let Some(pid) = kubewiz {
+                let status =
+                    std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+                let hwm = status
+                    .lines()
+                    .find_map(|l| l.strip_prefix("VmHWM:"))
+                    .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok());
+                peak = peak.max(hwm.unwrap_or(0));
             }
             std::thread::sleep(Duration::from_millis(50));
         }

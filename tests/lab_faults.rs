@@ -75,26 +75,27 @@ fn skipped(stdout: &str, host: &str) -> usize {
         .unwrap_or_else(|| panic!("no summary line for {host}:\n{stdout}"))
 }
 
+/// Adds a 96 MiB program to the bundle, one every node gets: it keeps uploads running
+/// long enough for a test to cut them.
+fn add_large_program(bundle: &std::path::Path) {
+    fs::write(bundle.join("bin/large-program"), vec![0x5a; 96 << 20]).unwrap();
+}
+
 /// sshd dies on a host in the middle of a phase: that host fails, the others finish
 /// the phase, the run stops with the journal intact; once sshd is back, `kubewiz
 /// resume` completes the install without redoing what finished.
 #[test]
 fn a_host_lost_mid_phase_fails_alone_and_resume_completes() {
-    let topology = Topology::SingleMaster;
-    let Some(lab) = cluster::start_lab(topology.size(0)) else {
+    let Some(setup) = cluster::Setup::start(Topology::SingleMaster) else {
         return;
     };
-    let work = tempfile::tempdir().unwrap();
-    let bundle = cluster::bundle(work.path());
+    let (lab, bundle, preset, state) = (&setup.lab, &setup.bundle, &setup.preset, &setup.state);
     // A large program every node gets, so the worker is still receiving the bundle
     // when its sshd dies (its share of the bundle is otherwise small).
-    fs::write(bundle.join("bin/large-program"), vec![0x5a; 96 << 20]).unwrap();
-    let preset = work.path().join("labsingle.toml");
-    fs::write(&preset, cluster::preset(&lab, topology, 0, &bundle)).unwrap();
-    let state = work.path().join("state");
+    add_large_program(bundle);
     let mut child = Command::new(env!("CARGO_BIN_EXE_kubewiz"))
         .arg("--state-dir")
-        .arg(&state)
+        .arg(state)
         .args([
             "apply",
             "--preset",
@@ -140,7 +141,7 @@ fn a_host_lost_mid_phase_fails_alone_and_resume_completes() {
     }
 
     lab.start_sshd(1);
-    let (out, took) = cluster::kubewiz(&state, &["resume", "labsingle"]);
+    let (out, took) = cluster::kubewiz(state, &["resume", "labsingle"]);
     let resumed = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(out.status.success(), "{}", cluster::text(&out));
     eprintln!("resumed in {took:.1?}");
@@ -224,21 +225,16 @@ fn a_failing_step_reports_its_command_exit_code_output_and_journal() {
 /// hosts is the old or the new content, never a part, and no temporary file stays.
 #[test]
 fn a_run_left_in_the_middle_of_uploads_leaves_no_partial_file() {
-    let topology = Topology::SingleMaster;
-    let Some(lab) = cluster::start_lab(topology.size(0)) else {
+    let Some(setup) = cluster::Setup::start(Topology::SingleMaster) else {
         return;
     };
-    let work = tempfile::tempdir().unwrap();
-    let bundle = cluster::bundle(work.path());
+    let (lab, bundle, preset, state) = (&setup.lab, &setup.bundle, &setup.preset, &setup.state);
     // A large program every node gets, so uploads are still running when the second
     // Ctrl-C comes, also on a worker (whose share of the bundle is otherwise small).
-    fs::write(bundle.join("bin/large-program"), vec![0x5a; 96 << 20]).unwrap();
-    let preset = work.path().join("labsingle.toml");
-    fs::write(&preset, cluster::preset(&lab, topology, 0, &bundle)).unwrap();
-    let state = work.path().join("state");
+    add_large_program(bundle);
     let mut child = Command::new(env!("CARGO_BIN_EXE_kubewiz"))
         .arg("--state-dir")
-        .arg(&state)
+        .arg(state)
         .args([
             "apply",
             "--preset",

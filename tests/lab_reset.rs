@@ -61,19 +61,13 @@ fn wait_for<T>(what: &str, timeout: Duration, mut probe: impl FnMut() -> Option<
 
 #[test]
 fn reset_stops_the_services_and_puts_every_file_back() {
-    let topology = Topology::ExternalEtcd;
-    let Some(lab) = cluster::start_lab(topology.size(0)) else {
+    let Some(setup) = cluster::Setup::start(Topology::ExternalEtcd) else {
         return;
     };
-    let work = tempfile::tempdir().unwrap();
-    let bundle = cluster::bundle(work.path());
-    let preset = work.path().join("labext.toml");
-    fs::write(&preset, cluster::preset(&lab, topology, 0, &bundle)).unwrap();
-    let state = work.path().join("state");
-    let preset_arg = preset.to_str().unwrap();
+    let (lab, state, preset_arg) = (&setup.lab, &setup.state, setup.preset_arg());
     let balancers = [6, 7];
 
-    let before: Vec<_> = (0..lab.hosts.len()).map(|i| host_files(&lab, i)).collect();
+    let before: Vec<_> = (0..lab.hosts.len()).map(|i| host_files(lab, i)).collect();
     assert!(
         before[0].contains_key("etc/hostname"),
         "{:?}",
@@ -91,33 +85,33 @@ fn reset_stops_the_services_and_puts_every_file_back() {
         "--no-tui",
         "--yes",
     ];
-    let (out, took) = cluster::kubewiz(&state, &apply);
+    let (out, took) = cluster::kubewiz(state, &apply);
     assert!(out.status.success(), "{}", cluster::text(&out));
     eprintln!("etcd and load balancers up in {took:?}");
 
     // keepalived holds the VIP on exactly one load balancer; stopping it moves the VIP.
     let holder = wait_for("one VIP holder", Duration::from_secs(20), || {
-        let holders = vip_holders(&lab, &balancers);
+        let holders = vip_holders(lab, &balancers);
         (holders.len() == 1).then(|| holders[0])
     });
     let stop = lab.exec(holder, "systemctl stop keepalived");
     assert!(stop.status.success(), "{stop:?}");
     let other = wait_for("the VIP to move", Duration::from_secs(20), || {
-        let holders = vip_holders(&lab, &balancers);
+        let holders = vip_holders(lab, &balancers);
         (holders.len() == 1 && holders[0] != holder).then(|| holders[0])
     });
     assert_ne!(other, holder);
 
     let reset = ["reset", "--preset", preset_arg, "--yes"];
-    let (out, took) = cluster::kubewiz(&state, &reset);
+    let (out, took) = cluster::kubewiz(state, &reset);
     assert!(out.status.success(), "{}", cluster::text(&out));
     eprintln!("reset in {took:?}");
     assert!(
-        vip_holders(&lab, &balancers).is_empty(),
+        vip_holders(lab, &balancers).is_empty(),
         "the VIP outlived the reset"
     );
     for (i, before) in before.iter().enumerate() {
-        let after = host_files(&lab, i);
+        let after = host_files(lab, i);
         let changed: Vec<String> = before
             .iter()
             .filter(|(p, d)| after.get(*p) != Some(*d))
@@ -147,32 +141,25 @@ fn reset_stops_the_services_and_puts_every_file_back() {
     assert!(log.contains("systemctl disable --now etcd"), "{log}");
 
     // Nothing is left to do, and the install runs again on the reset hosts.
-    let (out, _) = cluster::kubewiz(&state, &reset);
+    let (out, _) = cluster::kubewiz(state, &reset);
     assert!(out.status.success(), "{}", cluster::text(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("kubewiz wrote no file here"), "{stdout}");
-    let (out, _) = cluster::kubewiz(&state, &apply);
+    let (out, _) = cluster::kubewiz(state, &apply);
     assert!(out.status.success(), "{}", cluster::text(&out));
     wait_for("a VIP holder again", Duration::from_secs(20), || {
-        (vip_holders(&lab, &balancers).len() == 1).then_some(())
+        (vip_holders(lab, &balancers).len() == 1).then_some(())
     });
 }
 
 #[test]
 fn reset_puts_back_fstab_and_the_hostname() {
-    let topology = Topology::SingleNode;
-    let Some(lab) = cluster::start_lab(topology.size(0)) else {
+    let Some(setup) = cluster::Setup::start(Topology::SingleNode) else {
         return;
     };
-    let work = tempfile::tempdir().unwrap();
-    let bundle = cluster::bundle(work.path());
-    let preset = work.path().join("labone.toml");
-    let text = cluster::preset(&lab, topology, 0, &bundle);
-    fs::write(&preset, &text).unwrap();
-    let state = work.path().join("state");
-    let preset_arg = preset.to_str().unwrap();
+    let (lab, state, preset_arg) = (&setup.lab, &setup.state, setup.preset_arg());
     // The name the install gives the host: the preset's.
-    let spec: toml::Value = toml::from_str(&text).unwrap();
+    let spec: toml::Value = toml::from_str(&setup.text).unwrap();
     let name = spec["hosts"][0]["name"].as_str().unwrap().to_owned();
 
     // A host as an operator's VM may come: a swap line in /etc/fstab and another
@@ -185,12 +172,12 @@ fn reset_puts_back_fstab_and_the_hostname() {
     );
     assert!(setup.status.success(), "{setup:?}");
     let fstab_before = lab.exec(0, "cat /etc/fstab").stdout;
-    let before = host_files(&lab, 0);
+    let before = host_files(lab, 0);
 
     let apply = [
         "apply", "--preset", preset_arg, "--phase", "prepare", "--no-tui", "--yes",
     ];
-    let (out, _) = cluster::kubewiz(&state, &apply);
+    let (out, _) = cluster::kubewiz(state, &apply);
     assert!(out.status.success(), "{}", cluster::text(&out));
     let fstab = String::from_utf8_lossy(&lab.exec(0, "cat /etc/fstab").stdout).into_owned();
     assert!(fstab.contains("#/swap.img none swap"), "{fstab}");
@@ -200,7 +187,7 @@ fn reset_puts_back_fstab_and_the_hostname() {
         format!("{name}\n{name}\n")
     );
 
-    let (out, _) = cluster::kubewiz(&state, &["reset", "--preset", preset_arg, "--yes"]);
+    let (out, _) = cluster::kubewiz(state, &["reset", "--preset", preset_arg, "--yes"]);
     assert!(out.status.success(), "{}", cluster::text(&out));
     assert_eq!(
         String::from_utf8_lossy(&lab.exec(0, "cat /etc/fstab").stdout),
@@ -211,7 +198,7 @@ fn reset_puts_back_fstab_and_the_hostname() {
         String::from_utf8_lossy(&hostname.stdout),
         "old-name\nold-name\n"
     );
-    let after = host_files(&lab, 0);
+    let after = host_files(lab, 0);
     let changed: Vec<&String> = before
         .keys()
         .chain(after.keys())

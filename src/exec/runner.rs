@@ -893,7 +893,6 @@ struct BundleCache(Mutex<BTreeMap<PathBuf, Cached>>);
 type Program = (String, Arc<[u8]>);
 
 struct Cached {
-    len: u64,
     modified: Option<std::time::SystemTime>,
     content: Arc<[u8]>,
 }
@@ -907,16 +906,22 @@ impl BundleCache {
                 dir.display()
             )
         })?;
-        let mut names = Vec::new();
+        let mut found = Vec::new();
         for entry in entries {
             let entry = entry.map_err(|e| format!("{}: {e}", dir.display()))?;
             let name = entry.file_name().to_string_lossy().into_owned();
-            if entry.path().is_file() && pick.takes(&name) {
-                names.push(name);
+            if !pick.takes(&name) {
+                continue;
+            }
+            // Followed like `is_file`: a bundle may link its programs.
+            let path = entry.path();
+            let meta = std::fs::metadata(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+            if meta.is_file() {
+                found.push((name, path, meta));
             }
         }
         if let BundlePick::Only(only) = pick
-            && let Some(missing) = only.iter().find(|p| !names.contains(p))
+            && let Some(missing) = only.iter().find(|p| !found.iter().any(|(n, ..)| n == *p))
         {
             return Err(format!(
                 "the bundle directory {} has no {missing}; put {} there",
@@ -924,23 +929,20 @@ impl BundleCache {
                 only.join(" and ")
             ));
         }
-        if names.is_empty() {
+        if found.is_empty() {
             return Err(format!(
                 "the bundle directory {} holds no programs",
                 dir.display()
             ));
         }
-        names.sort();
+        found.sort_by(|a, b| a.0.cmp(&b.0));
         let mut cache = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        names
+        found
             .into_iter()
-            .map(|name| {
-                let path = dir.join(&name);
-                let meta =
-                    std::fs::metadata(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+            .map(|(name, path, meta)| {
                 let modified = meta.modified().ok();
                 if let Some(c) = cache.get(&path)
-                    && c.len == meta.len()
+                    && c.content.len() as u64 == meta.len()
                     && c.modified == modified
                 {
                     return Ok((name, c.content.clone()));
@@ -948,14 +950,11 @@ impl BundleCache {
                 let content: Arc<[u8]> = std::fs::read(&path)
                     .map_err(|e| format!("{}: {e}", path.display()))?
                     .into();
-                cache.insert(
-                    path,
-                    Cached {
-                        len: content.len() as u64,
-                        modified,
-                        content: content.clone(),
-                    },
-                );
+                let cached = Cached {
+                    modified,
+                    content: content.clone(),
+                };
+                cache.insert(path, cached);
                 Ok((name, content))
             })
             .collect()

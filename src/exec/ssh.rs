@@ -751,6 +751,7 @@ impl Session for SshSession {
             // the files and directories it creates (see [`RECORD_DIR`]), so `kubewiz
             // reset` can put the host back as it was.
             let record = RECORD_DIR;
+            let keep = keep_original(path);
             let write = format!(
                 "set -e; umask 022; \
                  if {same}; then cat > /dev/null; echo unchanged; exit 0; fi; \
@@ -763,10 +764,7 @@ impl Session for SshSession {
                  cat > \"$tmp\"; \
                  [ \"$(sha256sum < \"$tmp\")\" = '{sum}  -' ] || {{ rm -f \"$tmp\"; echo 'the uploaded content arrived incomplete' >&2; exit 1; }}; \
                  chown 0:0 \"$tmp\"; chmod {mode:o} \"$tmp\"; \
-                 if [ ! -e {record}/orig{quoted} ] && [ ! -e {record}/new{quoted} ]; then \
-                   if [ -e {quoted} ]; then mkdir -p {record}/orig{qdir} && cp -a -- {quoted} {record}/orig{quoted}; \
-                   else mkdir -p {record}/new{qdir} && : > {record}/new{quoted}; fi; \
-                 fi; \
+                 {keep}; \
                  mv -f \"$tmp\" {quoted}; echo written"
             );
             let timeout =
@@ -805,10 +803,29 @@ impl Session for SshSession {
     }
 }
 
+/// Shell commands that keep what the file `path` was before kubewiz first changes it
+/// (under [`RECORD_DIR`]): a copy of it, or a mark that it did not exist. A record that
+/// exists is kept, so it always holds the state before the first change.
+pub fn keep_original(path: &str) -> String {
+    let quoted = shell_quote(path);
+    let qdir = shell_quote(match path.rsplit_once('/') {
+        Some(("", _)) | None => "/",
+        Some((dir, _)) => dir,
+    });
+    format!(
+        "if [ ! -e {RECORD_DIR}/orig{quoted} ] && [ ! -e {RECORD_DIR}/new{quoted} ]; then \
+         if [ -e {quoted} ]; then mkdir -p {RECORD_DIR}/orig{qdir} && cp -a -- {quoted} {RECORD_DIR}/orig{quoted}; \
+         else mkdir -p {RECORD_DIR}/new{qdir} && : > {RECORD_DIR}/new{quoted}; fi; fi"
+    )
+}
+
 /// Where the hosts keep what kubewiz changed: `orig/PATH` holds the original of every
 /// file an upload replaced, `new/PATH` marks every file an upload created, and `dirs`
 /// lists the directories uploads created. `kubewiz reset` restores from it.
 pub const RECORD_DIR: &str = "/var/lib/kubewiz/files";
+
+/// In [`RECORD_DIR`]: whether swap was `on` or `off` before kubewiz first turned it off.
+pub const SWAP_RECORD: &str = "/var/lib/kubewiz/files/swap";
 
 #[cfg(test)]
 mod tests {

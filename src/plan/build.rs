@@ -6,7 +6,7 @@
 
 use super::steps::Steps;
 use super::{Action, BundlePick, HostSteps, LOCAL, OsFamily, Phase, PhaseId, Plan};
-use crate::exec::ssh::RECORD_DIR;
+use crate::exec::ssh::{SWAP_RECORD, keep_original};
 use crate::pki::ETCD_PKI_DIR;
 use crate::render::{File, Layout, LbLayout, Purpose, Target, etcd, kubeadm, lb, node};
 use crate::spec::{Cni, HostSpec, PackageSource, Role};
@@ -224,10 +224,10 @@ impl<'a> Builder<'a> {
             format!("set the hostname to {name}"),
             format!(
                 // The first change keeps the original /etc/hostname for `kubewiz reset`.
-                "test \"$(hostname)\" = {n} || {{ r={RECORD_DIR}; \
-if [ -e /etc/hostname ] && [ ! -e $r/orig/etc/hostname ]; then mkdir -p $r/orig/etc && cp -a /etc/hostname $r/orig/etc/hostname; fi; \
+                "test \"$(hostname)\" = {n} || {{ {keep}; \
 hostnamectl set-hostname {n} 2>/dev/null || {{ echo {n} > /etc/hostname && hostname {n}; }}; }}",
-                n = sh_quote(name)
+                n = sh_quote(name),
+                keep = keep_original("/etc/hostname")
             ),
             30,
         );
@@ -241,12 +241,12 @@ hostnamectl set-hostname {n} 2>/dev/null || {{ echo {n} > /etc/hostname && hostn
             // and /etc/fstab before its swap lines were commented out. A file without
             // swap lines is left untouched.
             format!(
-                "r={RECORD_DIR}; mkdir -p $r/orig/etc; \
-if [ ! -e $r/swap ]; then if [ \"$(wc -l < /proc/swaps)\" -gt 1 ]; then echo on; else echo off; fi > $r/swap; fi; \
+                "r={SWAP_RECORD}; if [ ! -e $r ]; then mkdir -p \"$(dirname $r)\" && \
+if [ \"$(wc -l < /proc/swaps)\" -gt 1 ]; then echo on; else echo off; fi > $r; fi; \
 swapoff -a && \
-if grep -Eq '^[^#].*\\sswap\\s' /etc/fstab 2>/dev/null; then \
-[ -e $r/orig/etc/fstab ] || cp -a /etc/fstab $r/orig/etc/fstab; \
-sed -ri '/^[^#].*\\sswap\\s/s/^/#/' /etc/fstab; fi"
+if grep -Eq '^[^#].*\\sswap\\s' /etc/fstab 2>/dev/null; then {keep}; \
+sed -ri '/^[^#].*\\sswap\\s/s/^/#/' /etc/fstab; fi",
+                keep = keep_original("/etc/fstab")
             ),
             60,
         );
@@ -314,13 +314,12 @@ sed -ri '/^[^#].*\\sswap\\s/s/^/#/' /etc/fstab; fi"
                 if !control_plane {
                     except.push("kubectl".into());
                 }
+                let kubectl = if control_plane { "kubectl, " } else { "" };
                 s.push(
                     "bundle",
-                    if control_plane {
-                        "install kubeadm, kubelet, kubectl, containerd and runc from the bundle"
-                    } else {
-                        "install kubeadm, kubelet, containerd and runc from the bundle"
-                    },
+                    format!(
+                        "install kubeadm, kubelet, {kubectl}containerd and runc from the bundle"
+                    ),
                     Action::UploadBundle {
                         from: dir.join("bin"),
                         to: BUNDLE_TARGET.into(),

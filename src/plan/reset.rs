@@ -11,7 +11,7 @@
 
 use super::steps::Steps;
 use super::{Action, HostSteps, OsFamily, Phase, PhaseId, Plan};
-use crate::exec::ssh::RECORD_DIR;
+use crate::exec::ssh::{RECORD_DIR, SWAP_RECORD};
 use crate::render::{Layout, LbLayout, etcd, kubeadm, lb};
 use crate::spec::{HostSpec, PackageSource};
 
@@ -243,7 +243,7 @@ fn restore_command() -> String {
 if [ -d \"$r/new\" ]; then (cd \"$r/new\" && find . ! -type d) | while IFS= read -r f; do rm -f -- \"${{f#.}}\"; echo \"removed ${{f#.}}\"; done; fi; \
 if [ -d \"$r/orig\" ]; then (cd \"$r/orig\" && find . ! -type d) | while IFS= read -r f; do cp -a -- \"$r/orig${{f#.}}\" \"${{f#.}}\"; echo \"restored ${{f#.}}\"; done; fi; \
 if [ -f \"$r/orig/etc/hostname\" ]; then n=$(cat /etc/hostname); hostnamectl set-hostname \"$n\" 2>/dev/null || hostname \"$n\"; echo \"hostname $n again\"; fi; \
-if [ \"$(cat \"$r/swap\" 2>/dev/null)\" = on ]; then swapon -a && echo 'swap on again'; fi; \
+if [ \"$(cat {SWAP_RECORD} 2>/dev/null)\" = on ]; then swapon -a && echo 'swap on again'; fi; \
 if [ -f \"$r/dirs\" ]; then sort -ru \"$r/dirs\" | while IFS= read -r d; do case \"$d\" in /?*) rm -rf -- \"$d\"; echo \"removed $d/\";; esac; done; fi; \
 rm -rf {HOST_STATE}; if command -v systemctl >/dev/null; then systemctl daemon-reload; fi"
     )

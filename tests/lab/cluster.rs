@@ -64,6 +64,45 @@ pub fn start_lab(n: usize) -> Option<Lab> {
     Lab::start_or_skip_with(n, &borrowed)
 }
 
+/// A cluster ready to install: lab hosts for a topology, and in a temporary directory
+/// the test bundle, the preset for those hosts and a state directory.
+pub struct Setup {
+    pub lab: Lab,
+    pub work: tempfile::TempDir,
+    pub bundle: PathBuf,
+    /// The preset file, and its text.
+    pub preset: PathBuf,
+    pub text: String,
+    /// kubewiz's `--state-dir`.
+    pub state: PathBuf,
+}
+
+impl Setup {
+    /// Lab hosts for `topology` with no extra workers, or None when the lab cannot run.
+    pub fn start(topology: Topology) -> Option<Setup> {
+        let lab = start_lab(topology.size(0))?;
+        let work = tempfile::tempdir().unwrap();
+        let bundle = bundle(work.path());
+        let text = preset(&lab, topology, 0, &bundle);
+        let preset = work.path().join(format!("{}.toml", topology.name()));
+        fs::write(&preset, &text).unwrap();
+        let state = work.path().join("state");
+        Some(Setup {
+            lab,
+            work,
+            bundle,
+            preset,
+            text,
+            state,
+        })
+    }
+
+    /// The preset file's path, as an argument.
+    pub fn preset_arg(&self) -> &str {
+        self.preset.to_str().unwrap()
+    }
+}
+
 /// Writes the bundle directory into `dir`: `bin/` with every stand-in but systemd's
 /// and the real kubectl. Returns the bundle directory.
 pub fn bundle(dir: &Path) -> PathBuf {
