@@ -47,6 +47,40 @@ if [ "$(id -u)" -eq 0 ]; then
   "$tools/etcd/bin/etcd" --version | head -1
 fi
 
+# The VM lab (tests/vm/): qemu, libvirt, dnsmasq and mmdebstrap, with virt-clone and
+# virt-sysprep for `kubewiz kvm clone`. This machine's qemu-utils may come from
+# bookworm-backports, which Breaks bookworm's qemu-system-common: qemu-system-x86 then
+# comes from backports too. A private apt state keeps /etc/apt as it is. The -sysv
+# variant of libvirt-daemon-system does not pull systemd onto a host without it.
+vm_tools=(qemu-system-x86_64 qemu-img libvirtd virtlogd virsh mmdebstrap virt-clone virt-sysprep dnsmasq lz4 mkfs.ext4)
+vm_missing=0
+for t in "${vm_tools[@]}"; do
+  command -v "$t" >/dev/null 2>&1 || [ -x "/usr/sbin/$t" ] || vm_missing=1
+done
+if [ "$vm_missing" -eq 1 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "scripts/test.sh: the VM lab's packages are missing; run as root to install them" >&2
+    exit 1
+  fi
+  vmapt=/var/cache/kubewiz-test/apt
+  mkdir -p "$vmapt/lists/partial" "$vmapt/archives/partial"
+  keyring=/usr/share/keyrings/debian-archive-keyring.gpg
+  cat > "$vmapt/sources.list" <<EOF_SOURCES
+deb [signed-by=$keyring] http://deb.debian.org/debian bookworm main
+deb [signed-by=$keyring] http://deb.debian.org/debian bookworm-updates main
+deb [signed-by=$keyring] http://deb.debian.org/debian-security bookworm-security main
+deb [signed-by=$keyring] http://deb.debian.org/debian bookworm-backports main
+EOF_SOURCES
+  apt_vm=(-o "Dir::Etc::SourceList=$vmapt/sources.list" -o "Dir::Etc::SourceParts=-" -o "Dir::State::Lists=$vmapt/lists" -o "Dir::Cache::Archives=$vmapt/archives")
+  vm_packages=(qemu-system-x86 qemu-utils libvirt-daemon-system libvirt-daemon-system-sysv libvirt-clients dnsmasq-base mmdebstrap virtinst guestfs-tools lz4 e2fsprogs openssh-client)
+  if dpkg-query -W -f='${Version}' qemu-utils 2>/dev/null | grep -q bpo; then
+    vm_packages=("${vm_packages[@]/#qemu-system-x86/qemu-system-x86/bookworm-backports}")
+    vm_packages+=(qemu-system-common/bookworm-backports qemu-system-data/bookworm-backports seabios/bookworm-backports)
+  fi
+  apt-get "${apt_vm[@]}" update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get "${apt_vm[@]}" install -y -qq --no-install-recommends "${vm_packages[@]}"
+fi
+
 for component in rustfmt clippy; do
   rustup component list --installed 2>/dev/null | grep -q "^$component" || rustup component add "$component"
 done
