@@ -39,8 +39,8 @@ nice -n 10 mmdebstrap --quiet --mode=root --variant=minbase --include="$include"
   "deb $mirror bookworm main" "deb $mirror bookworm-updates main" "deb $security bookworm-security main"
 
 printf '/dev/vda / ext4 defaults,discard 0 1\n' > "$root/etc/fstab"
-# No static hostname: a VM takes the name its DHCP reservation gives (systemd-networkd),
-# and a clone the one virt-sysprep writes.
+# No hostname in the image: tests/vm/mod.rs names each lab VM once it answers ssh, and a
+# clone gets the one virt-sysprep writes.
 rm -f "$root/etc/hostname"
 printf '127.0.0.1 localhost\n::1 localhost ip6-localhost ip6-loopback\n' > "$root/etc/hosts"
 # Every VM makes its own machine-id at first boot.

@@ -51,6 +51,8 @@ pub struct VmSpec {
     pub name: String,
     pub vcpus: u32,
     pub mem_mib: u32,
+    /// Whether the serial console goes to a log file in the lab's directory.
+    pub console_log: bool,
 }
 
 impl VmSpec {
@@ -59,7 +61,16 @@ impl VmSpec {
             name: name.into(),
             vcpus,
             mem_mib,
+            console_log: true,
         }
+    }
+
+    /// Without a console log file: for a template, whose clones would all get the same
+    /// log file from virt-clone, and the second one would not start ("Cannot open log
+    /// file ...: Device or resource busy").
+    pub fn without_console_log(mut self) -> Self {
+        self.console_log = false;
+        self
     }
 }
 
@@ -112,6 +123,9 @@ impl Image {
     /// /boot, so its appliance is built from the guest image's kernel and modules, and
     /// runs under TCG unless KVM works.
     pub fn guestfs_env(&self, accel: &Accel) -> Vec<(String, String)> {
+        // supermin copies the attributes of the host's /lib/modules even when the modules
+        // come from SUPERMIN_MODULES ("lstat: No such file or directory: /lib/modules").
+        let _ = fs::create_dir_all("/lib/modules");
         let kv = self.kernel_version();
         let mut env = vec![
             (
@@ -635,7 +649,7 @@ impl VmLab {
         virsh_ok(&["net-start", &self.network]);
     }
 
-    fn domain_xml(&self, domain: &str, mac: &str, vcpus: u32, mem_mib: u32) -> String {
+    fn domain_xml(&self, domain: &str, mac: &str, spec: &VmSpec) -> String {
         let img = &self.image.dir;
         let (kind, features) = match self.accel {
             Accel::Kvm => ("kvm", "<acpi/><apic/>"),
@@ -674,8 +688,7 @@ impl VmLab {
       <model type='virtio'/>
     </interface>
     <serial type='pty'>
-      <log file='{console}' append='on'/>
-      <target port='0'/>
+      {log}<target port='0'/>
     </serial>
     <console type='pty'><target type='serial' port='0'/></console>
     <rng model='virtio'><backend model='random'>/dev/urandom</backend></rng>
@@ -688,7 +701,16 @@ impl VmLab {
             cpu = cpu_xml(&self.accel),
             disk = self.dir.join(format!("{domain}.qcow2")).display(),
             net = self.network,
-            console = self.console_log(domain).display(),
+            vcpus = spec.vcpus,
+            mem_mib = spec.mem_mib,
+            log = if spec.console_log {
+                format!(
+                    "<log file='{}' append='on'/>",
+                    self.console_log(domain).display()
+                )
+            } else {
+                String::new()
+            },
         )
     }
 
@@ -698,7 +720,7 @@ impl VmLab {
     }
 
     /// Defines a VM (overlay disk on the base image) without starting it.
-    pub fn define(&self, domain: &str, mac: &str, vcpus: u32, mem_mib: u32) {
+    pub fn define(&self, domain: &str, mac: &str, spec: &VmSpec) {
         let disk = self.dir.join(format!("{domain}.qcow2"));
         must(
             "qemu-img",
@@ -714,7 +736,7 @@ impl VmLab {
                 &disk.display().to_string(),
             ],
         );
-        let xml = self.domain_xml(domain, mac, vcpus, mem_mib);
+        let xml = self.domain_xml(domain, mac, spec);
         let path = self.dir.join(format!("{domain}.xml"));
         fs::write(&path, xml).unwrap_or_else(|e| panic!("VM lab: {e}"));
         virsh_ok(&["define", &path.display().to_string()]);
@@ -724,7 +746,7 @@ impl VmLab {
         for (i, spec) in specs.iter().enumerate() {
             let domain = self.domain_name(&spec.name);
             let mac = mac(self.k, i);
-            self.define(&domain, &mac, spec.vcpus, spec.mem_mib);
+            self.define(&domain, &mac, spec);
             self.vms.push(Vm {
                 domain,
                 mac,
@@ -819,6 +841,14 @@ impl VmLab {
         for (domain, address) in domains.iter().zip(&addresses) {
             if let Some(vm) = self.vms.iter_mut().find(|v| &v.domain == domain) {
                 vm.address = *address;
+                // A lab VM is named like its domain, as an installed VM would be (a
+                // static hostname, which a clone of it must not keep).
+                let out = self.ssh_at(*address, &format!("hostnamectl set-hostname {domain}"));
+                assert!(
+                    out.status.success(),
+                    "VM lab: hostnamectl on {domain}: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
             }
             self.learn_host_key(*address);
         }
