@@ -66,9 +66,9 @@ fn preset(lab: &VmLab, name: &str, hosts: &[(String, Ipv4Addr)]) -> String {
     text
 }
 
-/// `getent hosts NAME` inside VM `i`: the address it resolves to.
+/// `getent ahostsv4 NAME` inside VM `i`: the first address it resolves to.
 fn resolve_in(lab: &VmLab, i: usize, name: &str) -> Option<Ipv4Addr> {
-    let out = lab.ssh_at(lab.vms[i].address, &format!("getent hosts {name}"));
+    let out = lab.ssh_at(lab.vms[i].address, &format!("getent ahostsv4 {name}"));
     String::from_utf8_lossy(&out.stdout)
         .split_whitespace()
         .next()

@@ -158,6 +158,8 @@ pub struct VmLab {
     claim: PathBuf,
     daemons: Vec<(String, u32)>,
     known_hosts: PathBuf,
+    /// nftables tables before this lab started libvirtd (which adds its own).
+    nft_tables_before: Vec<String>,
     _one: MutexGuard<'static, ()>,
 }
 
@@ -545,6 +547,7 @@ impl VmLab {
             claim,
             daemons: adopted,
             known_hosts: lab_dir(k).join("known_hosts"),
+            nft_tables_before: Vec::new(),
             _one: one,
         };
         let started = Instant::now();
@@ -585,10 +588,14 @@ impl VmLab {
         }
         // Never let libvirt's stock NAT network autostart: it would enable forwarding.
         let _ = fs::remove_file("/etc/libvirt/qemu/networks/autostart/default.xml");
+        let tables = nft_tables();
         for name in ["virtlogd", "libvirtd"] {
             if let Some(pid) = ensure_daemon(name) {
                 self.daemons.push((name.to_owned(), pid));
             }
+        }
+        if self.daemons.iter().any(|(n, _)| n == "libvirtd") {
+            self.nft_tables_before = tables;
         }
         let record: String = self
             .daemons
@@ -651,11 +658,15 @@ impl VmLab {
 
     fn domain_xml(&self, domain: &str, mac: &str, spec: &VmSpec) -> String {
         let img = &self.image.dir;
-        let (kind, features) = match self.accel {
-            Accel::Kvm => ("kvm", "<acpi/><apic/>"),
+        // Under TCG the guest kernel's TSC calibration can be off by a fraction of a
+        // percent ("Fast TSC calibration failed"): its clock drifts a second in minutes,
+        // and kubewiz's preflight refuses that. The HPET runs at a known rate.
+        let (kind, features, clock) = match self.accel {
+            Accel::Kvm => ("kvm", "<acpi/><apic/>", ""),
             Accel::Tcg(_) => (
                 "qemu",
                 "<acpi/><apic/><tcg><tb-cache unit='MiB'>128</tb-cache></tcg>",
+                " clocksource=hpet",
             ),
         };
         format!(
@@ -667,7 +678,7 @@ impl VmLab {
     <type arch='x86_64' machine='pc'>hvm</type>
     <kernel>{kernel}</kernel>
     <initrd>{initrd}</initrd>
-    <cmdline>root=/dev/vda rw console=ttyS0 loglevel=5 systemd.show_status=auto</cmdline>
+    <cmdline>root=/dev/vda rw console=ttyS0 loglevel=5 systemd.show_status=auto{clock}</cmdline>
   </os>
   <features>{features}</features>
   {cpu}
@@ -851,8 +862,73 @@ impl VmLab {
                 );
             }
             self.learn_host_key(*address);
+            // ssh answers before the boot has finished; a test starts on a settled VM.
+            let _ = self.ssh_at(*address, "timeout 120 systemctl is-system-running --wait");
+            self.set_clock(*address);
         }
         addresses
+    }
+
+    /// Sets the VM's clock from the KVM host's. The lab network is isolated, so the VMs
+    /// have no NTP server to ask, and a VM starts with its RTC's whole seconds: kubewiz's
+    /// preflight rightly refuses a clock 1.5 s off. The time is sent once the remote
+    /// shell waits for it, so it is off by one way of the connection only.
+    pub fn set_clock(&self, address: Ipv4Addr) {
+        let out = self.exchange(address, "date -s \"@$t\" >/dev/null", || {
+            let now = unix_now();
+            format!("{}.{:09}", now.as_secs(), now.subsec_nanos())
+        });
+        assert!(
+            out.status.success(),
+            "VM lab: cannot set the clock of {address}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// How far the VM's clock is from the KVM host's, in seconds (positive: ahead),
+    /// read in the middle of one round trip on an open connection.
+    pub fn clock_offset(&self, address: Ipv4Addr) -> f64 {
+        let before_read = std::cell::Cell::new(0.0);
+        let out = self.exchange(address, "date +%s.%N", || {
+            before_read.set(unix_now().as_secs_f64());
+            String::new()
+        });
+        let after = unix_now().as_secs_f64();
+        let sent = before_read.get();
+        let theirs: f64 = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .last()
+            .and_then(|l| l.trim().parse().ok())
+            .unwrap_or_else(|| panic!("VM lab: date on {address} printed {out:?}"));
+        theirs - (sent + after) / 2.0
+    }
+
+    /// Runs `read t; COMMAND` on `address`: once the remote shell says it is ready,
+    /// writes the line `line()` gives to it. The command's output.
+    fn exchange(&self, address: Ipv4Addr, command: &str, line: impl FnOnce() -> String) -> Output {
+        use std::io::{BufRead, BufReader};
+        let mut args = self.ssh_args(address);
+        args.push(format!("echo ready; read -r t; {command}"));
+        let mut child = Command::new("ssh")
+            .args(&args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("VM lab: ssh: {e}"));
+        let mut stdout = BufReader::new(child.stdout.take().expect("piped"));
+        let mut ready = String::new();
+        let _ = stdout.read_line(&mut ready);
+        if let Some(mut stdin) = child.stdin.take() {
+            let _ = writeln!(stdin, "{}", line());
+        }
+        let mut rest = String::new();
+        let _ = std::io::Read::read_to_string(&mut stdout, &mut rest);
+        let mut out = child
+            .wait_with_output()
+            .unwrap_or_else(|e| panic!("VM lab: ssh: {e}"));
+        out.stdout = rest.into_bytes();
+        out
     }
 
     /// Replaces the known_hosts line of `address` with the key the VM shows now.
@@ -947,6 +1023,52 @@ impl VmLab {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// `virsh reboot` of every lab VM at once; returns once each answers ssh from a new
+    /// boot at the address it had (its clock set again).
+    pub fn reboot_all(&self) {
+        let boot_id = |address: Ipv4Addr| -> Option<String> {
+            let out = self.ssh_at(address, "cat /proc/sys/kernel/random/boot_id");
+            out.status
+                .success()
+                .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+        };
+        let before: Vec<Option<String>> = self.vms.iter().map(|v| boot_id(v.address)).collect();
+        for vm in &self.vms {
+            virsh_ok(&["reboot", &vm.domain]);
+        }
+        let started = Instant::now();
+        let mut back = vec![false; self.vms.len()];
+        while back.iter().any(|b| !b) {
+            for (i, vm) in self.vms.iter().enumerate() {
+                if !back[i] && boot_id(vm.address).is_some_and(|id| Some(id) != before[i]) {
+                    back[i] = true;
+                    renice(&vm.domain);
+                    eprintln!(
+                        "VM lab {}: {} back after a reboot in {:.0?}",
+                        self.k,
+                        vm.domain,
+                        started.elapsed()
+                    );
+                }
+            }
+            assert!(
+                started.elapsed() < BOOT_TIMEOUT,
+                "VM lab: not back {}s after virsh reboot: {:?}",
+                BOOT_TIMEOUT.as_secs(),
+                self.vms
+                    .iter()
+                    .zip(&back)
+                    .filter(|(_, b)| !**b)
+                    .map(|(v, _)| &v.domain)
+                    .collect::<Vec<_>>()
+            );
+            std::thread::sleep(Duration::from_secs(2));
+        }
+        for vm in &self.vms {
+            self.set_clock(vm.address);
+        }
+    }
+
     /// Shuts a VM down cleanly and waits until libvirt calls it shut off.
     pub fn shutdown(&self, domain: &str) {
         virsh_ok(&["shutdown", domain]);
@@ -966,6 +1088,78 @@ impl VmLab {
             std::thread::sleep(Duration::from_secs(1));
         }
     }
+}
+
+/// The nftables tables there are now, one `table FAMILY NAME` line each.
+fn nft_tables() -> Vec<String> {
+    String::from_utf8_lossy(&run("nft", &["list", "tables"]).stdout)
+        .lines()
+        .map(|l| l.trim().to_owned())
+        .filter(|l| !l.is_empty())
+        .collect()
+}
+
+/// What a libvirtd this lab started and stopped leaves in the firewall once its
+/// networks are gone: the jumps to its LIBVIRT_* chains, the (empty) chains, and the
+/// empty iptables-nft tables that were not there before it started.
+fn clean_firewall(tables_before: &[String]) {
+    for ipt in ["iptables", "ip6tables"] {
+        for table in ["filter", "nat", "mangle"] {
+            let rules =
+                String::from_utf8_lossy(&run(ipt, &["-t", table, "-S"]).stdout).into_owned();
+            for rule in rules.lines() {
+                if let Some(rest) = rule.strip_prefix("-A ")
+                    && rule
+                        .split_whitespace()
+                        .last()
+                        .is_some_and(|t| t.starts_with("LIBVIRT_"))
+                    && !rest.starts_with("LIBVIRT_")
+                {
+                    let mut args = vec!["-t", table, "-D"];
+                    args.extend(rest.split_whitespace());
+                    let _ = run(ipt, &args);
+                }
+            }
+            for rule in rules.lines() {
+                if let Some(chain) = rule.strip_prefix("-N ")
+                    && chain.starts_with("LIBVIRT_")
+                {
+                    let _ = run(ipt, &["-t", table, "-F", chain]);
+                    let _ = run(ipt, &["-t", table, "-X", chain]);
+                }
+            }
+        }
+    }
+    for line in nft_tables() {
+        if tables_before.contains(&line) {
+            continue;
+        }
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let [_, family, name] = words[..] else {
+            continue;
+        };
+        if !matches!(family, "ip" | "ip6") || !matches!(name, "filter" | "nat" | "mangle") {
+            continue;
+        }
+        let body = String::from_utf8_lossy(&run("nft", &["list", "table", family, name]).stdout)
+            .into_owned();
+        let has_rules = body.lines().map(str::trim).any(|l| {
+            !(l.is_empty()
+                || l == "}"
+                || l.starts_with("table ")
+                || l.starts_with("chain ")
+                || l.starts_with("type "))
+        });
+        if !has_rules {
+            let _ = run("nft", &["delete", "table", family, name]);
+        }
+    }
+}
+
+fn unix_now() -> Duration {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("the clock is after 1970")
 }
 
 fn renice(domain: &str) {
@@ -997,8 +1191,12 @@ impl Drop for VmLab {
                 ],
             );
         }
+        let stopped_libvirtd = self.daemons.iter().any(|(n, _)| n == "libvirtd");
         for (name, pid) in self.daemons.iter().rev() {
             stop_pid(name, *pid);
+        }
+        if stopped_libvirtd {
+            clean_firewall(&self.nft_tables_before);
         }
         let _ = fs::remove_file(Path::new(RUN).join(format!("daemons-{}", self.k)));
         let _ = fs::remove_file(&self.claim);
