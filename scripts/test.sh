@@ -85,6 +85,10 @@ for component in rustfmt clippy; do
   rustup component list --installed 2>/dev/null | grep -q "^$component" || rustup component add "$component"
 done
 
+# The VM tests decide between KVM and TCG by trying (once per boot of this machine) and
+# record why; say which, whatever the tests' outcome.
+trap 'if [ -s /run/kubewiz-vm/accel ]; then echo "VM lab accelerator: $(cat /run/kubewiz-vm/accel)"; fi' EXIT
+
 cargo fmt --check
 cargo clippy --all-targets -- -D warnings
 cargo test --all-targets --no-fail-fast
