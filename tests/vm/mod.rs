@@ -447,7 +447,14 @@ fn accel(image: &Image) -> Accel {
             return Accel::Tcg(why.to_owned());
         }
     }
+    // The trial gives /dev/kvm to group kvm (qemu runs as libvirt-qemu); as it was after.
+    let mode = run("stat", &["-c", "%U:%G %a", "/dev/kvm"]);
     let decided = try_kvm(image);
+    let mode = String::from_utf8_lossy(&mode.stdout).trim().to_owned();
+    if let Some((owner, bits)) = mode.split_once(' ') {
+        let _ = run("chown", &[owner, "/dev/kvm"]);
+        let _ = run("chmod", &[bits, "/dev/kvm"]);
+    }
     let line = match &decided {
         Accel::Kvm => "kvm".to_owned(),
         Accel::Tcg(why) => format!("tcg: {why}"),
