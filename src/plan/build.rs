@@ -7,7 +7,7 @@
 use super::steps::Steps;
 use super::{Action, BundlePick, HostSteps, LOCAL, OsFamily, Phase, PhaseId, Plan};
 use crate::exec::ssh::{SWAP_RECORD, keep_original};
-use crate::pki::ETCD_PKI_DIR;
+use crate::render::pki::ETCD_PKI_DIR;
 use crate::render::{File, Layout, LbLayout, Purpose, Target, etcd, kubeadm, lb, node};
 use crate::spec::{Cni, HostSpec, PackageSource, Role};
 
