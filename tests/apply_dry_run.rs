@@ -107,7 +107,14 @@ fn a_dry_run_reports_every_step_once_and_executes_nothing() {
         "the run made the PKI; it is reused: {notices:?}"
     );
     let files = kubewiz::render::render(&spec, &pki).unwrap();
-    let plan = kubewiz::plan::build(&layout, &files);
+    let plan = kubewiz::plan::build(
+        &layout,
+        &files,
+        &kubewiz::plan::Local {
+            libvirt_uri: "test:///default".into(),
+            state_dir: state.path().join("kvm-lab"),
+        },
+    );
     let step_ids: Vec<&str> = plan.steps().map(|(_, _, s)| s.id.as_str()).collect();
     assert_eq!(step_ids.len(), 287, "steps in the plan");
 

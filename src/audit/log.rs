@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::exec::events::{Event, Stamped, StepOutcome};
+use crate::exec::sink::EventSink;
 
 pub struct AuditLog {
     jsonl: File,
@@ -120,6 +121,16 @@ impl AuditLog {
             self.text.flush()?;
         }
         Ok(())
+    }
+}
+
+impl EventSink for AuditLog {
+    fn name(&self) -> &'static str {
+        "the audit log"
+    }
+
+    fn event(&mut self, event: &Stamped) -> io::Result<()> {
+        self.write(event)
     }
 }
 

@@ -2,7 +2,6 @@
 //! of secrets before anything is written or shown.
 
 mod log;
-pub mod redact;
 
+pub use crate::exec::redact::{REDACTED, Redactor};
 pub use log::{AuditLog, operator};
-pub use redact::{REDACTED, Redactor};

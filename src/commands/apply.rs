@@ -11,8 +11,10 @@ use super::prepare::{Prepared, prepare};
 use super::{EXIT_CANCELLED, EXIT_FAILED, EXIT_OK, EXIT_USAGE};
 use crate::exec::dry_run::DryRun;
 use crate::exec::ssh::Ssh;
-use crate::exec::{RunOutcome, Transport, launch, lines, runner};
-use crate::plan::PhaseId;
+use crate::exec::{RunOutcome, Transport, lines, runner};
+use crate::launch;
+use crate::plan::phases::{INSTALL, libvirt_network};
+use crate::plan::{self, PhaseId};
 use crate::state::{self, ClusterState};
 
 /// What `kubewiz apply` was asked to do.
@@ -90,7 +92,7 @@ fn parse_phases(names: &[String]) -> Result<Option<BTreeSet<PhaseId>>, ExitCode>
                 only.insert(p);
             }
             None => {
-                let known: Vec<&str> = PhaseId::ALL.iter().map(|p| p.name()).collect();
+                let known: Vec<&str> = INSTALL.iter().map(|p| p.id.name()).collect();
                 eprintln!(
                     "kubewiz: --phase {name} is not a phase; the phases are {}",
                     known.join(", ")
@@ -106,12 +108,12 @@ fn parse_phases(names: &[String]) -> Result<Option<BTreeSet<PhaseId>>, ExitCode>
 /// works on them, and the libvirt network, when its phase runs and has something to
 /// change; those changes are listed on stderr first.
 fn question(prepared: &Prepared, only: Option<&BTreeSet<PhaseId>>) -> String {
-    let runs = |phase: PhaseId| only.is_none_or(|o| runner::needed(o).contains(&phase));
-    let on_hosts = only.is_none_or(|o| o.iter().any(|p| *p != PhaseId::LibvirtNetwork));
+    let runs = |phase: PhaseId| only.is_none_or(|o| plan::needed(o).contains(&phase));
+    let on_hosts = only.is_none_or(plan::touches_hosts);
     let libvirt = prepared
         .plan
         .libvirt()
-        .filter(|_| runs(PhaseId::LibvirtNetwork));
+        .filter(|_| runs(libvirt_network::PHASE.id));
     let network = libvirt.and_then(|l| l.question());
     if let Some(step) = libvirt.filter(|_| network.is_some()) {
         let changes = step.change_list();
@@ -165,7 +167,7 @@ fn execute(
     only: Option<BTreeSet<PhaseId>>,
     dry_run: bool,
 ) -> ExitCode {
-    let mut options = match launch::run_options(
+    let options = match launch::run_options(
         &prepared.spec,
         &prepared.pki,
         &prepared.state,
@@ -178,7 +180,10 @@ fn execute(
             return ExitCode::from(EXIT_FAILED);
         }
     };
-    options.only = only;
+    let mut prepared = prepared;
+    if let Some(only) = &only {
+        prepared.plan = prepared.plan.only(only);
+    }
     run_plan(prepared, transport, options)
 }
 
@@ -200,7 +205,7 @@ pub(super) fn run_plan(
         }
     };
     let outcome = runtime.block_on(async move {
-        let mut handle = runner::start(prepared.spec, prepared.plan, prepared.files, transport, options);
+        let mut handle = runner::start(prepared.plan, transport, options);
         let canceller = handle.canceller();
         tokio::spawn(async move {
             if tokio::signal::ctrl_c().await.is_ok() {

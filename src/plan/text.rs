@@ -25,7 +25,7 @@ impl fmt::Display for Plan {
                 f,
                 "{}. {} [{}] ({how})",
                 n + 1,
-                phase.id.title(),
+                phase.title,
                 phase.id.name()
             )?;
             for host in &phase.hosts {
@@ -39,12 +39,12 @@ impl fmt::Display for Plan {
                     writeln!(f, "    {}{only}", step.id)?;
                     match &step.action {
                         Action::Connect | Action::Facts => writeln!(f, "      {}", step.title)?,
-                        Action::Preflight(checks) => {
-                            for check in checks {
+                        Action::Preflight(preflight) => {
+                            for check in &preflight.checks {
                                 writeln!(f, "      check: {check}")?;
                             }
                         }
-                        Action::Upload { path, mode } => {
+                        Action::Upload { path, mode, .. } => {
                             writeln!(f, "      upload {path} ({mode:04o})")?
                         }
                         Action::Run { command } => writeln!(f, "      $ {command}")?,
@@ -53,12 +53,14 @@ impl fmt::Display for Plan {
                             "      wait up to {}s for: {check}",
                             step.timeout.as_secs()
                         )?,
-                        Action::CheckApi { url, kubeconfig } => writeln!(
+                        Action::CheckApi {
+                            url, kubeconfig, ..
+                        } => writeln!(
                             f,
                             "      from the KVM host, wait up to {}s for {url} to answer with local/{kubeconfig}",
                             step.timeout.as_secs()
                         )?,
-                        Action::UploadBundle { from, to, pick } => match pick {
+                        Action::UploadBundle { from, to, pick, .. } => match pick {
                             BundlePick::Only(names) => writeln!(
                                 f,
                                 "      upload {} from {} to {to} (0755)",
@@ -77,7 +79,7 @@ impl fmt::Display for Plan {
                                 names.join(", ")
                             )?,
                         },
-                        Action::WriteLocal { path } => {
+                        Action::WriteLocal { path, .. } => {
                             writeln!(f, "      save local/{path} in the state directory")?
                         }
                         Action::LibvirtNetwork(network) => network.write_plan(f)?,

@@ -4,10 +4,10 @@
 use std::sync::Arc;
 
 use crate::exec::dry_run::DryRun;
-use crate::exec::launch;
 use crate::exec::runner::{self, RunHandle};
 use crate::exec::ssh::Ssh;
 use crate::exec::{Stamped, Transport};
+use crate::launch;
 use crate::spec::ClusterSpec;
 use crate::state::ClusterState;
 
@@ -53,13 +53,7 @@ pub fn start(spec: &ClusterSpec, prepared: &Prepared, dry_run: bool) -> Result<R
         &crate::spec::to_toml(spec),
         dry_run,
     )?;
-    let handle = runner::start(
-        spec.clone(),
-        prepared.plan.clone(),
-        prepared.files.clone(),
-        transport,
-        options,
-    );
+    let handle = runner::start(prepared.plan.clone(), transport, options);
     Ok(Running { handle })
 }
 

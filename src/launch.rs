@@ -3,11 +3,12 @@
 //! for real runs, the redaction of the cluster's secrets, and its CA digests.
 
 use crate::audit::AuditLog;
-use crate::audit::Redactor;
 use crate::digest::sha256_hex;
 use crate::exec::journal::{self, Finished, Journal};
+use crate::exec::redact::Redactor;
 use crate::exec::runner::{DEFAULT_CONCURRENCY, RunOptions};
-use crate::pki::{Authority, Pki};
+use crate::exec::sink::EventSink;
+use crate::pki::Pki;
 use crate::spec::ClusterSpec;
 use crate::state::ClusterState;
 
@@ -44,7 +45,7 @@ pub fn run_options(
         (Some(j), f)
     };
     let audit = start_audit(state, preset_text)?;
-    Ok(options(spec, pki, state, audit, journal, finished))
+    Ok(options(spec, pki, audit, journal, finished))
 }
 
 /// The cluster's journal, continued when an earlier run left one.
@@ -74,27 +75,26 @@ pub fn reset_options(
             .map_err(|e| format!("cannot set the journal {} aside: {e}", journal.display()))?;
     }
     let audit = start_audit(state, preset_text)?;
-    Ok(options(spec, pki, state, audit, None, Finished::new()))
+    Ok(options(spec, pki, audit, None, Finished::new()))
 }
 
+/// The audit log first: it sees every event before the journal records the step.
 fn options(
     spec: &ClusterSpec,
     pki: &Pki,
-    state: &ClusterState,
     audit: AuditLog,
     journal: Option<Journal>,
     finished: Finished,
 ) -> RunOptions {
+    let log_path = Some(audit.path().to_path_buf());
+    let mut sinks: Vec<Box<dyn EventSink>> = vec![Box::new(audit)];
+    sinks.extend(journal.map(|j| Box::new(j) as Box<dyn EventSink>));
     RunOptions {
         concurrency: DEFAULT_CONCURRENCY,
-        only: None,
         finished,
-        journal,
-        audit: Some(audit),
-        state_dir: state.dir().to_path_buf(),
+        sinks,
+        log_path,
         redactor: secrets(spec, pki),
-        ca_digest: sha256_hex(pki.authority(Authority::Kubernetes).cert_pem.as_bytes()),
-        etcd_ca_digest: sha256_hex(pki.authority(Authority::Etcd).cert_pem.as_bytes()),
     }
 }
 

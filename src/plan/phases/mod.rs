@@ -1,0 +1,246 @@
+//! The phases, one file each: its name and title, what it needs before it, and its
+//! steps per host. A new phase is a new file here plus its line in [`INSTALL`] (or
+//! [`RESET`]); the runner, `--phase`, the plan's text and the wizard take it from there.
+//!
+//! Uploads come from the rendered files themselves (by purpose and host), so the plan
+//! uploads exactly what the preview shows. Every command checks before it acts, so a
+//! re-run or a resume never breaks what an earlier run built.
+
+pub mod cni;
+pub mod connect;
+pub mod control_planes;
+pub mod etcd;
+pub mod first_control_plane;
+mod join;
+pub mod kubeconfig;
+pub mod libvirt_network;
+pub mod load_balancer;
+pub mod pki;
+pub mod preflight;
+pub mod prepare;
+pub mod reset_nodes;
+pub mod reset_services;
+pub mod restore_files;
+pub mod verify;
+pub mod workers;
+
+use std::sync::Arc;
+
+use super::reset::ResetOptions;
+use super::steps::Steps;
+use super::{Action, Blob, HostSteps, Local, Needs, OsFamily, Phase, PhaseId, Plan};
+use crate::files::{File, Purpose, Target};
+use crate::render::node;
+use crate::spec::HostSpec;
+use crate::spec::layout::Layout;
+
+pub use prepare::BUNDLE_TARGET;
+
+/// The install's phases, in order (DESIGN.md, Execution).
+pub const INSTALL: &[&PhaseDef] = &[
+    &libvirt_network::PHASE,
+    &connect::PHASE,
+    &preflight::PHASE,
+    &prepare::PHASE,
+    &pki::PHASE,
+    &etcd::PHASE,
+    &load_balancer::PHASE,
+    &first_control_plane::PHASE,
+    &control_planes::PHASE,
+    &workers::PHASE,
+    &cni::PHASE,
+    &verify::PHASE,
+    &kubeconfig::PHASE,
+];
+
+/// `kubewiz reset`'s phases, in order: nodes first, then the services kubewiz started
+/// outside Kubernetes, then every file put back.
+pub const RESET: &[&PhaseDef] = &[
+    &connect::PHASE,
+    &reset_nodes::PHASE,
+    &reset_services::PHASE,
+    &restore_files::PHASE,
+];
+
+/// One phase's definition.
+pub struct PhaseDef {
+    pub id: PhaseId,
+    pub title: &'static str,
+    pub needs: Needs,
+    /// Hosts run one after the other (see [`Phase::one_at_a_time`]).
+    pub one_at_a_time: bool,
+    /// Its steps per host; hosts without steps are left out, and so is a phase
+    /// without hosts.
+    pub steps: fn(&Builder) -> Vec<HostSteps>,
+}
+
+/// What the phases build from.
+pub struct Builder<'a> {
+    pub layout: &'a Layout<'a>,
+    pub files: &'a [File],
+    pub local: &'a Local,
+    /// What a reset may delete (reset phases only).
+    pub reset: ResetOptions,
+}
+
+impl<'a> Builder<'a> {
+    pub fn new(layout: &'a Layout<'a>, files: &'a [File], local: &'a Local) -> Self {
+        Builder {
+            layout,
+            files,
+            local,
+            reset: ResetOptions { delete_data: false },
+        }
+    }
+
+    /// Steps for every host of the cluster.
+    fn every_host(
+        &self,
+        id: PhaseId,
+        mut steps: impl FnMut(&mut Steps, &HostSpec),
+    ) -> Vec<HostSteps> {
+        self.for_hosts(
+            id,
+            &self.layout.spec.hosts.iter().collect::<Vec<_>>(),
+            |s, h| steps(s, h),
+        )
+    }
+
+    /// Steps for each of `hosts`.
+    fn for_hosts(
+        &self,
+        id: PhaseId,
+        hosts: &[&HostSpec],
+        mut steps: impl FnMut(&mut Steps, &HostSpec),
+    ) -> Vec<HostSteps> {
+        hosts
+            .iter()
+            .map(|h| {
+                let mut s = Steps::new(id, h.name.as_str());
+                steps(&mut s, h);
+                s.done()
+            })
+            .collect()
+    }
+
+    /// The files of `purpose` rendered for the host `steps` are for.
+    fn files_for(&self, host: &str, purpose: Purpose) -> impl Iterator<Item = &'a File> + '_ {
+        let target = Target::Host(host.to_owned());
+        self.files
+            .iter()
+            .filter(move |f| f.purpose == purpose && f.target == target)
+    }
+
+    fn has_files(&self, host: &str, purpose: Purpose) -> bool {
+        self.files_for(host, purpose).next().is_some()
+    }
+
+    /// An upload step for each file of `purpose` rendered for the host.
+    fn uploads(&self, steps: &mut Steps, purpose: Purpose) {
+        let files: Vec<&File> = self.files_for(&steps.host, purpose).collect();
+        for file in files {
+            let step = steps.push(
+                &slug(&file.path),
+                format!("upload {}", file.path),
+                Action::Upload {
+                    path: file.path.clone(),
+                    mode: file.mode,
+                    content: Blob::new(&file.content),
+                },
+                60,
+            );
+            // Both repository files are rendered; each host gets its package manager's.
+            step.only_on = match file.path.as_str() {
+                node::APT_SOURCE_PATH => Some(OsFamily::Apt),
+                node::RPM_REPO_PATH => Some(OsFamily::Dnf),
+                _ => None,
+            };
+        }
+    }
+
+    /// The rendered `local/` file at `path`.
+    fn local_file(&self, path: &str) -> Option<&'a File> {
+        self.files
+            .iter()
+            .find(|f| f.target == Target::Local && f.path == path)
+    }
+}
+
+/// The operator's kubeconfig on the first control plane, which kubectl steps use.
+const ADMIN_CONF: &str = "/etc/kubernetes/admin.conf";
+
+/// `name size mtime` of each program of a bundle directory, sorted; empty when the
+/// directory cannot be read (the step itself then says why when it runs).
+fn bundle_fingerprint(dir: &std::path::Path) -> String {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return String::new();
+    };
+    let mut lines: Vec<String> = entries
+        .filter_map(Result::ok)
+        .filter_map(|e| {
+            let meta = e.metadata().ok().filter(|m| m.is_file())?;
+            let mtime = meta
+                .modified()
+                .ok()?
+                .duration_since(std::time::UNIX_EPOCH)
+                .ok()?
+                .as_nanos();
+            Some(format!(
+                "{} {} {mtime}",
+                e.file_name().to_string_lossy(),
+                meta.len()
+            ))
+        })
+        .collect();
+    lines.sort();
+    lines.join("\n")
+}
+
+/// Deletes everything inside `dirs`, keeping the directories themselves (packages
+/// create them, with their owners and modes).
+fn empty_dirs(dirs: &[&str]) -> String {
+    format!(
+        "for d in {}; do if [ -d \"$d\" ]; then find \"$d\" -mindepth 1 -delete; fi; done",
+        dirs.join(" ")
+    )
+}
+
+/// Stops and disables `units` that have a unit file; nothing for the others.
+fn stop_units(units: &[&str]) -> String {
+    units
+        .iter()
+        .map(|u| {
+            format!(
+                "if [ -e /etc/systemd/system/{u}.service ] || [ -e /lib/systemd/system/{u}.service ] || [ -e /usr/lib/systemd/system/{u}.service ]; \
+then systemctl disable --now {u}; else echo 'no {u} unit'; fi"
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// The step slug of an upload: its path, readable.
+fn slug(path: &str) -> String {
+    format!("upload{}", path.replace('/', ":"))
+}
+
+/// The plan of `phases`, as `b` builds them.
+pub(super) fn plan(b: &Builder, phases: &[&PhaseDef]) -> Plan {
+    Plan {
+        cluster: b.layout.spec.name.to_string(),
+        spec: Arc::new(b.layout.spec.clone()),
+        phases: phases
+            .iter()
+            .map(|def| Phase {
+                id: def.id,
+                title: def.title,
+                one_at_a_time: def.one_at_a_time,
+                hosts: (def.steps)(b)
+                    .into_iter()
+                    .filter(|h| !h.steps.is_empty())
+                    .collect(),
+            })
+            .filter(|p| !p.hosts.is_empty())
+            .collect(),
+    }
+}
