@@ -2,7 +2,7 @@
 
 use ipnet::IpNet;
 
-use super::endpoint::holds_vip;
+use super::endpoint::{holds_vip, reserved};
 use super::host_path;
 use super::hosts::{family, unusable};
 use crate::spec::{ClusterSpec, Diagnostic};
@@ -89,9 +89,21 @@ pub(super) fn check(spec: &ClusterSpec, out: &mut Vec<Diagnostic>) {
     }
     if let Some(hosts_net) = spec.network.hosts_cidr {
         for (i, host) in spec.hosts.iter().enumerate() {
-            // Unusable addresses and VIP holders get an error of their own.
-            let reported = unusable(host.address).is_some() || holds_vip(spec, &host.roles);
-            if !reported
+            // Unusable addresses get an error of their own.
+            if unusable(host.address).is_some() {
+                continue;
+            }
+            if let Some(which) = reserved(hosts_net, host.address) {
+                out.push(Diagnostic::error(
+                    host_path(i, "address"),
+                    format!(
+                        "{} is the {which} address of {hosts_net}, which no host can have; give the address the KVM host reaches {} on, or correct {HOSTS_CIDR}",
+                        host.address, host.name
+                    ),
+                ));
+            }
+            // VIP holders outside the subnet get an error of their own.
+            if !holds_vip(spec, &host.roles)
                 && !hosts_net.contains(&host.address)
                 && is_v6(hosts_net) == host.address.is_ipv6()
             {
