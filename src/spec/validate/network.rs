@@ -16,6 +16,9 @@ const SERVICE_MAX_PREFIX_V6: u8 = 124;
 /// kube-controller-manager's default per-node pod ranges.
 pub(crate) const NODE_MASK_V4: u8 = 24;
 pub(crate) const NODE_MASK_V6: u8 = 64;
+/// kubeadm refuses a pod range more than this many bits wider than the per-node range
+/// (its PodSubnetNodeMaskMaxDiff): at most 65536 node ranges.
+const POD_NODE_MASK_MAX_DIFF: u8 = 16;
 
 const POD: &str = "kubernetes.pod_cidr";
 const SERVICE: &str = "kubernetes.service_cidr";
@@ -161,6 +164,21 @@ fn check_pod_size(spec: &ClusterSpec, pod: IpNet, out: &mut Vec<Diagnostic>) {
             format!(
                 "{pod} is smaller than one node's pod range (/{mask}); use /{} or larger, e.g. 10.244.0.0/16",
                 mask - 8
+            ),
+        ));
+        return;
+    }
+    if mask - pod.prefix_len() > POD_NODE_MASK_MAX_DIFF {
+        let example = match pod {
+            IpNet::V4(_) => "10.244.0.0/16",
+            IpNet::V6(_) => "fd00:10:244::/56",
+        };
+        out.push(Diagnostic::error(
+            POD,
+            format!(
+                "{pod} is larger than kubeadm accepts: it may hold at most {} node ranges of /{mask}; use /{} or smaller, e.g. {example}",
+                1u32 << POD_NODE_MASK_MAX_DIFF,
+                mask - POD_NODE_MASK_MAX_DIFF
             ),
         ));
         return;
