@@ -12,13 +12,15 @@
 
 use std::net::IpAddr;
 
+use crate::files::Target;
 use crate::kvm::KvmError;
 use crate::kvm::import::ImportedVm;
 use crate::kvm::netdef::{DhcpHost, DnsHost, NetworkState, dns_hosts};
 use crate::kvm::virsh::quote;
 use crate::kvm::xml;
-use crate::render::{Layout, Target, kvm as render_kvm};
+use crate::render::kvm as render_kvm;
 use crate::spec::ClusterSpec;
+use crate::spec::layout::Layout;
 
 /// One `virsh net-update` and what it does.
 #[derive(Debug, Clone, PartialEq, Eq)]
