@@ -6,23 +6,7 @@
 //! uploads exactly what the preview shows. Every command checks before it acts, so a
 //! re-run or a resume never breaks what an earlier run built.
 
-pub mod cni;
-pub mod connect;
-pub mod control_planes;
-pub mod etcd;
-pub mod first_control_plane;
 mod join;
-pub mod kubeconfig;
-pub mod libvirt_network;
-pub mod load_balancer;
-pub mod pki;
-pub mod preflight;
-pub mod prepare;
-pub mod reset_nodes;
-pub mod reset_services;
-pub mod restore_files;
-pub mod verify;
-pub mod workers;
 
 use std::sync::Arc;
 
@@ -36,31 +20,45 @@ use crate::spec::layout::Layout;
 
 pub use prepare::BUNDLE_TARGET;
 
-/// The install's phases, in order (DESIGN.md, Execution).
-pub const INSTALL: &[&PhaseDef] = &[
-    &libvirt_network::PHASE,
-    &connect::PHASE,
-    &preflight::PHASE,
-    &prepare::PHASE,
-    &pki::PHASE,
-    &etcd::PHASE,
-    &load_balancer::PHASE,
-    &first_control_plane::PHASE,
-    &control_planes::PHASE,
-    &workers::PHASE,
-    &cni::PHASE,
-    &verify::PHASE,
-    &kubeconfig::PHASE,
-];
+/// Declares each phase's module and lists its `PHASE` in order, so a new phase is
+/// its file and one line in a list below. Phases already declared by an earlier list
+/// are named before the `;`.
+macro_rules! phases {
+    ($(#[$doc:meta])* $list:ident = [$($seen:ident),* ; $($phase:ident),* $(,)?]) => {
+        $(pub mod $phase;)*
+        $(#[$doc])*
+        pub const $list: &[&PhaseDef] = &[$(&$seen::PHASE,)* $(&$phase::PHASE),*];
+    };
+}
 
-/// `kubewiz reset`'s phases, in order: nodes first, then the services kubewiz started
-/// outside Kubernetes, then every file put back.
-pub const RESET: &[&PhaseDef] = &[
-    &connect::PHASE,
-    &reset_nodes::PHASE,
-    &reset_services::PHASE,
-    &restore_files::PHASE,
-];
+phases!(
+    /// The install's phases, in order (DESIGN.md, Execution).
+    INSTALL = [;
+        libvirt_network,
+        connect,
+        preflight,
+        prepare,
+        pki,
+        etcd,
+        load_balancer,
+        first_control_plane,
+        control_planes,
+        workers,
+        cni,
+        verify,
+        kubeconfig,
+    ]
+);
+
+phases!(
+    /// `kubewiz reset`'s phases, in order: nodes first, then the services kubewiz
+    /// started outside Kubernetes, then every file put back.
+    RESET = [connect;
+        reset_nodes,
+        reset_services,
+        restore_files,
+    ]
+);
 
 /// One phase's definition.
 pub struct PhaseDef {
@@ -242,5 +240,41 @@ pub(super) fn plan(b: &Builder, phases: &[&PhaseDef]) -> Plan {
             })
             .filter(|p| !p.hosts.is_empty())
             .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::*;
+    use crate::plan::{PhaseId, build};
+
+    #[test]
+    fn every_phase_has_its_own_name_and_its_steps_carry_it() {
+        let names: BTreeSet<&str> = INSTALL.iter().chain(RESET).map(|p| p.id.name()).collect();
+        assert_eq!(
+            names.len(),
+            INSTALL.len() + RESET.len() - 1,
+            "connect is in both"
+        );
+        for def in INSTALL {
+            assert_eq!(PhaseId::from_name(def.id.name()), Some(def.id));
+        }
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("presets/kvm-lab.toml");
+        let spec = crate::spec::load_file(&path).unwrap().spec;
+        let layout = Layout::new(&spec).unwrap();
+        let local = Local {
+            libvirt_uri: "test:///default".into(),
+            state_dir: "/nonexistent".into(),
+        };
+        let plan = build(&layout, &[], &local);
+        for (phase, host, step) in plan.steps() {
+            assert!(
+                step.id.starts_with(&format!("{}/{}/", phase.id, host.host)),
+                "{}",
+                step.id
+            );
+        }
     }
 }

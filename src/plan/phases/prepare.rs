@@ -31,7 +31,6 @@ fn steps(b: &Builder) -> Vec<HostSteps> {
 }
 
 fn prepare_host(b: &Builder, s: &mut Steps, h: &HostSpec) {
-    let spec = b.layout.spec;
     let name = h.name.as_str();
     s.run(
         "hostname",
@@ -79,6 +78,27 @@ sed -ri '/^[^#].*\\sswap\\s/s/^/#/' /etc/fstab; fi",
         "sysctl -p /etc/sysctl.d/99-kubewiz.conf",
         30,
     );
+    packages(b, s, h);
+    s.run(
+        "containerd",
+        "restart containerd with its configuration",
+        "systemctl daemon-reload && systemctl enable containerd && systemctl restart containerd",
+        120,
+    )
+    .unit = Some("containerd");
+    s.run(
+        "kubelet",
+        "enable the kubelet",
+        "systemctl enable kubelet",
+        30,
+    )
+    .unit = Some("kubelet");
+}
+
+/// containerd, the kubelet and kubeadm (and kubectl on control planes): from the
+/// package repository, or from the bundle.
+fn packages(b: &Builder, s: &mut Steps, h: &HostSpec) {
+    let spec = b.layout.spec;
     // Downloads on the host go through the operator's proxy, like containerd's.
     let proxy: String = node::proxy_environment(b.layout)
         .iter()
@@ -143,20 +163,6 @@ sed -ri '/^[^#].*\\sswap\\s/s/^/#/' /etc/fstab; fi",
             );
         }
     }
-    s.run(
-        "containerd",
-        "restart containerd with its configuration",
-        "systemctl daemon-reload && systemctl enable containerd && systemctl restart containerd",
-        120,
-    )
-    .unit = Some("containerd");
-    s.run(
-        "kubelet",
-        "enable the kubelet",
-        "systemctl enable kubelet",
-        30,
-    )
-    .unit = Some("kubelet");
 }
 
 /// Undoes the node's runtime on `kubewiz reset`: the bundle's containerd stopped, or
