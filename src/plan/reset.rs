@@ -10,16 +10,10 @@
 //! the install phase whose work it undoes. Certificates stay in the state directory,
 //! so a new install reuses the cluster's CAs.
 
+pub use super::phases::ResetOptions;
 use super::phases::{self, Builder};
 use super::{Local, Plan};
 use crate::spec::layout::Layout;
-
-/// What the operator agreed to delete besides kubewiz's own files.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ResetOptions {
-    /// Delete etcd's data (the cluster's state) and the kubelet's.
-    pub delete_data: bool,
-}
 
 /// The reset plan for `layout`, run from the KVM host `local`.
 pub fn build(layout: &Layout, local: &Local, options: ResetOptions) -> Plan {

@@ -10,7 +10,6 @@ mod join;
 
 use std::sync::Arc;
 
-use super::reset::ResetOptions;
 use super::steps::Steps;
 use super::{Action, Blob, HostSteps, Local, Needs, OsFamily, Phase, PhaseId, Plan};
 use crate::files::{File, Purpose, Target};
@@ -70,6 +69,13 @@ pub struct PhaseDef {
     /// Its steps per host; hosts without steps are left out, and so is a phase
     /// without hosts.
     pub steps: fn(&Builder) -> Vec<HostSteps>,
+}
+
+/// What the operator agreed a reset may delete besides kubewiz's own files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ResetOptions {
+    /// Delete etcd's data (the cluster's state) and the kubelet's.
+    pub delete_data: bool,
 }
 
 /// What the phases build from.
