@@ -137,7 +137,7 @@ fn paths(code: &str) -> Vec<Vec<String>> {
                 .iter()
                 .position(|t| t == ";")
                 .map_or(tokens.len(), |p| i + p);
-            expand(&tokens[i + 1..end], &mut Vec::new(), &mut out);
+            expand(&tokens[i + 1..end], &[], &mut out);
             i = end;
         } else if matches!(tokens[i].as_str(), "crate" | "super" | "self")
             && tokens.get(i + 1).is_some_and(|t| t == "::")
@@ -190,9 +190,9 @@ fn tokenize(code: &str) -> Vec<String> {
 }
 
 /// Expands one use tree (`crate::a::{b, c::{d, e}}`) into its paths.
-fn expand(tokens: &[String], prefix: &mut Vec<String>, out: &mut Vec<Vec<String>>) {
+fn expand(tokens: &[String], prefix: &[String], out: &mut Vec<Vec<String>>) {
     let mut i = 0;
-    let mut path = prefix.clone();
+    let mut path = prefix.to_vec();
     while i < tokens.len() {
         match tokens[i].as_str() {
             "::" => i += 1,
@@ -205,12 +205,12 @@ fn expand(tokens: &[String], prefix: &mut Vec<String>, out: &mut Vec<Vec<String>
                         "}" => {
                             depth -= 1;
                             if depth == 0 {
-                                expand(&tokens[start..j], &mut path.clone(), out);
+                                expand(&tokens[start..j], &path, out);
                                 return;
                             }
                         }
                         "," if depth == 1 => {
-                            expand(&tokens[start..j], &mut path.clone(), out);
+                            expand(&tokens[start..j], &path, out);
                             start = j + 1;
                         }
                         _ => {}
@@ -219,7 +219,7 @@ fn expand(tokens: &[String], prefix: &mut Vec<String>, out: &mut Vec<Vec<String>
                 return;
             }
             "," => {
-                out.push(std::mem::replace(&mut path, prefix.clone()));
+                out.push(std::mem::replace(&mut path, prefix.to_vec()));
                 i += 1;
             }
             "as" => i += 2,
