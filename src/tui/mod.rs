@@ -46,14 +46,14 @@ pub fn run(preset: Option<&Path>, state_dir: Option<&Path>, ascii: bool) -> Exit
         Ok(r) => r,
         Err(e) => {
             eprintln!("kubewiz: cannot start: {e}");
-            return ExitCode::from(crate::commands::EXIT_FAILED);
+            return ExitCode::from(crate::exit::FAILED);
         }
     };
     let (terminal, guard) = match terminal::enter() {
         Ok(t) => t,
         Err(e) => {
             eprintln!("kubewiz: cannot use this terminal for the wizard: {e}");
-            return ExitCode::from(crate::commands::EXIT_FAILED);
+            return ExitCode::from(crate::exit::FAILED);
         }
     };
     let result = runtime.block_on(event_loop(terminal, app));
@@ -64,7 +64,7 @@ pub fn run(preset: Option<&Path>, state_dir: Option<&Path>, ascii: bool) -> Exit
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("kubewiz: the terminal failed: {e}");
-            ExitCode::from(crate::commands::EXIT_FAILED)
+            ExitCode::from(crate::exit::FAILED)
         }
     }
 }
