@@ -4,23 +4,24 @@
 //!
 //! Screens never talk to each other: they return an [`Outcome`], and the app moves
 //! between them, validates the spec and queues [`Effect`]s (work done off the UI
-//! thread) for the event loop.
+//! thread) for the event loop. Those types live in [`super::flow`], below both the app
+//! and the screens; they are re-exported here, where callers of the app look for them.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use ratatui::crossterm::event::KeyEvent;
 
 mod chrome;
 
-pub use chrome::{centered, hint_bar};
+pub use super::flow::{Effect, Outcome, View};
+pub use super::prepare::{Prepared, prepare};
+pub use chrome::hint_bar;
 
 use super::keys::{self, Action, Binding};
 use super::screens::{self, Screen};
 use super::templates;
 use super::theme;
 use crate::exec::Stamped;
-use crate::plan::Plan;
-use crate::render::File;
 use crate::spec::{ClusterSpec, Diagnostic};
 
 /// The smallest terminal the wizard draws in: an 80×24 serial console.
@@ -67,105 +68,6 @@ impl ScreenId {
     fn next(self) -> Option<ScreenId> {
         Self::ALL.get(self.index() + 1).copied()
     }
-}
-
-/// What a screen's key handling asks of the app.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Outcome {
-    /// The key means nothing here.
-    Ignored,
-    /// The screen changed (and the spec may have).
-    Handled,
-    Back,
-    Next,
-    Quit,
-    /// Start over from a spec: "new cluster" or a loaded preset.
-    Load {
-        spec: Box<ClusterSpec>,
-        origin: String,
-    },
-    /// Replace the spec with the shipped layout of a topology, if no host was edited.
-    Topology(crate::spec::Topology),
-    /// Show a message over the screen until a key is pressed.
-    Message(String),
-    /// Ask before stopping the running install.
-    AskAbort,
-    /// Run the install again after a failure; the engine skips what finished.
-    Rerun,
-    /// Ask the operator to trust these (host, fingerprint) keys, then run again.
-    TrustHostKeys(Vec<(String, String)>),
-    /// Read the VMs of the spec's libvirt network and fill in the hosts.
-    ImportLibvirt,
-}
-
-/// Work the event loop does off the UI thread, then reports back.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Effect {
-    /// Load or make the PKI, render every file and build the plan (reading the libvirt
-    /// network on `libvirt_uri` for its preview).
-    Prepare {
-        spec: Box<ClusterSpec>,
-        state_dir: PathBuf,
-        libvirt_uri: String,
-    },
-    /// List the VMs of libvirt network `network` on `uri` (`kvm::import`); the result
-    /// goes to [`App::imported`].
-    ImportLibvirt { uri: String, network: String },
-    /// Start the install of what was prepared.
-    Run { dry_run: bool },
-    /// Ask the running install to stop after its running steps.
-    Cancel,
-    /// Record these confirmed (host, fingerprint) keys in known_hosts.
-    TrustHostKeys {
-        spec: Box<ClusterSpec>,
-        keys: Vec<(String, String)>,
-    },
-}
-
-/// What the preview shows and the install runs.
-#[derive(Clone)]
-pub struct Prepared {
-    /// The cluster's PKI (the engine needs its CA digests and secrets to redact).
-    pub pki: crate::pki::Pki,
-    pub files: Vec<File>,
-    pub plan: Plan,
-    pub plan_text: String,
-    /// What the PKI step said (certificates made or renewed).
-    pub notices: Vec<String>,
-    pub cluster_dir: PathBuf,
-}
-
-/// Loads or makes the PKI in the cluster's state directory, renders and plans, reading
-/// the libvirt network on `libvirt_uri` for the plan's preview. Blocks: the event loop
-/// calls it on a blocking thread.
-pub fn prepare(
-    spec: &ClusterSpec,
-    state_dir: &Path,
-    libvirt_uri: &str,
-) -> Result<Prepared, String> {
-    let cluster = crate::state::ClusterState::new(state_dir, spec.name.as_str());
-    let generated = crate::generate::generate(spec, &cluster, libvirt_uri)?;
-    Ok(Prepared {
-        pki: generated.pki,
-        plan_text: generated.plan.to_string(),
-        files: generated.files,
-        plan: generated.plan,
-        notices: generated
-            .notices
-            .into_iter()
-            .map(|n| n.to_string())
-            .collect(),
-        cluster_dir: cluster.dir().to_path_buf(),
-    })
-}
-
-/// What every screen may read while drawing.
-pub struct View<'a> {
-    pub spec: &'a ClusterSpec,
-    pub diags: &'a [Diagnostic],
-    pub state_dir: &'a Path,
-    pub prepared: Option<&'a Prepared>,
-    pub origin: &'a str,
 }
 
 /// Something drawn over the screen until it is answered.

@@ -11,7 +11,7 @@ use crate::exec::{Stamped, Transport};
 use crate::spec::ClusterSpec;
 use crate::state::ClusterState;
 
-use super::app::Prepared;
+use super::prepare::Prepared;
 
 /// How fast the dry run pretends: 1.0 feels like a real install in fast motion.
 const DRY_RUN_PACE: f64 = 1.0;

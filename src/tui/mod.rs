@@ -7,14 +7,18 @@
 //! hook. With `--ascii` every glyph is drawn in ASCII ([`theme::set_ascii`]).
 
 pub mod app;
+pub mod diags;
 pub mod engine;
 pub mod field;
+pub mod flow;
 pub mod form;
 pub mod keys;
+pub mod prepare;
 pub mod screens;
 pub mod templates;
 pub mod terminal;
 pub mod theme;
+pub mod widgets;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;

@@ -11,14 +11,16 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Clear, Paragraph, Row, Table, TableState, Wrap};
 
+use super::Screen;
 use super::import::{self, ImportState, Merge, Report};
-use super::{Screen, diag_for, errors_of};
 use crate::kvm;
 use crate::spec::{ClusterSpec, DnsLabel, HostSpec, Role, Severity};
-use crate::tui::app::{Outcome, View, centered};
+use crate::tui::diags::{diag_for, errors_of};
 use crate::tui::field::{self, TextField};
+use crate::tui::flow::{Outcome, View};
 use crate::tui::keys::{self, Action, Binding, Key, bind, quiet};
 use crate::tui::theme;
+use crate::tui::widgets::{self, centered, shorten};
 
 const TABLE: &[Binding] = &[
     quiet(keys::UP, Action::Up, "previous host"),
@@ -606,8 +608,7 @@ impl Screen for Hosts {
                     let width = COLUMNS[c].2 as usize;
                     let problem = self.cell_problem(view, r, c);
                     let (mark, style) = match &problem {
-                        Some((Severity::Error, _)) => (theme::err_mark(), theme::error()),
-                        Some((Severity::Warning, _)) => (theme::warn_mark(), theme::warning()),
+                        Some((sev, _)) => widgets::severity(*sev),
                         None => ("", ratatui::style::Style::new()),
                     };
                     let text = if cell.editing() {
@@ -669,11 +670,7 @@ impl Hosts {
         let mut lines = Vec::new();
         for (c, column) in COLUMNS.iter().enumerate() {
             if let Some((sev, msg)) = self.cell_problem(view, self.row, c) {
-                let (mark, style) = if sev == Severity::Error {
-                    (theme::err_mark(), theme::error())
-                } else {
-                    (theme::warn_mark(), theme::warning())
-                };
+                let (mark, style) = widgets::severity(sev);
                 lines.push(Line::from(vec![
                     Span::styled(format!("{mark} {}: ", column.0), style),
                     Span::raw(msg),
@@ -686,11 +683,7 @@ impl Hosts {
             .filter(|d| d.path == "topology" || d.path == "hosts")
             .collect();
         for d in &others {
-            let (mark, style) = if d.is_error() {
-                (theme::err_mark(), theme::error())
-            } else {
-                (theme::warn_mark(), theme::warning())
-            };
+            let (mark, style) = widgets::severity(d.severity);
             lines.push(Line::from(vec![
                 Span::styled(format!("{mark} {}: ", d.path), style),
                 Span::raw(d.message.clone()),
@@ -776,18 +769,6 @@ fn draw_bulk(frame: &mut Frame, area: Rect, bulk: &Bulk) {
             .block(theme::block().title(" Add several hosts ")),
         popup,
     );
-}
-
-/// Cuts `text` to `width` characters, marking the cut with an ellipsis.
-pub fn shorten(text: &str, width: usize) -> String {
-    if text.chars().count() <= width {
-        return text.to_owned();
-    }
-    let mark = theme::ellipsis();
-    let keep = width.saturating_sub(mark.chars().count());
-    let mut out: String = text.chars().take(keep).collect();
-    out.push_str(mark);
-    out
 }
 
 #[cfg(test)]
