@@ -21,7 +21,7 @@ use super::keys::{self, Action, Binding};
 use super::screens::{self, Screen};
 use super::templates;
 use super::theme;
-use crate::exec::Stamped;
+use crate::exec::{Event, RunOutcome, Stamped};
 use crate::spec::{ClusterSpec, Diagnostic};
 
 /// The smallest terminal the wizard draws in: an 80×24 serial console.
@@ -526,6 +526,24 @@ impl App {
     /// The install could not start (the message says why).
     pub fn run_failed_to_start(&mut self, message: String) {
         self.execute.not_started(message);
+    }
+
+    /// The result of watching the install's engine to its end: when it broke (a
+    /// panic) without saying how the run ended, the run is shown as failed and the
+    /// reason is shown over it, instead of a run that seems to go on forever.
+    pub fn run_ended(&mut self, result: Result<(), String>) {
+        let Err(e) = result else {
+            return;
+        };
+        if self.execute.running() {
+            self.execute.update(&Event::RunFinished {
+                outcome: RunOutcome::Failed,
+                log_path: None,
+            });
+            self.modal = Some(Modal::Message(format!("The install stopped: {e}")));
+        } else if self.execute.started.is_none() && self.execute.outcome.is_none() {
+            self.execute.not_started(e);
+        }
     }
 
     /// A burst of engine events; true when anything changed.

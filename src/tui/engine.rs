@@ -26,6 +26,16 @@ impl Running {
     pub fn cancel(&self) {
         self.handle.cancel();
     }
+
+    /// Waits for the install's task once its events have ended. A panic in it is
+    /// passed on, so the job that waits reports it like any other background panic.
+    pub async fn ended(self) -> Result<(), String> {
+        match self.handle.task.await {
+            Ok(_) => Ok(()),
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(_) => Err("the install's task was stopped before it finished".to_owned()),
+        }
+    }
 }
 
 /// Starts the install of what was prepared, as `kubewiz apply` does: a dry run touches
