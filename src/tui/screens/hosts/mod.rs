@@ -3,8 +3,8 @@
 //! finds are marked on the cells their path names and listed under the table. `i`
 //! fills the table from the VMs libvirt knows (`screens::import`).
 //!
-//! The row text and its parsing are in [`rows`], the keys in [`keys`], the import's
-//! merge in [`import`] and the drawing in [`draw`]; this module holds the state.
+//! The row text and its parsing are in `rows`, the keys in `keys`, the import's
+//! merge in `import` and the drawing in `draw`; this module holds the state.
 
 mod draw;
 mod import;
