@@ -7,7 +7,8 @@
 mod support;
 
 use kubewiz::exec::{Event, Stamped};
-use kubewiz::tui::app::{Effect, Prepared};
+use kubewiz::tui::app::Effect;
+use kubewiz::tui::prepare::Prepared;
 use kubewiz::tui::work::{Done, Jobs};
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use support::Harness;

@@ -5,7 +5,8 @@
 //! Screens never talk to each other: they return an [`Outcome`], and the app moves
 //! between them, validates the spec and queues [`Effect`]s (work done off the UI
 //! thread) for the event loop. Those types live in [`super::flow`], below both the app
-//! and the screens; they are re-exported here, where callers of the app look for them.
+//! and the screens. [`Effect`] and [`prepare`] are re-exported here for the callers
+//! that drive the app in place of the event loop (the wizard's tests).
 
 use std::path::PathBuf;
 
@@ -13,9 +14,12 @@ use ratatui::crossterm::event::KeyEvent;
 
 mod chrome;
 
-pub use super::flow::{Effect, Outcome, View};
-pub use super::prepare::{Prepared, prepare};
+pub use super::flow::Effect;
+pub use super::prepare::prepare;
 pub use chrome::hint_bar;
+
+use super::flow::{Outcome, View};
+use super::prepare::Prepared;
 
 use super::keys::{self, Action, Binding};
 use super::screens::{self, Screen};

@@ -32,7 +32,8 @@ use ratatui::crossterm::event::{self as term, Event as TermEvent};
 use tokio::sync::mpsc;
 
 use crate::exec::Stamped;
-use app::{App, Effect};
+use app::App;
+use flow::Effect;
 use work::{Done, Jobs};
 
 /// How often the clock on a running install moves.
@@ -194,7 +195,7 @@ async fn event_loop(mut terminal: DefaultTerminal, mut app: App) -> std::io::Res
                     state_dir,
                     libvirt_uri,
                 } => jobs.blocking(
-                    move || app::prepare(&spec, &state_dir, &libvirt_uri),
+                    move || prepare::prepare(&spec, &state_dir, &libvirt_uri),
                     |result| Done::Prepared(Box::new(result)),
                 ),
                 // virsh blocks; the screen keeps drawing the wait meanwhile.
