@@ -6,6 +6,7 @@ pub mod cli;
 pub mod commands;
 pub mod digest;
 pub mod exec;
+pub mod exit;
 pub mod files;
 pub mod generate;
 pub mod kvm;
