@@ -2,23 +2,14 @@
 //! Cilium installed with helm), then the cluster's own settings for it.
 
 use super::super::steps::Steps;
-use super::super::{HostSteps, Needs, PhaseId};
+use super::super::HostSteps;
 use super::{ADMIN_CONF, Builder, PhaseDef};
 use crate::files::{File, Purpose};
 use crate::render::cni;
 use crate::shell::quote;
 use crate::spec::Cni;
 
-pub const PHASE: PhaseDef = PhaseDef {
-    id: PhaseId::new("cni"),
-    title: "Pod network",
-    needs: Needs {
-        hosts: true,
-        pki: false,
-    },
-    one_at_a_time: false,
-    steps,
-};
+pub const PHASE: PhaseDef = PhaseDef::on_hosts("cni", "Pod network", steps);
 
 fn steps(b: &Builder) -> Vec<HostSteps> {
     let spec = b.layout.spec;

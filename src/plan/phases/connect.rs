@@ -2,19 +2,10 @@
 //! later phases and preflight decide from them.
 
 use super::super::steps::Steps;
-use super::super::{Action, HostSteps, Needs, PhaseId};
+use super::super::{Action, HostSteps};
 use super::{Builder, PhaseDef};
 
-pub const PHASE: PhaseDef = PhaseDef {
-    id: PhaseId::new("connect"),
-    title: "Connect and gather facts",
-    needs: Needs {
-        hosts: true,
-        pki: false,
-    },
-    one_at_a_time: false,
-    steps,
-};
+pub const PHASE: PhaseDef = PhaseDef::on_hosts("connect", "Connect and gather facts", steps);
 
 fn steps(b: &Builder) -> Vec<HostSteps> {
     b.every_host(PHASE.id, connect)

@@ -2,23 +2,14 @@
 //! their unit and certificates, start, and wait until every member is healthy.
 
 use super::super::steps::Steps;
-use super::super::{Action, BundlePick, HostSteps, Needs, PhaseId};
+use super::super::{Action, BundlePick, HostSteps};
 use super::{BUNDLE_TARGET, Builder, PhaseDef, bundle_fingerprint, empty_dirs, stop_units};
 use crate::files::Purpose;
 use crate::render::etcd;
 use crate::render::pki::ETCD_PKI_DIR;
 use crate::spec::{HostSpec, PackageSource};
 
-pub const PHASE: PhaseDef = PhaseDef {
-    id: PhaseId::new("etcd"),
-    title: "External etcd",
-    needs: Needs {
-        hosts: true,
-        pki: true,
-    },
-    one_at_a_time: false,
-    steps,
-};
+pub const PHASE: PhaseDef = PhaseDef::on_hosts("etcd", "External etcd", steps).with_pki();
 
 fn steps(b: &Builder) -> Vec<HostSteps> {
     b.for_hosts(PHASE.id, &b.layout.etcd, |s, h| member(b, s, h))

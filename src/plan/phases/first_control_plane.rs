@@ -2,22 +2,13 @@
 //! bootstrap token in place for the joins.
 
 use super::super::steps::Steps;
-use super::super::{HostSteps, Needs, PhaseId};
+use super::super::HostSteps;
 use super::{ADMIN_CONF, Builder, PhaseDef};
 use crate::files::Purpose;
 use crate::render::{kubeadm, lb};
 use crate::spec::layout::LbLayout;
 
-pub const PHASE: PhaseDef = PhaseDef {
-    id: PhaseId::new("first-control-plane"),
-    title: "First control plane",
-    needs: Needs {
-        hosts: true,
-        pki: true,
-    },
-    one_at_a_time: false,
-    steps,
-};
+pub const PHASE: PhaseDef = PhaseDef::on_hosts("first-control-plane", "First control plane", steps).with_pki();
 
 fn steps(b: &Builder) -> Vec<HostSteps> {
     let first = b.layout.first_control_plane();

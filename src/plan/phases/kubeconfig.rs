@@ -2,19 +2,10 @@
 //! kubeconfig, which is then saved in the cluster's state directory.
 
 use super::super::steps::Steps;
-use super::super::{Action, Blob, HostSteps, LOCAL, Needs, PhaseId};
+use super::super::{Action, Blob, HostSteps, LOCAL};
 use super::{Builder, PhaseDef};
 
-pub const PHASE: PhaseDef = PhaseDef {
-    id: PhaseId::new("kubeconfig"),
-    title: "Fetch kubeconfig",
-    needs: Needs {
-        hosts: true,
-        pki: false,
-    },
-    one_at_a_time: false,
-    steps,
-};
+pub const PHASE: PhaseDef = PhaseDef::on_hosts("kubeconfig", "Fetch kubeconfig", steps);
 
 /// The operator's kubeconfig, relative to `local/`.
 const KUBECONFIG: &str = "admin.conf";

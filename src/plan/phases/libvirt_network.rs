@@ -5,22 +5,13 @@
 
 use super::super::libvirt::{LibvirtNetwork, NetworkPreview};
 use super::super::steps::Steps;
-use super::super::{Action, Blob, HostSteps, LOCAL, Needs, PhaseId};
+use super::super::{Action, Blob, HostSteps, LOCAL};
 use super::{Builder, PhaseDef};
 use crate::render::kvm::LIBVIRT_DNS_PATH;
 use crate::spec::layout::libvirt_network;
 
-pub const PHASE: PhaseDef = PhaseDef {
-    id: PhaseId::new("libvirt-network"),
-    title: "DHCP and DNS on the libvirt network",
     // It touches no host: `--phase libvirt-network` connects to none.
-    needs: Needs {
-        hosts: false,
-        pki: false,
-    },
-    one_at_a_time: false,
-    steps,
-};
+pub const PHASE: PhaseDef = PhaseDef::local("libvirt-network", "DHCP and DNS on the libvirt network", steps);
 
 /// Its one step's id.
 pub const STEP_ID: &str = "libvirt-network/local/update";

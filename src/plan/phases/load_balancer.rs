@@ -2,7 +2,7 @@
 //! answering), or kube-vip's manifest on the first control plane.
 
 use super::super::steps::Steps;
-use super::super::{HostSteps, Needs, PhaseId};
+use super::super::HostSteps;
 use super::{Builder, PhaseDef, stop_units};
 use crate::files::Purpose;
 use crate::render::lb;
@@ -10,16 +10,7 @@ use crate::shell::quote;
 use crate::spec::HostSpec;
 use crate::spec::layout::LbLayout;
 
-pub const PHASE: PhaseDef = PhaseDef {
-    id: PhaseId::new("load-balancer"),
-    title: "Load balancer",
-    needs: Needs {
-        hosts: true,
-        pki: false,
-    },
-    one_at_a_time: false,
-    steps,
-};
+pub const PHASE: PhaseDef = PhaseDef::on_hosts("load-balancer", "Load balancer", steps);
 
 fn steps(b: &Builder) -> Vec<HostSteps> {
     match &b.layout.lb {

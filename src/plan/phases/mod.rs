@@ -71,6 +71,51 @@ pub struct PhaseDef {
     pub steps: fn(&Builder) -> Vec<HostSteps>,
 }
 
+impl PhaseDef {
+    /// A phase that works on the hosts: connect and preflight run before it when it
+    /// is picked alone.
+    pub const fn on_hosts(
+        name: &'static str,
+        title: &'static str,
+        steps: fn(&Builder) -> Vec<HostSteps>,
+    ) -> Self {
+        PhaseDef {
+            id: PhaseId::new(name),
+            title,
+            needs: Needs {
+                hosts: true,
+                pki: false,
+            },
+            one_at_a_time: false,
+            steps,
+        }
+    }
+
+    /// A phase on the KVM host alone: it needs no connection to any host.
+    pub const fn local(
+        name: &'static str,
+        title: &'static str,
+        steps: fn(&Builder) -> Vec<HostSteps>,
+    ) -> Self {
+        let mut def = PhaseDef::on_hosts(name, title, steps);
+        def.needs.hosts = false;
+        def
+    }
+
+    /// It starts something that uses the cluster's certificates: the PKI phase runs
+    /// before it when it is picked alone.
+    pub const fn with_pki(mut self) -> Self {
+        self.needs.pki = true;
+        self
+    }
+
+    /// Its hosts run one after the other.
+    pub const fn one_at_a_time(mut self) -> Self {
+        self.one_at_a_time = true;
+        self
+    }
+}
+
 /// What the operator agreed a reset may delete besides kubewiz's own files.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ResetOptions {

@@ -2,22 +2,13 @@
 //! them): cloned machine-ids, clocks, another cluster's CA, CPUs and memory, busy
 //! ports, a package manager.
 
-use super::super::{Action, CaDigests, HostNeeds, HostSteps, Needs, PhaseId, Preflight};
+use super::super::{Action, CaDigests, HostNeeds, HostSteps, Preflight};
 use super::{Builder, PhaseDef};
 use crate::digest::sha256_hex;
 use crate::files::Purpose;
 use crate::render::pki::{ETCD_PKI_DIR, K8S_PKI_DIR};
 
-pub const PHASE: PhaseDef = PhaseDef {
-    id: PhaseId::new("preflight"),
-    title: "Preflight checks",
-    needs: Needs {
-        hosts: true,
-        pki: false,
-    },
-    one_at_a_time: false,
-    steps,
-};
+pub const PHASE: PhaseDef = PhaseDef::on_hosts("preflight", "Preflight checks", steps);
 
 fn steps(b: &Builder) -> Vec<HostSteps> {
     let ca = ca_digests(b);

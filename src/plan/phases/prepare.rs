@@ -4,23 +4,14 @@
 
 use super::super::record::{HOST_STATE, RECORD_DIR, SWAP_RECORD, keep_original};
 use super::super::steps::Steps;
-use super::super::{Action, BundlePick, HostSteps, Needs, OsFamily, PhaseId};
+use super::super::{Action, BundlePick, HostSteps, OsFamily};
 use super::{Builder, PhaseDef, bundle_fingerprint, stop_units};
 use crate::files::Purpose;
 use crate::render::node;
 use crate::shell::quote;
 use crate::spec::{HostSpec, PackageSource, Role};
 
-pub const PHASE: PhaseDef = PhaseDef {
-    id: PhaseId::new("prepare"),
-    title: "Prepare hosts",
-    needs: Needs {
-        hosts: true,
-        pki: false,
-    },
-    one_at_a_time: false,
-    steps,
-};
+pub const PHASE: PhaseDef = PhaseDef::on_hosts("prepare", "Prepare hosts", steps);
 
 /// Where the bundle's programs go on the hosts: first in root's PATH, apart from the
 /// distribution's own.

@@ -2,19 +2,10 @@
 //! reset), then its runtime (the prepare phase's).
 
 use super::super::steps::Steps;
-use super::super::{HostSteps, Needs, PhaseId};
+use super::super::HostSteps;
 use super::{Builder, PhaseDef, join, prepare};
 
-pub const PHASE: PhaseDef = PhaseDef {
-    id: PhaseId::new("reset-nodes"),
-    title: "Reset nodes",
-    needs: Needs {
-        hosts: true,
-        pki: false,
-    },
-    one_at_a_time: false,
-    steps,
-};
+pub const PHASE: PhaseDef = PhaseDef::on_hosts("reset-nodes", "Reset nodes", steps);
 
 fn steps(b: &Builder) -> Vec<HostSteps> {
     let nodes: Vec<_> = b.layout.nodes().collect();

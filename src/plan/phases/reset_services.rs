@@ -1,21 +1,12 @@
 //! `kubewiz reset`, second: the services kubewiz started outside Kubernetes (external
 //! etcd, haproxy and keepalived), each undone by its install phase's reset.
 
-use super::super::{HostSteps, Needs, PhaseId};
+use super::super::HostSteps;
 use super::{Builder, PhaseDef, etcd, load_balancer};
 use crate::spec::HostSpec;
 use crate::spec::layout::LbLayout;
 
-pub const PHASE: PhaseDef = PhaseDef {
-    id: PhaseId::new("reset-services"),
-    title: "Stop etcd and load balancers",
-    needs: Needs {
-        hosts: true,
-        pki: false,
-    },
-    one_at_a_time: false,
-    steps,
-};
+pub const PHASE: PhaseDef = PhaseDef::on_hosts("reset-services", "Stop etcd and load balancers", steps);
 
 fn steps(b: &Builder) -> Vec<HostSteps> {
     let layout = b.layout;

@@ -2,20 +2,11 @@
 //! with a CNI), kube-system running, the external etcd reached through the API.
 
 use super::super::steps::Steps;
-use super::super::{HostSteps, Needs, PhaseId};
+use super::super::HostSteps;
 use super::{ADMIN_CONF, Builder, PhaseDef};
 use crate::spec::Cni;
 
-pub const PHASE: PhaseDef = PhaseDef {
-    id: PhaseId::new("verify"),
-    title: "Verify",
-    needs: Needs {
-        hosts: true,
-        pki: false,
-    },
-    one_at_a_time: false,
-    steps,
-};
+pub const PHASE: PhaseDef = PhaseDef::on_hosts("verify", "Verify", steps);
 
 fn steps(b: &Builder) -> Vec<HostSteps> {
     let layout = b.layout;
