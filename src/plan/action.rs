@@ -11,17 +11,17 @@ use super::libvirt::LibvirtNetwork;
 use crate::digest::sha256_hex;
 
 /// A file's content in the plan, shared by every clone of the plan; its debug form is
-/// its digest, so a plan prints (and hashes) without its bytes.
+/// its digest, so a plan prints (and hashes) without its bytes. The digest is made
+/// when asked for (a step's inputs, when the run needs them), not when the plan is
+/// built: the preview builds plans of hundreds of hosts and never asks.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Blob {
-    sha256: String,
     data: Arc<str>,
 }
 
 impl Blob {
     pub fn new(text: &str) -> Blob {
         Blob {
-            sha256: sha256_hex(text.as_bytes()),
             data: Arc::from(text),
         }
     }
@@ -37,7 +37,8 @@ impl Blob {
 
 impl fmt::Debug for Blob {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Blob(sha256:{}, {} bytes)", self.sha256, self.data.len())
+        let sha256 = sha256_hex(self.data.as_bytes());
+        write!(f, "Blob(sha256:{sha256}, {} bytes)", self.data.len())
     }
 }
 

@@ -1,7 +1,8 @@
 //! The install as data: phases (each a barrier), and in each phase every host's
 //! ordered steps. Dry-run, the preview, `kubewiz plan` and the tests read it without
 //! executing anything; the runner executes it, and needs nothing else: every upload's
-//! content, every step's input hash and every host's preflight rules are resolved here.
+//! content, every host's preflight rules and all that a step's input hash is made of
+//! are resolved here (the hash itself is made from the plan when a run asks for it).
 //!
 //! Each phase is one file in `phases/` (its name, title, what it needs, its steps per
 //! host); `phases::INSTALL` and `phases::RESET` list them in order.
@@ -86,9 +87,6 @@ pub struct Step {
     pub title: String,
     pub action: Action,
     pub timeout: Duration,
-    /// sha256 of what the step does (its command, or the path, mode and content it
-    /// uploads): a finished step is done again when this changes.
-    pub inputs: String,
     /// The unit whose journal to show when this step fails (kubelet, etcd, ...).
     pub unit: Option<&'static str>,
     /// Run only on hosts with this package manager.
@@ -99,6 +97,12 @@ impl Step {
     /// When the journal may skip this step on resume; never for waits and facts.
     pub fn idempotent(&self) -> bool {
         self.action.idempotent()
+    }
+
+    /// sha256 of what the step does (its command, or the path, mode and content it
+    /// uploads), from the plan alone: a finished step is done again when it changes.
+    pub fn inputs(&self) -> String {
+        self.action.inputs()
     }
 }
 

@@ -30,7 +30,6 @@ impl Steps {
         self.steps.push(Step {
             id: format!("{}/{}/{slug}", self.phase.name(), self.host),
             title: title.into(),
-            inputs: action.inputs(),
             action,
             timeout: Duration::from_secs(timeout_secs),
             unit: None,

@@ -16,9 +16,9 @@ const WAIT_INTERVAL: Duration = Duration::from_secs(2);
 type Outcome = Result<Option<String>, Failure>;
 
 /// Runs one step, unless the journal says an earlier run finished it with the same
-/// inputs or it is for the other package manager.
-pub(super) async fn step(run: &Run, host: &str, step: &Step) -> Outcome {
-    if step.idempotent() && run.finished.get(&step.id) == Some(&step.inputs) {
+/// `inputs` or it is for the other package manager.
+pub(super) async fn step(run: &Run, host: &str, step: &Step, inputs: &str) -> Outcome {
+    if step.idempotent() && run.finished.get(&step.id).map(String::as_str) == Some(inputs) {
         return Ok(Some("finished in an earlier run".into()));
     }
     if let Some(family) = step.only_on {

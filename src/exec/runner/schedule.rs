@@ -133,10 +133,11 @@ async fn step_of(run: &Run, phase: &str, host: &str, step: &Step) -> bool {
         })
         .await;
     let started = Instant::now();
-    let result = actions::step(run, host, step).await;
+    let inputs = step.inputs();
+    let result = actions::step(run, host, step, &inputs).await;
     let duration_ms = started.elapsed().as_millis() as u64;
     if matches!(result, Ok(None)) && step.idempotent() {
-        run.emitter.step_done(&step.id, &step.inputs);
+        run.emitter.step_done(&step.id, &inputs);
     }
     let outcome = match &result {
         Ok(None) => StepOutcome::Done,
