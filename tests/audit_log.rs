@@ -130,6 +130,9 @@ fn tampered(
     (copy, log)
 }
 
+/// A change made to a log's lines.
+type Tamper = Box<dyn FnOnce(&mut Vec<String>)>;
+
 #[test]
 fn verify_finds_every_kind_of_tampering_on_a_real_runs_log() {
     let state = tempfile::tempdir().unwrap();
@@ -165,7 +168,7 @@ fn verify_finds_every_kind_of_tampering_on_a_real_runs_log() {
     assert!(verify(&copy).0);
 
     let name = log.display().to_string();
-    let cases: Vec<(&str, Box<dyn FnOnce(&mut Vec<String>)>, &str)> = vec![
+    let cases: Vec<(&str, Tamper, &str)> = vec![
         (
             "an output line edited",
             Box::new(|l: &mut Vec<String>| {
