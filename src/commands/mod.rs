@@ -1,6 +1,7 @@
 //! What each subcommand does, once the command line is parsed.
 
 pub mod apply;
+pub mod audit;
 pub mod kvm;
 pub mod plan;
 mod prepare;

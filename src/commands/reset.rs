@@ -15,7 +15,13 @@ use crate::plan::Local;
 use crate::plan::reset::{self, ResetOptions};
 use crate::spec::layout::Layout;
 
-pub fn run(state_dir: Option<&Path>, preset: &Path, yes: bool, keep_data: bool) -> ExitCode {
+pub fn run(
+    state_dir: Option<&Path>,
+    preset: &Path,
+    yes: bool,
+    keep_data: bool,
+    syslog: bool,
+) -> ExitCode {
     if !yes && !std::io::stdin().is_terminal() {
         eprintln!(
             "kubewiz: reset changes the hosts and asks first; without a terminal to ask on, give --yes"
@@ -70,5 +76,5 @@ pub fn run(state_dir: Option<&Path>, preset: &Path, yes: bool, keep_data: bool) 
     };
     prepared.plan = plan;
     // Host keys were accepted, if at all, by the install.
-    run_plan(prepared, Arc::new(Ssh::new(false)), run_options)
+    run_plan(prepared, Arc::new(Ssh::new(false)), run_options, syslog)
 }

@@ -54,6 +54,7 @@ impl Emitter {
         let mut sinks = self.sinks.lock().unwrap_or_else(|e| e.into_inner());
         for sink in sinks.iter_mut() {
             if let Err(e) = write(sink.as_mut()) {
+                tracing::warn!(sink = sink.name(), error = %e, "a record could not be written");
                 eprintln!("kubewiz: cannot write {}: {e}", sink.name());
             }
         }

@@ -78,6 +78,11 @@ pub fn start(plan: Plan, transport: Arc<dyn Transport>, options: RunOptions) -> 
     let (tx, rx) = mpsc::channel(4096);
     let cancel = Arc::new(AtomicBool::new(false));
     let log_path = options.log_path.map(|p| p.display().to_string());
+    tracing::debug!(
+        concurrency = options.concurrency,
+        resumed_steps = options.finished.len(),
+        "run starting"
+    );
     let run = Arc::new(host::Run::new(
         plan.spec.clone(),
         transport,
