@@ -5,8 +5,8 @@
 # ansible-core from PyPI into /opt/kubewiz-bench/ansible.
 #
 #   scripts/bench/run.sh                           # everything, into BENCHMARKS.md
-#   scripts/bench/run.sh      --out FILE           # somewhere else
-#   scripts/bench/run.sh      --only render,wizard # some of them
+#   scripts/bench/run.sh --out FILE                # somewhere else
+#   scripts/bench/run.sh --only render,wizard      # some of them
 #
 # KUBEWIZ_BENCH_RUNS sets the runs per case (default 3). The remote-execution
 # benchmark takes about half an hour on 2 cores, most of it Ansible's;
