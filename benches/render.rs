@@ -61,6 +61,10 @@ struct Row {
 
 fn bench(name: &str, spec: &ClusterSpec, rows: &mut Vec<Row>) {
     let layout = Layout::new(spec).unwrap();
+    let local = kubewiz::plan::Local {
+        libvirt_uri: "qemu:///system".into(),
+        state_dir: std::env::temp_dir(),
+    };
     // A first PKI: a fresh state directory each time.
     let mut first = Case::default();
     let mut parallelism = Vec::new();
@@ -71,7 +75,7 @@ fn bench(name: &str, spec: &ClusterSpec, rows: &mut Vec<Row>) {
         let cpu0 = cpu_time();
         let (pki, _) = pki::load_or_create(dir.path(), &layout).unwrap();
         let files = render::render(spec, &pki).unwrap();
-        let _plan = kubewiz::plan::build(&layout, &files);
+        let _plan = kubewiz::plan::build(&layout, &files, &local);
         let cpu = cpu_time() - cpu0;
         let wall = first.record(probe);
         parallelism.push(cpu.as_secs_f64() / wall.as_secs_f64());
@@ -98,7 +102,7 @@ fn bench(name: &str, spec: &ClusterSpec, rows: &mut Vec<Row>) {
         let (pki, notices) = pki::load_or_create(dir.path(), &layout).unwrap();
         assert!(notices.is_empty());
         let files = render::render(spec, &pki).unwrap();
-        let _plan = kubewiz::plan::build(&layout, &files);
+        let _plan = kubewiz::plan::build(&layout, &files, &local);
         again.record(probe);
         count = files.len();
     }

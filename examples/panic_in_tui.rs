@@ -1,5 +1,5 @@
 //! Takes the terminal exactly as the wizard does (`kubewiz::tui::terminal::enter`),
-//! draws a full screen, then panics. `tests/tui_panic.rs` runs it in tmux and checks
+//! draws a full screen, then panics. `tests/tui_terminal.rs` runs it in tmux and checks
 //! that the panic leaves the terminal usable: the shell prompt back, the panic message
 //! readable on the main screen, raw mode off. Not part of the shipped binary.
 

@@ -44,7 +44,9 @@ if [ "$(id -u)" -eq 0 ]; then
     install -m 0755 "$sid/root/usr/bin/etcd" "$sid/root/usr/bin/etcdctl" "$tools/etcd/bin/"
     rm -rf "$sid"
   fi
-  "$tools/etcd/bin/etcd" --version | head -1
+  # sed reads to the end: head would close the pipe early and, under pipefail, fail
+  # the script with SIGPIPE.
+  "$tools/etcd/bin/etcd" --version | sed -n 1p
 fi
 
 # The VM lab (tests/vm/): qemu, libvirt, dnsmasq and mmdebstrap, with virt-clone and

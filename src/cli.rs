@@ -20,6 +20,17 @@ pub struct Cli {
     #[arg(long, global = true)]
     pub ascii: bool,
 
+    /// Send each run's start and the head of its audit log to the system log
+    /// (`logger`), a copy kept off the state directory
+    #[arg(long, global = true)]
+    pub syslog: bool,
+
+    /// kubewiz's own diagnostics (error, warn, info, debug, trace) to a daily file in
+    /// the state directory, never on the screen or in the audit log [default:
+    /// $KUBEWIZ_LOG, else none]
+    #[arg(long, global = true, value_name = "LEVEL")]
+    pub log_level: Option<String>,
+
     /// Open the wizard prefilled from this preset
     #[arg(long, value_name = "FILE")]
     pub preset: Option<PathBuf>,
@@ -86,11 +97,50 @@ pub enum Command {
         #[arg(long)]
         keep_data: bool,
     },
+    /// Read and check the audit logs of a cluster's runs
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
     /// The KVM host's libvirt: import its VMs as hosts; DNS names and fixed addresses
     /// for the cluster on the libvirt network
     Kvm {
         #[command(subcommand)]
         command: KvmCommand,
+    },
+}
+
+/// `kubewiz audit ...`
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// The runs of cluster NAME: time, operator, kind, result and head
+    List {
+        #[arg(value_name = "NAME")]
+        name: String,
+    },
+    /// A run's readable log (the same lines as its .log): the latest run of cluster
+    /// NAME, or the log FILE
+    Show {
+        #[arg(value_name = "NAME|FILE")]
+        target: String,
+        /// The run with this id (its log's name, e.g. 20261203T221500Z)
+        #[arg(long, value_name = "ID")]
+        run: Option<String>,
+        /// Only what happened on this host
+        #[arg(long, value_name = "HOST")]
+        host: Option<String>,
+        /// Only failures: failed steps, stopped hosts, a run that did not succeed
+        #[arg(long)]
+        failed: bool,
+        /// The JSONL records instead of readable lines
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check that logs are whole: exit 0 when every chain holds and its head matches
+    /// the index of runs, else 1 with the first line that breaks it
+    Verify {
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
     },
 }
 
@@ -161,6 +211,7 @@ impl Command {
             Command::Apply { .. } => "apply",
             Command::Resume { .. } => "resume",
             Command::Reset { .. } => "reset",
+            Command::Audit { .. } => "audit",
             Command::Kvm { .. } => "kvm",
         }
     }

@@ -2,11 +2,13 @@
 //! gives: the PKI (made once, reused from the state directory), every file, the plan.
 //! The CLI and the wizard both come through here, so they cannot drift apart.
 
+use crate::files::File;
 use crate::kvm::{self, Virsh};
 use crate::pki::{self, Notice, Pki};
-use crate::plan::{self, NetworkChanges, NetworkPreview, Plan};
-use crate::render::{self, File, Layout};
+use crate::plan::{self, Local, NetworkChanges, NetworkPreview, Plan};
+use crate::render;
 use crate::spec::ClusterSpec;
+use crate::spec::layout::Layout;
 use crate::state::ClusterState;
 
 /// What was generated for one spec.
@@ -32,11 +34,12 @@ pub fn generate(
     let (pki, notices) = pki::load_or_create(&state.pki_dir(), &layout)
         .map_err(|e| format!("the PKI in {}: {e}", state.pki_dir().display()))?;
     let files = render::render(spec, &pki).map_err(|e| e.to_string())?;
-    let mut plan = plan::build(&layout, &files);
-    if let Some(step) = plan.libvirt_mut() {
-        step.uri = libvirt_uri.to_owned();
-        step.preview = preview(spec, libvirt_uri);
-    }
+    let local = Local {
+        libvirt_uri: libvirt_uri.to_owned(),
+        state_dir: state.dir().to_path_buf(),
+    };
+    let mut plan = plan::build(&layout, &files, &local);
+    plan.set_libvirt_preview(|step| preview(spec, &step.uri));
     Ok(Generated {
         pki,
         files,

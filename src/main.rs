@@ -1,18 +1,38 @@
+use std::path::Path;
 use std::process::ExitCode;
 
 use clap::Parser;
-use kubewiz::cli::{Cli, Command};
+use kubewiz::cli::{AuditCommand, Cli, Command};
 use kubewiz::commands;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match &cli.command {
-        None => kubewiz::tui::run(cli.preset.as_deref(), cli.state_dir.as_deref(), cli.ascii),
-        Some(Command::Validate { files }) => commands::validate::run(files),
-        Some(Command::Render { preset, out }) => {
-            commands::render::run(cli.state_dir.as_deref(), preset, out)
+    let state_dir = cli
+        .state_dir
+        .clone()
+        .unwrap_or_else(kubewiz::state::default_dir);
+    // Held to the end, so the last diagnostics reach their file.
+    let _diagnostics = match kubewiz::diagnostics::init(&state_dir, cli.log_level.as_deref()) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("kubewiz: {e}");
+            return ExitCode::from(commands::EXIT_USAGE);
         }
-        Some(Command::Plan { preset }) => commands::plan::run(cli.state_dir.as_deref(), preset),
+    };
+    tracing::debug!(
+        command = cli.command.as_ref().map_or("wizard", |c| c.name()),
+        "command"
+    );
+    run(&cli, cli.state_dir.as_deref())
+}
+
+fn run(cli: &Cli, state_dir: Option<&Path>) -> ExitCode {
+    let syslog = cli.syslog;
+    match &cli.command {
+        None => kubewiz::tui::run(cli.preset.as_deref(), state_dir, cli.ascii),
+        Some(Command::Validate { files }) => commands::validate::run(files),
+        Some(Command::Render { preset, out }) => commands::render::run(state_dir, preset, out),
+        Some(Command::Plan { preset }) => commands::plan::run(state_dir, preset),
         Some(Command::Apply {
             preset,
             yes,
@@ -21,7 +41,7 @@ fn main() -> ExitCode {
             phases,
             accept_new_host_keys,
         }) => commands::apply::run(
-            cli.state_dir.as_deref(),
+            state_dir,
             commands::apply::ApplyArgs {
                 preset,
                 yes: *yes,
@@ -29,14 +49,35 @@ fn main() -> ExitCode {
                 no_tui: *no_tui,
                 phases,
                 accept_new_host_keys: *accept_new_host_keys,
+                syslog,
             },
         ),
-        Some(Command::Resume { name }) => commands::apply::resume(cli.state_dir.as_deref(), name),
+        Some(Command::Resume { name }) => commands::apply::resume(state_dir, name, syslog),
         Some(Command::Reset {
             preset,
             yes,
             keep_data,
-        }) => commands::reset::run(cli.state_dir.as_deref(), preset, *yes, *keep_data),
+        }) => commands::reset::run(state_dir, preset, *yes, *keep_data, syslog),
+        Some(Command::Audit { command }) => match command {
+            AuditCommand::List { name } => commands::audit::list(state_dir, name),
+            AuditCommand::Show {
+                target,
+                run,
+                host,
+                failed,
+                json,
+            } => commands::audit::show(
+                state_dir,
+                commands::audit::ShowArgs {
+                    target,
+                    run: run.as_deref(),
+                    host: host.as_deref(),
+                    failed: *failed,
+                    json: *json,
+                },
+            ),
+            AuditCommand::Verify { files } => commands::audit::verify(files),
+        },
         Some(Command::Kvm { command }) => commands::kvm::run(command),
     }
 }

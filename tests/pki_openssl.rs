@@ -161,7 +161,7 @@ fn check_cluster(preset_path: &str) {
         notices[0].0.starts_with("made the cluster PKI in"),
         "{notices:?}"
     );
-    let files = pki::files(&layout, &pki);
+    let files = kubewiz::render::pki::files(&layout, &pki);
     let root = tempfile::tempdir().unwrap();
     let written = write_files(root.path(), &files);
     let mut leaves_checked = 0;

@@ -111,7 +111,15 @@ fn bundle_installs_get_the_kubelet_and_containerd_units() {
     let state = tempfile::tempdir().unwrap();
     let (pki, _) = kubewiz::pki::load_or_create(state.path(), &layout).unwrap();
     let all = render::render(&spec, &pki).unwrap();
-    let plan = kubewiz::plan::build(&layout, &all).to_string();
+    let plan = kubewiz::plan::build(
+        &layout,
+        &all,
+        &kubewiz::plan::Local {
+            libvirt_uri: "test:///default".into(),
+            state_dir: state.path().to_path_buf(),
+        },
+    )
+    .to_string();
     assert!(
         plan.contains("upload /etc/systemd/system/kubelet.service.d/10-kubeadm.conf (0644)"),
         "{plan}"

@@ -250,12 +250,29 @@ fn plan_steps_have_unique_stable_ids_and_never_print_secrets() {
         let state = tempfile::tempdir().unwrap();
         let (pki, _) = pki::load_or_create(state.path(), &layout).unwrap();
         let files = render::render(&spec, &pki).unwrap();
-        let plan = kubewiz::plan::build(&layout, &files);
+        let plan = kubewiz::plan::build(
+            &layout,
+            &files,
+            &kubewiz::plan::Local {
+                libvirt_uri: "test:///default".into(),
+                state_dir: state.path().to_path_buf(),
+            },
+        );
         let ids: Vec<&str> = plan.steps().map(|(_, _, s)| s.id.as_str()).collect();
         let unique: BTreeSet<&str> = ids.iter().copied().collect();
         assert_eq!(ids.len(), unique.len(), "{preset_path}: duplicate step ids");
         // Built twice, the plan is the same: ids are stable for the journal.
-        assert_eq!(kubewiz::plan::build(&layout, &files), plan);
+        assert_eq!(
+            kubewiz::plan::build(
+                &layout,
+                &files,
+                &kubewiz::plan::Local {
+                    libvirt_uri: "test:///default".into(),
+                    state_dir: state.path().to_path_buf()
+                }
+            ),
+            plan
+        );
         let text = plan.to_string();
         let secret = pki.bootstrap_token.split_once('.').unwrap().1;
         assert!(
@@ -265,7 +282,7 @@ fn plan_steps_have_unique_stable_ids_and_never_print_secrets() {
         assert!(!text.contains("PRIVATE KEY"), "{preset_path}");
         // Every uploaded file exists in the rendered files, for that host.
         for (_, host, step) in plan.steps() {
-            if let kubewiz::plan::Action::Upload { path, mode } = &step.action {
+            if let kubewiz::plan::Action::Upload { path, mode, .. } = &step.action {
                 let file = files
                     .iter()
                     .find(|f| f.target == Target::Host(host.host.clone()) && &f.path == path)

@@ -13,7 +13,7 @@ use kubewiz::exec::dry_run::DryRun;
 use kubewiz::exec::journal::{self, Journal};
 use kubewiz::exec::runner::{self, RunOptions};
 use kubewiz::exec::{Event, RunOutcome, Stamped, StepOutcome};
-use kubewiz::plan::Plan;
+use kubewiz::plan::{Local, Plan};
 use kubewiz::render::{self, File, Layout};
 use kubewiz::spec::{self, ClusterSpec};
 
@@ -32,7 +32,7 @@ fn setup(preset: &str) -> Setup {
     let layout = Layout::new(&spec).unwrap();
     let (pki, _) = kubewiz::pki::load_or_create(&state.path().join("pki"), &layout).unwrap();
     let files = render::render(&spec, &pki).unwrap();
-    let plan = kubewiz::plan::build(&layout, &files);
+    let plan = kubewiz::plan::build(&layout, &files, &local(state.path()));
     drop(layout);
     Setup {
         spec,
@@ -42,17 +42,20 @@ fn setup(preset: &str) -> Setup {
     }
 }
 
-fn options(state: &Path, concurrency: usize) -> RunOptions {
+fn local(state: &Path) -> Local {
+    Local {
+        libvirt_uri: "test:///default".into(),
+        state_dir: state.to_path_buf(),
+    }
+}
+
+fn options(concurrency: usize) -> RunOptions {
     RunOptions {
         concurrency,
-        only: None,
         finished: Finished::new(),
-        journal: None,
-        audit: None,
-        state_dir: state.to_path_buf(),
+        sinks: Vec::new(),
+        log_path: None,
         redactor: Redactor::default(),
-        ca_digest: String::new(),
-        etcd_ca_digest: String::new(),
     }
 }
 
@@ -67,13 +70,7 @@ async fn collect(mut handle: runner::RunHandle) -> (Vec<Stamped>, RunOutcome) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancelling_lets_running_steps_finish_and_starts_nothing_new() {
     let s = setup("presets/stacked-ha.toml");
-    let mut handle = runner::start(
-        s.spec,
-        s.plan,
-        s.files,
-        Arc::new(DryRun::new(1.0)),
-        options(s.state.path(), 32),
-    );
+    let mut handle = runner::start(s.plan, Arc::new(DryRun::new(1.0)), options(32));
     let canceller = handle.canceller();
     let mut events = Vec::new();
     let mut cancelled_at = None;
@@ -127,12 +124,12 @@ async fn cancelling_lets_running_steps_finish_and_starts_nothing_new() {
 async fn a_resumed_run_skips_what_the_journal_says_finished() {
     let s = setup("presets/single-master.toml");
     let journal_path = s.state.path().join("journal");
-    let mut first = options(s.state.path(), 32);
-    first.journal = Some(Journal::create(&journal_path).unwrap());
+    let mut first = options(32);
+    first
+        .sinks
+        .push(Box::new(Journal::create(&journal_path).unwrap()));
     let (_, outcome) = collect(runner::start(
-        s.spec.clone(),
         s.plan.clone(),
-        s.files.clone(),
         Arc::new(DryRun::new(0.0)),
         first,
     ))
@@ -141,13 +138,13 @@ async fn a_resumed_run_skips_what_the_journal_says_finished() {
     let finished = journal::finished_steps(&journal_path).unwrap();
     assert!(finished.contains_key("prepare/kubenode-1/swap"));
 
-    let mut again = options(s.state.path(), 32);
+    let mut again = options(32);
     again.finished = finished.clone();
-    again.journal = Some(Journal::append(&journal_path).unwrap());
+    again
+        .sinks
+        .push(Box::new(Journal::append(&journal_path).unwrap()));
     let (events, outcome) = collect(runner::start(
-        s.spec,
         s.plan.clone(),
-        s.files,
         Arc::new(DryRun::new(0.0)),
         again,
     ))
@@ -167,7 +164,7 @@ async fn a_resumed_run_skips_what_the_journal_says_finished() {
         // always run again, since they check the present.
         assert_eq!(
             skipped_by_journal,
-            step.idempotent && finished.contains_key(&step.id),
+            step.idempotent() && finished.contains_key(&step.id),
             "{}: {outcome:?}",
             step.id
         );
@@ -204,11 +201,9 @@ fn max_parallel_hosts(events: &[Stamped]) -> BTreeMap<String, usize> {
 async fn hosts_run_at_once_up_to_the_limit_and_control_planes_one_at_a_time() {
     let s = setup("presets/kvm-lab.toml");
     let (events, outcome) = collect(runner::start(
-        s.spec.clone(),
         s.plan.clone(),
-        s.files.clone(),
         Arc::new(DryRun::new(0.3)),
-        options(s.state.path(), 32),
+        options(32),
     ))
     .await;
     assert_eq!(outcome, RunOutcome::Succeeded);
@@ -229,11 +224,9 @@ async fn hosts_run_at_once_up_to_the_limit_and_control_planes_one_at_a_time() {
     );
 
     let (events, _) = collect(runner::start(
-        s.spec,
         s.plan,
-        s.files,
         Arc::new(DryRun::new(0.3)),
-        options(s.state.path(), 3),
+        options(3),
     ))
     .await;
     let most = max_parallel_hosts(&events);
@@ -248,12 +241,12 @@ async fn hosts_run_at_once_up_to_the_limit_and_control_planes_one_at_a_time() {
 async fn a_step_whose_inputs_changed_runs_again() {
     let s = setup("presets/single-master.toml");
     let journal_path = s.state.path().join("journal");
-    let mut first = options(s.state.path(), 32);
-    first.journal = Some(Journal::create(&journal_path).unwrap());
+    let mut first = options(32);
+    first
+        .sinks
+        .push(Box::new(Journal::create(&journal_path).unwrap()));
     collect(runner::start(
-        s.spec.clone(),
         s.plan.clone(),
-        s.files.clone(),
         Arc::new(DryRun::new(0.0)),
         first,
     ))
@@ -269,16 +262,11 @@ async fn a_step_whose_inputs_changed_runs_again() {
         })
         .unwrap();
     changed.content.push_str("# changed\n");
-    let mut again = options(s.state.path(), 32);
+    let mut again = options(32);
     again.finished = journal::finished_steps(&journal_path).unwrap();
-    let (events, _) = collect(runner::start(
-        s.spec,
-        s.plan,
-        files,
-        Arc::new(DryRun::new(0.0)),
-        again,
-    ))
-    .await;
+    let layout = Layout::new(&s.spec).unwrap();
+    let plan = kubewiz::plan::build(&layout, &files, &local(s.state.path()));
+    let (events, _) = collect(runner::start(plan, Arc::new(DryRun::new(0.0)), again)).await;
     let outcome = |id: &str| {
         events
             .iter()

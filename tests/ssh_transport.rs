@@ -726,7 +726,7 @@ async fn an_upload_cut_off_leaves_the_old_file() {
         return;
     };
     let session = connect(&lab, 0).await;
-    let path = "/var/lib/kubewiz-test/big";
+    let path = "/var/lib/kubewiz-upload-test/big";
     let old = vec![b'o'; 1 << 20];
     assert_eq!(session.upload(path, 0o644, &old).await, Ok(true));
     let new = vec![b'n'; 150 << 20];
@@ -766,7 +766,7 @@ async fn an_upload_cut_off_leaves_the_old_file() {
     // it once its input ends).
     let mut left = String::new();
     for _ in 0..50 {
-        left = output(&*session, "ls -A /var/lib/kubewiz-test").await;
+        left = output(&*session, "ls -A /var/lib/kubewiz-upload-test").await;
         if left == "big" {
             break;
         }

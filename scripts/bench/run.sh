@@ -4,9 +4,9 @@
 # namespaces); it installs what the benchmarks use first: Debian packages, and
 # ansible-core from PyPI into /opt/kubewiz-bench/ansible.
 #
-#   sudo scripts/bench/run.sh                      # everything, into BENCHMARKS.md
-#   sudo scripts/bench/run.sh --out FILE           # somewhere else
-#   sudo scripts/bench/run.sh --only render,wizard # some of them
+#   scripts/bench/run.sh                           # everything, into BENCHMARKS.md
+#   scripts/bench/run.sh --out FILE                # somewhere else
+#   scripts/bench/run.sh --only render,wizard      # some of them
 #
 # KUBEWIZ_BENCH_RUNS sets the runs per case (default 3). The remote-execution
 # benchmark takes about half an hour on 2 cores, most of it Ansible's;
@@ -32,7 +32,7 @@ for b in "${all[@]}"; do
 done
 
 if [ "$(id -u)" -ne 0 ]; then
-  echo "scripts/bench/run.sh: run as root (lab hosts need it): sudo $0" >&2
+  echo "scripts/bench/run.sh: run as root (lab hosts need it)" >&2
   exit 1
 fi
 

@@ -7,12 +7,16 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use super::audit;
 use super::prepare::{Prepared, prepare};
 use super::{EXIT_CANCELLED, EXIT_FAILED, EXIT_OK, EXIT_USAGE};
+use crate::audit::RunKind;
 use crate::exec::dry_run::DryRun;
 use crate::exec::ssh::Ssh;
-use crate::exec::{RunOutcome, Transport, launch, lines, runner};
-use crate::plan::PhaseId;
+use crate::exec::{RunOutcome, Transport, lines, runner};
+use crate::launch;
+use crate::plan::phases::{INSTALL, libvirt_network};
+use crate::plan::{self, PhaseId};
 use crate::state::{self, ClusterState};
 
 /// What `kubewiz apply` was asked to do.
@@ -23,6 +27,8 @@ pub struct ApplyArgs<'a> {
     pub no_tui: bool,
     pub phases: &'a [String],
     pub accept_new_host_keys: bool,
+    /// Send the run's start and head to the system log.
+    pub syslog: bool,
 }
 
 pub fn run(state_dir: Option<&Path>, args: ApplyArgs<'_>) -> ExitCode {
@@ -46,19 +52,29 @@ pub fn run(state_dir: Option<&Path>, args: ApplyArgs<'_>) -> ExitCode {
         );
     }
     if args.dry_run {
-        return execute(prepared, Arc::new(DryRun::new(0.0)), only, true);
+        let run = Run {
+            kind: RunKind::Install,
+            dry_run: true,
+            syslog: args.syslog,
+        };
+        return execute(prepared, Arc::new(DryRun::new(0.0)), only, run);
     }
     if !args.yes && !confirm(&question(&prepared, only.as_ref())) {
         eprintln!("kubewiz: nothing was done");
         return ExitCode::from(EXIT_FAILED);
     }
     let transport = Arc::new(Ssh::new(args.accept_new_host_keys));
-    execute(prepared, transport, only, false)
+    let run = Run {
+        kind: RunKind::Install,
+        dry_run: false,
+        syslog: args.syslog,
+    };
+    execute(prepared, transport, only, run)
 }
 
 /// `kubewiz resume NAME`: the last applied preset of cluster NAME, skipping the steps
 /// its journal says finished with unchanged inputs.
-pub fn resume(state_dir: Option<&Path>, name: &str) -> ExitCode {
+pub fn resume(state_dir: Option<&Path>, name: &str, syslog: bool) -> ExitCode {
     let dir = state_dir.map_or_else(state::default_dir, Path::to_path_buf);
     let cluster = ClusterState::new(&dir, name);
     if !cluster.preset().is_file() || !cluster.journal().is_file() {
@@ -76,7 +92,12 @@ pub fn resume(state_dir: Option<&Path>, name: &str) -> ExitCode {
     };
     eprintln!("kubewiz: resuming cluster {name} from its journal");
     // Host keys were accepted, if at all, by the run being resumed.
-    execute(prepared, Arc::new(Ssh::new(false)), None, false)
+    let run = Run {
+        kind: RunKind::Resume,
+        dry_run: false,
+        syslog,
+    };
+    execute(prepared, Arc::new(Ssh::new(false)), None, run)
 }
 
 fn parse_phases(names: &[String]) -> Result<Option<BTreeSet<PhaseId>>, ExitCode> {
@@ -90,7 +111,7 @@ fn parse_phases(names: &[String]) -> Result<Option<BTreeSet<PhaseId>>, ExitCode>
                 only.insert(p);
             }
             None => {
-                let known: Vec<&str> = PhaseId::ALL.iter().map(|p| p.name()).collect();
+                let known: Vec<&str> = INSTALL.iter().map(|p| p.id.name()).collect();
                 eprintln!(
                     "kubewiz: --phase {name} is not a phase; the phases are {}",
                     known.join(", ")
@@ -106,12 +127,12 @@ fn parse_phases(names: &[String]) -> Result<Option<BTreeSet<PhaseId>>, ExitCode>
 /// works on them, and the libvirt network, when its phase runs and has something to
 /// change; those changes are listed on stderr first.
 fn question(prepared: &Prepared, only: Option<&BTreeSet<PhaseId>>) -> String {
-    let runs = |phase: PhaseId| only.is_none_or(|o| runner::needed(o).contains(&phase));
-    let on_hosts = only.is_none_or(|o| o.iter().any(|p| *p != PhaseId::LibvirtNetwork));
+    let runs = |phase: PhaseId| only.is_none_or(|o| plan::needed(o).contains(&phase));
+    let on_hosts = only.is_none_or(plan::touches_hosts);
     let libvirt = prepared
         .plan
         .libvirt()
-        .filter(|_| runs(PhaseId::LibvirtNetwork));
+        .filter(|_| runs(libvirt_network::PHASE.id));
     let network = libvirt.and_then(|l| l.question());
     if let Some(step) = libvirt.filter(|_| network.is_some()) {
         let changes = step.change_list();
@@ -158,14 +179,23 @@ pub fn confirm(question: &str) -> bool {
     matches!(answer.trim(), "y" | "Y" | "yes")
 }
 
+/// What kind of run `execute` starts.
+struct Run {
+    kind: RunKind,
+    dry_run: bool,
+    syslog: bool,
+}
+
 /// Runs the plan with line output; the audit log goes to the state directory.
 fn execute(
     prepared: Prepared,
     transport: Arc<dyn Transport>,
     only: Option<BTreeSet<PhaseId>>,
-    dry_run: bool,
+    run: Run,
 ) -> ExitCode {
-    let mut options = match launch::run_options(
+    let dry_run = run.dry_run;
+    let options = match launch::run_options_of(
+        run.kind,
         &prepared.spec,
         &prepared.pki,
         &prepared.state,
@@ -178,8 +208,11 @@ fn execute(
             return ExitCode::from(EXIT_FAILED);
         }
     };
-    options.only = only;
-    run_plan(prepared, transport, options)
+    let mut prepared = prepared;
+    if let Some(only) = &only {
+        prepared.plan = prepared.plan.only(only);
+    }
+    run_plan(prepared, transport, options, run.syslog)
 }
 
 /// Runs `prepared`'s plan with `options`, line output on stdout and a summary at the
@@ -188,7 +221,12 @@ pub(super) fn run_plan(
     prepared: Prepared,
     transport: Arc<dyn Transport>,
     options: runner::RunOptions,
+    syslog: bool,
 ) -> ExitCode {
+    let log_path = options.log_path.clone();
+    if let Some(log) = &log_path {
+        audit::started(log, syslog);
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -200,7 +238,7 @@ pub(super) fn run_plan(
         }
     };
     let outcome = runtime.block_on(async move {
-        let mut handle = runner::start(prepared.spec, prepared.plan, prepared.files, transport, options);
+        let mut handle = runner::start(prepared.plan, transport, options);
         let canceller = handle.canceller();
         tokio::spawn(async move {
             if tokio::signal::ctrl_c().await.is_ok() {
@@ -222,6 +260,9 @@ pub(super) fn run_plan(
         let _ = write!(stdout, "{summary}");
         handle.task.await.unwrap_or(RunOutcome::Failed)
     });
+    if let Some(log) = &log_path {
+        audit::finished(log, syslog);
+    }
     ExitCode::from(match outcome {
         RunOutcome::Succeeded => EXIT_OK,
         RunOutcome::Cancelled => EXIT_CANCELLED,

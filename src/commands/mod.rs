@@ -1,6 +1,7 @@
 //! What each subcommand does, once the command line is parsed.
 
 pub mod apply;
+pub mod audit;
 pub mod kvm;
 pub mod plan;
 mod prepare;
@@ -8,11 +9,8 @@ pub mod render;
 pub mod reset;
 pub mod validate;
 
-/// Success.
-pub const EXIT_OK: u8 = 0;
-/// The work failed: an invalid preset, a host that failed.
-pub const EXIT_FAILED: u8 = 1;
-/// The command was used wrongly, or asks for something kubewiz does not do.
-pub const EXIT_USAGE: u8 = 2;
-/// The operator stopped the run with Ctrl-C (as a shell reports SIGINT).
-pub const EXIT_CANCELLED: u8 = 130;
+// The codes live in `crate::exit`, where the wizard reads them too; the subcommands
+// keep their familiar names.
+pub use crate::exit::{
+    CANCELLED as EXIT_CANCELLED, FAILED as EXIT_FAILED, OK as EXIT_OK, USAGE as EXIT_USAGE,
+};

@@ -9,12 +9,19 @@ use std::sync::Arc;
 use super::apply::{confirm, run_plan};
 use super::prepare::prepare;
 use super::{EXIT_FAILED, EXIT_USAGE};
-use crate::exec::launch;
 use crate::exec::ssh::Ssh;
+use crate::launch;
+use crate::plan::Local;
 use crate::plan::reset::{self, ResetOptions};
-use crate::render::Layout;
+use crate::spec::layout::Layout;
 
-pub fn run(state_dir: Option<&Path>, preset: &Path, yes: bool, keep_data: bool) -> ExitCode {
+pub fn run(
+    state_dir: Option<&Path>,
+    preset: &Path,
+    yes: bool,
+    keep_data: bool,
+    syslog: bool,
+) -> ExitCode {
     if !yes && !std::io::stdin().is_terminal() {
         eprintln!(
             "kubewiz: reset changes the hosts and asks first; without a terminal to ask on, give --yes"
@@ -29,7 +36,13 @@ pub fn run(state_dir: Option<&Path>, preset: &Path, yes: bool, keep_data: bool) 
         delete_data: !keep_data,
     };
     let plan = match Layout::new(&prepared.spec) {
-        Ok(layout) => reset::build(&layout, options),
+        Ok(layout) => {
+            let local = Local {
+                libvirt_uri: crate::kvm::connect_uri(),
+                state_dir: prepared.state.dir().to_path_buf(),
+            };
+            reset::build(&layout, &local, options)
+        }
         Err(e) => {
             eprintln!("kubewiz: {e}");
             return ExitCode::from(EXIT_FAILED);
@@ -63,5 +76,5 @@ pub fn run(state_dir: Option<&Path>, preset: &Path, yes: bool, keep_data: bool) 
     };
     prepared.plan = plan;
     // Host keys were accepted, if at all, by the install.
-    run_plan(prepared, Arc::new(Ssh::new(false)), run_options)
+    run_plan(prepared, Arc::new(Ssh::new(false)), run_options, syslog)
 }

@@ -10,6 +10,8 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use super::sink::EventSink;
+
 #[derive(Serialize, Deserialize)]
 struct Entry {
     step: String,
@@ -61,6 +63,16 @@ impl Journal {
         .map_err(io::Error::other)?;
         writeln!(self.file, "{line}")?;
         self.file.sync_data()
+    }
+}
+
+impl EventSink for Journal {
+    fn name(&self) -> &'static str {
+        "the journal"
+    }
+
+    fn step_done(&mut self, step: &str, inputs: &str, at: &str) -> io::Result<()> {
+        self.record(step, inputs, at)
     }
 }
 

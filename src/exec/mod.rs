@@ -1,17 +1,20 @@
 //! The install engine: transports (SSH, dry-run), the runner that executes a plan phase
 //! by phase with every host at once, and the event stream it emits. Consumers of the
-//! stream: the TUI, the line output, the audit log and the resume journal.
+//! stream: the TUI, the line output, and the sinks every event passes first (the audit
+//! log and the resume journal, behind [`sink::EventSink`]).
 
 pub mod api_check;
+mod bundle;
 pub mod dry_run;
 pub mod events;
 pub mod facts;
 pub mod journal;
-pub mod launch;
 mod libvirt;
 pub mod lines;
 pub mod preflight;
+pub mod redact;
 pub mod runner;
+pub mod sink;
 pub mod ssh;
 pub mod transport;
 

@@ -3,9 +3,7 @@
 use std::collections::BTreeMap;
 
 use super::facts::Facts;
-use crate::plan::{needs_package_manager, required_ports};
-use crate::render::Layout;
-use crate::spec::Cni;
+use crate::plan::{CaDigests, HostNeeds};
 
 /// kubeadm's limits for a control plane.
 const MIN_CPUS: u32 = 2;
@@ -20,15 +18,14 @@ pub struct Problem {
     pub message: String,
 }
 
-/// The problems of `host`, seen with every host's facts. `our_ca` is the sha256 of
-/// this cluster's ca.crt and `our_etcd_ca` of its etcd CA, to tell a resumed install
-/// from another cluster's.
+/// The problems of `host`, which needs what `needs` says, seen with every host's
+/// facts. `ca` holds this cluster's CA digests, to tell a resumed install from another
+/// cluster's.
 pub fn check(
-    layout: &Layout,
+    needs: &HostNeeds,
     all: &BTreeMap<String, Facts>,
     host: &str,
-    our_ca: &str,
-    our_etcd_ca: &str,
+    ca: &CaDigests,
 ) -> Vec<Problem> {
     let mut out = Vec::new();
     let Some(facts) = all.get(host) else {
@@ -56,12 +53,7 @@ pub fn check(
             facts.clock_offset
         ));
     }
-    let is_cp = layout
-        .control_planes
-        .iter()
-        .any(|h| h.name.as_str() == host);
-    let is_node = is_cp || layout.workers.iter().any(|h| h.name.as_str() == host);
-    let is_etcd = layout.etcd.iter().any(|h| h.name.as_str() == host);
+    let (is_cp, is_node, is_etcd) = (needs.control_plane, needs.node, needs.etcd);
     if is_cp && facts.cpus < MIN_CPUS {
         fatal(format!(
             "{} CPU(s); a control plane needs {MIN_CPUS} (kubeadm refuses fewer): give the VM more vCPUs",
@@ -74,8 +66,8 @@ pub fn check(
             facts.mem_kb / 1024
         ));
     }
-    let ours = facts.cluster_ca.as_deref() == Some(our_ca)
-        || facts.etcd_ca.as_deref() == Some(our_etcd_ca);
+    let ours = facts.cluster_ca.as_deref() == Some(ca.kubernetes.as_str())
+        || facts.etcd_ca.as_deref() == Some(ca.etcd.as_str());
     if (is_node && (facts.kubelet_conf || facts.cluster_ca.is_some())
         || is_etcd && facts.etcd_ca.is_some())
         && !ours
@@ -85,8 +77,9 @@ pub fn check(
         ));
     }
     if !ours {
-        let busy: Vec<String> = required_ports(layout, host)
-            .into_iter()
+        let busy: Vec<String> = needs
+            .ports
+            .iter()
             .filter(|p| facts.listening.contains(p))
             .map(|p| p.to_string())
             .collect();
@@ -97,18 +90,13 @@ pub fn check(
             ));
         }
     }
-    let needs_packages = needs_package_manager(layout, host);
-    if needs_packages && facts.os_family.is_none() {
+    if needs.package_manager && facts.os_family.is_none() {
         fatal(format!(
             "neither apt-get nor dnf was found on {host} ({}); kubewiz installs packages with one of them",
             facts.os
         ));
     }
-    if is_cp
-        && layout.first_control_plane().name.as_str() == host
-        && layout.spec.kubernetes.cni == Cni::Cilium
-        && !facts.helm
-    {
+    if needs.helm && !facts.helm {
         fatal("cni = cilium is installed with helm, which is not on this host: install helm, or choose another CNI".into());
     }
     if let Some((other, _)) = all
@@ -130,6 +118,7 @@ pub fn check(
 mod tests {
     use super::*;
     use crate::plan::OsFamily;
+    use crate::spec::layout::Layout;
 
     fn spec() -> crate::spec::ClusterSpec {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("presets/stacked-ha.toml");
@@ -164,7 +153,11 @@ mod tests {
     }
 
     fn fatal(layout: &Layout, all: &BTreeMap<String, Facts>, host: &str) -> Vec<String> {
-        check(layout, all, host, "ours", "ours-etcd")
+        let ca = CaDigests {
+            kubernetes: "ours".into(),
+            etcd: "ours-etcd".into(),
+        };
+        check(&HostNeeds::of(layout, host), all, host, &ca)
             .into_iter()
             .filter(|p| p.fatal)
             .map(|p| p.message)

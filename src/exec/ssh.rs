@@ -21,6 +21,8 @@ use tokio::sync::{Semaphore, mpsc};
 use super::events::Stream;
 use super::transport::{BoxFuture, Line, Session, Transport, TransportError};
 use crate::digest::sha256_hex;
+use crate::plan::record::{RECORD_DIR, keep_original};
+use crate::shell::quote;
 use crate::spec::validate::expand_home;
 use crate::spec::{HostSpec, SshSpec};
 
@@ -513,7 +515,7 @@ impl SshSession {
             .map_err(|_| TransportError::Lost("the session is closed".into()))?;
         // The login shell may be anything (zsh splits words differently, fish is not
         // POSIX): the scripts here are POSIX sh.
-        let script = format!("sh -c {}", shell_quote(script));
+        let script = format!("sh -c {}", quote(script));
         let work = async {
             let mut child = self.open(&script, input.is_some()).await?;
             let stdin = child.stdin().take();
@@ -586,20 +588,12 @@ async fn read_all<R: AsyncRead + Unpin>(reader: Option<R>) -> Vec<u8> {
     buf
 }
 
-/// Quotes `text` as one word for a POSIX shell.
-pub fn shell_quote(text: &str) -> String {
-    format!("'{}'", text.replace('\'', r"'\''"))
-}
-
 /// The wrapper every command runs in: it reports its process group (sshd makes each
 /// session's shell a session leader), runs the command with `sh -c` whatever the login
 /// shell is, and exits with its code (not exec'ing keeps a signal-killed command's code
 /// as 128+N).
 fn wrap(command: &str) -> String {
-    format!(
-        "echo {PGID_MARK}$$ >&2; sh -c {}; exit $?",
-        shell_quote(command)
-    )
+    format!("echo {PGID_MARK}$$ >&2; sh -c {}; exit $?", quote(command))
 }
 
 fn lines_of(bytes: &[u8]) -> impl Iterator<Item = String> + '_ {
@@ -721,7 +715,7 @@ impl Session for SshSession {
             }
             let mode = mode & 0o7777;
             let sum = sha256_hex(content);
-            let quoted = shell_quote(path);
+            let quoted = quote(path);
             // The file is left alone when it already has this content, mode and owner.
             let same = format!(
                 "[ -f {quoted} ] && [ \"$(stat -c '%a %u' -- {quoted})\" = '{mode:o} 0' ] && \
@@ -739,7 +733,7 @@ impl Session for SshSession {
                 Some(("", _)) | None => "/".to_owned(),
                 Some((dir, _)) => dir.to_owned(),
             };
-            let qdir = shell_quote(&dir);
+            let qdir = quote(&dir);
             // umask 022 makes every created parent 0755; mktemp makes the file 0600 until
             // the mode is applied; the content is checked before the rename, so a cut
             // connection never leaves a partial file in place; the temporary file is removed
@@ -787,7 +781,7 @@ impl Session for SshSession {
 
     fn read<'a>(&'a self, path: &'a str) -> BoxFuture<'a, Result<Option<Vec<u8>>, TransportError>> {
         Box::pin(async move {
-            let quoted = shell_quote(path);
+            let quoted = quote(path);
             let script = format!("[ -e {quoted} ] || exit {MISSING}; exec cat -- {quoted}");
             let done = self.exec(&script, None, Duration::from_secs(120)).await?;
             match done.code {
@@ -803,37 +797,12 @@ impl Session for SshSession {
     }
 }
 
-/// Shell commands that keep what the file `path` was before kubewiz first changes it
-/// (under [`RECORD_DIR`]): a copy of it, or a mark that it did not exist. A record that
-/// exists is kept, so it always holds the state before the first change.
-pub fn keep_original(path: &str) -> String {
-    let quoted = shell_quote(path);
-    let qdir = shell_quote(match path.rsplit_once('/') {
-        Some(("", _)) | None => "/",
-        Some((dir, _)) => dir,
-    });
-    format!(
-        "if [ ! -e {RECORD_DIR}/orig{quoted} ] && [ ! -e {RECORD_DIR}/new{quoted} ]; then \
-         if [ -e {quoted} ]; then mkdir -p {RECORD_DIR}/orig{qdir} && cp -a -- {quoted} {RECORD_DIR}/orig{quoted}; \
-         else mkdir -p {RECORD_DIR}/new{qdir} && : > {RECORD_DIR}/new{quoted}; fi; fi"
-    )
-}
-
-/// Where the hosts keep what kubewiz changed: `orig/PATH` holds the original of every
-/// file an upload replaced, `new/PATH` marks every file an upload created, and `dirs`
-/// lists the directories uploads created. `kubewiz reset` restores from it.
-pub const RECORD_DIR: &str = "/var/lib/kubewiz/files";
-
-/// In [`RECORD_DIR`]: whether swap was `on` or `off` before kubewiz first turned it off.
-pub const SWAP_RECORD: &str = "/var/lib/kubewiz/files/swap";
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn quoting_survives_quotes() {
-        assert_eq!(shell_quote("it's"), r"'it'\''s'");
         assert_eq!(
             wrap("echo 'a'"),
             format!("echo {PGID_MARK}$$ >&2; sh -c 'echo '\\''a'\\'''; exit $?")

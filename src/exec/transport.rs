@@ -1,7 +1,6 @@
 //! How the runner reaches a host: one connection per host for the whole run, commands
 //! with their output streamed line by line, atomic uploads, file reads.
 
-use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
@@ -22,43 +21,32 @@ pub struct Line {
 }
 
 /// Why a transport operation failed.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TransportError {
     /// The host could not be reached or refused the login.
+    #[error("cannot connect: {0}")]
     Connect(String),
     /// The host's key is not in known_hosts and was not accepted.
+    #[error(
+        "the host key {fingerprint} is not in known_hosts; accept it in the wizard or run with --accept-new-host-keys"
+    )]
     UnknownHostKey { fingerprint: String },
     /// The host's key differs from the one in known_hosts: possibly someone in the
     /// middle; the host is never used.
+    #[error(
+        "the host key changed: known_hosts has {known}, the host offers {offered}; if the host was reinstalled, remove its old key with ssh-keygen -R"
+    )]
     ChangedHostKey { known: String, offered: String },
     /// The command did not finish within its timeout.
+    #[error("timed out after {}s", .0.as_secs())]
     Timeout(Duration),
     /// The connection broke during the operation.
+    #[error("the connection was lost: {0}")]
     Lost(String),
     /// Anything else the host answered with (a failed upload, a refused read).
+    #[error("{0}")]
     Remote(String),
 }
-
-impl fmt::Display for TransportError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            TransportError::Connect(m) => write!(f, "cannot connect: {m}"),
-            TransportError::UnknownHostKey { fingerprint } => write!(
-                f,
-                "the host key {fingerprint} is not in known_hosts; accept it in the wizard or run with --accept-new-host-keys"
-            ),
-            TransportError::ChangedHostKey { known, offered } => write!(
-                f,
-                "the host key changed: known_hosts has {known}, the host offers {offered}; if the host was reinstalled, remove its old key with ssh-keygen -R"
-            ),
-            TransportError::Timeout(d) => write!(f, "timed out after {}s", d.as_secs()),
-            TransportError::Lost(m) => write!(f, "the connection was lost: {m}"),
-            TransportError::Remote(m) => f.write_str(m),
-        }
-    }
-}
-
-impl std::error::Error for TransportError {}
 
 /// Opens sessions to hosts.
 pub trait Transport: Send + Sync {

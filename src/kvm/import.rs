@@ -10,9 +10,10 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr};
 
+use super::KvmError;
+use super::netdef::{NetworkState, read_network};
 use super::virsh::{Virsh, table_rows};
 use super::xml::{self, Element};
-use super::{KvmError, network::NetworkState};
 use crate::spec::{DnsLabel, HostSpec, Role};
 
 /// Where an address came from.
@@ -56,6 +57,15 @@ pub struct VmInterface {
     pub network: Option<String>,
     /// `<source bridge=...>` for `type='bridge'`.
     pub bridge: Option<String>,
+}
+
+impl VmInterface {
+    /// True when the interface is on `network`: `type='network'` naming it, or
+    /// `type='bridge'` on its bridge.
+    pub fn is_on(&self, network: &NetworkState) -> bool {
+        self.network.as_deref() == Some(network.name.as_str())
+            || (self.kind == "bridge" && self.bridge.is_some() && self.bridge == network.bridge)
+    }
 }
 
 /// Why a VM gives no host.
@@ -220,7 +230,7 @@ pub fn import_with(virsh: &Virsh, network: &str) -> Result<Import, KvmError> {
 /// [`import_with`], with the network as it read it.
 pub(super) fn import_on(virsh: &Virsh, network: &str) -> Result<(Import, NetworkState), KvmError> {
     let connect_uri = virsh.uri.as_str();
-    let net = super::network::read_network(virsh, network)?;
+    let net = read_network(virsh, network)?;
     let names = virsh.run(&["list", "--all", "--name"])?;
     let mut hosts = Vec::new();
     for domain in names.lines().map(str::trim).filter(|n| !n.is_empty()) {
@@ -259,7 +269,7 @@ fn read_vm(virsh: &Virsh, net: &NetworkState, domain: &str) -> Result<ImportedVm
         error: e.to_string(),
     })?;
     let interfaces = interfaces(&root);
-    let on_network = interfaces.iter().find(|i| net.carries(i)).cloned();
+    let on_network = interfaces.iter().find(|i| i.is_on(net)).cloned();
     let mut vm = ImportedVm {
         domain: domain.to_owned(),
         name: None,

@@ -2,6 +2,9 @@
 //!
 //! - [`import()`]: the VMs libvirt knows, with state, MACs and IPv4 addresses, turned into
 //!   `[[hosts]]` for a preset — for `kubewiz kvm import` and the wizard's Hosts screen;
+//! - [`netdef`]: a libvirt network's definition (subnets, DHCP ranges and reservations,
+//!   DNS records), read with [`read_network`]; the import and the network phase both
+//!   work from it;
 //! - [`network`]: fixed addresses (DHCP reservations) and DNS names for the cluster on
 //!   the libvirt network, as a list of exact `virsh net-update` commands computed from
 //!   the spec and the network's current XML (pure, for the preview and the plan), and
@@ -36,6 +39,7 @@
 
 pub mod clone;
 pub mod import;
+pub mod netdef;
 pub mod network;
 pub mod virsh;
 pub mod xml;
@@ -45,10 +49,8 @@ use std::fmt;
 pub use import::{
     AddressSource, Import, ImportedVm, NotImported, VmInterface, import, import_with,
 };
-pub use network::{
-    Applied, Change, DhcpHost, DnsHost, NetworkPlan, NetworkState, Survey, apply, plan,
-    read_network, survey,
-};
+pub use netdef::{DhcpHost, DnsHost, NetworkState, read_network};
+pub use network::{Applied, Change, NetworkPlan, Survey, apply, plan, survey};
 pub use virsh::{DEFAULT_CONNECT, Ran, Virsh, connect_uri};
 
 /// Why talking to libvirt failed; each message says what to do about it.

@@ -196,7 +196,7 @@ pub fn quote(arg: &str) -> String {
     if plain {
         arg.to_owned()
     } else {
-        format!("'{}'", arg.replace('\'', r"'\''"))
+        crate::shell::quote(arg)
     }
 }
 

@@ -10,7 +10,6 @@
 //! Because every control plane receives the CA material from kubewiz, joins do not
 //! depend on `kubeadm init --upload-certs` and its two-hour window.
 
-mod distribute;
 mod inspect;
 mod issue;
 mod kubeconfig;
@@ -24,12 +23,12 @@ use std::path::Path;
 use rayon::prelude::*;
 use time::OffsetDateTime;
 
-pub use distribute::{ETCD_PKI_DIR, K8S_PKI_DIR, files};
 pub use inspect::RENEW_BEFORE_DAYS;
 pub use kubeconfig::kubeconfig;
 pub use profiles::{Authority, LeafId, LeafProfile};
 
-use crate::render::{Layout, MODE_PRIVATE};
+use crate::files::MODE_PRIVATE;
+use crate::spec::layout::Layout;
 
 /// A certificate and its private key, PEM.
 #[derive(Clone, PartialEq, Eq)]

@@ -3,8 +3,8 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use crate::render::Layout;
 use crate::spec::EndpointHost;
+use crate::spec::layout::Layout;
 
 /// The three certificate authorities of a kubeadm cluster.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

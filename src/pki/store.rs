@@ -7,7 +7,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use super::CertKey;
-use crate::render::{MODE_PRIVATE, MODE_PUBLIC};
+use crate::files::{MODE_PRIVATE, MODE_PUBLIC};
 
 pub struct Store {
     dir: PathBuf,

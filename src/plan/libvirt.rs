@@ -15,10 +15,10 @@
 //! changes nothing.
 
 use std::fmt;
-use std::time::Duration;
+use std::net::IpAddr;
 
-use super::{Action, HostSteps, LOCAL, Phase, PhaseId, Plan, Step};
-use crate::render::{Layout, kvm as render_kvm};
+use super::{Action, Blob, Plan};
+use crate::digest::sha256_hex;
 
 /// The step: make libvirt network `network` hold the cluster's entries, live and
 /// persistent.
@@ -30,6 +30,10 @@ pub struct LibvirtNetwork {
     pub uri: String,
     /// What the step would change, as read when the plan was made.
     pub preview: NetworkPreview,
+    /// The DNS records the network must hold (the rendered `local/libvirt-dns.xml`).
+    pub dns: Blob,
+    /// Each host's name and address, to reserve.
+    pub hosts: Vec<(String, IpAddr)>,
 }
 
 /// The network as the plan saw it.
@@ -56,43 +60,6 @@ pub struct NetworkChanges {
     pub notes: Vec<String>,
 }
 
-/// The id of the phase's one step.
-pub const STEP_ID: &str = "libvirt-network/local/update";
-
-/// The phase on connection `uri`, its preview not read yet; without hosts (so left out
-/// of the plan) when the preset has no `[kvm]` section.
-pub(super) fn phase(layout: &Layout, uri: &str) -> Phase {
-    let mut phase = Phase {
-        id: PhaseId::LibvirtNetwork,
-        one_at_a_time: false,
-        hosts: Vec::new(),
-    };
-    if layout.spec.kvm.is_none() {
-        return phase;
-    }
-    let network = render_kvm::libvirt_network(layout.spec).to_owned();
-    let step = Step {
-        id: STEP_ID.to_owned(),
-        title: format!(
-            "add the cluster's DHCP reservations and DNS entries to libvirt network {network}"
-        ),
-        action: Action::LibvirtNetwork(LibvirtNetwork {
-            network,
-            uri: uri.to_owned(),
-            preview: NetworkPreview::NotRead,
-        }),
-        timeout: Duration::from_secs(120),
-        idempotent: true,
-        unit: None,
-        only_on: None,
-    };
-    phase.hosts.push(HostSteps {
-        host: LOCAL.to_owned(),
-        steps: vec![step],
-    });
-    phase
-}
-
 impl Plan {
     /// The libvirt network step, when the plan has one.
     pub fn libvirt(&self) -> Option<&LibvirtNetwork> {
@@ -102,20 +69,36 @@ impl Plan {
         })
     }
 
-    /// The libvirt network step, to set its connection and preview.
-    pub fn libvirt_mut(&mut self) -> Option<&mut LibvirtNetwork> {
-        self.phases
+    /// Gives the libvirt network step (when the plan has one) what it would change,
+    /// as read now. The preview is not among the step's inputs, which stay as built.
+    pub fn set_libvirt_preview(&mut self, preview: impl FnOnce(&LibvirtNetwork) -> NetworkPreview) {
+        let step = self
+            .phases
             .iter_mut()
             .flat_map(|p| &mut p.hosts)
             .flat_map(|h| &mut h.steps)
             .find_map(|step| match &mut step.action {
                 Action::LibvirtNetwork(l) => Some(l),
                 _ => None,
-            })
+            });
+        if let Some(step) = step {
+            step.preview = preview(step);
+        }
     }
 }
 
 impl LibvirtNetwork {
+    /// What the network must hold: the network, the connection, the DNS records and
+    /// each host's address. Not the preview, which the step itself changes.
+    pub fn inputs(&self) -> String {
+        let mut data = format!("libvirt network {} on {}\n", self.network, self.uri);
+        data.push_str(self.dns.as_str());
+        for (name, address) in &self.hosts {
+            data.push_str(&format!("{name} {address}\n"));
+        }
+        sha256_hex(data.as_bytes())
+    }
+
     /// What the operator is asked to agree to, as the end of a sentence ("... and
     /// {this}?"); None when the network already holds every entry.
     pub fn question(&self) -> Option<String> {
@@ -200,6 +183,8 @@ mod tests {
             network: "default".into(),
             uri: "qemu:///system".into(),
             preview,
+            dns: Blob::new(""),
+            hosts: Vec::new(),
         }
     }
 

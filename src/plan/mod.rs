@@ -1,108 +1,55 @@
 //! The install as data: phases (each a barrier), and in each phase every host's
 //! ordered steps. Dry-run, the preview, `kubewiz plan` and the tests read it without
-//! executing anything; the runner executes it.
+//! executing anything; the runner executes it, and needs nothing else: every upload's
+//! content, every host's preflight rules and all that a step's input hash is made of
+//! are resolved here (the hash itself is made from the plan when a run asks for it).
+//!
+//! Each phase is one file in `phases/` (its name, title, what it needs, its steps per
+//! host); `phases::INSTALL` and `phases::RESET` list them in order.
 
-mod build;
+mod action;
 pub mod libvirt;
+mod needs;
+pub mod phases;
+pub mod record;
 pub mod reset;
 mod steps;
 mod text;
 
+use std::collections::BTreeSet;
 use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
-pub use build::{build, needs_package_manager, required_ports};
+pub use action::{Action, Blob, BundlePick, CaDigests, OsFamily, Preflight};
 pub use libvirt::{LibvirtNetwork, NetworkChanges, NetworkPreview};
+pub use needs::{HostNeeds, needs_package_manager, required_ports};
+pub use phases::BUNDLE_TARGET;
 
-/// The phases of an install, in order (DESIGN.md, Execution).
+use crate::files::File;
+use crate::spec::ClusterSpec;
+use crate::spec::layout::Layout;
+
+/// A phase's name: what `--phase` takes, step ids start with, and the journal records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum PhaseId {
-    /// On the KVM host: the cluster's DHCP reservations and DNS entries on its libvirt
-    /// network, before any host is contacted (see `plan::libvirt`).
-    LibvirtNetwork,
-    Connect,
-    Preflight,
-    Prepare,
-    Pki,
-    Etcd,
-    LoadBalancer,
-    FirstControlPlane,
-    ControlPlanes,
-    Workers,
-    Cni,
-    Verify,
-    Kubeconfig,
-    /// `kubewiz reset`: kubeadm reset and cleanup on every node.
-    ResetNodes,
-    /// `kubewiz reset`: stop external etcd, haproxy and keepalived.
-    ResetServices,
-    /// `kubewiz reset`: put back the files kubewiz replaced.
-    Restore,
-}
+pub struct PhaseId(&'static str);
 
 impl PhaseId {
-    /// The install's phases; `--phase` takes their names.
-    pub const ALL: [PhaseId; 13] = [
-        PhaseId::LibvirtNetwork,
-        PhaseId::Connect,
-        PhaseId::Preflight,
-        PhaseId::Prepare,
-        PhaseId::Pki,
-        PhaseId::Etcd,
-        PhaseId::LoadBalancer,
-        PhaseId::FirstControlPlane,
-        PhaseId::ControlPlanes,
-        PhaseId::Workers,
-        PhaseId::Cni,
-        PhaseId::Verify,
-        PhaseId::Kubeconfig,
-    ];
+    pub const fn new(name: &'static str) -> PhaseId {
+        PhaseId(name)
+    }
 
-    /// The name `--phase` takes and the journal records.
     pub fn name(self) -> &'static str {
-        match self {
-            PhaseId::LibvirtNetwork => "libvirt-network",
-            PhaseId::Connect => "connect",
-            PhaseId::Preflight => "preflight",
-            PhaseId::Prepare => "prepare",
-            PhaseId::Pki => "pki",
-            PhaseId::Etcd => "etcd",
-            PhaseId::LoadBalancer => "load-balancer",
-            PhaseId::FirstControlPlane => "first-control-plane",
-            PhaseId::ControlPlanes => "control-planes",
-            PhaseId::Workers => "workers",
-            PhaseId::Cni => "cni",
-            PhaseId::Verify => "verify",
-            PhaseId::Kubeconfig => "kubeconfig",
-            PhaseId::ResetNodes => "reset-nodes",
-            PhaseId::ResetServices => "reset-services",
-            PhaseId::Restore => "restore-files",
-        }
+        self.0
     }
 
-    pub fn title(self) -> &'static str {
-        match self {
-            PhaseId::LibvirtNetwork => "DHCP and DNS on the libvirt network",
-            PhaseId::Connect => "Connect and gather facts",
-            PhaseId::Preflight => "Preflight checks",
-            PhaseId::Prepare => "Prepare hosts",
-            PhaseId::Pki => "Distribute PKI",
-            PhaseId::Etcd => "External etcd",
-            PhaseId::LoadBalancer => "Load balancer",
-            PhaseId::FirstControlPlane => "First control plane",
-            PhaseId::ControlPlanes => "Other control planes",
-            PhaseId::Workers => "Workers",
-            PhaseId::Cni => "Pod network",
-            PhaseId::Verify => "Verify",
-            PhaseId::Kubeconfig => "Fetch kubeconfig",
-            PhaseId::ResetNodes => "Reset nodes",
-            PhaseId::ResetServices => "Stop etcd and load balancers",
-            PhaseId::Restore => "Restore files",
-        }
-    }
-
+    /// The install phase `--phase NAME` names.
     pub fn from_name(name: &str) -> Option<PhaseId> {
-        PhaseId::ALL.into_iter().find(|p| p.name() == name)
+        phases::INSTALL
+            .iter()
+            .map(|p| p.id)
+            .find(|p| p.name() == name)
     }
 }
 
@@ -112,66 +59,24 @@ impl fmt::Display for PhaseId {
     }
 }
 
-/// What a step does.
+/// What a phase needs to have run before it when `--phase` picks it alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Needs {
+    /// It works on the hosts: connect and preflight run first (the connections and
+    /// facts it needs, and the checks that keep a run safe).
+    pub hosts: bool,
+    /// It starts something that uses the cluster's certificates: the PKI is
+    /// distributed first.
+    pub pki: bool,
+}
+
+/// What the plan needs to know of the KVM host kubewiz runs on.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Action {
-    /// Open the host's SSH connection, checking its host key.
-    Connect,
-    /// Read the host's facts (OS, machine-id, hostname, kernel, cgroups, swap, CPU,
-    /// memory, listening ports, clock, existing Kubernetes state).
-    Facts,
-    /// Checks kubewiz evaluates on the gathered facts of every host.
-    Preflight(Vec<String>),
-    /// Put a rendered file on the host (temporary file, then rename).
-    Upload { path: String, mode: u32 },
-    /// Run a shell command; a non-zero exit fails the step.
-    Run { command: String },
-    /// Run `check` until it succeeds or the step's timeout passes.
-    Wait { check: String },
-    /// Write a rendered `local/` file into the cluster's state directory on the KVM host.
-    WriteLocal { path: String },
-    /// From the KVM host, GET `url` with the client certificate and CA of the rendered
-    /// local kubeconfig `kubeconfig`, until it answers 200 or the timeout passes.
-    CheckApi { url: String, kubeconfig: String },
-    /// Upload files of the local directory `from` (the air-gap bundle's `bin/`) to the
-    /// host's directory `to`, executable. Read from the KVM host when it runs.
-    UploadBundle {
-        from: std::path::PathBuf,
-        to: String,
-        pick: BundlePick,
-    },
-    /// On the KVM host, after the operator agreed: make the libvirt network hold the
-    /// cluster's DHCP reservations and DNS entries, live and persistent.
-    LibvirtNetwork(LibvirtNetwork),
-}
-
-/// Which of the bundle's programs a host gets: only what its roles run, as a bundle is
-/// hundreds of megabytes and every host's share crosses the network.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum BundlePick {
-    /// Only these programs; each must be in the bundle.
-    Only(Vec<String>),
-    /// Every file but these (the programs of other roles); every file when empty.
-    Except(Vec<String>),
-}
-
-impl BundlePick {
-    /// Whether the file `name` is uploaded.
-    pub fn takes(&self, name: &str) -> bool {
-        match self {
-            BundlePick::Only(names) => names.iter().any(|n| n == name),
-            BundlePick::Except(names) => !names.iter().any(|n| n == name),
-        }
-    }
-}
-
-/// The package manager a step is for; the runner skips it on hosts of the other kind.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum OsFamily {
-    /// Debian, Ubuntu: apt.
-    Apt,
-    /// RHEL, Rocky, Alma, Fedora: dnf.
-    Dnf,
+pub struct Local {
+    /// The libvirt connection of the libvirt-network phase, as `virsh -c` takes it.
+    pub libvirt_uri: String,
+    /// The cluster's state directory, where `local/` files (admin.conf) are saved.
+    pub state_dir: PathBuf,
 }
 
 /// One step of one host.
@@ -182,12 +87,23 @@ pub struct Step {
     pub title: String,
     pub action: Action,
     pub timeout: Duration,
-    /// When the journal may skip this step on resume; never for waits and facts.
-    pub idempotent: bool,
     /// The unit whose journal to show when this step fails (kubelet, etcd, ...).
     pub unit: Option<&'static str>,
     /// Run only on hosts with this package manager.
     pub only_on: Option<OsFamily>,
+}
+
+impl Step {
+    /// When the journal may skip this step on resume; never for waits and facts.
+    pub fn idempotent(&self) -> bool {
+        self.action.idempotent()
+    }
+
+    /// sha256 of what the step does (its command, or the path, mode and content it
+    /// uploads), from the plan alone: a finished step is done again when it changes.
+    pub fn inputs(&self) -> String {
+        self.action.inputs()
+    }
 }
 
 /// The name `HostSteps::host` has for steps that run on the KVM host itself.
@@ -204,16 +120,19 @@ pub struct HostSteps {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Phase {
     pub id: PhaseId,
+    pub title: &'static str,
     /// Hosts run one after the other instead of at once: control planes join one at a
     /// time so etcd never adds two members at once.
     pub one_at_a_time: bool,
     pub hosts: Vec<HostSteps>,
 }
 
-/// The whole install.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The whole install (or reset).
+#[derive(Debug, Clone, PartialEq)]
 pub struct Plan {
     pub cluster: String,
+    /// The spec the plan was built from: the hosts to connect to and their roles.
+    pub spec: Arc<ClusterSpec>,
     pub phases: Vec<Phase>,
 }
 
@@ -226,4 +145,38 @@ impl Plan {
                 .flat_map(move |h| h.steps.iter().map(move |s| (p, h, s)))
         })
     }
+
+    /// Keeps only the phases that run when `asked` were asked for (see [`needed`]).
+    pub fn only(mut self, asked: &BTreeSet<PhaseId>) -> Plan {
+        let needed = needed(asked);
+        self.phases.retain(|p| needed.contains(&p.id));
+        self
+    }
+}
+
+/// The phases that run when `asked` were asked for: each with what it needs
+/// ([`Needs`]).
+pub fn needed(asked: &BTreeSet<PhaseId>) -> BTreeSet<PhaseId> {
+    let mut out = asked.clone();
+    for def in phases::INSTALL.iter().filter(|d| asked.contains(&d.id)) {
+        if def.needs.hosts {
+            out.extend([phases::connect::PHASE.id, phases::preflight::PHASE.id]);
+        }
+        if def.needs.pki {
+            out.insert(phases::pki::PHASE.id);
+        }
+    }
+    out
+}
+
+/// Whether any of `asked` works on the hosts (the libvirt network alone does not).
+pub fn touches_hosts(asked: &BTreeSet<PhaseId>) -> bool {
+    phases::INSTALL
+        .iter()
+        .any(|d| asked.contains(&d.id) && d.needs.hosts)
+}
+
+/// The install plan for `layout`, uploading `files`, run from the KVM host `local`.
+pub fn build(layout: &Layout, files: &[File], local: &Local) -> Plan {
+    phases::plan(&phases::Builder::new(layout, files, local), phases::INSTALL)
 }

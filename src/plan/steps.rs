@@ -1,4 +1,4 @@
-//! A host's steps in a phase, as the plans build them.
+//! A host's steps in a phase, as the phases build them.
 
 use std::time::Duration;
 
@@ -27,20 +27,11 @@ impl Steps {
         action: Action,
         timeout_secs: u64,
     ) -> &mut Step {
-        let idempotent = !matches!(
-            action,
-            Action::Wait { .. }
-                | Action::Facts
-                | Action::Connect
-                | Action::Preflight(_)
-                | Action::CheckApi { .. }
-        );
         self.steps.push(Step {
             id: format!("{}/{}/{slug}", self.phase.name(), self.host),
             title: title.into(),
             action,
             timeout: Duration::from_secs(timeout_secs),
-            idempotent,
             unit: None,
             only_on: None,
         });

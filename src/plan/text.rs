@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use super::{Action, BundlePick, OsFamily, Plan};
+use super::{Action, BundlePick, OsFamily, Plan, Step};
 
 impl fmt::Display for Plan {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -25,7 +25,7 @@ impl fmt::Display for Plan {
                 f,
                 "{}. {} [{}] ({how})",
                 n + 1,
-                phase.id.title(),
+                phase.title,
                 phase.id.name()
             )?;
             for host in &phase.hosts {
@@ -37,54 +37,60 @@ impl fmt::Display for Plan {
                         None => "",
                     };
                     writeln!(f, "    {}{only}", step.id)?;
-                    match &step.action {
-                        Action::Connect | Action::Facts => writeln!(f, "      {}", step.title)?,
-                        Action::Preflight(checks) => {
-                            for check in checks {
-                                writeln!(f, "      check: {check}")?;
-                            }
-                        }
-                        Action::Upload { path, mode } => {
-                            writeln!(f, "      upload {path} ({mode:04o})")?
-                        }
-                        Action::Run { command } => writeln!(f, "      $ {command}")?,
-                        Action::Wait { check } => writeln!(
-                            f,
-                            "      wait up to {}s for: {check}",
-                            step.timeout.as_secs()
-                        )?,
-                        Action::CheckApi { url, kubeconfig } => writeln!(
-                            f,
-                            "      from the KVM host, wait up to {}s for {url} to answer with local/{kubeconfig}",
-                            step.timeout.as_secs()
-                        )?,
-                        Action::UploadBundle { from, to, pick } => match pick {
-                            BundlePick::Only(names) => writeln!(
-                                f,
-                                "      upload {} from {} to {to} (0755)",
-                                names.join(", "),
-                                from.display()
-                            )?,
-                            BundlePick::Except(names) if names.is_empty() => writeln!(
-                                f,
-                                "      upload every file of {} to {to} (0755)",
-                                from.display()
-                            )?,
-                            BundlePick::Except(names) => writeln!(
-                                f,
-                                "      upload every file of {} but {} to {to} (0755)",
-                                from.display(),
-                                names.join(", ")
-                            )?,
-                        },
-                        Action::WriteLocal { path } => {
-                            writeln!(f, "      save local/{path} in the state directory")?
-                        }
-                        Action::LibvirtNetwork(network) => network.write_plan(f)?,
-                    }
+                    write_action(f, step)?;
                 }
             }
         }
         Ok(())
     }
+}
+
+/// A step's lines under its id: what it runs, uploads, checks or waits for.
+fn write_action(f: &mut fmt::Formatter<'_>, step: &Step) -> fmt::Result {
+    match &step.action {
+        Action::Connect | Action::Facts => writeln!(f, "      {}", step.title)?,
+        Action::Preflight(preflight) => {
+            for check in &preflight.checks {
+                writeln!(f, "      check: {check}")?;
+            }
+        }
+        Action::Upload { path, mode, .. } => writeln!(f, "      upload {path} ({mode:04o})")?,
+        Action::Run { command } => writeln!(f, "      $ {command}")?,
+        Action::Wait { check } => writeln!(
+            f,
+            "      wait up to {}s for: {check}",
+            step.timeout.as_secs()
+        )?,
+        Action::CheckApi {
+            url, kubeconfig, ..
+        } => writeln!(
+            f,
+            "      from the KVM host, wait up to {}s for {url} to answer with local/{kubeconfig}",
+            step.timeout.as_secs()
+        )?,
+        Action::UploadBundle { from, to, pick, .. } => match pick {
+            BundlePick::Only(names) => writeln!(
+                f,
+                "      upload {} from {} to {to} (0755)",
+                names.join(", "),
+                from.display()
+            )?,
+            BundlePick::Except(names) if names.is_empty() => writeln!(
+                f,
+                "      upload every file of {} to {to} (0755)",
+                from.display()
+            )?,
+            BundlePick::Except(names) => writeln!(
+                f,
+                "      upload every file of {} but {} to {to} (0755)",
+                from.display(),
+                names.join(", ")
+            )?,
+        },
+        Action::WriteLocal { path, .. } => {
+            writeln!(f, "      save local/{path} in the state directory")?
+        }
+        Action::LibvirtNetwork(network) => network.write_plan(f)?,
+    }
+    Ok(())
 }

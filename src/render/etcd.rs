@@ -4,8 +4,8 @@ use std::net::IpAddr;
 
 use serde::Serialize;
 
+use super::pki::ETCD_PKI_DIR;
 use super::{File, Layout, MODE_PUBLIC, Purpose, render_template};
-use crate::pki::ETCD_PKI_DIR;
 use crate::spec::{HostSpec, PackageSource};
 
 pub const UNIT: &str = "/etc/systemd/system/etcd.service";

@@ -8,8 +8,9 @@ use std::net::IpAddr;
 
 use serde::Serialize;
 
+use super::pki::K8S_PKI_DIR;
 use super::{API_SERVER_PORT, File, Layout, MODE_PRIVATE, Purpose};
-use crate::pki::{K8S_PKI_DIR, Pki};
+use crate::pki::Pki;
 use crate::spec::{EndpointHost, HostSpec, Role};
 
 /// Where the first control plane's configuration goes.

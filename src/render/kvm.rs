@@ -13,6 +13,7 @@ use minijinja::value::{Serde, Value};
 use serde::Serialize;
 
 use super::{File, Layout, LbLayout, MODE_PUBLIC, render_template};
+pub use crate::spec::layout::{DEFAULT_LIBVIRT_NETWORK, libvirt_network};
 use crate::spec::{ClusterSpec, DnsName, EndpointHost, HostSpec, Role};
 
 /// The /etc/hosts block, relative to `local/`.
@@ -21,8 +22,6 @@ pub const HOSTS_PATH: &str = "hosts";
 pub const LIBVIRT_DNS_PATH: &str = "libvirt-dns.xml";
 /// The directory of parallel-ssh host files, relative to `local/`.
 pub const GROUPS_DIR: &str = "groups";
-/// The libvirt network used when the preset names none.
-pub const DEFAULT_LIBVIRT_NETWORK: &str = "default";
 
 /// Every file for the KVM host.
 pub fn files(layout: &Layout) -> Vec<File> {
@@ -36,13 +35,6 @@ pub fn files(layout: &Layout) -> Vec<File> {
         }),
     );
     files
-}
-
-/// The libvirt network the VMs are on: `kvm.libvirt_network`, or `default`.
-pub fn libvirt_network(spec: &ClusterSpec) -> &str {
-    spec.kvm
-        .as_ref()
-        .map_or(DEFAULT_LIBVIRT_NETWORK, |kvm| kvm.libvirt_network.as_str())
 }
 
 fn dns_domain(spec: &ClusterSpec) -> Option<&DnsName> {

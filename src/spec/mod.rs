@@ -6,6 +6,7 @@
 mod choices;
 mod diag;
 mod fields;
+pub mod layout;
 mod preset;
 mod source;
 mod types;

@@ -4,23 +4,28 @@
 //!
 //! Screens never talk to each other: they return an [`Outcome`], and the app moves
 //! between them, validates the spec and queues [`Effect`]s (work done off the UI
-//! thread) for the event loop.
+//! thread) for the event loop. Those types live in [`super::flow`], below both the app
+//! and the screens. [`Effect`] and [`prepare`] are re-exported here for the callers
+//! that drive the app in place of the event loop (the wizard's tests).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use ratatui::crossterm::event::KeyEvent;
 
 mod chrome;
 
-pub use chrome::{centered, hint_bar};
+pub use super::flow::Effect;
+pub use super::prepare::prepare;
+pub use chrome::hint_bar;
+
+use super::flow::{Outcome, View};
+use super::prepare::Prepared;
 
 use super::keys::{self, Action, Binding};
 use super::screens::{self, Screen};
 use super::templates;
 use super::theme;
-use crate::exec::Stamped;
-use crate::plan::Plan;
-use crate::render::File;
+use crate::exec::{Event, RunOutcome, Stamped};
 use crate::spec::{ClusterSpec, Diagnostic};
 
 /// The smallest terminal the wizard draws in: an 80×24 serial console.
@@ -67,105 +72,6 @@ impl ScreenId {
     fn next(self) -> Option<ScreenId> {
         Self::ALL.get(self.index() + 1).copied()
     }
-}
-
-/// What a screen's key handling asks of the app.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Outcome {
-    /// The key means nothing here.
-    Ignored,
-    /// The screen changed (and the spec may have).
-    Handled,
-    Back,
-    Next,
-    Quit,
-    /// Start over from a spec: "new cluster" or a loaded preset.
-    Load {
-        spec: Box<ClusterSpec>,
-        origin: String,
-    },
-    /// Replace the spec with the shipped layout of a topology, if no host was edited.
-    Topology(crate::spec::Topology),
-    /// Show a message over the screen until a key is pressed.
-    Message(String),
-    /// Ask before stopping the running install.
-    AskAbort,
-    /// Run the install again after a failure; the engine skips what finished.
-    Rerun,
-    /// Ask the operator to trust these (host, fingerprint) keys, then run again.
-    TrustHostKeys(Vec<(String, String)>),
-    /// Read the VMs of the spec's libvirt network and fill in the hosts.
-    ImportLibvirt,
-}
-
-/// Work the event loop does off the UI thread, then reports back.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Effect {
-    /// Load or make the PKI, render every file and build the plan (reading the libvirt
-    /// network on `libvirt_uri` for its preview).
-    Prepare {
-        spec: Box<ClusterSpec>,
-        state_dir: PathBuf,
-        libvirt_uri: String,
-    },
-    /// List the VMs of libvirt network `network` on `uri` (`kvm::import`); the result
-    /// goes to [`App::imported`].
-    ImportLibvirt { uri: String, network: String },
-    /// Start the install of what was prepared.
-    Run { dry_run: bool },
-    /// Ask the running install to stop after its running steps.
-    Cancel,
-    /// Record these confirmed (host, fingerprint) keys in known_hosts.
-    TrustHostKeys {
-        spec: Box<ClusterSpec>,
-        keys: Vec<(String, String)>,
-    },
-}
-
-/// What the preview shows and the install runs.
-#[derive(Clone)]
-pub struct Prepared {
-    /// The cluster's PKI (the engine needs its CA digests and secrets to redact).
-    pub pki: crate::pki::Pki,
-    pub files: Vec<File>,
-    pub plan: Plan,
-    pub plan_text: String,
-    /// What the PKI step said (certificates made or renewed).
-    pub notices: Vec<String>,
-    pub cluster_dir: PathBuf,
-}
-
-/// Loads or makes the PKI in the cluster's state directory, renders and plans, reading
-/// the libvirt network on `libvirt_uri` for the plan's preview. Blocks: the event loop
-/// calls it on a blocking thread.
-pub fn prepare(
-    spec: &ClusterSpec,
-    state_dir: &Path,
-    libvirt_uri: &str,
-) -> Result<Prepared, String> {
-    let cluster = crate::state::ClusterState::new(state_dir, spec.name.as_str());
-    let generated = crate::generate::generate(spec, &cluster, libvirt_uri)?;
-    Ok(Prepared {
-        pki: generated.pki,
-        plan_text: generated.plan.to_string(),
-        files: generated.files,
-        plan: generated.plan,
-        notices: generated
-            .notices
-            .into_iter()
-            .map(|n| n.to_string())
-            .collect(),
-        cluster_dir: cluster.dir().to_path_buf(),
-    })
-}
-
-/// What every screen may read while drawing.
-pub struct View<'a> {
-    pub spec: &'a ClusterSpec,
-    pub diags: &'a [Diagnostic],
-    pub state_dir: &'a Path,
-    pub prepared: Option<&'a Prepared>,
-    pub origin: &'a str,
 }
 
 /// Something drawn over the screen until it is answered.
@@ -624,6 +530,24 @@ impl App {
     /// The install could not start (the message says why).
     pub fn run_failed_to_start(&mut self, message: String) {
         self.execute.not_started(message);
+    }
+
+    /// The result of watching the install's engine to its end: when it broke (a
+    /// panic) without saying how the run ended, the run is shown as failed and the
+    /// reason is shown over it, instead of a run that seems to go on forever.
+    pub fn run_ended(&mut self, result: Result<(), String>) {
+        let Err(e) = result else {
+            return;
+        };
+        if self.execute.running() {
+            self.execute.update(&Event::RunFinished {
+                outcome: RunOutcome::Failed,
+                log_path: None,
+            });
+            self.modal = Some(Modal::Message(format!("The install stopped: {e}")));
+        } else if self.execute.started.is_none() && self.execute.outcome.is_none() {
+            self.execute.not_started(e);
+        }
     }
 
     /// A burst of engine events; true when anything changed.

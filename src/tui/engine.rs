@@ -4,14 +4,14 @@
 use std::sync::Arc;
 
 use crate::exec::dry_run::DryRun;
-use crate::exec::launch;
 use crate::exec::runner::{self, RunHandle};
 use crate::exec::ssh::Ssh;
 use crate::exec::{Stamped, Transport};
+use crate::launch;
 use crate::spec::ClusterSpec;
 use crate::state::ClusterState;
 
-use super::app::Prepared;
+use super::prepare::Prepared;
 
 /// How fast the dry run pretends: 1.0 feels like a real install in fast motion.
 const DRY_RUN_PACE: f64 = 1.0;
@@ -25,6 +25,16 @@ impl Running {
     /// Running steps finish; nothing new starts.
     pub fn cancel(&self) {
         self.handle.cancel();
+    }
+
+    /// Waits for the install's task once its events have ended. A panic in it is
+    /// passed on, so the job that waits reports it like any other background panic.
+    pub async fn ended(self) -> Result<(), String> {
+        match self.handle.task.await {
+            Ok(_) => Ok(()),
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(_) => Err("the install's task was stopped before it finished".to_owned()),
+        }
     }
 }
 
@@ -53,13 +63,7 @@ pub fn start(spec: &ClusterSpec, prepared: &Prepared, dry_run: bool) -> Result<R
         &crate::spec::to_toml(spec),
         dry_run,
     )?;
-    let handle = runner::start(
-        spec.clone(),
-        prepared.plan.clone(),
-        prepared.files.clone(),
-        transport,
-        options,
-    );
+    let handle = runner::start(prepared.plan.clone(), transport, options);
     Ok(Running { handle })
 }
 

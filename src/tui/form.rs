@@ -10,12 +10,12 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Paragraph, Row, Table, TableState, Wrap};
 use serde::de::DeserializeOwned;
 
-use super::app::{Outcome, View};
+use super::diags::diag_for;
 use super::field::TextField;
+use super::flow::{Outcome, View};
 use super::keys::{self, Action, Binding, Key, bind, quiet};
-use super::screens::diag_for;
-use super::screens::hosts::shorten;
 use super::theme;
+use super::widgets::{self, shorten};
 use crate::spec::{ClusterSpec, Severity};
 
 /// One field of a form.
@@ -180,8 +180,7 @@ impl Form {
             .map(|(i, (def, field))| {
                 let problem = self.problem(i, view);
                 let (mark, style) = match &problem {
-                    Some((Severity::Error, _)) => (theme::err_mark(), theme::error()),
-                    Some((Severity::Warning, _)) => (theme::warn_mark(), theme::warning()),
+                    Some((sev, _)) => widgets::severity(*sev),
                     None => (" ", Style::new()),
                 };
                 let value = if field.editing() {
@@ -235,11 +234,7 @@ impl Form {
         let mut lines = Vec::new();
         match self.problem(i, view) {
             Some((sev, msg)) => {
-                let (mark, style) = if sev == Severity::Error {
-                    (theme::err_mark(), theme::error())
-                } else {
-                    (theme::warn_mark(), theme::warning())
-                };
+                let (mark, style) = widgets::severity(sev);
                 lines.push(Line::from(vec![
                     Span::styled(format!("{mark} "), style),
                     Span::raw(msg),

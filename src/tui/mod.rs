@@ -4,17 +4,24 @@
 //! are drained with `recv_many` so a flood of output lines costs one redraw, resize
 //! bursts collapse into one, and nothing is drawn while nothing changed. The terminal
 //! is taken and given back by [`terminal`]: a guard on every exit path and a panic
-//! hook. With `--ascii` every glyph is drawn in ASCII ([`theme::set_ascii`]).
+//! hook, once, when the wizard ends. Work off the UI thread goes through [`work`],
+//! which reports every job's end, a panic included, back to the screen that waits.
+//! With `--ascii` every glyph is drawn in ASCII ([`theme::set_ascii`]).
 
 pub mod app;
+pub mod diags;
 pub mod engine;
 pub mod field;
+pub mod flow;
 pub mod form;
 pub mod keys;
+pub mod prepare;
 pub mod screens;
 pub mod templates;
 pub mod terminal;
 pub mod theme;
+pub mod widgets;
+pub mod work;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -25,7 +32,9 @@ use ratatui::crossterm::event::{self as term, Event as TermEvent};
 use tokio::sync::mpsc;
 
 use crate::exec::Stamped;
-use app::{App, Effect, Prepared};
+use app::App;
+use flow::Effect;
+use work::{Done, Jobs};
 
 /// How often the clock on a running install moves.
 const TICK: Duration = Duration::from_millis(500);
@@ -46,14 +55,14 @@ pub fn run(preset: Option<&Path>, state_dir: Option<&Path>, ascii: bool) -> Exit
         Ok(r) => r,
         Err(e) => {
             eprintln!("kubewiz: cannot start: {e}");
-            return ExitCode::from(crate::commands::EXIT_FAILED);
+            return ExitCode::from(crate::exit::FAILED);
         }
     };
     let (terminal, guard) = match terminal::enter() {
         Ok(t) => t,
         Err(e) => {
             eprintln!("kubewiz: cannot use this terminal for the wizard: {e}");
-            return ExitCode::from(crate::commands::EXIT_FAILED);
+            return ExitCode::from(crate::exit::FAILED);
         }
     };
     let result = runtime.block_on(event_loop(terminal, app));
@@ -64,7 +73,7 @@ pub fn run(preset: Option<&Path>, state_dir: Option<&Path>, ascii: bool) -> Exit
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("kubewiz: the terminal failed: {e}");
-            ExitCode::from(crate::commands::EXIT_FAILED)
+            ExitCode::from(crate::exit::FAILED)
         }
     }
 }
@@ -99,13 +108,6 @@ pub fn initial_app(preset: Option<&Path>, state_dir: PathBuf) -> App {
     }
 }
 
-/// What reaches the loop from work it started.
-enum Internal {
-    Prepared(Box<Result<Prepared, String>>),
-    KeysRecorded(Result<(), String>),
-    Imported(Box<Result<crate::kvm::Import, String>>),
-}
-
 async fn event_loop(mut terminal: DefaultTerminal, mut app: App) -> std::io::Result<()> {
     let (input_tx, mut input_rx) = mpsc::unbounded_channel::<TermEvent>();
     // crossterm's reads block; a plain thread feeds them into the loop.
@@ -116,7 +118,8 @@ async fn event_loop(mut terminal: DefaultTerminal, mut app: App) -> std::io::Res
             }
         }
     });
-    let (internal_tx, mut internal_rx) = mpsc::unbounded_channel::<Internal>();
+    let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Done>();
+    let jobs = Jobs::new(done_tx);
     let mut run: Option<engine::Running> = None;
     let mut signals = Signals::new();
     let mut tick = tokio::time::interval(TICK);
@@ -162,23 +165,16 @@ async fn event_loop(mut terminal: DefaultTerminal, mut app: App) -> std::io::Res
                 }
             }
             _ = tick.tick() => dirty |= app.tick(),
-            Some(msg) = internal_rx.recv() => match msg {
-                Internal::Prepared(result) => {
-                    app.prepared(*result);
-                    dirty = true;
-                }
-                Internal::KeysRecorded(result) => {
-                    app.host_keys_recorded(result);
-                    dirty = true;
-                }
-                Internal::Imported(result) => {
-                    app.imported(*result);
-                    dirty = true;
-                }
-            },
+            Some(done) = done_rx.recv() => {
+                done.apply(&mut app);
+                dirty = true;
+            }
             n = engine::recv_many(&mut run, &mut events, BURST) => {
                 if n == 0 {
-                    run = None;
+                    // The events ended; learn whether the engine ended or broke.
+                    if let Some(r) = run.take() {
+                        jobs.spawn(r.ended(), Done::RunEnded);
+                    }
                 } else {
                     dirty |= app.engine_events(&events);
                     events.clear();
@@ -198,21 +194,15 @@ async fn event_loop(mut terminal: DefaultTerminal, mut app: App) -> std::io::Res
                     spec,
                     state_dir,
                     libvirt_uri,
-                } => {
-                    let tx = internal_tx.clone();
-                    tokio::task::spawn_blocking(move || {
-                        let result = app::prepare(&spec, &state_dir, &libvirt_uri);
-                        let _ = tx.send(Internal::Prepared(Box::new(result)));
-                    });
-                }
-                Effect::ImportLibvirt { uri, network } => {
-                    // virsh blocks; the screen keeps drawing the wait meanwhile.
-                    let tx = internal_tx.clone();
-                    tokio::task::spawn_blocking(move || {
-                        let result = crate::kvm::import(&uri, &network).map_err(|e| e.to_string());
-                        let _ = tx.send(Internal::Imported(Box::new(result)));
-                    });
-                }
+                } => jobs.blocking(
+                    move || prepare::prepare(&spec, &state_dir, &libvirt_uri),
+                    |result| Done::Prepared(Box::new(result)),
+                ),
+                // virsh blocks; the screen keeps drawing the wait meanwhile.
+                Effect::ImportLibvirt { uri, network } => jobs.blocking(
+                    move || crate::kvm::import(&uri, &network).map_err(|e| e.to_string()),
+                    |result| Done::Imported(Box::new(result)),
+                ),
                 Effect::Run { dry_run } => match app
                     .prepared
                     .as_ref()
@@ -224,13 +214,10 @@ async fn event_loop(mut terminal: DefaultTerminal, mut app: App) -> std::io::Res
                         app.run_failed_to_start("nothing was generated; go back to Review".into())
                     }
                 },
-                Effect::TrustHostKeys { spec, keys } => {
-                    let tx = internal_tx.clone();
-                    tokio::spawn(async move {
-                        let result = engine::trust_host_keys(&spec, &keys).await;
-                        let _ = tx.send(Internal::KeysRecorded(result));
-                    });
-                }
+                Effect::TrustHostKeys { spec, keys } => jobs.spawn(
+                    async move { engine::trust_host_keys(&spec, &keys).await },
+                    Done::KeysRecorded,
+                ),
                 Effect::Cancel => {
                     if let Some(r) = &run {
                         r.cancel();

@@ -131,7 +131,10 @@ pub(super) fn holds_vip(spec: &ClusterSpec, roles: &[Role]) -> bool {
     }
 }
 
-fn reserved(subnet: IpNet, ip: IpAddr) -> Option<&'static str> {
+/// Which of `subnet`'s own addresses `ip` is, if it is one no host or VIP can have:
+/// IPv4's network and broadcast addresses (except in /31 and /32, RFC 3021) and
+/// IPv6's subnet-router anycast address.
+pub(super) fn reserved(subnet: IpNet, ip: IpAddr) -> Option<&'static str> {
     match subnet {
         IpNet::V4(net) if net.prefix_len() < 31 => {
             if IpAddr::V4(net.network()) == ip {

@@ -2,7 +2,7 @@
 
 use ipnet::IpNet;
 
-use super::endpoint::holds_vip;
+use super::endpoint::{holds_vip, reserved};
 use super::host_path;
 use super::hosts::{family, unusable};
 use crate::spec::{ClusterSpec, Diagnostic};
@@ -16,6 +16,9 @@ const SERVICE_MAX_PREFIX_V6: u8 = 124;
 /// kube-controller-manager's default per-node pod ranges.
 pub(crate) const NODE_MASK_V4: u8 = 24;
 pub(crate) const NODE_MASK_V6: u8 = 64;
+/// kubeadm refuses a pod range more than this many bits wider than the per-node range
+/// (its PodSubnetNodeMaskMaxDiff): at most 65536 node ranges.
+const POD_NODE_MASK_MAX_DIFF: u8 = 16;
 
 const POD: &str = "kubernetes.pod_cidr";
 const SERVICE: &str = "kubernetes.service_cidr";
@@ -89,9 +92,21 @@ pub(super) fn check(spec: &ClusterSpec, out: &mut Vec<Diagnostic>) {
     }
     if let Some(hosts_net) = spec.network.hosts_cidr {
         for (i, host) in spec.hosts.iter().enumerate() {
-            // Unusable addresses and VIP holders get an error of their own.
-            let reported = unusable(host.address).is_some() || holds_vip(spec, &host.roles);
-            if !reported
+            // Unusable addresses get an error of their own.
+            if unusable(host.address).is_some() {
+                continue;
+            }
+            if let Some(which) = reserved(hosts_net, host.address) {
+                out.push(Diagnostic::error(
+                    host_path(i, "address"),
+                    format!(
+                        "{} is the {which} address of {hosts_net}, which no host can have; give the address the KVM host reaches {} on, or correct {HOSTS_CIDR}",
+                        host.address, host.name
+                    ),
+                ));
+            }
+            // VIP holders outside the subnet get an error of their own.
+            if !holds_vip(spec, &host.roles)
                 && !hosts_net.contains(&host.address)
                 && is_v6(hosts_net) == host.address.is_ipv6()
             {
@@ -149,6 +164,21 @@ fn check_pod_size(spec: &ClusterSpec, pod: IpNet, out: &mut Vec<Diagnostic>) {
             format!(
                 "{pod} is smaller than one node's pod range (/{mask}); use /{} or larger, e.g. 10.244.0.0/16",
                 mask - 8
+            ),
+        ));
+        return;
+    }
+    if mask - pod.prefix_len() > POD_NODE_MASK_MAX_DIFF {
+        let example = match pod {
+            IpNet::V4(_) => "10.244.0.0/16",
+            IpNet::V6(_) => "fd00:10:244::/56",
+        };
+        out.push(Diagnostic::error(
+            POD,
+            format!(
+                "{pod} is larger than kubeadm accepts: it may hold at most {} node ranges of /{mask}; use /{} or smaller, e.g. {example}",
+                1u32 << POD_NODE_MASK_MAX_DIFF,
+                mask - POD_NODE_MASK_MAX_DIFF
             ),
         ));
         return;

@@ -9,6 +9,7 @@ use ratatui::widgets::{Clear, Paragraph, Wrap};
 use super::{App, MIN_HEIGHT, MIN_WIDTH, Modal, ScreenId};
 use crate::tui::keys::{self, Binding};
 use crate::tui::theme;
+use crate::tui::widgets::centered;
 
 impl App {
     /// Draws the whole wizard; reads state only.
@@ -181,16 +182,4 @@ fn draw_modal(frame: &mut Frame, area: Rect, modal: &Modal) {
             .block(theme::block().title(title)),
         popup,
     );
-}
-
-/// A rectangle of `width`×`height` centred in `area`.
-pub fn centered(area: Rect, width: u16, height: u16) -> Rect {
-    let width = width.min(area.width);
-    let height = height.min(area.height);
-    Rect {
-        x: area.x + (area.width - width) / 2,
-        y: area.y + (area.height - height) / 2,
-        width,
-        height,
-    }
 }

@@ -10,7 +10,7 @@ use ratatui::widgets::{Paragraph, Wrap};
 use super::Screen;
 use crate::exec::RunOutcome;
 use crate::spec::ClusterSpec;
-use crate::tui::app::{Outcome, View};
+use crate::tui::flow::{Outcome, View};
 use crate::tui::keys::{self, Action, Binding, Key, bind};
 use crate::tui::theme;
 

@@ -11,9 +11,9 @@ use ratatui::text::Line;
 use ratatui::widgets::{Clear, Paragraph, Wrap};
 
 use crate::kvm;
-use crate::tui::app::centered;
 use crate::tui::keys::{self, Action, Binding, Key, bind, quiet};
 use crate::tui::theme;
+use crate::tui::widgets::centered;
 
 /// While the import runs: the only key gives up waiting.
 pub const WAITING: &[Binding] = &[bind(keys::ESC, Action::Cancel, "stop waiting")];

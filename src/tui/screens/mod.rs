@@ -16,9 +16,9 @@ use ratatui::Frame;
 use ratatui::crossterm::event::KeyEvent;
 use ratatui::layout::Rect;
 
-use super::app::{Outcome, View};
+use super::flow::{Outcome, View};
 use super::keys::Binding;
-use crate::spec::{ClusterSpec, Diagnostic};
+use crate::spec::ClusterSpec;
 
 /// What the app needs from every screen.
 pub trait Screen {
@@ -40,21 +40,4 @@ pub trait Screen {
     fn problems(&self, _view: &View) -> Vec<String> {
         Vec::new()
     }
-}
-
-/// The validation errors whose path `owns` accepts, as `path: message`.
-pub fn errors_of(diags: &[Diagnostic], owns: impl Fn(&str) -> bool) -> Vec<String> {
-    diags
-        .iter()
-        .filter(|d| d.is_error() && owns(&d.path))
-        .map(|d| format!("{}: {}", d.path, d.message))
-        .collect()
-}
-
-/// The first problem (errors before warnings) reported for exactly `path`.
-pub fn diag_for<'a>(diags: &'a [Diagnostic], path: &str) -> Option<&'a Diagnostic> {
-    diags
-        .iter()
-        .filter(|d| d.path == path)
-        .min_by_key(|d| d.severity)
 }

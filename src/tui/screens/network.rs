@@ -9,10 +9,11 @@ use ratatui::Frame;
 use ratatui::crossterm::event::KeyEvent;
 use ratatui::layout::Rect;
 
-use super::{Screen, errors_of};
+use super::Screen;
 use crate::spec::{ClusterSpec, InterfaceName, LoadBalancer};
-use crate::tui::app::{Outcome, View};
+use crate::tui::diags::errors_of;
 use crate::tui::field::{self, optional};
+use crate::tui::flow::{Outcome, View};
 use crate::tui::form::{FieldDef, Form, choice, no_note};
 use crate::tui::keys::Binding;
 

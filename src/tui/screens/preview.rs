@@ -9,13 +9,14 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{List, ListItem, ListState, Paragraph};
 
 use super::Screen;
-use super::hosts::shorten;
 use crate::render::Target;
 use crate::spec::ClusterSpec;
-use crate::tui::app::{Outcome, Prepared, View};
 use crate::tui::field::TextField;
+use crate::tui::flow::{Outcome, View};
 use crate::tui::keys::{self, Action, Binding, Key, bind, quiet};
+use crate::tui::prepare::Prepared;
 use crate::tui::theme;
+use crate::tui::widgets::shorten;
 
 const COMMON_TAIL: [Binding; 4] = [
     bind(&[Key::ch('d')], Action::ToggleDryRun, "dry run"),

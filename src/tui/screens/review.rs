@@ -10,10 +10,11 @@ use ratatui::widgets::{Cell, Clear, Paragraph, Row, Table, Wrap};
 use super::Screen;
 use super::network::{dns_ip, pod_capacity};
 use crate::spec::{self, ClusterSpec, Role};
-use crate::tui::app::{Outcome, View, centered};
 use crate::tui::field::TextField;
+use crate::tui::flow::{Outcome, View};
 use crate::tui::keys::{self, Action, Binding, Key, bind, quiet};
 use crate::tui::theme;
+use crate::tui::widgets::{self, centered};
 
 const BINDINGS: &[Binding] = &[
     quiet(keys::UP, Action::Up, "scroll up"),
@@ -261,7 +262,7 @@ impl Screen for Review {
     }
 
     fn problems(&self, view: &View) -> Vec<String> {
-        super::errors_of(view.diags, |_| true)
+        crate::tui::diags::errors_of(view.diags, |_| true)
     }
 
     fn draw(&self, frame: &mut Frame, area: Rect, view: &View) {
@@ -294,11 +295,7 @@ impl Screen for Review {
             lines.push(Line::raw(s.clone()));
         }
         for d in view.diags {
-            let (mark, style) = if d.is_error() {
-                (theme::err_mark(), theme::error())
-            } else {
-                (theme::warn_mark(), theme::warning())
-            };
+            let (mark, style) = widgets::severity(d.severity);
             lines.push(Line::from(vec![
                 Span::styled(format!("{mark} {}: ", d.path), style),
                 Span::raw(d.message.clone()),

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use super::Screen;
 use crate::spec::ClusterSpec;
 use crate::state::ClusterState;
-use crate::tui::app::{Outcome, View};
+use crate::tui::flow::{Outcome, View};
 use crate::tui::keys::{self, Action, Binding, bind, quiet};
 use crate::tui::{templates, theme};
 

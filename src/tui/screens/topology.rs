@@ -9,7 +9,7 @@ use ratatui::widgets::{List, ListItem, ListState, Paragraph, Wrap};
 
 use super::Screen;
 use crate::spec::{ClusterSpec, Topology};
-use crate::tui::app::{Outcome, View};
+use crate::tui::flow::{Outcome, View};
 use crate::tui::keys::{self, Action, Binding, bind, quiet};
 use crate::tui::theme;
 

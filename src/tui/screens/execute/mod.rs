@@ -16,7 +16,7 @@ use ratatui::widgets::{Paragraph, Wrap};
 
 use super::Screen;
 use crate::spec::ClusterSpec;
-use crate::tui::app::{Outcome, View};
+use crate::tui::flow::{Outcome, View};
 use crate::tui::keys::{self, Action, Binding, Key, bind, quiet};
 use crate::tui::theme;
 

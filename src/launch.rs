@@ -2,12 +2,13 @@
 //! `apply` and `resume`, the wizard): the audit log, the journal and the saved preset
 //! for real runs, the redaction of the cluster's secrets, and its CA digests.
 
-use crate::audit::AuditLog;
-use crate::audit::Redactor;
+use crate::audit::{self, AuditLog, Identity, RunKind};
 use crate::digest::sha256_hex;
 use crate::exec::journal::{self, Finished, Journal};
+use crate::exec::redact::Redactor;
 use crate::exec::runner::{DEFAULT_CONCURRENCY, RunOptions};
-use crate::pki::{Authority, Pki};
+use crate::exec::sink::EventSink;
+use crate::pki::Pki;
 use crate::spec::ClusterSpec;
 use crate::state::ClusterState;
 
@@ -34,6 +35,18 @@ pub fn run_options(
     preset_text: &str,
     dry_run: bool,
 ) -> Result<RunOptions, String> {
+    run_options_of(RunKind::Install, spec, pki, state, preset_text, dry_run)
+}
+
+/// `run_options`, for a run of `kind` (an install, or the resume of one).
+pub fn run_options_of(
+    kind: RunKind,
+    spec: &ClusterSpec,
+    pki: &Pki,
+    state: &ClusterState,
+    preset_text: &str,
+    dry_run: bool,
+) -> Result<RunOptions, String> {
     let (journal, finished) = if dry_run {
         (None, Finished::new())
     } else {
@@ -43,8 +56,8 @@ pub fn run_options(
             .map_err(|e| format!("cannot open the journal {}: {e}", state.journal().display()))?;
         (Some(j), f)
     };
-    let audit = start_audit(state, preset_text)?;
-    Ok(options(spec, pki, state, audit, journal, finished))
+    let audit = start_audit(state, spec, preset_text, kind, dry_run)?;
+    Ok(options(spec, pki, audit, journal, finished))
 }
 
 /// The cluster's journal, continued when an earlier run left one.
@@ -73,33 +86,46 @@ pub fn reset_options(
         std::fs::rename(&journal, &aside)
             .map_err(|e| format!("cannot set the journal {} aside: {e}", journal.display()))?;
     }
-    let audit = start_audit(state, preset_text)?;
-    Ok(options(spec, pki, state, audit, None, Finished::new()))
+    let audit = start_audit(state, spec, preset_text, RunKind::Reset, false)?;
+    Ok(options(spec, pki, audit, None, Finished::new()))
 }
 
+/// The audit log first: it sees every event before the journal records the step.
 fn options(
     spec: &ClusterSpec,
     pki: &Pki,
-    state: &ClusterState,
     audit: AuditLog,
     journal: Option<Journal>,
     finished: Finished,
 ) -> RunOptions {
+    let log_path = Some(audit.path().to_path_buf());
+    let mut sinks: Vec<Box<dyn EventSink>> = vec![Box::new(audit)];
+    sinks.extend(journal.map(|j| Box::new(j) as Box<dyn EventSink>));
     RunOptions {
         concurrency: DEFAULT_CONCURRENCY,
-        only: None,
         finished,
-        journal,
-        audit: Some(audit),
-        state_dir: state.dir().to_path_buf(),
+        sinks,
+        log_path,
         redactor: secrets(spec, pki),
-        ca_digest: sha256_hex(pki.authority(Authority::Kubernetes).cert_pem.as_bytes()),
-        etcd_ca_digest: sha256_hex(pki.authority(Authority::Etcd).cert_pem.as_bytes()),
     }
 }
 
-/// A new audit log in the cluster's logs directory, named by the UTC time.
-fn start_audit(state: &ClusterState, preset_text: &str) -> Result<AuditLog, String> {
+/// A new audit log in the cluster's logs directory, named by the UTC time. The
+/// cluster's state directory is made private (0700) first: it holds the PKI, the
+/// journal and the logs.
+fn start_audit(
+    state: &ClusterState,
+    spec: &ClusterSpec,
+    preset_text: &str,
+    kind: RunKind,
+    dry_run: bool,
+) -> Result<AuditLog, String> {
+    audit::private_dir(state.dir()).map_err(|e| {
+        format!(
+            "cannot make the state directory {} private (0700): {e}; check its owner",
+            state.dir().display()
+        )
+    })?;
     let now = time::OffsetDateTime::now_utc();
     let stamp = now
         .format(&time::macros::format_description!(
@@ -109,16 +135,26 @@ fn start_audit(state: &ClusterState, preset_text: &str) -> Result<AuditLog, Stri
     let started = now
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default();
+    let logs = state.logs_dir();
+    let index = state.dir().join(audit::index::FILE);
     AuditLog::create(
-        &state.logs_dir(),
-        &stamp,
-        &sha256_hex(preset_text.as_bytes()),
-        &started,
+        audit::Start {
+            dir: &logs,
+            index: &index,
+            stamp: &stamp,
+            at: &started,
+            kind,
+            cluster: spec.name.as_str(),
+            dry_run,
+            preset_sha256: &sha256_hex(preset_text.as_bytes()),
+        },
+        Identity::current(),
     )
     .map_err(|e| {
         format!(
-            "cannot start the audit log in {}: {e}",
-            state.logs_dir().display()
+            "cannot start the audit log in {}: {e}; check that the directory is writable by uid {}",
+            logs.display(),
+            rustix::process::geteuid().as_raw()
         )
     })
 }

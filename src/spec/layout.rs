@@ -1,12 +1,28 @@
-//! Facts derived from a valid spec that several renderers need: who runs what, the
-//! endpoint, the ports, the cluster's well-known service addresses.
+//! Facts derived from a valid spec that the PKI, the renderers and the plan all need:
+//! who runs what, the endpoint, the ports, the cluster's well-known service addresses,
+//! the libvirt network the VMs are on.
 
 use std::net::IpAddr;
 
 use ipnet::IpNet;
 
-use super::RenderError;
-use crate::spec::{ClusterSpec, EndpointHost, HostSpec, LoadBalancer, Role};
+use super::{ClusterSpec, EndpointHost, HostSpec, LoadBalancer, Role};
+
+/// A spec that has no layout (no control plane, an HA topology without its VIP);
+/// validation reports the same problems earlier, with their place in the preset.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct LayoutError(pub String);
+
+/// The libvirt network kubewiz assumes when the preset names none.
+pub const DEFAULT_LIBVIRT_NETWORK: &str = "default";
+
+/// The libvirt network the VMs are on: `kvm.libvirt_network`, or `default`.
+pub fn libvirt_network(spec: &ClusterSpec) -> &str {
+    spec.kvm
+        .as_ref()
+        .map_or(DEFAULT_LIBVIRT_NETWORK, |kvm| kvm.libvirt_network.as_str())
+}
 
 /// The port kube-apiserver binds on every control plane.
 pub const API_SERVER_PORT: u16 = 6443;
@@ -47,10 +63,10 @@ pub struct Layout<'a> {
 }
 
 impl<'a> Layout<'a> {
-    pub fn new(spec: &'a ClusterSpec) -> Result<Self, RenderError> {
+    pub fn new(spec: &'a ClusterSpec) -> Result<Self, LayoutError> {
         let control_planes: Vec<_> = spec.hosts_with(Role::ControlPlane).collect();
         if control_planes.is_empty() {
-            return Err(RenderError(
+            return Err(LayoutError(
                 "the spec has no control plane; `kubewiz validate` says what is missing".into(),
             ));
         }
@@ -61,7 +77,7 @@ impl<'a> Layout<'a> {
             .hosts_with(Role::Worker)
             .filter(|h| !h.has(Role::ControlPlane))
             .collect();
-        let etcd = if spec.topology == crate::spec::Topology::ExternalEtcd {
+        let etcd = if spec.topology == super::Topology::ExternalEtcd {
             spec.hosts_with(Role::Etcd).collect()
         } else {
             Vec::new()
@@ -91,7 +107,7 @@ impl<'a> Layout<'a> {
         };
         let vip = spec.control_plane.vip.filter(|_| spec.needs_vip());
         if spec.needs_vip() && vip.is_none() {
-            return Err(RenderError(format!(
+            return Err(LayoutError(format!(
                 "{} with {} needs control_plane.vip",
                 spec.topology, spec.control_plane.load_balancer
             )));
@@ -195,7 +211,7 @@ mod tests {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("presets")
             .join(name);
-        crate::spec::load_file(&path).unwrap().spec
+        super::super::load_file(&path).unwrap().spec
     }
 
     #[test]

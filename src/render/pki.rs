@@ -8,12 +8,13 @@
 //! token and pin the CA by its hash, and kubeadm refuses to join a worker that already
 //! has /etc/kubernetes/pki/ca.crt.
 
-use super::profiles::{
+use crate::files::{File, MODE_PRIVATE, MODE_PUBLIC, Purpose};
+use crate::pki::profiles::{
     APISERVER, APISERVER_ETCD_CLIENT, APISERVER_KUBELET_CLIENT, Authority, ETCD_HEALTHCHECK_CLIENT,
     ETCD_PEER, ETCD_SERVER, FRONT_PROXY_CLIENT, LeafId,
 };
-use super::{CertKey, Pki};
-use crate::render::{File, Layout, MODE_PRIVATE, MODE_PUBLIC, Purpose};
+use crate::pki::{CertKey, Pki};
+use crate::spec::layout::Layout;
 
 /// kubeadm's certificatesDir.
 pub const K8S_PKI_DIR: &str = "/etc/kubernetes/pki";

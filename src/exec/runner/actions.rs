@@ -1,0 +1,324 @@
+//! One function per kind of step. Each returns Ok(None) when done, Ok(Some(reason))
+//! when skipped, Err(failure) when it failed.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::host::{Failure, Run};
+use crate::exec::events::Stream;
+use crate::exec::{api_check, facts, libvirt, preflight};
+use crate::plan::{Action, Blob, BundlePick, LibvirtNetwork, Preflight, Step};
+
+/// Pause between two tries of a wait.
+const WAIT_INTERVAL: Duration = Duration::from_secs(2);
+
+type Outcome = Result<Option<String>, Failure>;
+
+/// Runs one step, unless the journal says an earlier run finished it with the same
+/// `inputs` or it is for the other package manager.
+pub(super) async fn step(run: &Run, host: &str, step: &Step, inputs: &str) -> Outcome {
+    if step.idempotent() && run.finished.get(&step.id).map(String::as_str) == Some(inputs) {
+        return Ok(Some("finished in an earlier run".into()));
+    }
+    if let Some(family) = step.only_on {
+        let facts = run.facts.lock().unwrap_or_else(|e| e.into_inner());
+        if facts.get(host).is_some_and(|f| f.os_family != Some(family)) {
+            return Ok(Some(format!("only for {family:?} hosts")));
+        }
+    }
+    match &step.action {
+        Action::Connect => connect(run, host).await,
+        Action::Facts => gather_facts(run, host, step).await,
+        Action::Preflight(checks) => check(run, host, step, checks).await,
+        Action::Upload {
+            path,
+            mode,
+            content,
+        } => upload(run, host, step, path, *mode, content).await,
+        Action::Run { command } => command_of(run, host, step, command).await,
+        Action::Wait { check } => wait(run, host, step, check).await,
+        Action::CheckApi {
+            url,
+            content,
+            workdir,
+            ..
+        } => check_api(run, host, step, url, content, workdir).await,
+        Action::LibvirtNetwork(network) => libvirt_network(run, host, step, network).await,
+        Action::UploadBundle { from, to, pick, .. } => {
+            upload_bundle(run, host, step, from, to, pick).await
+        }
+        Action::WriteLocal {
+            to, mode, content, ..
+        } => write_local(run, host, step, to, *mode, content).await,
+    }
+}
+
+async fn connect(run: &Run, host: &str) -> Outcome {
+    let spec_host = run
+        .spec
+        .hosts
+        .iter()
+        .find(|h| h.name.as_str() == host)
+        .ok_or_else(|| Failure::new("the host is not in the spec"))?;
+    let session = run.transport.connect(spec_host, &run.spec.ssh).await?;
+    run.add_session(host, Arc::from(session));
+    Ok(None)
+}
+
+async fn gather_facts(run: &Run, host: &str, step: &Step) -> Outcome {
+    let before = unix_now();
+    let ran = run
+        .run_command(host, &step.id, facts::SCRIPT, step.timeout, false)
+        .await?;
+    let middle = (before + unix_now()) / 2.0;
+    if ran.code != 0 {
+        return Err(Failure {
+            exit_code: Some(ran.code),
+            message: "the facts script failed".into(),
+            tail: ran.tail,
+        });
+    }
+    let facts = facts::parse(&ran.all.join("\n"), middle).map_err(Failure::new)?;
+    run.facts
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(host.to_owned(), facts);
+    Ok(None)
+}
+
+async fn check(run: &Run, host: &str, step: &Step, rules: &Preflight) -> Outcome {
+    let all = run.facts.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let problems = preflight::check(&rules.needs, &all, host, &rules.ca);
+    for p in &problems {
+        let severity = if p.fatal { "error" } else { "warning" };
+        run.output(
+            host,
+            &step.id,
+            Stream::Stdout,
+            format!("{severity}: {}", p.message),
+        )
+        .await;
+    }
+    let fatal: Vec<String> = problems
+        .into_iter()
+        .filter(|p| p.fatal)
+        .map(|p| p.message)
+        .collect();
+    match fatal.len() {
+        0 => Ok(None),
+        1 => Err(Failure::new(fatal[0].clone())),
+        n => Err(Failure {
+            exit_code: None,
+            message: format!("{n} preflight checks failed"),
+            tail: fatal,
+        }),
+    }
+}
+
+async fn upload(
+    run: &Run,
+    host: &str,
+    step: &Step,
+    path: &str,
+    mode: u32,
+    content: &Blob,
+) -> Outcome {
+    let changed = run
+        .session(host)?
+        .upload(path, mode, content.as_bytes())
+        .await?;
+    if !changed {
+        let line = format!("{path} is already up to date");
+        run.output(host, &step.id, Stream::Stdout, line).await;
+    }
+    Ok(None)
+}
+
+async fn command_of(run: &Run, host: &str, step: &Step, command: &str) -> Outcome {
+    let ran = run
+        .run_command(host, &step.id, command, step.timeout, true)
+        .await?;
+    if ran.code == 0 {
+        Ok(None)
+    } else {
+        Err(Failure {
+            exit_code: Some(ran.code),
+            message: format!("the command exited with {}", ran.code),
+            tail: ran.tail,
+        })
+    }
+}
+
+/// Tries `check` until it succeeds or the step's timeout passes.
+async fn wait(run: &Run, host: &str, step: &Step, check: &str) -> Outcome {
+    let deadline = Instant::now() + step.timeout;
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        let left = deadline
+            .saturating_duration_since(Instant::now())
+            .max(Duration::from_secs(1));
+        let attempt = run.run_command(
+            host,
+            &step.id,
+            check,
+            left.min(Duration::from_secs(30)),
+            false,
+        );
+        let (code, tail) = match attempt.await {
+            Ok(ran) => (ran.code, ran.tail),
+            Err(Failure { message, .. }) => (-1, vec![message]),
+        };
+        if code == 0 {
+            return Ok(None);
+        }
+        if Instant::now() + WAIT_INTERVAL >= deadline || run.cancelled() {
+            return Err(Failure {
+                exit_code: Some(code),
+                message: format!(
+                    "not ready after {}s ({tries} tries)",
+                    step.timeout.as_secs()
+                ),
+                tail,
+            });
+        }
+        let last = tail
+            .last()
+            .cloned()
+            .unwrap_or_else(|| format!("exit {code}"));
+        run.output(
+            host,
+            &step.id,
+            Stream::Stdout,
+            format!("waiting ({tries}): {last}"),
+        )
+        .await;
+        tokio::time::sleep(WAIT_INTERVAL).await;
+    }
+}
+
+/// From the KVM host: GET `url` with the operator's kubeconfig until it answers.
+async fn check_api(
+    run: &Run,
+    host: &str,
+    step: &Step,
+    url: &str,
+    kubeconfig: &Blob,
+    workdir: &Path,
+) -> Outcome {
+    if run.transport.is_dry_run() {
+        return Ok(Some("dry run: nothing is contacted".into()));
+    }
+    let scratch = workdir.join(format!(".check-{}", std::process::id()));
+    let deadline = Instant::now() + step.timeout;
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        let why = match api_check::probe(url, kubeconfig.as_str(), &scratch).await {
+            Ok(body) => {
+                run.output(host, &step.id, Stream::Stdout, format!("{url}: {body}"))
+                    .await;
+                return Ok(None);
+            }
+            Err(why) => why,
+        };
+        if Instant::now() + WAIT_INTERVAL >= deadline || run.cancelled() {
+            return Err(Failure {
+                exit_code: None,
+                message: format!(
+                    "{url} did not answer after {}s ({tries} tries)",
+                    step.timeout.as_secs()
+                ),
+                tail: vec![why],
+            });
+        }
+        run.output(
+            host,
+            &step.id,
+            Stream::Stdout,
+            format!("waiting ({tries}): {why}"),
+        )
+        .await;
+        tokio::time::sleep(WAIT_INTERVAL).await;
+    }
+}
+
+/// On the KVM host: the libvirt network's reservations and DNS entries, read,
+/// planned and applied by virsh on a blocking thread (`exec::libvirt`).
+async fn libvirt_network(run: &Run, host: &str, step: &Step, network: &LibvirtNetwork) -> Outcome {
+    let spec = run.spec.clone();
+    let job = network.clone();
+    let dry_run = run.transport.is_dry_run();
+    let work = tokio::task::spawn_blocking(move || libvirt::run(&spec, &job, dry_run));
+    let report = match tokio::time::timeout(step.timeout, work).await {
+        Ok(Ok(report)) => report,
+        Ok(Err(e)) => return Err(Failure::new(format!("the libvirt step stopped: {e}"))),
+        Err(_) => {
+            return Err(Failure::new(format!(
+                "virsh did not finish within {}s; check that libvirt answers: virsh -c {} net-list --all",
+                step.timeout.as_secs(),
+                network.uri
+            )));
+        }
+    };
+    for (stream, line) in report.lines {
+        run.output(host, &step.id, stream, run.redactor.text(&line))
+            .await;
+    }
+    report.result.map_err(Failure::new)
+}
+
+async fn upload_bundle(
+    run: &Run,
+    host: &str,
+    step: &Step,
+    from: &Path,
+    to: &str,
+    pick: &BundlePick,
+) -> Outcome {
+    let session = run.session(host)?;
+    let programs = run.bundle.files(from, pick).map_err(Failure::new)?;
+    for (name, content) in &programs {
+        let path = format!("{to}/{name}");
+        let changed = session.upload(&path, 0o755, content).await?;
+        let word = if changed {
+            "installed"
+        } else {
+            "already up to date:"
+        };
+        run.output(host, &step.id, Stream::Stdout, format!("{word} {path}"))
+            .await;
+    }
+    Ok(None)
+}
+
+/// Saves a rendered `local/` file in the cluster's state directory.
+async fn write_local(
+    run: &Run,
+    host: &str,
+    step: &Step,
+    to: &Path,
+    mode: u32,
+    content: &Blob,
+) -> Outcome {
+    if run.transport.is_dry_run() {
+        return Ok(Some("dry run: nothing is written".into()));
+    }
+    crate::state::write_atomic(to, content.as_bytes(), mode)
+        .map_err(|e| Failure::new(format!("cannot write {}: {e}", to.display())))?;
+    run.output(
+        host,
+        &step.id,
+        Stream::Stdout,
+        format!("saved {}", to.display()),
+    )
+    .await;
+    Ok(None)
+}
+
+fn unix_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}

@@ -1,0 +1,188 @@
+//! What a step does, with everything the runner needs to do it: the content of every
+//! upload, the rules of every preflight check. Each kind says whether it may be skipped
+//! on resume ([`Action::idempotent`]): there is no default, so a new kind must decide.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use super::HostNeeds;
+use super::libvirt::LibvirtNetwork;
+use crate::digest::sha256_hex;
+
+/// A file's content in the plan, shared by every clone of the plan; its debug form is
+/// its digest, so a plan prints (and hashes) without its bytes. The digest is made
+/// when asked for (a step's inputs, when the run needs them), not when the plan is
+/// built: the preview builds plans of hundreds of hosts and never asks.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Blob {
+    data: Arc<str>,
+}
+
+impl Blob {
+    pub fn new(text: &str) -> Blob {
+        Blob {
+            data: Arc::from(text),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.data
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        self.data.as_bytes()
+    }
+}
+
+impl fmt::Debug for Blob {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let sha256 = sha256_hex(self.data.as_bytes());
+        write!(f, "Blob(sha256:{sha256}, {} bytes)", self.data.len())
+    }
+}
+
+/// sha256 of this cluster's CA certificates, to tell an earlier install of this
+/// cluster (a resumed run) from another cluster's.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CaDigests {
+    pub kubernetes: String,
+    pub etcd: String,
+}
+
+/// The preflight checks of one host: their descriptions as the plan shows them, and
+/// what they are checked against.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Preflight {
+    pub checks: Vec<String>,
+    pub needs: HostNeeds,
+    pub ca: CaDigests,
+}
+
+/// What a step does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Open the host's SSH connection, checking its host key.
+    Connect,
+    /// Read the host's facts (OS, machine-id, hostname, kernel, cgroups, swap, CPU,
+    /// memory, listening ports, clock, existing Kubernetes state).
+    Facts,
+    /// Checks kubewiz evaluates on the gathered facts of every host.
+    Preflight(Preflight),
+    /// Put a rendered file on the host (temporary file, then rename).
+    Upload {
+        path: String,
+        mode: u32,
+        content: Blob,
+    },
+    /// Run a shell command; a non-zero exit fails the step.
+    Run { command: String },
+    /// Run `check` until it succeeds or the step's timeout passes.
+    Wait { check: String },
+    /// Write a rendered `local/` file (`path`, relative to `local/`) to `to` in the
+    /// cluster's state directory on the KVM host.
+    WriteLocal {
+        path: String,
+        to: PathBuf,
+        mode: u32,
+        content: Blob,
+    },
+    /// From the KVM host, GET `url` with the client certificate and CA of the rendered
+    /// local kubeconfig `kubeconfig`, until it answers 200 or the timeout passes. The
+    /// credentials live in the private directory `workdir` (the cluster's state
+    /// directory) while it asks.
+    CheckApi {
+        url: String,
+        kubeconfig: String,
+        content: Blob,
+        workdir: PathBuf,
+    },
+    /// Upload files of the local directory `from` (the air-gap bundle's `bin/`) to the
+    /// host's directory `to`, executable. Read from the KVM host when it runs;
+    /// `fingerprint` (names, sizes and modification times when the plan was made)
+    /// tells a changed bundle without reading it.
+    UploadBundle {
+        from: PathBuf,
+        to: String,
+        pick: BundlePick,
+        fingerprint: String,
+    },
+    /// On the KVM host, after the operator agreed: make the libvirt network hold the
+    /// cluster's DHCP reservations and DNS entries, live and persistent.
+    LibvirtNetwork(LibvirtNetwork),
+}
+
+impl Action {
+    /// Whether a step that finished with the same inputs may be skipped on resume.
+    /// Connections, facts, checks and waits are about the moment they run: always
+    /// again. Everything that changes a host checks before it acts.
+    pub fn idempotent(&self) -> bool {
+        match self {
+            Action::Connect
+            | Action::Facts
+            | Action::Preflight(_)
+            | Action::Wait { .. }
+            | Action::CheckApi { .. } => false,
+            Action::Upload { .. }
+            | Action::Run { .. }
+            | Action::WriteLocal { .. }
+            | Action::UploadBundle { .. }
+            | Action::LibvirtNetwork(_) => true,
+        }
+    }
+
+    /// sha256 of what the action does: a finished step is done again when it changes.
+    pub fn inputs(&self) -> String {
+        match self {
+            Action::LibvirtNetwork(network) => network.inputs(),
+            other => sha256_hex(format!("{other:?}\n").as_bytes()),
+        }
+    }
+}
+
+/// Which of the bundle's programs a host gets: only what its roles run, as a bundle is
+/// hundreds of megabytes and every host's share crosses the network.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BundlePick {
+    /// Only these programs; each must be in the bundle.
+    Only(Vec<String>),
+    /// Every file but these (the programs of other roles); every file when empty.
+    Except(Vec<String>),
+}
+
+impl BundlePick {
+    /// Whether the file `name` is uploaded.
+    pub fn takes(&self, name: &str) -> bool {
+        match self {
+            BundlePick::Only(names) => names.iter().any(|n| n == name),
+            BundlePick::Except(names) => !names.iter().any(|n| n == name),
+        }
+    }
+}
+
+/// The package manager a step is for; the runner skips it on hosts of the other kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum OsFamily {
+    /// Debian, Ubuntu: apt.
+    Apt,
+    /// RHEL, Rocky, Alma, Fedora: dnf.
+    Dnf,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inputs_change_with_the_content_and_not_with_a_clone() {
+        let upload = |text: &str| Action::Upload {
+            path: "/etc/a".into(),
+            mode: 0o644,
+            content: Blob::new(text),
+        };
+        assert_eq!(upload("x").inputs(), upload("x").clone().inputs());
+        assert_ne!(upload("x").inputs(), upload("y").inputs());
+        let debug = format!("{:?}", upload("secret"));
+        assert!(!debug.contains("secret"), "{debug}");
+    }
+}

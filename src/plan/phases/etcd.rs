@@ -1,0 +1,83 @@
+//! External etcd: the members get etcd (from the bundle or the package repository),
+//! their unit and certificates, start, and wait until every member is healthy.
+
+use super::super::steps::Steps;
+use super::super::{Action, BundlePick, HostSteps};
+use super::{BUNDLE_TARGET, Builder, PhaseDef, bundle_fingerprint, empty_dirs, stop_units};
+use crate::files::Purpose;
+use crate::render::etcd;
+use crate::render::pki::ETCD_PKI_DIR;
+use crate::spec::{HostSpec, PackageSource};
+
+pub const PHASE: PhaseDef = PhaseDef::on_hosts("etcd", "External etcd", steps).with_pki();
+
+fn steps(b: &Builder) -> Vec<HostSteps> {
+    b.for_hosts(PHASE.id, &b.layout.etcd, |s, h| member(b, s, h))
+}
+
+fn member(b: &Builder, s: &mut Steps, _: &HostSpec) {
+    match &b.layout.spec.packages.bundle_dir {
+        // The unit runs the bundle's etcd (render::etcd), as air-gapped hosts have no
+        // package repository to install it from.
+        Some(dir) if b.layout.spec.packages.source == PackageSource::Bundle => {
+            let from = dir.join("bin");
+            s.push(
+                "install",
+                "install etcd and etcdctl from the bundle",
+                Action::UploadBundle {
+                    fingerprint: bundle_fingerprint(&from),
+                    from,
+                    to: BUNDLE_TARGET.into(),
+                    pick: BundlePick::Only(vec!["etcd".into(), "etcdctl".into()]),
+                },
+                300,
+            );
+        }
+        _ => {
+            s.run(
+                "install",
+                "install etcd",
+                "command -v etcd >/dev/null || { if command -v apt-get >/dev/null; then DEBIAN_FRONTEND=noninteractive apt-get install -y -q etcd-server etcd-client; else dnf install -y etcd; fi; }",
+                600,
+            );
+        }
+    }
+    b.uploads(s, Purpose::Etcd);
+    s.run(
+        "start",
+        "start etcd",
+        "systemctl daemon-reload && systemctl enable etcd && systemctl restart etcd",
+        120,
+    )
+    .unit = Some("etcd");
+    let endpoints: Vec<String> = b
+        .layout
+        .etcd
+        .iter()
+        .map(|m| etcd::client_url(m.address))
+        .collect();
+    s.wait(
+        "healthy",
+        "wait until every etcd member is healthy",
+        format!(
+            "ETCDCTL_API=3 etcdctl --endpoints={} --cacert={ETCD_PKI_DIR}/ca.crt --cert={ETCD_PKI_DIR}/healthcheck-client.crt --key={ETCD_PKI_DIR}/healthcheck-client.key endpoint health",
+            endpoints.join(",")
+        ),
+        180,
+    )
+    .unit = Some("etcd");
+}
+
+/// Undoes the member on `kubewiz reset`: etcd stopped and disabled, its data deleted
+/// when agreed.
+pub(super) fn reset(b: &Builder, s: &mut Steps) {
+    s.run("etcd", "stop and disable etcd", stop_units(&["etcd"]), 120);
+    if b.reset.delete_data {
+        s.run(
+            "etcd-data",
+            format!("delete etcd's data ({})", etcd::DATA_DIR),
+            empty_dirs(&[etcd::DATA_DIR]),
+            120,
+        );
+    }
+}

@@ -1,0 +1,60 @@
+//! `kubeadm init` on the first control plane, then the API server ready and the
+//! bootstrap token in place for the joins.
+
+use super::super::steps::Steps;
+use super::super::HostSteps;
+use super::{ADMIN_CONF, Builder, PhaseDef};
+use crate::files::Purpose;
+use crate::render::{kubeadm, lb};
+use crate::spec::layout::LbLayout;
+
+pub const PHASE: PhaseDef = PhaseDef::on_hosts("first-control-plane", "First control plane", steps).with_pki();
+
+fn steps(b: &Builder) -> Vec<HostSteps> {
+    let first = b.layout.first_control_plane();
+    let mut s = Steps::new(PHASE.id, first.name.as_str());
+    b.uploads(&mut s, Purpose::Kubeadm);
+    s.run(
+        "init",
+        "kubeadm init",
+        format!(
+            "test -f {ADMIN_CONF} -a -f /etc/kubernetes/manifests/kube-apiserver.yaml || kubeadm init --config {} --skip-token-print",
+            kubeadm::INIT_CONFIG
+        ),
+        900,
+    )
+    .unit = Some("kubelet");
+    s.wait(
+        "ready",
+        "wait until the API server is ready",
+        format!("kubectl --kubeconfig {ADMIN_CONF} get --raw /readyz"),
+        300,
+    )
+    .unit = Some("kubelet");
+    if let LbLayout::KubeVip { .. } = b.layout.lb {
+        s.run(
+            "kube-vip-admin",
+            "switch kube-vip from super-admin.conf to admin.conf",
+            format!(
+                "sed -i 's#{}#{}#' {}",
+                lb::SUPER_ADMIN_CONF,
+                lb::ADMIN_CONF,
+                lb::KUBE_VIP_MANIFEST
+            ),
+            30,
+        );
+    }
+    s.run(
+        "token",
+        "make sure the bootstrap token exists (it lives 24 h)",
+        // The token is read from the uploaded configuration so it never appears in a
+        // command line, the plan or the log.
+        format!(
+            "t=$(awk '$1 == \"token:\" || $2 == \"token:\" {{ print $NF; exit }}' {init} | tr -d \"\\\"'\"); \
+kubeadm token list --kubeconfig {ADMIN_CONF} | awk '{{print $1}}' | grep -qx \"$t\" || kubeadm token create --kubeconfig {ADMIN_CONF} \"$t\"",
+            init = kubeadm::INIT_CONFIG
+        ),
+        60,
+    );
+    vec![s.done()]
+}

@@ -1,0 +1,331 @@
+//! The phases, one file each: its name and title, what it needs before it, and its
+//! steps per host. A new phase is a new file here plus its line in [`INSTALL`] (or
+//! [`RESET`]); the runner, `--phase`, the plan's text and the wizard take it from there.
+//!
+//! Uploads come from the rendered files themselves (by purpose and host), so the plan
+//! uploads exactly what the preview shows. Every command checks before it acts, so a
+//! re-run or a resume never breaks what an earlier run built.
+
+mod join;
+
+use std::sync::Arc;
+
+use super::steps::Steps;
+use super::{Action, Blob, HostSteps, Local, Needs, OsFamily, Phase, PhaseId, Plan};
+use crate::files::{File, Purpose, Target};
+use crate::render::node;
+use crate::spec::HostSpec;
+use crate::spec::layout::Layout;
+
+pub use prepare::BUNDLE_TARGET;
+
+/// Declares each phase's module and lists its `PHASE` in order, so a new phase is
+/// its file and one line in a list below. Phases already declared by an earlier list
+/// are named before the `;`.
+macro_rules! phases {
+    ($(#[$doc:meta])* $list:ident = [$($seen:ident),* ; $($phase:ident),* $(,)?]) => {
+        $(pub mod $phase;)*
+        $(#[$doc])*
+        pub const $list: &[&PhaseDef] = &[$(&$seen::PHASE,)* $(&$phase::PHASE),*];
+    };
+}
+
+phases!(
+    /// The install's phases, in order (DESIGN.md, Execution).
+    INSTALL = [;
+        libvirt_network,
+        connect,
+        preflight,
+        prepare,
+        pki,
+        etcd,
+        load_balancer,
+        first_control_plane,
+        control_planes,
+        workers,
+        cni,
+        verify,
+        kubeconfig,
+    ]
+);
+
+phases!(
+    /// `kubewiz reset`'s phases, in order: nodes first, then the services kubewiz
+    /// started outside Kubernetes, then every file put back.
+    RESET = [connect;
+        reset_nodes,
+        reset_services,
+        restore_files,
+    ]
+);
+
+/// One phase's definition.
+pub struct PhaseDef {
+    pub id: PhaseId,
+    pub title: &'static str,
+    pub needs: Needs,
+    /// Hosts run one after the other (see [`Phase::one_at_a_time`]).
+    pub one_at_a_time: bool,
+    /// Its steps per host; hosts without steps are left out, and so is a phase
+    /// without hosts.
+    pub steps: fn(&Builder) -> Vec<HostSteps>,
+}
+
+impl PhaseDef {
+    /// A phase that works on the hosts: connect and preflight run before it when it
+    /// is picked alone.
+    pub const fn on_hosts(
+        name: &'static str,
+        title: &'static str,
+        steps: fn(&Builder) -> Vec<HostSteps>,
+    ) -> Self {
+        PhaseDef {
+            id: PhaseId::new(name),
+            title,
+            needs: Needs {
+                hosts: true,
+                pki: false,
+            },
+            one_at_a_time: false,
+            steps,
+        }
+    }
+
+    /// A phase on the KVM host alone: it needs no connection to any host.
+    pub const fn local(
+        name: &'static str,
+        title: &'static str,
+        steps: fn(&Builder) -> Vec<HostSteps>,
+    ) -> Self {
+        let mut def = PhaseDef::on_hosts(name, title, steps);
+        def.needs.hosts = false;
+        def
+    }
+
+    /// It starts something that uses the cluster's certificates: the PKI phase runs
+    /// before it when it is picked alone.
+    pub const fn with_pki(mut self) -> Self {
+        self.needs.pki = true;
+        self
+    }
+
+    /// Its hosts run one after the other.
+    pub const fn one_at_a_time(mut self) -> Self {
+        self.one_at_a_time = true;
+        self
+    }
+}
+
+/// What the operator agreed a reset may delete besides kubewiz's own files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ResetOptions {
+    /// Delete etcd's data (the cluster's state) and the kubelet's.
+    pub delete_data: bool,
+}
+
+/// What the phases build from.
+pub struct Builder<'a> {
+    pub layout: &'a Layout<'a>,
+    pub files: &'a [File],
+    pub local: &'a Local,
+    /// What a reset may delete (reset phases only).
+    pub reset: ResetOptions,
+}
+
+impl<'a> Builder<'a> {
+    pub fn new(layout: &'a Layout<'a>, files: &'a [File], local: &'a Local) -> Self {
+        Builder {
+            layout,
+            files,
+            local,
+            reset: ResetOptions { delete_data: false },
+        }
+    }
+
+    /// Steps for every host of the cluster.
+    fn every_host(
+        &self,
+        id: PhaseId,
+        mut steps: impl FnMut(&mut Steps, &HostSpec),
+    ) -> Vec<HostSteps> {
+        self.for_hosts(
+            id,
+            &self.layout.spec.hosts.iter().collect::<Vec<_>>(),
+            |s, h| steps(s, h),
+        )
+    }
+
+    /// Steps for each of `hosts`.
+    fn for_hosts(
+        &self,
+        id: PhaseId,
+        hosts: &[&HostSpec],
+        mut steps: impl FnMut(&mut Steps, &HostSpec),
+    ) -> Vec<HostSteps> {
+        hosts
+            .iter()
+            .map(|h| {
+                let mut s = Steps::new(id, h.name.as_str());
+                steps(&mut s, h);
+                s.done()
+            })
+            .collect()
+    }
+
+    /// The files of `purpose` rendered for the host `steps` are for.
+    fn files_for(&self, host: &str, purpose: Purpose) -> impl Iterator<Item = &'a File> + '_ {
+        let target = Target::Host(host.to_owned());
+        self.files
+            .iter()
+            .filter(move |f| f.purpose == purpose && f.target == target)
+    }
+
+    fn has_files(&self, host: &str, purpose: Purpose) -> bool {
+        self.files_for(host, purpose).next().is_some()
+    }
+
+    /// An upload step for each file of `purpose` rendered for the host.
+    fn uploads(&self, steps: &mut Steps, purpose: Purpose) {
+        let files: Vec<&File> = self.files_for(&steps.host, purpose).collect();
+        for file in files {
+            let step = steps.push(
+                &slug(&file.path),
+                format!("upload {}", file.path),
+                Action::Upload {
+                    path: file.path.clone(),
+                    mode: file.mode,
+                    content: Blob::new(&file.content),
+                },
+                60,
+            );
+            // Both repository files are rendered; each host gets its package manager's.
+            step.only_on = match file.path.as_str() {
+                node::APT_SOURCE_PATH => Some(OsFamily::Apt),
+                node::RPM_REPO_PATH => Some(OsFamily::Dnf),
+                _ => None,
+            };
+        }
+    }
+
+    /// The rendered `local/` file at `path`.
+    fn local_file(&self, path: &str) -> Option<&'a File> {
+        self.files
+            .iter()
+            .find(|f| f.target == Target::Local && f.path == path)
+    }
+}
+
+/// The operator's kubeconfig on the first control plane, which kubectl steps use.
+const ADMIN_CONF: &str = "/etc/kubernetes/admin.conf";
+
+/// `name size mtime` of each program of a bundle directory, sorted; empty when the
+/// directory cannot be read (the step itself then says why when it runs).
+fn bundle_fingerprint(dir: &std::path::Path) -> String {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return String::new();
+    };
+    let mut lines: Vec<String> = entries
+        .filter_map(Result::ok)
+        .filter_map(|e| {
+            let meta = e.metadata().ok().filter(|m| m.is_file())?;
+            let mtime = meta
+                .modified()
+                .ok()?
+                .duration_since(std::time::UNIX_EPOCH)
+                .ok()?
+                .as_nanos();
+            Some(format!(
+                "{} {} {mtime}",
+                e.file_name().to_string_lossy(),
+                meta.len()
+            ))
+        })
+        .collect();
+    lines.sort();
+    lines.join("\n")
+}
+
+/// Deletes everything inside `dirs`, keeping the directories themselves (packages
+/// create them, with their owners and modes).
+fn empty_dirs(dirs: &[&str]) -> String {
+    format!(
+        "for d in {}; do if [ -d \"$d\" ]; then find \"$d\" -mindepth 1 -delete; fi; done",
+        dirs.join(" ")
+    )
+}
+
+/// Stops and disables `units` that have a unit file; nothing for the others.
+fn stop_units(units: &[&str]) -> String {
+    units
+        .iter()
+        .map(|u| {
+            format!(
+                "if [ -e /etc/systemd/system/{u}.service ] || [ -e /lib/systemd/system/{u}.service ] || [ -e /usr/lib/systemd/system/{u}.service ]; \
+then systemctl disable --now {u}; else echo 'no {u} unit'; fi"
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// The step slug of an upload: its path, readable.
+fn slug(path: &str) -> String {
+    format!("upload{}", path.replace('/', ":"))
+}
+
+/// The plan of `phases`, as `b` builds them.
+pub(super) fn plan(b: &Builder, phases: &[&PhaseDef]) -> Plan {
+    Plan {
+        cluster: b.layout.spec.name.to_string(),
+        spec: Arc::new(b.layout.spec.clone()),
+        phases: phases
+            .iter()
+            .map(|def| Phase {
+                id: def.id,
+                title: def.title,
+                one_at_a_time: def.one_at_a_time,
+                hosts: (def.steps)(b)
+                    .into_iter()
+                    .filter(|h| !h.steps.is_empty())
+                    .collect(),
+            })
+            .filter(|p| !p.hosts.is_empty())
+            .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::*;
+    use crate::plan::{PhaseId, build};
+
+    #[test]
+    fn every_phase_has_its_own_name_and_its_steps_carry_it() {
+        let names: BTreeSet<&str> = INSTALL.iter().chain(RESET).map(|p| p.id.name()).collect();
+        assert_eq!(
+            names.len(),
+            INSTALL.len() + RESET.len() - 1,
+            "connect is in both"
+        );
+        for def in INSTALL {
+            assert_eq!(PhaseId::from_name(def.id.name()), Some(def.id));
+        }
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("presets/kvm-lab.toml");
+        let spec = crate::spec::load_file(&path).unwrap().spec;
+        let layout = Layout::new(&spec).unwrap();
+        let local = Local {
+            libvirt_uri: "test:///default".into(),
+            state_dir: "/nonexistent".into(),
+        };
+        let plan = build(&layout, &[], &local);
+        for (phase, host, step) in plan.steps() {
+            assert!(
+                step.id.starts_with(&format!("{}/{}/", phase.id, host.host)),
+                "{}",
+                step.id
+            );
+        }
+    }
+}

@@ -1,0 +1,71 @@
+//! What passes between the wizard's layers, each in one direction: a screen draws from
+//! a read-only [`View`] and answers a key with an [`Outcome`]; the app turns outcomes
+//! into [`Effect`]s, work the event loop does off the UI thread. Kept below both the
+//! app and the screens so that neither has to reach into the other for them.
+
+use std::path::{Path, PathBuf};
+
+use super::prepare::Prepared;
+use crate::spec::{ClusterSpec, Diagnostic};
+
+/// What a screen's key handling asks of the app.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// The key means nothing here.
+    Ignored,
+    /// The screen changed (and the spec may have).
+    Handled,
+    Back,
+    Next,
+    Quit,
+    /// Start over from a spec: "new cluster" or a loaded preset.
+    Load {
+        spec: Box<ClusterSpec>,
+        origin: String,
+    },
+    /// Replace the spec with the shipped layout of a topology, if no host was edited.
+    Topology(crate::spec::Topology),
+    /// Show a message over the screen until a key is pressed.
+    Message(String),
+    /// Ask before stopping the running install.
+    AskAbort,
+    /// Run the install again after a failure; the engine skips what finished.
+    Rerun,
+    /// Ask the operator to trust these (host, fingerprint) keys, then run again.
+    TrustHostKeys(Vec<(String, String)>),
+    /// Read the VMs of the spec's libvirt network and fill in the hosts.
+    ImportLibvirt,
+}
+
+/// Work the event loop does off the UI thread, then reports back.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    /// Load or make the PKI, render every file and build the plan (reading the libvirt
+    /// network on `libvirt_uri` for its preview).
+    Prepare {
+        spec: Box<ClusterSpec>,
+        state_dir: PathBuf,
+        libvirt_uri: String,
+    },
+    /// List the VMs of libvirt network `network` on `uri` (`kvm::import`); the result
+    /// goes back to the app (`App::imported`).
+    ImportLibvirt { uri: String, network: String },
+    /// Start the install of what was prepared.
+    Run { dry_run: bool },
+    /// Ask the running install to stop after its running steps.
+    Cancel,
+    /// Record these confirmed (host, fingerprint) keys in known_hosts.
+    TrustHostKeys {
+        spec: Box<ClusterSpec>,
+        keys: Vec<(String, String)>,
+    },
+}
+
+/// What every screen may read while drawing.
+pub struct View<'a> {
+    pub spec: &'a ClusterSpec,
+    pub diags: &'a [Diagnostic],
+    pub state_dir: &'a Path,
+    pub prepared: Option<&'a Prepared>,
+    pub origin: &'a str,
+}
