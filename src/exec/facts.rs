@@ -9,6 +9,8 @@ use crate::plan::OsFamily;
 /// Prints one `key=value` line per fact; every command is read-only.
 pub const SCRIPT: &str = r#"exec 2>/dev/null
 export LC_ALL=C
+# First, so that the time is read as the script starts, not after the other facts.
+echo "time=$(date +%s.%N)"
 . /etc/os-release
 echo "os=${PRETTY_NAME:-${ID:-unknown}}"
 echo "machine_id=$(cat /etc/machine-id)"
@@ -25,7 +27,6 @@ echo "listening=$( { ss -Hltn || netstat -ltn; } | awk '{ print $4 }' | sed -n '
 echo "kubelet_conf=$(test -f /etc/kubernetes/kubelet.conf && echo yes)"
 echo "cluster_ca=$(sha256sum /etc/kubernetes/pki/ca.crt | cut -c1-64)"
 echo "etcd_ca=$(sha256sum /etc/etcd/pki/ca.crt | cut -c1-64)"
-echo "time=$(date +%s.%N)"
 "#;
 
 /// A host's facts.
