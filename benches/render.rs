@@ -64,6 +64,7 @@ fn bench(name: &str, spec: &ClusterSpec, rows: &mut Vec<Row>) {
     let local = kubewiz::plan::Local {
         libvirt_uri: "qemu:///system".into(),
         state_dir: std::env::temp_dir(),
+        hosts_file: std::env::temp_dir().join("hosts"),
     };
     // A first PKI: a fresh state directory each time.
     let mut first = Case::default();

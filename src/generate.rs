@@ -37,6 +37,7 @@ pub fn generate(
     let local = Local {
         libvirt_uri: libvirt_uri.to_owned(),
         state_dir: state.dir().to_path_buf(),
+        hosts_file: crate::kvm::hosts_file::path(),
     };
     let mut plan = plan::build(&layout, &files, &local);
     plan.set_libvirt_preview(|step| preview(spec, &step.uri));

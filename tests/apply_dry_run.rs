@@ -113,10 +113,11 @@ fn a_dry_run_reports_every_step_once_and_executes_nothing() {
         &kubewiz::plan::Local {
             libvirt_uri: "test:///default".into(),
             state_dir: state.path().join("kvm-lab"),
+            hosts_file: state.path().join("kvm-lab").join("hosts"),
         },
     );
     let step_ids: Vec<&str> = plan.steps().map(|(_, _, s)| s.id.as_str()).collect();
-    assert_eq!(step_ids.len(), 287, "steps in the plan");
+    assert_eq!(step_ids.len(), 288, "steps in the plan");
 
     let events = audit(state.path(), "kvm-lab");
     // The operator is who the system says runs kubewiz, not the USER it was given.
@@ -162,8 +163,10 @@ fn a_dry_run_reports_every_step_once_and_executes_nothing() {
     // writes nothing on the KVM host.
     assert_eq!(finished["prepare/kubemaster-1/packages-dnf"], "skipped");
     assert_eq!(finished["kubeconfig/local/admin.conf"], "skipped");
-    // The libvirt network is read and its changes shown, not made.
+    // The libvirt network is read and its changes shown, not made; the KVM host's
+    // hosts file likewise.
     assert_eq!(finished["libvirt-network/local/update"], "skipped");
+    assert_eq!(finished["libvirt-network/local/names"], "skipped");
     assert!(
         stdout.contains(
             "[local] libvirt-network/local/update: skipped, dry run: libvirt network default is not changed (18 change(s) would be made)"

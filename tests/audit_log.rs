@@ -569,6 +569,7 @@ fn slow_run_to_be_killed() {
     let local = kubewiz::plan::Local {
         libvirt_uri: "test:///default".into(),
         state_dir: cluster.dir().to_path_buf(),
+        hosts_file: cluster.dir().join("hosts"),
     };
     let plan = kubewiz::plan::build(&layout, &files, &local);
     let options = kubewiz::launch::run_options(&spec, &pki, &cluster, &text, true).unwrap();

@@ -4,6 +4,10 @@
 //! back by `kubewiz apply --phase libvirt-network --yes` with every virsh command in
 //! the audit log, and a second run that changes nothing.
 //!
+//! The phase's second step puts the cluster's names into the KVM host's hosts file
+//! (here a file in the test's state directory, through `KUBEWIZ_HOSTS_FILE`), and
+//! `kubewiz reset`'s last phase takes them out again.
+//!
 //! The test driver keeps no state between processes: each virsh starts from the node
 //! file. So "the network as the first run left it" is rebuilt from what that run
 //! wrote in its audit log (the read-back), into a new node file the second run reads.
@@ -17,6 +21,7 @@ use kubewiz::kvm::network::desired_dns;
 use serde_json::Value;
 
 const STEP: &str = "libvirt-network/local/update";
+const NAMES: &str = "libvirt-network/local/names";
 const READ_BACK: &str = "read back with virsh net-dumpxml default: every entry is in place";
 
 fn root() -> &'static Path {
@@ -31,14 +36,20 @@ fn uri_of(node: &Path) -> String {
     format!("test://{}", node.display())
 }
 
-/// kubewiz with `LIBVIRT_DEFAULT_URI=uri`, no terminal.
+/// kubewiz with `LIBVIRT_DEFAULT_URI=uri`, no terminal, and the KVM host's hosts file
+/// in the state directory.
 fn kubewiz(state: &Path, uri: &str, args: &[&str]) -> Output {
+    kubewiz_with_hosts(state, uri, &state.join("hosts"), args)
+}
+
+fn kubewiz_with_hosts(state: &Path, uri: &str, hosts: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_kubewiz"))
         .arg("--state-dir")
         .arg(state)
         .args(args)
         .current_dir(root())
         .env("LIBVIRT_DEFAULT_URI", uri)
+        .env("KUBEWIZ_HOSTS_FILE", hosts)
         .env("USER", "operator-test")
         .env_remove("SUDO_USER")
         .stdin(Stdio::null())
@@ -91,9 +102,14 @@ fn phases(events: &[Value]) -> Vec<String> {
 
 /// The step's output lines, in order.
 fn lines(events: &[Value]) -> Vec<String> {
+    lines_of(events, STEP)
+}
+
+/// Step `step`'s output lines, in order.
+fn lines_of(events: &[Value], step: &str) -> Vec<String> {
     events
         .iter()
-        .filter(|e| e["event"] == "step_output" && e["step"] == STEP)
+        .filter(|e| e["event"] == "step_output" && e["step"] == step)
         .map(|e| e["line"].as_str().unwrap().to_owned())
         .collect()
 }
@@ -148,12 +164,12 @@ fn plan_shows_the_phase_first_with_its_exact_changes() {
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(0), "{text}");
     assert!(
-        text.starts_with("Plan for cluster kvm-lab: 13 phases, 287 steps. Nothing has run."),
+        text.starts_with("Plan for cluster kvm-lab: 13 phases, 288 steps. Nothing has run."),
         "{text}"
     );
     let expected = format!(
         "
-1. DHCP and DNS on the libvirt network [libvirt-network] (1 host)
+1. DHCP, DNS and host names on the KVM host [libvirt-network] (1 host)
   local
     libvirt-network/local/update
       on libvirt network default ({uri}), live and persistent; asked before it runs
@@ -447,4 +463,118 @@ fn a_network_that_cannot_be_changed_stops_the_run_before_any_host() {
         "{text}"
     );
     assert_eq!(phases(&audit(state.path(), "kvm-lab")), ["libvirt-network"]);
+}
+
+const HOSTS: &str = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost\n";
+
+#[test]
+fn the_kvm_host_resolves_the_cluster_by_name_until_reset() {
+    let state = tempfile::tempdir().unwrap();
+    let hosts = state.path().join("hosts");
+    fs::write(&hosts, HOSTS).unwrap();
+    let uri = uri_of(&fixture());
+
+    // The plan says which file, and a dry run leaves it alone.
+    let plan = kubewiz(
+        state.path(),
+        &uri,
+        &["plan", "--preset", "presets/kvm-lab.toml"],
+    );
+    let wanted = format!(
+        "      put local/hosts (the block \"# BEGIN kubewiz kvm-lab\") into {}\n",
+        hosts.display()
+    );
+    assert!(stdout(&plan).contains(&wanted), "{}", stdout(&plan));
+
+    let out = apply_network(state.path(), &uri, "presets/kvm-lab.toml");
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    let rendered = tempfile::tempdir().unwrap();
+    let out_dir = rendered.path().to_str().unwrap();
+    let r = kubewiz(
+        state.path(),
+        &uri,
+        &[
+            "render",
+            "--preset",
+            "presets/kvm-lab.toml",
+            "--out",
+            out_dir,
+        ],
+    );
+    assert_eq!(r.status.code(), Some(0), "{}", stdout(&r));
+    let block = fs::read_to_string(rendered.path().join("local/hosts")).unwrap();
+    let text = fs::read_to_string(&hosts).unwrap();
+    assert_eq!(text, format!("{HOSTS}{block}"));
+    let vip = ["192.168.122.10", "kubeapi.test.example"];
+    assert!(
+        text.lines()
+            .any(|l| l.split_whitespace().collect::<Vec<_>>() == vip),
+        "{text}"
+    );
+    let logged = lines_of(&audit(state.path(), "kvm-lab"), NAMES);
+    let said = format!("{} now holds the cluster's names", hosts.display());
+    assert!(logged.contains(&said), "{logged:#?}");
+
+    // A line the operator adds after the block stays; a run with another state
+    // directory (no journal) finds the names in place and writes nothing.
+    let edited = format!("{text}10.1.1.1\tmine\n");
+    fs::write(&hosts, &edited).unwrap();
+    let again_state = tempfile::tempdir().unwrap();
+    let again = kubewiz_with_hosts(
+        again_state.path(),
+        &uri,
+        &hosts,
+        &[
+            "apply",
+            "--preset",
+            "presets/kvm-lab.toml",
+            "--phase",
+            "libvirt-network",
+            "--yes",
+            "--no-tui",
+        ],
+    );
+    assert_eq!(again.status.code(), Some(0), "{}", stdout(&again));
+    let logged = lines_of(&audit(again_state.path(), "kvm-lab"), NAMES);
+    let said = format!("{} already holds the cluster's names", hosts.display());
+    assert!(logged.contains(&said), "{logged:#?}");
+    assert_eq!(fs::read_to_string(&hosts).unwrap(), edited);
+
+    // Reset's last phase, on the KVM host alone, takes the block out and nothing else.
+    let spec = kvm_lab();
+    let layout = kubewiz::spec::layout::Layout::new(&spec).unwrap();
+    let local = kubewiz::plan::Local {
+        libvirt_uri: uri.clone(),
+        state_dir: state.path().join("kvm-lab"),
+        hosts_file: hosts.clone(),
+    };
+    let reset = kubewiz::plan::reset::build(
+        &layout,
+        &local,
+        kubewiz::plan::reset::ResetOptions { delete_data: false },
+    );
+    let last = reset.phases.last().unwrap().id;
+    assert_eq!(last.name(), "forget-names");
+    let only = reset.only(&[last].into_iter().collect());
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let outcome = runtime.block_on(async {
+        let mut handle = kubewiz::exec::runner::start(
+            only,
+            std::sync::Arc::new(kubewiz::exec::ssh::Ssh::new(false)),
+            kubewiz::exec::runner::RunOptions {
+                concurrency: 4,
+                finished: kubewiz::exec::journal::Finished::new(),
+                sinks: Vec::new(),
+                log_path: None,
+                redactor: kubewiz::audit::Redactor::default(),
+            },
+        );
+        while handle.events.recv().await.is_some() {}
+        handle.task.await.unwrap()
+    });
+    assert_eq!(outcome, kubewiz::exec::RunOutcome::Succeeded);
+    assert_eq!(
+        fs::read_to_string(&hosts).unwrap(),
+        format!("{HOSTS}10.1.1.1\tmine\n")
+    );
 }

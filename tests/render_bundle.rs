@@ -117,6 +117,7 @@ fn bundle_installs_get_the_kubelet_and_containerd_units() {
         &kubewiz::plan::Local {
             libvirt_uri: "test:///default".into(),
             state_dir: state.path().to_path_buf(),
+            hosts_file: state.path().join("hosts"),
         },
     )
     .to_string();

@@ -256,6 +256,7 @@ fn plan_steps_have_unique_stable_ids_and_never_print_secrets() {
             &kubewiz::plan::Local {
                 libvirt_uri: "test:///default".into(),
                 state_dir: state.path().to_path_buf(),
+                hosts_file: state.path().join("hosts"),
             },
         );
         let ids: Vec<&str> = plan.steps().map(|(_, _, s)| s.id.as_str()).collect();
@@ -268,7 +269,8 @@ fn plan_steps_have_unique_stable_ids_and_never_print_secrets() {
                 &files,
                 &kubewiz::plan::Local {
                     libvirt_uri: "test:///default".into(),
-                    state_dir: state.path().to_path_buf()
+                    state_dir: state.path().to_path_buf(),
+                    hosts_file: state.path().join("hosts"),
                 }
             ),
             plan

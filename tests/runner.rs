@@ -46,6 +46,7 @@ fn local(state: &Path) -> Local {
     Local {
         libvirt_uri: "test:///default".into(),
         state_dir: state.to_path_buf(),
+        hosts_file: state.join("hosts"),
     }
 }
 

@@ -15,16 +15,20 @@ mod lab;
 mod cluster;
 
 use std::fs;
+use std::path::Path;
 use std::time::Instant;
 
 use vm::{Reservations, VmLab, VmSpec};
 
 #[test]
-#[ignore = "stops in its last phase: kubewiz does not yet make the KVM host resolve the \
-            names the libvirt network serves (issue 14), so the operator's admin.conf cannot \
-            reach kubeapi.vmlab.test; run with --ignored to see it"]
+#[ignore = "its last checks (the API through the endpoint name from the KVM host, the \
+            control plane back after a reboot) have not yet passed on this machine's TCG \
+            VMs; run with --ignored to see it"]
 fn single_master_installs_on_vms_with_systemd() {
     let started = Instant::now();
+    // The install puts the cluster's names into the KVM host's /etc/hosts (that is how
+    // kubectl here reaches the endpoint); they go again whatever happens.
+    let _names = ForgetNames("vmsingle");
     let lab = VmLab::start(
         &[VmSpec::new("cp1", 2, 2048), VmSpec::new("node1", 1, 1536)],
         Reservations::Yes,
@@ -139,4 +143,16 @@ fn single_master_installs_on_vms_with_systemd() {
         "single_master_installs_on_vms_with_systemd: {:.0?}",
         started.elapsed()
     );
+}
+
+/// Takes cluster `.0`'s block out of /etc/hosts when dropped.
+struct ForgetNames(&'static str);
+
+impl Drop for ForgetNames {
+    fn drop(&mut self) {
+        let hosts = Path::new(kubewiz::kvm::hosts_file::DEFAULT_PATH);
+        if let Err(e) = kubewiz::kvm::hosts_file::apply(hosts, self.0, None, false) {
+            eprintln!("{e}");
+        }
+    }
 }

@@ -40,6 +40,7 @@ pub fn run(
             let local = Local {
                 libvirt_uri: crate::kvm::connect_uri(),
                 state_dir: prepared.state.dir().to_path_buf(),
+                hosts_file: crate::kvm::hosts_file::path(),
             };
             reset::build(&layout, &local, options)
         }

@@ -9,7 +9,8 @@
 //!   the libvirt network, as a list of exact `virsh net-update` commands computed from
 //!   the spec and the network's current XML (pure, for the preview and the plan), and
 //!   applied with [`network::apply`] — for `kubewiz kvm dns` and a local install phase;
-//! - [`clone`]: the preset's missing VMs, cloned from a template domain.
+//! - [`clone`]: the preset's missing VMs, cloned from a template domain;
+//! - [`hosts_file`]: the cluster's block in the KVM host's own hosts file.
 //!
 //! Everything goes through `virsh --connect URI`, so the tests run against libvirt's
 //! test driver (`test:///FILE`) with no daemon and no hypervisor. The install and the
@@ -38,6 +39,7 @@
 //! ```
 
 pub mod clone;
+pub mod hosts_file;
 pub mod import;
 pub mod netdef;
 pub mod network;

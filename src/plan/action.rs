@@ -110,6 +110,14 @@ pub enum Action {
     /// On the KVM host, after the operator agreed: make the libvirt network hold the
     /// cluster's DHCP reservations and DNS entries, live and persistent.
     LibvirtNetwork(LibvirtNetwork),
+    /// On the KVM host: put the cluster's block (the rendered `local/hosts`) into the
+    /// hosts file `file`, replacing an earlier one, or take it out when `block` is None
+    /// (`kvm::hosts_file`).
+    HostsFile {
+        file: PathBuf,
+        cluster: String,
+        block: Option<Blob>,
+    },
 }
 
 impl Action {
@@ -127,7 +135,8 @@ impl Action {
             | Action::Run { .. }
             | Action::WriteLocal { .. }
             | Action::UploadBundle { .. }
-            | Action::LibvirtNetwork(_) => true,
+            | Action::LibvirtNetwork(_)
+            | Action::HostsFile { .. } => true,
         }
     }
 

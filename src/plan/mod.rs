@@ -77,6 +77,9 @@ pub struct Local {
     pub libvirt_uri: String,
     /// The cluster's state directory, where `local/` files (admin.conf) are saved.
     pub state_dir: PathBuf,
+    /// The KVM host's hosts file, where the libvirt-network phase puts the cluster's
+    /// names (`kvm::hosts_file::path`).
+    pub hosts_file: PathBuf,
 }
 
 /// One step of one host.

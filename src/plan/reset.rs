@@ -7,7 +7,8 @@
 //! kubewiz started outside Kubernetes (external etcd, haproxy and keepalived), then
 //! every file kubewiz wrote is put back as it was before the install, from what
 //! uploads recorded on the host (`plan::record`). Each of those steps is written in
-//! the install phase whose work it undoes. Certificates stay in the state directory,
+//! the install phase whose work it undoes. Last, on the KVM host, the cluster's block
+//! leaves its hosts file. Certificates stay in the state directory,
 //! so a new install reuses the cluster's CAs.
 
 pub use super::phases::ResetOptions;

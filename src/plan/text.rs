@@ -91,6 +91,24 @@ fn write_action(f: &mut fmt::Formatter<'_>, step: &Step) -> fmt::Result {
             writeln!(f, "      save local/{path} in the state directory")?
         }
         Action::LibvirtNetwork(network) => network.write_plan(f)?,
+        Action::HostsFile {
+            file,
+            cluster,
+            block: Some(_),
+        } => writeln!(
+            f,
+            "      put local/hosts (the block \"# BEGIN kubewiz {cluster}\") into {}",
+            file.display()
+        )?,
+        Action::HostsFile {
+            file,
+            cluster,
+            block: None,
+        } => writeln!(
+            f,
+            "      take the block \"# BEGIN kubewiz {cluster}\" out of {}",
+            file.display()
+        )?,
     }
     Ok(())
 }

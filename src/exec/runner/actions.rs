@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use super::host::{Failure, Run};
 use crate::exec::events::Stream;
 use crate::exec::{api_check, facts, libvirt, preflight};
+use crate::kvm::hosts_file::{self, Change};
 use crate::plan::{Action, Blob, BundlePick, LibvirtNetwork, Preflight, Step};
 
 /// Pause between two tries of a wait.
@@ -51,6 +52,11 @@ pub(super) async fn step(run: &Run, host: &str, step: &Step, inputs: &str) -> Ou
         Action::WriteLocal {
             to, mode, content, ..
         } => write_local(run, host, step, to, *mode, content).await,
+        Action::HostsFile {
+            file,
+            cluster,
+            block,
+        } => hosts_file(run, host, step, file, cluster, block.as_ref()).await,
     }
 }
 
@@ -316,6 +322,46 @@ async fn write_local(
         format!("saved {}", to.display()),
     )
     .await;
+    Ok(None)
+}
+
+/// Puts the cluster's block into the KVM host's hosts file, or takes it out.
+async fn hosts_file(
+    run: &Run,
+    host: &str,
+    step: &Step,
+    file: &Path,
+    cluster: &str,
+    block: Option<&Blob>,
+) -> Outcome {
+    let dry_run = run.transport.is_dry_run();
+    let (path, name) = (file.to_path_buf(), cluster.to_owned());
+    let text = block.map(|b| b.as_str().to_owned());
+    let work = tokio::task::spawn_blocking(move || {
+        hosts_file::apply(&path, &name, text.as_deref(), dry_run)
+    });
+    let change = work
+        .await
+        .map_err(|e| Failure::new(format!("the hosts file step stopped: {e}")))?
+        .map_err(Failure::new)?;
+    let said = match (change, block.is_some(), dry_run) {
+        (Change::None, true, _) => "already holds the cluster's names",
+        (Change::None, false, _) => "holds none of the cluster's names",
+        (Change::Written, true, false) => "now holds the cluster's names",
+        (Change::Written, false, false) => "no longer holds the cluster's names",
+        (Change::Written, true, true) => "would get the cluster's names",
+        (Change::Written, false, true) => "would lose the cluster's names",
+    };
+    run.output(
+        host,
+        &step.id,
+        Stream::Stdout,
+        format!("{} {said}", file.display()),
+    )
+    .await;
+    if dry_run {
+        return Ok(Some(format!("dry run: {} is not changed", file.display())));
+    }
     Ok(None)
 }
 

@@ -51,11 +51,13 @@ phases!(
 
 phases!(
     /// `kubewiz reset`'s phases, in order: nodes first, then the services kubewiz
-    /// started outside Kubernetes, then every file put back.
+    /// started outside Kubernetes, then every file put back, then the cluster's names
+    /// out of the KVM host's hosts file.
     RESET = [connect;
         reset_nodes,
         reset_services,
         restore_files,
+        forget_names,
     ]
 );
 
@@ -318,6 +320,7 @@ mod tests {
         let local = Local {
             libvirt_uri: "test:///default".into(),
             state_dir: "/nonexistent".into(),
+            hosts_file: "/nonexistent/hosts".into(),
         };
         let plan = build(&layout, &[], &local);
         for (phase, host, step) in plan.steps() {
