@@ -149,6 +149,8 @@ pub enum AuditCommand {
 pub enum KvmCommand {
     /// Print [[hosts]] for a preset from the VMs on a libvirt network, and why VMs
     /// without an address were left out
+    // The text is the command's help as the operator reads it, not a doc link.
+    #[allow(rustdoc::broken_intra_doc_links)]
     Import {
         /// The libvirt network the cluster's VMs are on
         #[arg(long, value_name = "NAME", default_value = "default")]

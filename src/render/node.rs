@@ -30,7 +30,7 @@ pub const CONTAINERD_CONFIG_PATH: &str = "/etc/containerd/config.toml";
 pub const CONTAINERD_CERTS_DIR: &str = "/etc/containerd/certs.d";
 /// The registry the control-plane manifests and kubeadm name by default.
 const DEFAULT_REGISTRY: &str = "registry.k8s.io";
-/// Where the mirror for [`DEFAULT_REGISTRY`] is configured when the cluster uses
+/// Where the mirror for the default registry (registry.k8s.io) is configured when the cluster uses
 /// another image repository.
 pub const REGISTRY_MIRROR_PATH: &str = "/etc/containerd/certs.d/registry.k8s.io/hosts.toml";
 /// Proxy drop-in for containerd, which pulls the images.
