@@ -61,6 +61,7 @@ pub fn write_pages(dir: &Path) -> std::io::Result<Vec<String>> {
 
 fn write_page(dir: &Path, cmd: clap::Command, names: &mut Vec<String>) -> std::io::Result<()> {
     let man = clap_mangen::Man::new(cmd.clone())
+        .date(page_date())
         .manual("kubewiz manual")
         .source(format!("kubewiz {}", env!("CARGO_PKG_VERSION")));
     let name = man.get_filename();
@@ -76,6 +77,17 @@ fn write_page(dir: &Path, cmd: clap::Command, names: &mut Vec<String>) -> std::i
         write_page(dir, sub.clone(), names)?;
     }
     Ok(())
+}
+
+/// The pages' date: `$SOURCE_DATE_EPOCH`'s day when set (reproducible builds, as
+/// scripts/deb.sh sets it), else today.
+fn page_date() -> String {
+    let t = std::env::var("SOURCE_DATE_EPOCH")
+        .ok()
+        .and_then(|s| s.trim().parse::<i64>().ok())
+        .and_then(|s| time::OffsetDateTime::from_unix_timestamp(s).ok())
+        .unwrap_or_else(time::OffsetDateTime::now_utc);
+    format!("{:04}-{:02}-{:02}", t.year(), u8::from(t.month()), t.day())
 }
 
 const EXIT_STATUS: &str = r#".SH "EXIT STATUS"
