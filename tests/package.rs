@@ -150,6 +150,8 @@ fn the_package_installs_works_and_purges_without_a_trace() {
     assert!(screen.contains("1/9 Start"), "{screen}");
     assert!(screen.contains("Load preset kvm-lab.toml"), "{screen}");
     tmux.keys(&["q"]);
+    tmux.wait_for("(y/n)", Duration::from_secs(10));
+    tmux.keys(&["y"]);
     tmux.wait_for("EXIT=0", Duration::from_secs(10));
     drop(tmux);
 
