@@ -3,8 +3,9 @@
 # dpkg-shlibdeps): the binary, the shipped presets and their JSON Schema, man pages,
 # shell completions, README and copyright.
 #
-#   scripts/deb.sh [--binary PATH] [--out DIR]
+#   scripts/deb.sh [--binary PATH] [--out DIR] [--fast]
 #
+# --fast compresses least (gzip -1): for tests, where the package is thrown away.
 # Without --binary it builds the release binary first (cargo build --release). The
 # package is written to DIR (default: target/debian) as kubewiz_VERSION_ARCH.deb and
 # its path printed last. Install it with: apt-get install ./kubewiz_*.deb
@@ -12,12 +13,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 binary=""
+level=9
 out="${CARGO_TARGET_DIR:-target}/debian"
 while [ $# -gt 0 ]; do
   case "$1" in
     --binary) binary="$2"; shift 2 ;;
     --out) out="$2"; shift 2 ;;
-    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
+    --fast) level=1; shift ;;
+    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
     *) echo "scripts/deb.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -126,5 +129,5 @@ EOF
 chmod 0644 "$root/DEBIAN/control"
 
 deb="$out/kubewiz_${version}_${arch}.deb"
-dpkg-deb --root-owner-group -Zgzip --build "$root" "$deb" >/dev/null
+dpkg-deb --root-owner-group -Zgzip -z"$level" --build "$root" "$deb" >/dev/null
 echo "$deb"

@@ -40,7 +40,10 @@ fn admin_conf() -> &'static str {
             Path::new(env!("CARGO_MANIFEST_DIR")).join("presets/single-node.toml"),
         )
         .unwrap()
-        .replace("[kubernetes]", "[kubernetes]\nencryption_algorithm = \"ECDSA-P256\"");
+        .replace(
+            "[kubernetes]",
+            "[kubernetes]\nencryption_algorithm = \"ECDSA-P256\"",
+        );
         std::fs::write(dir.path().join("solo.toml"), preset).unwrap();
         let out = Command::new(env!("CARGO_BIN_EXE_kubewiz"))
             .arg("render")

@@ -45,7 +45,7 @@ impl Drop for Installed {
 fn build_package(out: &Path) -> PathBuf {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/deb.sh");
     let built = Command::new(&script)
-        .args(["--binary", env!("CARGO_BIN_EXE_kubewiz"), "--out"])
+        .args(["--fast", "--binary", env!("CARGO_BIN_EXE_kubewiz"), "--out"])
         .arg(out)
         .output()
         .expect("run scripts/deb.sh");

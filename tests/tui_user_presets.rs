@@ -39,7 +39,10 @@ fn a_saved_preset_is_listed_and_opens_and_a_typed_path_completes_with_tab() {
     // New, six shipped presets, then the operator's.
     tmux.keys(&["Down", "Down", "Down", "Down", "Down", "Down", "Down"]);
     let selected = tmux.wait_for("> Load your preset mylab.toml", Duration::from_secs(5));
-    assert!(selected.contains("kubewiz/presets/mylab.toml"), "{selected}");
+    assert!(
+        selected.contains("kubewiz/presets/mylab.toml"),
+        "{selected}"
+    );
     tmux.keys(&["Enter"]);
     let opened = tmux.wait_for("mylab · single-master", Duration::from_secs(10));
     assert!(!opened.contains("What do you want to do?"), "{opened}");
