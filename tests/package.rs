@@ -127,6 +127,20 @@ fn the_package_installs_works_and_purges_without_a_trace() {
         "the installed preset does not point at the installed schema:\n{preset}"
     );
 
+    // bash-completion finds the installed script by itself, as in a login shell.
+    let loaded = run(
+        "bash",
+        &[
+            "--norc",
+            "-c",
+            "source /usr/share/bash-completion/bash_completion && _completion_loader kubewiz; complete -p kubewiz",
+        ],
+    );
+    assert!(
+        loaded.status.success() && String::from_utf8_lossy(&loaded.stdout).contains("kubewiz"),
+        "bash-completion (scripts/test.sh installs it) does not load the installed completions: {loaded:?}"
+    );
+
     // The installed program checks the installed presets.
     let state = tempfile::tempdir().unwrap();
     let validate = Command::new("sh")
