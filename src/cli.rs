@@ -46,6 +46,9 @@ pub enum Command {
         /// Preset files (TOML)
         #[arg(required = true, value_name = "FILE")]
         files: Vec<PathBuf>,
+        /// One JSON object per problem (file, line, column, severity, path, message)
+        #[arg(long)]
+        json: bool,
     },
     /// Write every generated file into DIR; no host is contacted
     Render {
@@ -58,6 +61,9 @@ pub enum Command {
     Plan {
         #[arg(long, value_name = "FILE")]
         preset: PathBuf,
+        /// JSON lines: the plan's summary, then one object per step
+        #[arg(long)]
+        json: bool,
     },
     /// Install the cluster
     Apply {
@@ -107,6 +113,31 @@ pub enum Command {
     Kvm {
         #[command(subcommand)]
         command: KvmCommand,
+    },
+    /// Put cluster NAME's admin kubeconfig into ~/.kube/config (or $KUBECONFIG's first
+    /// file) as a context named NAME, or write it to a file
+    Kubeconfig {
+        #[arg(value_name = "NAME")]
+        name: String,
+        /// Merge into ~/.kube/config (or $KUBECONFIG's first file); a timestamped
+        /// backup is kept beside it [the default unless --out is given]
+        #[arg(long)]
+        merge: bool,
+        /// Merge into FILE instead (with --merge), or write the kubeconfig alone to FILE
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// Print the JSON Schema of presets (editors check presets with it)
+    Schema,
+    /// Print a completion script for SHELL: bash, zsh, fish, elvish or powershell
+    Completions {
+        #[arg(value_name = "SHELL")]
+        shell: clap_complete::Shell,
+    },
+    /// Write kubewiz's man pages, one per command (kubewiz.1, kubewiz-apply.1, ...), into DIR
+    Man {
+        #[arg(value_name = "DIR")]
+        dir: PathBuf,
     },
 }
 
@@ -215,6 +246,10 @@ impl Command {
             Command::Reset { .. } => "reset",
             Command::Audit { .. } => "audit",
             Command::Kvm { .. } => "kvm",
+            Command::Kubeconfig { .. } => "kubeconfig",
+            Command::Schema => "schema",
+            Command::Completions { .. } => "completions",
+            Command::Man { .. } => "man",
         }
     }
 }

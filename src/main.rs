@@ -30,9 +30,9 @@ fn run(cli: &Cli, state_dir: Option<&Path>) -> ExitCode {
     let syslog = cli.syslog;
     match &cli.command {
         None => kubewiz::tui::run(cli.preset.as_deref(), state_dir, cli.ascii),
-        Some(Command::Validate { files }) => commands::validate::run(files),
+        Some(Command::Validate { files, json }) => commands::validate::run(files, *json),
         Some(Command::Render { preset, out }) => commands::render::run(state_dir, preset, out),
-        Some(Command::Plan { preset }) => commands::plan::run(state_dir, preset),
+        Some(Command::Plan { preset, json }) => commands::plan::run(state_dir, preset, *json),
         Some(Command::Apply {
             preset,
             yes,
@@ -79,5 +79,11 @@ fn run(cli: &Cli, state_dir: Option<&Path>) -> ExitCode {
             AuditCommand::Verify { files } => commands::audit::verify(files),
         },
         Some(Command::Kvm { command }) => commands::kvm::run(command),
+        Some(Command::Kubeconfig { name, merge, out }) => {
+            commands::kubeconfig::run(state_dir, name, *merge, out.as_deref())
+        }
+        Some(Command::Schema) => commands::docs::schema(),
+        Some(Command::Completions { shell }) => commands::docs::completions(*shell),
+        Some(Command::Man { dir }) => commands::docs::man(dir),
     }
 }

@@ -20,6 +20,36 @@ pub fn default_dir() -> PathBuf {
     base.join("kubewiz")
 }
 
+/// Where the operator's own presets are saved and found:
+/// `$XDG_CONFIG_HOME/kubewiz/presets` (`~/.config/kubewiz/presets`).
+pub fn user_presets_dir() -> Option<PathBuf> {
+    std::env::var_os("XDG_CONFIG_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME")
+                .filter(|v| !v.is_empty())
+                .map(|h| PathBuf::from(h).join(".config"))
+        })
+        .map(|base| base.join("kubewiz/presets"))
+}
+
+/// Presets shared by every operator of the machine.
+pub const SHARED_PRESETS_DIR: &str = "/etc/kubewiz/presets";
+
+/// The `*.toml` files of `dir`, sorted; none when it does not exist or cannot be read.
+pub fn presets_in(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml") && p.is_file())
+        .collect();
+    files.sort();
+    files
+}
+
 /// One cluster's state directory: `<state dir>/<cluster name>/`.
 pub struct ClusterState {
     dir: PathBuf,

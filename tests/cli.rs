@@ -127,3 +127,99 @@ fn apply_without_a_terminal_or_yes_refuses_before_touching_anything() {
         "something was written"
     );
 }
+
+#[test]
+fn validate_json_says_what_the_text_says_one_object_per_line() {
+    let files = [
+        "tests/corpus/bad/many-load-errors-at-once.toml",
+        "tests/corpus/good/warn-vip-unused.toml",
+    ];
+    let mut args = vec!["validate"];
+    args.extend(files);
+    let text = kubewiz(&args);
+    args.push("--json");
+    let json = kubewiz(&args);
+    assert_eq!(text.status.code(), Some(1));
+    assert_eq!(json.status.code(), Some(1));
+    // Piped output never carries colour.
+    assert!(!stdout(&text).contains('\x1b'), "{}", stdout(&text));
+    let rebuilt: Vec<String> = stdout(&json)
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            format!(
+                "{}:{}:{}: {}: {}: {}",
+                v["file"].as_str().unwrap(),
+                v["line"],
+                v["column"],
+                v["severity"].as_str().unwrap(),
+                v["path"].as_str().unwrap(),
+                v["message"].as_str().unwrap()
+            )
+        })
+        .collect();
+    let lines: Vec<String> = stdout(&text).lines().map(str::to_owned).collect();
+    assert!(lines.len() >= 3, "{lines:?}");
+    assert_eq!(rebuilt, lines);
+}
+
+#[test]
+fn plan_json_has_the_summary_then_every_step_of_the_text_in_order() {
+    let state = tempfile::tempdir().unwrap();
+    let state = state.path().to_str().unwrap();
+    let args = [
+        "plan",
+        "--preset",
+        "presets/single-master.toml",
+        "--state-dir",
+        state,
+    ];
+    let text = kubewiz(&args);
+    assert!(text.status.success(), "{text:?}");
+    let mut json_args = args.to_vec();
+    json_args.push("--json");
+    let json = kubewiz(&json_args);
+    assert!(json.status.success(), "{json:?}");
+    let objects: Vec<serde_json::Value> = stdout(&json)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let text = stdout(&text);
+    let header = text.lines().next().unwrap();
+    assert_eq!(
+        header,
+        format!(
+            "Plan for cluster {}: {} phases, {} steps. Nothing has run.",
+            objects[0]["cluster"].as_str().unwrap(),
+            objects[0]["phases"],
+            objects[0]["steps"]
+        )
+    );
+    // Step ids stand at an indent of four; the lines under them at six.
+    let ids: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("    ") && !l.starts_with("      "))
+        .map(|l| {
+            l.trim()
+                .trim_end_matches(" (apt hosts)")
+                .trim_end_matches(" (dnf hosts)")
+        })
+        .collect();
+    let json_ids: Vec<&str> = objects[1..]
+        .iter()
+        .map(|o| o["step"].as_str().unwrap())
+        .collect();
+    assert_eq!(json_ids, ids);
+    assert_eq!(objects[0]["steps"], json_ids.len());
+    let under: Vec<String> = text
+        .lines()
+        .filter(|l| l.starts_with("      "))
+        .map(|l| l.trim_start().to_owned())
+        .collect();
+    let json_under: Vec<String> = objects[1..]
+        .iter()
+        .flat_map(|o| o["lines"].as_array().unwrap().clone())
+        .map(|l| l.as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(json_under, under);
+}

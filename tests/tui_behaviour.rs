@@ -342,7 +342,7 @@ fn save_preset_writes_a_preset_that_loads_back() {
     h.walk_to("Review");
     let path = h.dir.path().join("saved.toml");
     h.press(KeyCode::Char('s'));
-    h.erase(40);
+    h.erase(200);
     h.type_text(path.to_str().unwrap());
     h.press(KeyCode::Enter);
     assert!(h.screen().contains("saved the preset"), "{}", h.screen());

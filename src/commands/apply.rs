@@ -212,7 +212,13 @@ fn execute(
     if let Some(only) = &only {
         prepared.plan = prepared.plan.only(only);
     }
-    run_plan(prepared, transport, options, run.syslog)
+    let name = prepared.spec.name.to_string();
+    let admin = prepared.state.dir().join("admin.conf");
+    let code = run_plan(prepared, transport, options, run.syslog);
+    if code == ExitCode::from(EXIT_OK) && !dry_run && admin.is_file() {
+        println!("{}", super::kubeconfig::offer(&name, &admin));
+    }
+    code
 }
 
 /// Runs `prepared`'s plan with `options`, line output on stdout and a summary at the

@@ -2,6 +2,9 @@
 
 pub mod apply;
 pub mod audit;
+mod colour;
+pub mod docs;
+pub mod kubeconfig;
 pub mod kvm;
 pub mod plan;
 mod prepare;

@@ -26,6 +26,7 @@ pub use action::{Action, Blob, BundlePick, CaDigests, OsFamily, Preflight};
 pub use libvirt::{LibvirtNetwork, NetworkChanges, NetworkPreview};
 pub use needs::{HostNeeds, needs_package_manager, required_ports};
 pub use phases::BUNDLE_TARGET;
+pub use text::StepText;
 
 use crate::files::File;
 use crate::spec::ClusterSpec;

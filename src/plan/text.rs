@@ -45,6 +45,16 @@ impl fmt::Display for Plan {
     }
 }
 
+/// A step's lines as `kubewiz plan` prints them under its id (indented), for the
+/// plan's JSON lines.
+pub struct StepText<'a>(pub &'a Step);
+
+impl fmt::Display for StepText<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write_action(f, self.0)
+    }
+}
+
 /// A step's lines under its id: what it runs, uploads, checks or waits for.
 fn write_action(f: &mut fmt::Formatter<'_>, step: &Step) -> fmt::Result {
     match &step.action {

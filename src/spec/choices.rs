@@ -3,10 +3,11 @@
 
 use std::fmt;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// The shape of the cluster (DESIGN.md, Topologies).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Topology {
     /// One control plane that also runs workloads.
@@ -49,7 +50,9 @@ impl fmt::Display for Topology {
 }
 
 /// What a host does in the cluster.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Role {
     ControlPlane,
@@ -83,7 +86,7 @@ impl fmt::Display for Role {
 }
 
 /// The pod network add-on installed after the first control plane.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Cni {
     #[default]
@@ -95,7 +98,7 @@ pub enum Cni {
 }
 
 /// How the control-plane endpoint is made highly available.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum LoadBalancer {
     /// haproxy + keepalived, on `load-balancer` hosts or else on the control planes.
@@ -124,7 +127,7 @@ impl fmt::Display for LoadBalancer {
 }
 
 /// Where the Kubernetes packages come from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum PackageSource {
     /// pkgs.k8s.io, or `packages.repository_mirror` when set.
@@ -135,7 +138,7 @@ pub enum PackageSource {
 }
 
 /// Key type of every key kubewiz generates, with kubeadm's `encryptionAlgorithm` names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, JsonSchema)]
 pub enum EncryptionAlgorithm {
     #[default]
     #[serde(rename = "RSA-2048")]

@@ -8,6 +8,7 @@ mod diag;
 mod fields;
 pub mod layout;
 mod preset;
+pub mod schema;
 mod source;
 mod types;
 pub mod validate;
@@ -16,6 +17,7 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 
 use ipnet::IpNet;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 pub use choices::{Cni, EncryptionAlgorithm, LoadBalancer, PackageSource, Role, Topology};
@@ -29,7 +31,7 @@ pub use types::{DnsLabel, DnsName, EndpointHost, KubeVersion};
 pub const DEFAULT_VERSION: KubeVersion = KubeVersion::new(1, 34, 2);
 
 /// The whole cluster as the operator described it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ClusterSpec {
     /// Cluster name, a DNS label; also the state directory's name.
@@ -53,13 +55,15 @@ pub struct ClusterSpec {
     pub hosts: Vec<HostSpec>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct KubernetesSpec {
     pub version: KubeVersion,
     #[serde(with = "fields::ip_net")]
+    #[schemars(with = "schema::Cidr")]
     pub pod_cidr: IpNet,
     #[serde(with = "fields::ip_net")]
+    #[schemars(with = "schema::Cidr")]
     pub service_cidr: IpNet,
     pub dns_domain: DnsName,
     pub cni: Cni,
@@ -81,29 +85,34 @@ impl Default for KubernetesSpec {
     }
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct NetworkSpec {
     /// The subnet the hosts and the VIP live on; checks that need it are warnings when
     /// it is absent.
     #[serde(with = "fields::opt_ip_net", skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "schema::Cidr")]
     pub hosts_cidr: Option<IpNet>,
     /// The network interface that carries the hosts' addresses on the hosts holding
     /// the VIP (e.g. `enp1s0`); detected on each host at install time when not set.
     #[serde(with = "fields::opt_str", skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "String")]
     pub interface: Option<InterfaceName>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct ControlPlaneSpec {
     /// What clients use to reach the API; defaults to the VIP, or to the only control
     /// plane's address.
     #[serde(with = "fields::opt_str", skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "String")]
     pub endpoint: Option<EndpointHost>,
     #[serde(with = "fields::port")]
+    #[schemars(with = "schema::Port")]
     pub port: u16,
     #[serde(with = "fields::opt_ip", skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "schema::Address")]
     pub vip: Option<IpAddr>,
     pub load_balancer: LoadBalancer,
 }
@@ -119,11 +128,12 @@ impl Default for ControlPlaneSpec {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct SshSpec {
     pub user: String,
     #[serde(with = "fields::port")]
+    #[schemars(with = "schema::Port")]
     pub port: u16,
     pub identity_file: PathBuf,
     pub known_hosts: PathBuf,
@@ -140,22 +150,26 @@ impl Default for SshSpec {
     }
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct PackagesSpec {
     pub source: PackageSource,
     #[serde(with = "fields::opt_str", skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "String")]
     pub repository_mirror: Option<url::Url>,
     #[serde(with = "fields::opt_path", skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "String")]
     pub bundle_dir: Option<PathBuf>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct ProxySpec {
     #[serde(with = "fields::opt_str", skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "String")]
     pub http: Option<ProxyUrl>,
     #[serde(with = "fields::opt_str", skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "String")]
     pub https: Option<ProxyUrl>,
     /// Extra no_proxy entries; every host, the VIP, the endpoint and both CIDRs are
     /// added automatically.
@@ -169,11 +183,12 @@ impl ProxySpec {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct KvmSpec {
     pub libvirt_network: String,
     #[serde(with = "fields::opt_str", skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "String")]
     pub dns_domain: Option<DnsName>,
 }
 
@@ -186,11 +201,12 @@ impl Default for KvmSpec {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HostSpec {
     pub name: DnsLabel,
     #[serde(with = "fields::ip")]
+    #[schemars(with = "schema::Address")]
     pub address: IpAddr,
     #[serde(default)]
     pub roles: Vec<Role>,
@@ -203,6 +219,7 @@ pub struct HostSpec {
         with = "fields::opt_port",
         skip_serializing_if = "Option::is_none"
     )]
+    #[schemars(with = "schema::Port")]
     pub port: Option<u16>,
 }
 

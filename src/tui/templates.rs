@@ -47,8 +47,10 @@ impl Builtin {
 
     /// The preset's leading comment, which says what it is, as one line.
     pub fn summary(&self) -> String {
+        // `#:schema` (the line editors read the JSON Schema from) is not part of it.
         self.text
             .lines()
+            .skip_while(|l| l.starts_with("#:"))
             .map_while(|l| l.strip_prefix('#'))
             .map(str::trim)
             .collect::<Vec<_>>()

@@ -96,6 +96,10 @@ impl Screen for Done {
                 kubeconfig.display()
             )));
             lines.push(Line::raw("  kubectl get nodes -o wide"));
+            lines.push(Line::raw(format!(
+                "  or kubewiz kubeconfig {0}: adds it to ~/.kube/config as context {0}",
+                view.spec.name
+            )));
         }
         lines.push(Line::raw(""));
         lines.push(Line::raw(format!(

@@ -232,7 +232,13 @@ impl Screen for Review {
                 Some(Action::Cancel) => self.save = None,
                 Some(Action::Commit) => {
                     let file = path.value().trim().to_owned();
-                    self.status = Some(match std::fs::write(&file, spec::to_toml(spec)) {
+                    // Atomic, and the presets directory made on first use.
+                    let written = crate::state::write_atomic(
+                        std::path::Path::new(&file),
+                        spec::to_toml(spec).as_bytes(),
+                        0o644,
+                    );
+                    self.status = Some(match written {
                         Ok(()) => format!("{} saved the preset to {file}", theme::ok_mark()),
                         Err(e) => format!("{} could not write {file}: {e}", theme::err_mark()),
                     });
@@ -250,7 +256,11 @@ impl Screen for Review {
                 self.scroll = (self.scroll + 1).min(summary(spec).len().saturating_sub(1))
             }
             Some(Action::Save) => {
-                let mut f = TextField::new(format!("{}.toml", spec.name));
+                // Where the start screen lists the operator's presets.
+                let file = format!("{}.toml", spec.name);
+                let path = crate::state::user_presets_dir()
+                    .map_or_else(|| file.clone(), |d| d.join(&file).display().to_string());
+                let mut f = TextField::new(path);
                 f.start_edit();
                 self.save = Some(f);
             }

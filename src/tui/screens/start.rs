@@ -1,7 +1,9 @@
-//! Start: a new cluster from the built-in default, one of the shipped presets, or quit.
+//! Start: a new cluster from the built-in default, one of the shipped presets, the
+//! operator's own presets (`~/.config/kubewiz/presets`, `/etc/kubewiz/presets`), a
+//! preset file typed in with path completion, or quit.
 
 use ratatui::Frame;
-use ratatui::crossterm::event::KeyEvent;
+use ratatui::crossterm::event::{KeyCode, KeyEvent};
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, List, ListItem, ListState, Paragraph, Wrap};
@@ -10,9 +12,10 @@ use std::path::{Path, PathBuf};
 
 use super::Screen;
 use crate::spec::ClusterSpec;
-use crate::state::ClusterState;
+use crate::state::{self, ClusterState};
+use crate::tui::field::TextField;
 use crate::tui::flow::{Outcome, View};
-use crate::tui::keys::{self, Action, Binding, bind, quiet};
+use crate::tui::keys::{self, Action, Binding, Key, bind, quiet};
 use crate::tui::{templates, theme};
 
 const BINDINGS: &[Binding] = &[
@@ -23,6 +26,13 @@ const BINDINGS: &[Binding] = &[
     quiet(keys::ESC, Action::Back, "quit"),
 ];
 
+/// While a file name is typed.
+const OPEN: &[Binding] = &[
+    bind(keys::ENTER, Action::Commit, "open"),
+    bind(&[Key::plain(KeyCode::Tab)], Action::Cycle, "complete"),
+    bind(keys::ESC, Action::Cancel, "cancel"),
+];
+
 /// The start menu.
 #[derive(Debug, Default)]
 pub struct Start {
@@ -30,12 +40,18 @@ pub struct Start {
     /// Clusters in the state directory with the preset of their last run:
     /// (name, preset path, whether a journal says a run stopped part way).
     saved: Vec<(String, PathBuf, bool)>,
+    /// The operator's presets: (file, shared by every operator of the machine).
+    own: Vec<(PathBuf, bool)>,
+    /// The file name being typed for "open a file", and what Tab last offered.
+    open: Option<(TextField, Vec<String>)>,
 }
 
 enum Entry {
     New,
     Preset(usize),
     Saved(usize),
+    Own(usize),
+    OpenFile,
     Quit,
 }
 
@@ -53,15 +69,131 @@ impl Start {
             }
         }
         saved.sort();
-        Start { selected: 0, saved }
+        let mut own: Vec<(PathBuf, bool)> = Vec::new();
+        if let Some(dir) = state::user_presets_dir() {
+            own.extend(state::presets_in(&dir).into_iter().map(|p| (p, false)));
+        }
+        own.extend(
+            state::presets_in(Path::new(state::SHARED_PRESETS_DIR))
+                .into_iter()
+                .map(|p| (p, true)),
+        );
+        Start {
+            selected: 0,
+            saved,
+            own,
+            open: None,
+        }
     }
 
     fn entries(&self) -> Vec<Entry> {
         let mut out = vec![Entry::New];
         out.extend((0..self.saved.len()).map(Entry::Saved));
         out.extend((0..templates::BUILTIN.len()).map(Entry::Preset));
+        out.extend((0..self.own.len()).map(Entry::Own));
+        out.push(Entry::OpenFile);
         out.push(Entry::Quit);
         out
+    }
+
+    /// Keys while a file name is typed: Tab completes it, Enter opens the file.
+    fn handle_open(&mut self, key: &KeyEvent) -> Outcome {
+        let Some((field, offered)) = self.open.as_mut() else {
+            return Outcome::Ignored;
+        };
+        match keys::lookup(OPEN, key) {
+            Some(Action::Cancel) => self.open = None,
+            Some(Action::Cycle) => {
+                let (text, candidates) = complete(field.value(), home().as_deref());
+                field.set(text);
+                *offered = candidates;
+            }
+            Some(Action::Commit) => {
+                let typed = field.value().trim().to_owned();
+                self.open = None;
+                return load(
+                    &expand(&typed, home().as_deref()),
+                    format!("preset {typed}"),
+                );
+            }
+            _ => {
+                field.key(*key);
+                offered.clear();
+            }
+        }
+        Outcome::Handled
+    }
+}
+
+fn home() -> Option<PathBuf> {
+    std::env::var_os("HOME")
+        .filter(|h| !h.is_empty())
+        .map(PathBuf::from)
+}
+
+/// `~/x` as `$HOME/x`; anything else as typed.
+fn expand(typed: &str, home: Option<&Path>) -> PathBuf {
+    match (typed.strip_prefix("~/"), home) {
+        (Some(rest), Some(home)) => home.join(rest),
+        _ => PathBuf::from(typed),
+    }
+}
+
+/// Completes the last part of a typed path from what its directory holds: the one
+/// match in full (a directory with its `/`), else the longest common beginning, and
+/// the matching names to show. Hidden files only when asked for with a leading dot.
+fn complete(typed: &str, home: Option<&Path>) -> (String, Vec<String>) {
+    let (dir_part, prefix) = match typed.rfind('/') {
+        Some(at) => typed.split_at(at + 1),
+        None => ("", typed),
+    };
+    let dir = if dir_part.is_empty() {
+        PathBuf::from(".")
+    } else {
+        expand(dir_part, home)
+    };
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().to_str()?.to_owned();
+            let wanted =
+                name.starts_with(prefix) && (prefix.starts_with('.') || !name.starts_with('.'));
+            let is_dir = e.path().is_dir();
+            wanted.then(|| if is_dir { format!("{name}/") } else { name })
+        })
+        .collect();
+    names.sort();
+    let common = match names.split_first() {
+        None => return (typed.to_owned(), names),
+        Some((first, rest)) => rest.iter().fold(first.clone(), |acc, n| {
+            acc.chars()
+                .zip(n.chars())
+                .take_while(|(a, b)| a == b)
+                .map(|(a, _)| a)
+                .collect()
+        }),
+    };
+    // Every name starts with the prefix, so their common beginning does too.
+    let completed = format!("{dir_part}{common}");
+    let offered = if names.len() > 1 { names } else { Vec::new() };
+    (completed, offered)
+}
+
+/// Opens a preset file for the wizard.
+fn load(path: &Path, origin: String) -> Outcome {
+    match crate::spec::load_file(path) {
+        Ok(loaded) => Outcome::Load {
+            spec: Box::new(loaded.spec),
+            origin,
+        },
+        Err(crate::spec::LoadError::Invalid { diagnostics, .. }) => Outcome::Message(format!(
+            "{} is not a valid preset ({} problem(s)); kubewiz validate {0} lists them",
+            path.display(),
+            diagnostics.len()
+        )),
+        Err(e) => Outcome::Message(e.to_string()),
     }
 }
 
@@ -75,15 +207,25 @@ impl Screen for Start {
          that you then adapt screen by screen, or start from one of the shipped presets.\n\
          Nothing is contacted and nothing is written until the Execute screen; the preview \
          only makes the cluster's PKI in the state directory.\n\
+         Your own presets are listed too: those saved on Review (in \
+         $XDG_CONFIG_HOME/kubewiz/presets, ~/.config/kubewiz/presets) and the shared ones in \
+         /etc/kubewiz/presets. \"Open a file...\" takes any preset's path; Tab completes it.\n\
          kubewiz --preset FILE opens the wizard with your own preset; kubewiz --ascii draws \
          it with ASCII only, for serial consoles without UTF-8."
     }
 
     fn bindings(&self) -> &'static [Binding] {
-        BINDINGS
+        if self.open.is_some() { OPEN } else { BINDINGS }
+    }
+
+    fn editing(&self) -> bool {
+        self.open.is_some()
     }
 
     fn handle(&mut self, key: &KeyEvent, _spec: &mut ClusterSpec) -> Outcome {
+        if self.open.is_some() {
+            return self.handle_open(key);
+        }
         let entries = self.entries();
         match keys::lookup(BINDINGS, key) {
             Some(Action::Up) => self.selected = self.selected.saturating_sub(1),
@@ -114,6 +256,20 @@ impl Screen for Start {
                             },
                             Err(e) => Outcome::Message(format!("{}: {e}", path.display())),
                         }
+                    }
+                    Some(Entry::Own(i)) => {
+                        let path = &self.own[*i].0;
+                        load(path, format!("preset {}", path.display()))
+                    }
+                    Some(Entry::OpenFile) => {
+                        let start = state::user_presets_dir()
+                            .filter(|d| d.is_dir())
+                            .map(|d| format!("{}/", d.display()))
+                            .unwrap_or_default();
+                        let mut field = TextField::new(start);
+                        field.start_edit();
+                        self.open = Some((field, Vec::new()));
+                        Outcome::Handled
                     }
                     Some(Entry::Quit) | None => Outcome::Quit,
                 };
@@ -158,6 +314,13 @@ impl Screen for Start {
                     let what = if *stopped { "continue" } else { "reuse" };
                     ListItem::new(format!("Cluster {name}: {what} its last run's choices"))
                 }
+                Entry::Own(i) => {
+                    let (path, shared) = &self.own[*i];
+                    let name = path.file_name().unwrap_or_default().to_string_lossy();
+                    let whose = if *shared { "shared" } else { "your" };
+                    ListItem::new(format!("Load {whose} preset {name}"))
+                }
+                Entry::OpenFile => ListItem::new("Open a file..."),
                 Entry::Quit => ListItem::new("Quit"),
             })
             .collect();
@@ -179,8 +342,29 @@ impl Screen for Start {
                 self.saved[*i].1.display(),
                 self.saved[*i].0
             ),
+            Some(Entry::Own(i)) => format!("{}", self.own[*i].0.display()),
+            Some(Entry::OpenFile) => {
+                "A preset file anywhere on this machine: type its path, Tab completes it.".into()
+            }
             _ => "Leave without changing anything.".into(),
         };
+        if let Some((field, offered)) = &self.open {
+            let width = usize::from(detail.width.saturating_sub(8));
+            let mut lines = vec![Line::from(vec![
+                Span::styled("File: ", theme::title()),
+                Span::raw(field.shown(width)),
+            ])];
+            if !offered.is_empty() {
+                lines.push(Line::styled(offered.join("  "), theme::dim()));
+            }
+            frame.render_widget(
+                Paragraph::new(lines)
+                    .wrap(Wrap { trim: false })
+                    .block(Block::new().padding(ratatui::widgets::Padding::horizontal(1))),
+                detail,
+            );
+            return;
+        }
         frame.render_widget(
             Paragraph::new(about)
                 .wrap(Wrap { trim: true })
