@@ -37,6 +37,15 @@ pub fn user_presets_dir() -> Option<PathBuf> {
 /// Presets shared by every operator of the machine.
 pub const SHARED_PRESETS_DIR: &str = "/etc/kubewiz/presets";
 
+/// The directories the wizard lists presets from, each with whether it is shared:
+/// the operator's own, then the machine's.
+pub fn preset_dirs() -> Vec<(PathBuf, bool)> {
+    let mut dirs: Vec<(PathBuf, bool)> =
+        user_presets_dir().map(|d| (d, false)).into_iter().collect();
+    dirs.push((PathBuf::from(SHARED_PRESETS_DIR), true));
+    dirs
+}
+
 /// The `*.toml` files of `dir`, sorted; none when it does not exist or cannot be read.
 pub fn presets_in(dir: &Path) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = fs::read_dir(dir)

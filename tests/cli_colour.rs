@@ -24,9 +24,12 @@ fn validate_colours_on_a_terminal_and_never_with_no_color() {
     );
     tmux.keys(&[&command, "Enter"]);
     tmux.wait_for("\nDONE-1", Duration::from_secs(20));
-    let coloured =
-        String::from_utf8_lossy(&tmux.run(&["capture-pane", "-p", "-e", "-J", "-t", "kw"]).stdout)
-            .into_owned();
+    let coloured = String::from_utf8_lossy(
+        &tmux
+            .run(&["capture-pane", "-p", "-e", "-J", "-t", "kw"])
+            .stdout,
+    )
+    .into_owned();
     let line = coloured
         .lines()
         .find(|l| l.contains("kubernetes.pod_cdir"))
@@ -41,9 +44,12 @@ fn validate_colours_on_a_terminal_and_never_with_no_color() {
     );
     tmux.keys(&[&command, "Enter"]);
     tmux.wait_for("\nDONE-2", Duration::from_secs(20));
-    let plain =
-        String::from_utf8_lossy(&tmux.run(&["capture-pane", "-p", "-e", "-J", "-t", "kw"]).stdout)
-            .into_owned();
+    let plain = String::from_utf8_lossy(
+        &tmux
+            .run(&["capture-pane", "-p", "-e", "-J", "-t", "kw"])
+            .stdout,
+    )
+    .into_owned();
     let line = plain
         .lines()
         .find(|l| l.contains("kubernetes.pod_cdir"))

@@ -20,6 +20,9 @@ impl Harness {
     pub fn new(width: u16, height: u16) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut app = App::new(dir.path().to_path_buf());
+        // No preset directories of the machine's or the user's: screens look the same
+        // wherever they run.
+        app.start = kubewiz::tui::screens::start::Start::new(dir.path(), &[]);
         // libvirt's test driver on a copy of the node file the kvm tests use: the
         // wizard's import and the plan's network preview read it instead of the
         // machine's own libvirt, and its URI is as long wherever the checkout is, so

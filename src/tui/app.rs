@@ -130,7 +130,7 @@ impl App {
     pub fn new(state_dir: PathBuf) -> Self {
         let spec = templates::default_spec();
         let mut app = App {
-            start: screens::start::Start::new(&state_dir),
+            start: screens::start::Start::new(&state_dir, &crate::state::preset_dirs()),
             diags: Vec::new(),
             state_dir,
             screen: ScreenId::Start,

@@ -56,8 +56,10 @@ enum Entry {
 }
 
 impl Start {
-    /// The menu, with the clusters found in `state_dir`.
-    pub fn new(state_dir: &Path) -> Self {
+    /// The menu, with the clusters found in `state_dir` and the presets in
+    /// `preset_dirs` (each marked shared or not; [`state::preset_dirs`] for the
+    /// operator's).
+    pub fn new(state_dir: &Path, preset_dirs: &[(PathBuf, bool)]) -> Self {
         let mut saved = Vec::new();
         if let Ok(dirs) = std::fs::read_dir(state_dir) {
             for dir in dirs.flatten() {
@@ -69,15 +71,10 @@ impl Start {
             }
         }
         saved.sort();
-        let mut own: Vec<(PathBuf, bool)> = Vec::new();
-        if let Some(dir) = state::user_presets_dir() {
-            own.extend(state::presets_in(&dir).into_iter().map(|p| (p, false)));
-        }
-        own.extend(
-            state::presets_in(Path::new(state::SHARED_PRESETS_DIR))
-                .into_iter()
-                .map(|p| (p, true)),
-        );
+        let own: Vec<(PathBuf, bool)> = preset_dirs
+            .iter()
+            .flat_map(|(dir, shared)| state::presets_in(dir).into_iter().map(|p| (p, *shared)))
+            .collect();
         Start {
             selected: 0,
             saved,
