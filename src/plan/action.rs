@@ -110,6 +110,10 @@ pub enum Action {
     /// On the KVM host, after the operator agreed: make the libvirt network hold the
     /// cluster's DHCP reservations and DNS entries, live and persistent.
     LibvirtNetwork(LibvirtNetwork),
+    /// Put a new client certificate and key into the kubeconfig at `path` on the host,
+    /// keeping everything else in it (its server, names, CA), as kubeadm's `certs
+    /// renew` does; nothing when the host has no such file.
+    RenewKubeconfig { path: String, cert: Blob, key: Blob },
 }
 
 impl Action {
@@ -127,7 +131,8 @@ impl Action {
             | Action::Run { .. }
             | Action::WriteLocal { .. }
             | Action::UploadBundle { .. }
-            | Action::LibvirtNetwork(_) => true,
+            | Action::LibvirtNetwork(_)
+            | Action::RenewKubeconfig { .. } => true,
         }
     }
 

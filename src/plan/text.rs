@@ -91,6 +91,10 @@ fn write_action(f: &mut fmt::Formatter<'_>, step: &Step) -> fmt::Result {
             writeln!(f, "      save local/{path} in the state directory")?
         }
         Action::LibvirtNetwork(network) => network.write_plan(f)?,
+        Action::RenewKubeconfig { path, .. } => writeln!(
+            f,
+            "      put the new client certificate into {path} (0600), if the host has it"
+        )?,
     }
     Ok(())
 }
