@@ -26,6 +26,9 @@ use crate::state::{self, ClusterState};
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const HOST_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// The kubelet's current client certificate and key.
+const KUBELET_CLIENT: &str = "/var/lib/kubelet/pki/kubelet-client-current.pem";
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Severity {
     Ok,
@@ -129,10 +132,11 @@ pub fn run(state_dir: Option<&Path>, preset: &Path) -> ExitCode {
         if let Target::Host(host) = &file.target
             && file.path.ends_with(".crt")
         {
-            wanted
-                .entry(host.clone())
-                .or_default()
-                .push((file.path.clone(), Some(file.content.clone()), false));
+            wanted.entry(host.clone()).or_default().push((
+                file.path.clone(),
+                Some(file.content.clone()),
+                false,
+            ));
         }
     }
     for cp in &layout.control_planes {
@@ -145,6 +149,20 @@ pub fn run(state_dir: Option<&Path>, preset: &Path) -> ExitCode {
                 true,
             ));
         }
+    }
+    // Hosts with a kubelet: its client certificate (it rotates it itself; shown for its
+    // expiry), and on workers the CA `kubeadm join` wrote.
+    let kubernetes_ca = kept.authority(Authority::Kubernetes).cert_pem.clone();
+    for host in layout.control_planes.iter().chain(&layout.workers) {
+        let files = wanted.entry(host.name.to_string()).or_default();
+        if !layout.control_planes.iter().any(|cp| cp.name == host.name) {
+            files.push((
+                "/etc/kubernetes/pki/ca.crt".into(),
+                Some(kubernetes_ca.clone()),
+                false,
+            ));
+        }
+        files.push((KUBELET_CLIENT.into(), None, true));
     }
     let paths: BTreeMap<String, Vec<String>> = wanted
         .iter()
@@ -169,18 +187,22 @@ pub fn run(state_dir: Option<&Path>, preset: &Path) -> ExitCode {
                     severity: Severity::Error,
                     place: host.clone(),
                     path: "-".into(),
-                    text: format!("the host does not answer: {why}; its certificates were not checked"),
+                    text: format!(
+                        "the host does not answer: {why}; its certificates were not checked"
+                    ),
                 });
                 continue;
             }
             None => continue,
         };
-        for (path, kept_pem, is_kubeconfig) in files {
+        for (path, kept_pem, optional) in files {
             let raw = contents.get(path).cloned().flatten();
-            let pem = if *is_kubeconfig {
+            let pem = if *optional {
                 match &raw {
-                    // kubeadm writes super-admin.conf on the first control plane only.
+                    // kubeadm writes super-admin.conf on the first control plane only;
+                    // a kubelet that has not joined has no client certificate yet.
                     None => continue,
+                    Some(pem) if path == KUBELET_CLIENT => Some(pem.clone()),
                     Some(conf) => match client_cert(conf) {
                         Some(pem) => Some(pem),
                         None => continue,
@@ -280,10 +302,7 @@ fn judge(seen: &Seen<'_>, kept: &Pki, now: OffsetDateTime) -> Finding {
             "{} serial {} expires {date} ({days} days) {signed}{}",
             info.subject_cn,
             info.serial,
-            notes
-                .iter()
-                .map(|n| format!("; {n}"))
-                .collect::<String>()
+            notes.iter().map(|n| format!("; {n}")).collect::<String>()
         ),
     )
 }

@@ -9,15 +9,16 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use super::apply::{confirm, run_plan};
-use super::prepare::prepare;
+use super::prepare::{Prepared, load_valid};
 use super::{EXIT_FAILED, EXIT_OK, EXIT_USAGE};
 use crate::exec::Transport;
 use crate::exec::dry_run::DryRun;
 use crate::exec::ssh::Ssh;
 use crate::launch;
-use crate::pki::renew;
+use crate::pki::{self, renew};
 use crate::plan::{self, Local};
 use crate::spec::layout::Layout;
+use crate::state::{self, ClusterState};
 
 /// What `kubewiz certs renew` was asked to do.
 pub struct RenewArgs<'a> {
@@ -35,11 +36,10 @@ pub fn run(state_dir: Option<&Path>, args: RenewArgs<'_>) -> ExitCode {
         );
         return ExitCode::from(EXIT_USAGE);
     }
-    let mut prepared = match prepare(state_dir, args.preset) {
-        Ok(p) => p,
+    let (spec, preset_text) = match load_valid(args.preset) {
+        Ok(loaded) => loaded,
         Err(code) => return code,
     };
-    let spec = prepared.spec.clone();
     let layout = match Layout::new(&spec) {
         Ok(l) => l,
         Err(e) => {
@@ -47,7 +47,17 @@ pub fn run(state_dir: Option<&Path>, args: RenewArgs<'_>) -> ExitCode {
             return ExitCode::from(EXIT_FAILED);
         }
     };
-    let pki_dir = prepared.state.pki_dir();
+    let dir = state_dir.map_or_else(state::default_dir, Path::to_path_buf);
+    let cluster = ClusterState::new(&dir, spec.name.as_str());
+    let pki_dir = cluster.pki_dir();
+    // Only read: what needs renewing is renewed below, and a dry run saves nothing.
+    let mut pki = match pki::read_kept(&pki_dir, &layout) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("kubewiz: the kept PKI of cluster {}: {e}", spec.name);
+            return ExitCode::from(EXIT_FAILED);
+        }
+    };
     let pending = match renew::pending(&pki_dir, &layout) {
         Ok(p) => p,
         Err(e) => {
@@ -92,7 +102,7 @@ pub fn run(state_dir: Option<&Path>, args: RenewArgs<'_>) -> ExitCode {
                 return ExitCode::from(EXIT_FAILED);
             }
             let now = time::OffsetDateTime::now_utc();
-            let issued = match renew::reissue(&mut prepared.pki, &layout, &profiles, now) {
+            let issued = match renew::reissue(&mut pki, &layout, &profiles, now) {
                 Ok(i) => i,
                 Err(e) => {
                     eprintln!("kubewiz: {e}");
@@ -102,13 +112,16 @@ pub fn run(state_dir: Option<&Path>, args: RenewArgs<'_>) -> ExitCode {
             if !args.dry_run
                 && let Err(e) = renew::save(&pki_dir, &issued)
             {
-                eprintln!("kubewiz: cannot save the renewed certificates in {}: {e}", pki_dir.display());
+                eprintln!(
+                    "kubewiz: cannot save the renewed certificates in {}: {e}",
+                    pki_dir.display()
+                );
                 return ExitCode::from(EXIT_FAILED);
             }
             issued
         }
     };
-    let files = match crate::render::render(&spec, &prepared.pki) {
+    let files = match crate::render::render(&spec, &pki) {
         Ok(f) => f,
         Err(e) => {
             eprintln!("kubewiz: {e}");
@@ -117,10 +130,16 @@ pub fn run(state_dir: Option<&Path>, args: RenewArgs<'_>) -> ExitCode {
     };
     let local = Local {
         libvirt_uri: crate::kvm::connect_uri(),
-        state_dir: prepared.state.dir().to_path_buf(),
+        state_dir: cluster.dir().to_path_buf(),
     };
-    prepared.plan = plan::certs::build(&layout, &files, &local, &renewed);
-    prepared.files = files;
+    let prepared = Prepared {
+        plan: plan::certs::build(&layout, &files, &local, &renewed),
+        files,
+        spec: spec.clone(),
+        pki,
+        state: cluster,
+        preset_text,
+    };
     if args.dry_run {
         print!("{}", prepared.plan);
     }
@@ -154,14 +173,14 @@ pub fn run(state_dir: Option<&Path>, args: RenewArgs<'_>) -> ExitCode {
         }
         return code;
     }
-    let finished = renew::finish(&pki_dir).map_err(|e| e.to_string()).and_then(|()| {
-        match std::fs::remove_file(&journal) {
+    let finished = renew::finish(&pki_dir)
+        .map_err(|e| e.to_string())
+        .and_then(|()| match std::fs::remove_file(&journal) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
                 Err(format!("{}: {e}", journal.display()))
             }
             _ => Ok(()),
-        }
-    });
+        });
     if let Err(e) = finished {
         eprintln!("kubewiz: the renewal finished, but its record could not be removed: {e}");
         return ExitCode::from(EXIT_FAILED);

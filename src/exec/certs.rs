@@ -38,7 +38,10 @@ pub async fn read_hosts(
                     .map_err(|e| e.to_string())?;
                 let mut out = BTreeMap::new();
                 for path in paths {
-                    let content = session.read(&path).await.map_err(|e| format!("{path}: {e}"))?;
+                    let content = session
+                        .read(&path)
+                        .await
+                        .map_err(|e| format!("{path}: {e}"))?;
                     out.insert(path, content);
                 }
                 Ok(out)

@@ -68,6 +68,10 @@ mod tests {
         assert!(with_client(b"users: []\n", "c", "k").is_err());
         assert!(with_client(b": not yaml: [", "c", "k").is_err());
         let files = "users:\n- name: a\n  user:\n    client-certificate: /a.crt\n";
-        assert!(with_client(files.as_bytes(), "c", "k").unwrap_err().contains("files"));
+        assert!(
+            with_client(files.as_bytes(), "c", "k")
+                .unwrap_err()
+                .contains("files")
+        );
     }
 }

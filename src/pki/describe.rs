@@ -22,8 +22,15 @@ impl CertInfo {
     }
 }
 
+/// The DER of the first CERTIFICATE block of `pem` (a kubelet's `.pem` holds its key
+/// too, in either order).
 fn parse(pem: &[u8]) -> Result<Vec<u8>, String> {
-    let (_, block) = x509_parser::pem::parse_x509_pem(pem)
+    const BEGIN: &[u8] = b"-----BEGIN CERTIFICATE-----";
+    let start = pem
+        .windows(BEGIN.len())
+        .position(|w| w == BEGIN)
+        .ok_or("no PEM certificate in it")?;
+    let (_, block) = x509_parser::pem::parse_x509_pem(&pem[start..])
         .map_err(|e| format!("not a PEM certificate ({e})"))?;
     Ok(block.contents)
 }
@@ -39,7 +46,8 @@ fn cn(name: &x509_parser::x509::X509Name<'_>) -> String {
 /// The first certificate of `pem`.
 pub fn describe(pem: &[u8]) -> Result<CertInfo, String> {
     let der = parse(pem)?;
-    let (_, cert) = X509Certificate::from_der(&der).map_err(|e| format!("not a certificate ({e})"))?;
+    let (_, cert) =
+        X509Certificate::from_der(&der).map_err(|e| format!("not a certificate ({e})"))?;
     let not_after = OffsetDateTime::from_unix_timestamp(cert.validity().not_after.timestamp())
         .map_err(|e| format!("its expiry cannot be read ({e})"))?;
     Ok(CertInfo {

@@ -322,7 +322,11 @@ pub fn read_kept(dir: &Path, layout: &Layout) -> Result<Pki, PkiError> {
             pub_pem: store.read(SA_PUB)?.unwrap_or_default(),
         },
         leaves,
-        bootstrap_token: store.read(BOOTSTRAP_TOKEN)?.unwrap_or_default().trim().to_owned(),
+        bootstrap_token: store
+            .read(BOOTSTRAP_TOKEN)?
+            .unwrap_or_default()
+            .trim()
+            .to_owned(),
     })
 }
 

@@ -121,7 +121,11 @@ pub const OPERATOR_ADMIN: &str = "admin";
 /// kubelet.conf is not among them: the kubelet rotates its own certificate.
 pub const KUBECONFIGS: [(&str, &str, Option<&str>); 4] = [
     ("admin.conf", "kubernetes-admin", Some(CLUSTER_ADMINS)),
-    ("super-admin.conf", "kubernetes-super-admin", Some("system:masters")),
+    (
+        "super-admin.conf",
+        "kubernetes-super-admin",
+        Some("system:masters"),
+    ),
     (
         "controller-manager.conf",
         "system:kube-controller-manager",

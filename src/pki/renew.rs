@@ -143,7 +143,10 @@ pub fn finish(dir: &Path) -> Result<(), PkiError> {
 }
 
 /// The kubeconfig client certificates kept in `dir` (from an earlier renewal).
-pub fn kept_kubeconfigs(dir: &Path, layout: &Layout) -> Result<BTreeMap<LeafId, CertKey>, PkiError> {
+pub fn kept_kubeconfigs(
+    dir: &Path,
+    layout: &Layout,
+) -> Result<BTreeMap<LeafId, CertKey>, PkiError> {
     let store = Store::new(dir);
     let mut out = BTreeMap::new();
     for p in profiles::kubeconfig_leaves(layout) {

@@ -177,7 +177,9 @@ impl<'a> Builder<'a> {
         self.renewal
             .into_iter()
             .flatten()
-            .filter(|(id, _)| id.host.as_deref() == Some(host) && crate::pki::profiles::is_kubeconfig(id))
+            .filter(|(id, _)| {
+                id.host.as_deref() == Some(host) && crate::pki::profiles::is_kubeconfig(id)
+            })
             .map(|(id, pair)| (id.name, pair))
             .collect()
     }
