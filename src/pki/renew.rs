@@ -156,3 +156,70 @@ pub fn kept_kubeconfigs(
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pki::{describe, load_or_create, signed_by};
+
+    fn spec() -> crate::spec::ClusterSpec {
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("presets/external-etcd.toml");
+        let mut spec = crate::spec::load_file(&path).unwrap().spec;
+        // RSA keys take seconds each on a loaded machine; the algorithm is not the point.
+        spec.kubernetes.encryption_algorithm = crate::spec::EncryptionAlgorithm::EcdsaP256;
+        spec
+    }
+
+    #[test]
+    fn names_pick_leaves_by_kubeadm_and_kubewiz_spelling() {
+        let spec = spec();
+        let layout = Layout::new(&spec).unwrap();
+        let all = select(&layout, &[]).unwrap();
+        assert_eq!(all.len(), renewable(&layout).len());
+        let server = select(&layout, &["etcd-server".into()]).unwrap();
+        assert_eq!(server.len(), layout.etcd.len());
+        assert!(server.iter().all(|p| p.id.name == profiles::ETCD_SERVER));
+        let one = layout.control_planes[0].name.to_string();
+        let picked = select(&layout, &[format!("{one}/admin.conf"), "apiserver".into()]).unwrap();
+        assert_eq!(picked.len(), 1 + layout.control_planes.len());
+        let err = select(&layout, &["apiserverr".into()]).unwrap_err();
+        assert!(
+            err.contains("apiserverr is not a certificate") && err.contains("etcd/server"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn renewed_leaves_have_new_serials_from_the_same_ca_and_a_pending_list_until_finished() {
+        let spec = spec();
+        let layout = Layout::new(&spec).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let (mut pki, _) = load_or_create(dir.path(), &layout).unwrap();
+        let before = pki.clone();
+        let picked = select(&layout, &["apiserver".into(), "scheduler.conf".into()]).unwrap();
+        let issued = reissue(&mut pki, &layout, &picked, OffsetDateTime::now_utc()).unwrap();
+        assert_eq!(issued.len(), picked.len());
+        for (id, pair) in &issued {
+            let ca = &pki.authority(crate::pki::Authority::Kubernetes).cert_pem;
+            assert!(signed_by(pair.cert_pem.as_bytes(), ca.as_bytes()), "{id}");
+            if let Some(old) = before.leaves.get(id) {
+                assert_ne!(
+                    describe(old.cert_pem.as_bytes()).unwrap().serial,
+                    describe(pair.cert_pem.as_bytes()).unwrap().serial
+                );
+                assert_eq!(&pki.leaves[id], pair, "{id} replaced in the PKI");
+            }
+        }
+        assert!(pending(dir.path(), &layout).unwrap().is_none());
+        save(dir.path(), &issued).unwrap();
+        assert_eq!(pending(dir.path(), &layout).unwrap().unwrap(), issued);
+        assert_eq!(
+            kept_kubeconfigs(dir.path(), &layout).unwrap().len(),
+            layout.control_planes.len()
+        );
+        finish(dir.path()).unwrap();
+        assert!(pending(dir.path(), &layout).unwrap().is_none());
+        finish(dir.path()).unwrap();
+    }
+}
