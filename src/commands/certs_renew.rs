@@ -66,7 +66,8 @@ pub fn run(state_dir: Option<&Path>, args: RenewArgs<'_>) -> ExitCode {
         }
     };
     let renewed = match pending {
-        Some(pending) if !args.dry_run => {
+        // A dry run shows the continuation too, saving nothing.
+        Some(pending) => {
             eprintln!(
                 "kubewiz: continuing the unfinished renewal of {} certificate(s) listed in {}",
                 pending.len(),
@@ -78,7 +79,7 @@ pub fn run(state_dir: Option<&Path>, args: RenewArgs<'_>) -> ExitCode {
                     args.names.join(" ")
                 );
             }
-            if !args.yes && !confirm("Continue it?") {
+            if !args.dry_run && !args.yes && !confirm("Continue it?") {
                 eprintln!("kubewiz: nothing was done");
                 return ExitCode::from(EXIT_FAILED);
             }
