@@ -148,6 +148,10 @@ fn short_lived_leaves_are_reported_and_renewed_in_place() {
             .unwrap_or_else(|| panic!("no line for {host} {path}:\n{report}"))
             .to_owned()
     };
+    assert!(
+        report.contains("renew with: kubewiz certs renew"),
+        "{report}"
+    );
     let apiserver = line("kubemaster-1", "/etc/kubernetes/pki/apiserver.crt");
     assert!(
         apiserver.starts_with("warning") && apiserver.contains("expires within 30 days"),

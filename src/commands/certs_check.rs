@@ -52,6 +52,8 @@ struct Finding {
     place: String,
     path: String,
     text: String,
+    /// It expires within the renewal window or has expired: `certs renew` helps.
+    due: bool,
 }
 
 /// A certificate to look at: where, its PEM as read (None: missing), the kept copy
@@ -190,6 +192,7 @@ pub fn run(state_dir: Option<&Path>, preset: &Path) -> ExitCode {
                     text: format!(
                         "the host does not answer: {why}; its certificates were not checked"
                     ),
+                    due: false,
                 });
                 continue;
             }
@@ -235,11 +238,13 @@ pub fn run(state_dir: Option<&Path>, preset: &Path) -> ExitCode {
         count(Severity::Warning),
         count(Severity::Error)
     );
-    if worst > Severity::Ok {
+    if findings.iter().any(|f| f.due) {
         println!(
             "renew with: kubewiz certs renew --preset {}",
             preset.display()
         );
+    }
+    if worst > Severity::Ok {
         ExitCode::from(EXIT_FAILED)
     } else {
         ExitCode::from(EXIT_OK)
@@ -253,6 +258,7 @@ fn judge(seen: &Seen<'_>, kept: &Pki, now: OffsetDateTime) -> Finding {
         place: seen.place.to_owned(),
         path: seen.path.to_owned(),
         text,
+        due: false,
     };
     let Some(pem) = seen.pem else {
         return finding(
@@ -296,7 +302,7 @@ fn judge(seen: &Seen<'_>, kept: &Pki, now: OffsetDateTime) -> Finding {
             notes.push("DIFFERS from the kept copy".into());
         }
     }
-    finding(
+    let mut found = finding(
         severity,
         format!(
             "{} serial {} expires {date} ({days} days) {signed}{}",
@@ -304,7 +310,9 @@ fn judge(seen: &Seen<'_>, kept: &Pki, now: OffsetDateTime) -> Finding {
             info.serial,
             notes.iter().map(|n| format!("; {n}")).collect::<String>()
         ),
-    )
+    );
+    found.due = days < RENEW_BEFORE_DAYS;
+    found
 }
 
 /// Whether two PEM texts hold the same certificate (line endings and spacing aside).
