@@ -103,6 +103,11 @@ pub enum Command {
         #[arg(long)]
         keep_data: bool,
     },
+    /// The cluster's certificates: check their expiry, renew them
+    Certs {
+        #[command(subcommand)]
+        command: CertsCommand,
+    },
     /// Read and check the audit logs of a cluster's runs
     Audit {
         #[command(subcommand)]
@@ -244,6 +249,7 @@ impl Command {
             Command::Apply { .. } => "apply",
             Command::Resume { .. } => "resume",
             Command::Reset { .. } => "reset",
+            Command::Certs { .. } => "certs",
             Command::Audit { .. } => "audit",
             Command::Kvm { .. } => "kvm",
             Command::Kubeconfig { .. } => "kubeconfig",
@@ -252,4 +258,31 @@ impl Command {
             Command::Man { .. } => "man",
         }
     }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CertsCommand {
+    /// Every certificate in the state directory and on every host: expiry, signer, and
+    /// whether the host's copy is the kept one. Exit 1 when one expires within 30 days,
+    /// has expired, differs or cannot be read (for cron)
+    Check {
+        #[arg(long, value_name = "FILE")]
+        preset: PathBuf,
+    },
+    /// Issue the leaf certificates again from the kept CAs, put them on the hosts and
+    /// restart what reads them, one host at a time (CAs are not rotated)
+    Renew {
+        #[arg(long, value_name = "FILE")]
+        preset: PathBuf,
+        /// Only these certificates (apiserver, etcd-server, admin.conf, ..., or
+        /// HOST/NAME) [default: all]
+        #[arg(value_name = "NAME")]
+        names: Vec<String>,
+        /// Do not ask for confirmation
+        #[arg(long)]
+        yes: bool,
+        /// Run nothing and save nothing; show what would run
+        #[arg(long)]
+        dry_run: bool,
+    },
 }

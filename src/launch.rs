@@ -90,6 +90,39 @@ pub fn reset_options(
     Ok(options(spec, pki, audit, None, Finished::new()))
 }
 
+/// The options of `kubewiz certs renew`: an audit log of its own kind and, for a real
+/// run, a journal of its own (`certs-renew.journal`, see [`renew_journal`]), so
+/// running the same renewal again skips what it finished; the install's journal is
+/// left alone.
+pub fn renew_options(
+    spec: &ClusterSpec,
+    pki: &Pki,
+    state: &ClusterState,
+    preset_text: &str,
+    dry_run: bool,
+) -> Result<RunOptions, String> {
+    let (journal, finished) = if dry_run {
+        (None, Finished::new())
+    } else {
+        let path = renew_journal(state);
+        let opened = if path.is_file() {
+            journal::finished_steps(&path).and_then(|f| Ok((Journal::append(&path)?, f)))
+        } else {
+            Journal::create(&path).map(|j| (j, Finished::new()))
+        };
+        let (j, f) =
+            opened.map_err(|e| format!("cannot open the journal {}: {e}", path.display()))?;
+        (Some(j), f)
+    };
+    let audit = start_audit(state, spec, preset_text, RunKind::CertsRenew, dry_run)?;
+    Ok(options(spec, pki, audit, journal, finished))
+}
+
+/// The journal of an unfinished renewal; removed when the renewal succeeds.
+pub fn renew_journal(state: &ClusterState) -> std::path::PathBuf {
+    state.dir().join("certs-renew.journal")
+}
+
 /// The audit log first: it sees every event before the journal records the step.
 fn options(
     spec: &ClusterSpec,

@@ -2,7 +2,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use clap::Parser;
-use kubewiz::cli::{AuditCommand, Cli, Command};
+use kubewiz::cli::{AuditCommand, CertsCommand, Cli, Command};
 use kubewiz::commands;
 
 fn main() -> ExitCode {
@@ -58,6 +58,24 @@ fn run(cli: &Cli, state_dir: Option<&Path>) -> ExitCode {
             yes,
             keep_data,
         }) => commands::reset::run(state_dir, preset, *yes, *keep_data, syslog),
+        Some(Command::Certs { command }) => match command {
+            CertsCommand::Check { preset } => commands::certs_check::run(state_dir, preset),
+            CertsCommand::Renew {
+                preset,
+                names,
+                yes,
+                dry_run,
+            } => commands::certs_renew::run(
+                state_dir,
+                commands::certs_renew::RenewArgs {
+                    preset,
+                    names,
+                    yes: *yes,
+                    dry_run: *dry_run,
+                    syslog,
+                },
+            ),
+        },
         Some(Command::Audit { command }) => match command {
             AuditCommand::List { name } => commands::audit::list(state_dir, name),
             AuditCommand::Show {

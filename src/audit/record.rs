@@ -16,6 +16,9 @@ pub enum RunKind {
     Install,
     Resume,
     Reset,
+    /// `kubewiz certs renew`.
+    #[serde(rename = "certs-renew")]
+    CertsRenew,
 }
 
 impl RunKind {
@@ -24,6 +27,7 @@ impl RunKind {
             RunKind::Install => "install",
             RunKind::Resume => "resume",
             RunKind::Reset => "reset",
+            RunKind::CertsRenew => "certs-renew",
         }
     }
 }

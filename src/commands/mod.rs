@@ -2,6 +2,8 @@
 
 pub mod apply;
 pub mod audit;
+pub mod certs_check;
+pub mod certs_renew;
 mod colour;
 pub mod docs;
 pub mod kubeconfig;

@@ -27,6 +27,27 @@ pub struct Prepared {
 /// file and builds the plan, its libvirt network preview read on
 /// [`crate::kvm::connect_uri`]. On failure the exit code to return.
 pub fn prepare(state_dir: Option<&Path>, preset: &Path) -> Result<Prepared, ExitCode> {
+    let (spec, text) = load_valid(preset)?;
+    let state_dir = state_dir.map_or_else(state::default_dir, Path::to_path_buf);
+    let cluster_state = ClusterState::new(&state_dir, spec.name.as_str());
+    let generated =
+        generate(&spec, &cluster_state, &crate::kvm::connect_uri()).map_err(|e| fail(&e))?;
+    for notice in &generated.notices {
+        eprintln!("kubewiz: {notice}");
+    }
+    Ok(Prepared {
+        spec,
+        pki: generated.pki,
+        files: generated.files,
+        plan: generated.plan,
+        state: cluster_state,
+        preset_text: text,
+    })
+}
+
+/// Loads and validates `preset` (problems go to stderr in `validate`'s format): the
+/// spec and the preset's text, or the exit code to return.
+pub fn load_valid(preset: &Path) -> Result<(ClusterSpec, String), ExitCode> {
     let home = std::env::var_os("HOME").map(PathBuf::from);
     let name = preset.display().to_string();
     let loaded = match spec::load_file(preset) {
@@ -48,22 +69,7 @@ pub fn prepare(state_dir: Option<&Path>, preset: &Path) -> Result<Prepared, Exit
         eprintln!("kubewiz: {name} is not valid; nothing was generated");
         return Err(ExitCode::from(EXIT_FAILED));
     }
-    let spec = loaded.spec.clone();
-    let state_dir = state_dir.map_or_else(state::default_dir, Path::to_path_buf);
-    let cluster_state = ClusterState::new(&state_dir, spec.name.as_str());
-    let generated =
-        generate(&spec, &cluster_state, &crate::kvm::connect_uri()).map_err(|e| fail(&e))?;
-    for notice in &generated.notices {
-        eprintln!("kubewiz: {notice}");
-    }
-    Ok(Prepared {
-        spec,
-        pki: generated.pki,
-        files: generated.files,
-        plan: generated.plan,
-        state: cluster_state,
-        preset_text: loaded.text,
-    })
+    Ok((loaded.spec, loaded.text))
 }
 
 fn report(lines: &[(Severity, String)]) {

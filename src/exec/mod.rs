@@ -5,10 +5,12 @@
 
 pub mod api_check;
 mod bundle;
+pub mod certs;
 pub mod dry_run;
 pub mod events;
 pub mod facts;
 pub mod journal;
+pub mod kubeconfig;
 mod libvirt;
 pub mod lines;
 pub mod preflight;

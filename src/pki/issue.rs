@@ -17,6 +17,25 @@ const CA_VALIDITY: Duration = Duration::days(3650);
 const LEAF_VALIDITY: Duration = Duration::days(365);
 const BACKDATE: Duration = Duration::minutes(5);
 
+/// The test hook for short-lived leaves: `KUBEWIZ_TEST_LEAF_DAYS=N` (0 to 365) issues
+/// every leaf with N days of validity (0: already expired), so `kubewiz certs check`
+/// and `certs renew` can be tried without moving any clock. CAs keep their ten years.
+pub const TEST_LEAF_DAYS: &str = "KUBEWIZ_TEST_LEAF_DAYS";
+
+/// How long a new leaf lasts: a year, or what [`TEST_LEAF_DAYS`] says.
+fn leaf_validity() -> Result<Duration, PkiError> {
+    let Some(value) = std::env::var_os(TEST_LEAF_DAYS) else {
+        return Ok(LEAF_VALIDITY);
+    };
+    let text = value.to_string_lossy();
+    match text.trim().parse::<i64>() {
+        Ok(days @ 0..=365) => Ok(Duration::days(days)),
+        _ => Err(PkiError::Conflict(format!(
+            "{TEST_LEAF_DAYS}={text} is not a number of days from 0 to 365; unset it to issue leaves for a year"
+        ))),
+    }
+}
+
 /// A new private key of the cluster's algorithm.
 pub fn new_key(algorithm: EncryptionAlgorithm) -> Result<KeyPair, PkiError> {
     use rcgen::{PKCS_ECDSA_P256_SHA256, PKCS_RSA_SHA256, RsaKeySize};
@@ -107,7 +126,7 @@ pub fn issue_leaf(
     let mut params = base_params(
         &profile.common_name,
         profile.organization,
-        LEAF_VALIDITY,
+        leaf_validity()?,
         now,
     )?;
     params.extended_key_usages = match profile.usage {

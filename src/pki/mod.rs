@@ -10,10 +10,12 @@
 //! Because every control plane receives the CA material from kubewiz, joins do not
 //! depend on `kubeadm init --upload-certs` and its two-hour window.
 
+mod describe;
 mod inspect;
 mod issue;
 mod kubeconfig;
 pub mod profiles;
+pub mod renew;
 mod store;
 
 use std::collections::BTreeMap;
@@ -23,7 +25,9 @@ use std::path::Path;
 use rayon::prelude::*;
 use time::OffsetDateTime;
 
+pub use describe::{CertInfo, describe, signed_by};
 pub use inspect::RENEW_BEFORE_DAYS;
+pub use issue::TEST_LEAF_DAYS;
 pub use kubeconfig::kubeconfig;
 pub use profiles::{Authority, LeafId, LeafProfile};
 
@@ -279,6 +283,51 @@ pub fn load_or_create_at(
         },
         notices,
     ))
+}
+
+/// The PKI kept in `dir`, only read: nothing is made or issued again (what `kubewiz
+/// certs check` looks at). Err names what is missing.
+pub fn read_kept(dir: &Path, layout: &Layout) -> Result<Pki, PkiError> {
+    let store = store::Store::new(dir);
+    let mut missing = Vec::new();
+    let mut authorities = BTreeMap::new();
+    for a in Authority::ALL {
+        match store.read_pair(a.stem())? {
+            Some(pair) => {
+                authorities.insert(a, pair);
+            }
+            None => missing.push(format!("{}.crt", a.stem())),
+        }
+    }
+    let mut leaves = BTreeMap::new();
+    for p in profiles::leaves(layout) {
+        match store.read_pair(&p.id.stem())? {
+            Some(pair) => {
+                leaves.insert(p.id, pair);
+            }
+            None => missing.push(format!("{}.crt", p.id.stem())),
+        }
+    }
+    if !missing.is_empty() {
+        return Err(PkiError::Conflict(format!(
+            "{} lacks {}; `kubewiz apply` or `kubewiz certs renew` makes what is missing",
+            dir.display(),
+            missing.join(", ")
+        )));
+    }
+    Ok(Pki {
+        authorities,
+        service_account: ServiceAccountKey {
+            key_pem: store.read(SA_KEY)?.unwrap_or_default(),
+            pub_pem: store.read(SA_PUB)?.unwrap_or_default(),
+        },
+        leaves,
+        bootstrap_token: store
+            .read(BOOTSTRAP_TOKEN)?
+            .unwrap_or_default()
+            .trim()
+            .to_owned(),
+    })
 }
 
 /// kubeadm's bootstrap token form: `[a-z0-9]{6}.[a-z0-9]{16}`.

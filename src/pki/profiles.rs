@@ -116,6 +116,47 @@ pub const ETCD_PEER: &str = "etcd/peer";
 pub const ETCD_HEALTHCHECK_CLIENT: &str = "etcd/healthcheck-client";
 pub const OPERATOR_ADMIN: &str = "admin";
 
+/// The kubeconfigs `kubeadm init` and `join` write on a control plane with a client
+/// certificate embedded, as kubeadm's `certs renew` renews them: file name, CN, O.
+/// kubelet.conf is not among them: the kubelet rotates its own certificate.
+pub const KUBECONFIGS: [(&str, &str, Option<&str>); 4] = [
+    ("admin.conf", "kubernetes-admin", Some(CLUSTER_ADMINS)),
+    (
+        "super-admin.conf",
+        "kubernetes-super-admin",
+        Some("system:masters"),
+    ),
+    (
+        "controller-manager.conf",
+        "system:kube-controller-manager",
+        None,
+    ),
+    ("scheduler.conf", "system:kube-scheduler", None),
+];
+
+/// The client certificates of each control plane's kubeconfigs ([`KUBECONFIGS`]):
+/// kubeadm makes them at install; kubewiz issues them on `certs renew` and keeps
+/// them in the state directory from then on.
+pub fn kubeconfig_leaves(layout: &Layout) -> Vec<LeafProfile> {
+    let mut out = Vec::new();
+    for cp in &layout.control_planes {
+        for (file, cn, org) in KUBECONFIGS {
+            out.push(client(
+                LeafId::of_host(cp.name.as_str(), file),
+                Authority::Kubernetes,
+                cn,
+                org,
+            ));
+        }
+    }
+    out
+}
+
+/// Whether `id` is the client certificate of a control plane's kubeconfig.
+pub fn is_kubeconfig(id: &LeafId) -> bool {
+    KUBECONFIGS.iter().any(|(file, _, _)| *file == id.name)
+}
+
 /// Every leaf the cluster needs.
 pub fn leaves(layout: &Layout) -> Vec<LeafProfile> {
     let mut out = Vec::new();

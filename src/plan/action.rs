@@ -118,6 +118,10 @@ pub enum Action {
         cluster: String,
         block: Option<Blob>,
     },
+    /// Put a new client certificate and key into the kubeconfig at `path` on the host,
+    /// keeping everything else in it (its server, names, CA), as kubeadm's `certs
+    /// renew` does; nothing when the host has no such file.
+    RenewKubeconfig { path: String, cert: Blob, key: Blob },
 }
 
 impl Action {
@@ -136,7 +140,8 @@ impl Action {
             | Action::WriteLocal { .. }
             | Action::UploadBundle { .. }
             | Action::LibvirtNetwork(_)
-            | Action::HostsFile { .. } => true,
+            | Action::HostsFile { .. }
+            | Action::RenewKubeconfig { .. } => true,
         }
     }
 

@@ -8,6 +8,7 @@
 //! host); `phases::INSTALL` and `phases::RESET` list them in order.
 
 mod action;
+pub mod certs;
 pub mod libvirt;
 mod needs;
 pub mod phases;

@@ -119,6 +119,10 @@ fn write_action(f: &mut fmt::Formatter<'_>, step: &Step) -> fmt::Result {
             "      take the block \"# BEGIN kubewiz {cluster}\" out of {}",
             file.display()
         )?,
+        Action::RenewKubeconfig { path, .. } => writeln!(
+            f,
+            "      put the new client certificate into {path} (0600), if the host has it"
+        )?,
     }
     Ok(())
 }

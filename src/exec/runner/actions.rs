@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use super::host::{Failure, Run};
 use crate::exec::events::Stream;
-use crate::exec::{api_check, facts, libvirt, preflight};
+use crate::exec::{api_check, facts, kubeconfig, libvirt, preflight};
 use crate::kvm::hosts_file::{self, Change};
 use crate::plan::{Action, Blob, BundlePick, LibvirtNetwork, Preflight, Step};
 
@@ -57,6 +57,9 @@ pub(super) async fn step(run: &Run, host: &str, step: &Step, inputs: &str) -> Ou
             cluster,
             block,
         } => hosts_file(run, host, step, file, cluster, block.as_ref()).await,
+        Action::RenewKubeconfig { path, cert, key } => {
+            renew_kubeconfig(run, host, step, path, cert, key).await
+        }
     }
 }
 
@@ -362,6 +365,34 @@ async fn hosts_file(
     if dry_run {
         return Ok(Some(format!("dry run: {} is not changed", file.display())));
     }
+    Ok(None)
+}
+
+/// The host's kubeconfig at `path` with `cert` and `key` as its client credentials.
+async fn renew_kubeconfig(
+    run: &Run,
+    host: &str,
+    step: &Step,
+    path: &str,
+    cert: &Blob,
+    key: &Blob,
+) -> Outcome {
+    if run.transport.is_dry_run() {
+        return Ok(Some("dry run: nothing is contacted".into()));
+    }
+    let session = run.session(host)?;
+    let Some(current) = session.read(path).await? else {
+        return Ok(Some(format!("{path} is not on this host")));
+    };
+    let renewed = kubeconfig::with_client(&current, cert.as_str(), key.as_str())
+        .map_err(|e| Failure::new(format!("{path}: {e}")))?;
+    let changed = session.upload(path, 0o600, renewed.as_bytes()).await?;
+    let line = if changed {
+        format!("{path}: new client certificate")
+    } else {
+        format!("{path} already has the new client certificate")
+    };
+    run.output(host, &step.id, Stream::Stdout, line).await;
     Ok(None)
 }
 

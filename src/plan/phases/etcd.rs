@@ -50,6 +50,11 @@ fn member(b: &Builder, s: &mut Steps, _: &HostSpec) {
         120,
     )
     .unit = Some("etcd");
+    wait_healthy(b, s);
+}
+
+/// Waits until every member answers healthy with the healthcheck client.
+fn wait_healthy(b: &Builder, s: &mut Steps) {
     let endpoints: Vec<String> = b
         .layout
         .etcd
@@ -66,6 +71,20 @@ fn member(b: &Builder, s: &mut Steps, _: &HostSpec) {
         180,
     )
     .unit = Some("etcd");
+}
+
+/// On `kubewiz certs renew`: the member's new certificates, etcd restarted with them,
+/// and every member healthy again before the next member's turn.
+pub(super) fn renew(b: &Builder, s: &mut Steps) {
+    b.uploads(s, Purpose::Pki);
+    s.run(
+        "restart",
+        "restart etcd with its new certificates",
+        "systemctl restart etcd",
+        120,
+    )
+    .unit = Some("etcd");
+    wait_healthy(b, s);
 }
 
 /// Undoes the member on `kubewiz reset`: etcd stopped and disabled, its data deleted

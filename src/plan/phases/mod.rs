@@ -8,11 +8,14 @@
 
 mod join;
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::steps::Steps;
 use super::{Action, Blob, HostSteps, Local, Needs, OsFamily, Phase, PhaseId, Plan};
 use crate::files::{File, Purpose, Target};
+use crate::pki::CertKey;
+use crate::pki::profiles::LeafId;
 use crate::render::node;
 use crate::spec::HostSpec;
 use crate::spec::layout::Layout;
@@ -48,6 +51,19 @@ phases!(
         kubeconfig,
     ]
 );
+
+pub mod renew_control_planes;
+pub mod renew_etcd;
+
+/// `kubewiz certs renew`'s phases, in order: external etcd's members, then the control
+/// planes, each one at a time so etcd keeps its quorum and the API keeps answering;
+/// last the operator's kubeconfig, checked through the endpoint and saved.
+pub const CERTS_RENEW: &[&PhaseDef] = &[
+    &connect::PHASE,
+    &renew_etcd::PHASE,
+    &renew_control_planes::PHASE,
+    &kubeconfig::PHASE,
+];
 
 phases!(
     /// `kubewiz reset`'s phases, in order: nodes first, then the services kubewiz
@@ -132,6 +148,8 @@ pub struct Builder<'a> {
     pub local: &'a Local,
     /// What a reset may delete (reset phases only).
     pub reset: ResetOptions,
+    /// The certificates `certs renew` issued again (its phases only).
+    pub renewal: Option<&'a BTreeMap<LeafId, CertKey>>,
 }
 
 impl<'a> Builder<'a> {
@@ -141,7 +159,31 @@ impl<'a> Builder<'a> {
             files,
             local,
             reset: ResetOptions { delete_data: false },
+            renewal: None,
         }
+    }
+
+    /// Whether the renewal changed a certificate `host` has: one of its own, or one
+    /// every control plane or etcd member shares (not the operator's own).
+    fn renews(&self, host: &str) -> bool {
+        self.renewal.is_some_and(|renewed| {
+            renewed.keys().any(|id| match &id.host {
+                Some(h) => h == host,
+                None => id.name != crate::pki::profiles::OPERATOR_ADMIN,
+            })
+        })
+    }
+
+    /// The renewed client certificates of `host`'s kubeconfigs: (file name, pair).
+    fn renewed_kubeconfigs(&self, host: &str) -> Vec<(&'static str, &'a CertKey)> {
+        self.renewal
+            .into_iter()
+            .flatten()
+            .filter(|(id, _)| {
+                id.host.as_deref() == Some(host) && crate::pki::profiles::is_kubeconfig(id)
+            })
+            .map(|(id, pair)| (id.name, pair))
+            .collect()
     }
 
     /// Steps for every host of the cluster.

@@ -1,0 +1,196 @@
+//! `kubewiz certs renew`: the leaf certificates issued again from the kept CAs, saved
+//! in the state directory, then placed by a plan (`plan::certs`) that the runner runs
+//! like an install: line output, an audit log of kind `certs-renew`, a journal. A
+//! renewal that did not finish is continued by running `certs renew` again.
+
+use std::io::IsTerminal;
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use super::apply::{confirm, run_plan};
+use super::prepare::{Prepared, load_valid};
+use super::{EXIT_FAILED, EXIT_OK, EXIT_USAGE};
+use crate::exec::Transport;
+use crate::exec::dry_run::DryRun;
+use crate::exec::ssh::Ssh;
+use crate::launch;
+use crate::pki::{self, renew};
+use crate::plan::{self, Local};
+use crate::spec::layout::Layout;
+use crate::state::{self, ClusterState};
+
+/// What `kubewiz certs renew` was asked to do.
+pub struct RenewArgs<'a> {
+    pub preset: &'a Path,
+    pub names: &'a [String],
+    pub yes: bool,
+    pub dry_run: bool,
+    pub syslog: bool,
+}
+
+pub fn run(state_dir: Option<&Path>, args: RenewArgs<'_>) -> ExitCode {
+    if !args.dry_run && !args.yes && !std::io::stdin().is_terminal() {
+        eprintln!(
+            "kubewiz: certs renew changes the hosts and asks first; without a terminal to ask on, give --yes"
+        );
+        return ExitCode::from(EXIT_USAGE);
+    }
+    let (spec, preset_text) = match load_valid(args.preset) {
+        Ok(loaded) => loaded,
+        Err(code) => return code,
+    };
+    let layout = match Layout::new(&spec) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("kubewiz: {e}");
+            return ExitCode::from(EXIT_FAILED);
+        }
+    };
+    let dir = state_dir.map_or_else(state::default_dir, Path::to_path_buf);
+    let cluster = ClusterState::new(&dir, spec.name.as_str());
+    let pki_dir = cluster.pki_dir();
+    // Only read: what needs renewing is renewed below, and a dry run saves nothing.
+    let mut pki = match pki::read_kept(&pki_dir, &layout) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("kubewiz: the kept PKI of cluster {}: {e}", spec.name);
+            return ExitCode::from(EXIT_FAILED);
+        }
+    };
+    let pending = match renew::pending(&pki_dir, &layout) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("kubewiz: {e}");
+            return ExitCode::from(EXIT_FAILED);
+        }
+    };
+    let renewed = match pending {
+        // A dry run shows the continuation too, saving nothing.
+        Some(pending) => {
+            eprintln!(
+                "kubewiz: continuing the unfinished renewal of {} certificate(s) listed in {}",
+                pending.len(),
+                pki_dir.join("renewal").display()
+            );
+            if !args.names.is_empty() {
+                eprintln!(
+                    "kubewiz: the names given are not used until it finishes: {}",
+                    args.names.join(" ")
+                );
+            }
+            if !args.dry_run && !args.yes && !confirm("Continue it?") {
+                eprintln!("kubewiz: nothing was done");
+                return ExitCode::from(EXIT_FAILED);
+            }
+            pending
+        }
+        _ => {
+            let profiles = match renew::select(&layout, args.names) {
+                Ok(p) => p,
+                Err(e) => {
+                    eprintln!("kubewiz: {e}");
+                    return ExitCode::from(EXIT_USAGE);
+                }
+            };
+            let question = format!(
+                "Renew {} certificate(s) of cluster {} from its kept CAs and restart what reads them, one host at a time?",
+                profiles.len(),
+                spec.name
+            );
+            if !args.dry_run && !args.yes && !confirm(&question) {
+                eprintln!("kubewiz: nothing was done");
+                return ExitCode::from(EXIT_FAILED);
+            }
+            let now = time::OffsetDateTime::now_utc();
+            let issued = match renew::reissue(&mut pki, &layout, &profiles, now) {
+                Ok(i) => i,
+                Err(e) => {
+                    eprintln!("kubewiz: {e}");
+                    return ExitCode::from(EXIT_FAILED);
+                }
+            };
+            if !args.dry_run
+                && let Err(e) = renew::save(&pki_dir, &issued)
+            {
+                eprintln!(
+                    "kubewiz: cannot save the renewed certificates in {}: {e}",
+                    pki_dir.display()
+                );
+                return ExitCode::from(EXIT_FAILED);
+            }
+            issued
+        }
+    };
+    let files = match crate::render::render(&spec, &pki) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("kubewiz: {e}");
+            return ExitCode::from(EXIT_FAILED);
+        }
+    };
+    let local = Local {
+        libvirt_uri: crate::kvm::connect_uri(),
+        state_dir: cluster.dir().to_path_buf(),
+        hosts_file: crate::kvm::hosts_file::path(),
+    };
+    let prepared = Prepared {
+        plan: plan::certs::build(&layout, &files, &local, &renewed),
+        files,
+        spec: spec.clone(),
+        pki,
+        state: cluster,
+        preset_text,
+    };
+    if args.dry_run {
+        print!("{}", prepared.plan);
+    }
+    let options = match launch::renew_options(
+        &spec,
+        &prepared.pki,
+        &prepared.state,
+        &prepared.preset_text,
+        args.dry_run,
+    ) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("kubewiz: {e}");
+            return ExitCode::from(EXIT_FAILED);
+        }
+    };
+    let journal = launch::renew_journal(&prepared.state);
+    let transport: Arc<dyn Transport> = if args.dry_run {
+        Arc::new(DryRun::new(0.0))
+    } else {
+        // Host keys were accepted, if at all, by the install.
+        Arc::new(Ssh::new(false))
+    };
+    let code = run_plan(prepared, transport, options, args.syslog);
+    if args.dry_run || code != ExitCode::from(EXIT_OK) {
+        if !args.dry_run {
+            eprintln!(
+                "kubewiz: the renewal did not finish; the renewed certificates are kept, and `kubewiz certs renew --preset {}` continues it",
+                args.preset.display()
+            );
+        }
+        return code;
+    }
+    let finished = renew::finish(&pki_dir)
+        .map_err(|e| e.to_string())
+        .and_then(|()| match std::fs::remove_file(&journal) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                Err(format!("{}: {e}", journal.display()))
+            }
+            _ => Ok(()),
+        });
+    if let Err(e) = finished {
+        eprintln!("kubewiz: the renewal finished, but its record could not be removed: {e}");
+        return ExitCode::from(EXIT_FAILED);
+    }
+    eprintln!(
+        "kubewiz: renewed {} certificate(s) of cluster {}",
+        renewed.len(),
+        spec.name
+    );
+    code
+}

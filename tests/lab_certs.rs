@@ -1,0 +1,290 @@
+//! `kubewiz certs check` and `certs renew` on a single-master cluster installed on lab
+//! hosts (the stand-in kubeadm, kubelet and control plane; the real etcd, kubectl,
+//! etcdctl and openssl): leaves issued with a short validity (KUBEWIZ_TEST_LEAF_DAYS)
+//! are reported, a host copy that differs from the kept one is reported, the renewal
+//! gives every leaf a new serial and expiry from the unchanged CAs, and the API server
+//! and etcd then serve and accept the new certificates.
+
+#[path = "lab/mod.rs"]
+mod lab;
+
+#[path = "lab/cluster.rs"]
+mod cluster;
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::Instant;
+
+use cluster::Topology;
+
+/// The real kubewiz with `--state-dir state`, `env` set, and `args`.
+fn kubewiz(state: &Path, env: &[(&str, &str)], args: &[&str]) -> Output {
+    let started = Instant::now();
+    let out = Command::new(env!("CARGO_BIN_EXE_kubewiz"))
+        .arg("--state-dir")
+        .arg(state)
+        .args(args)
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    eprintln!("kubewiz {}: {:.1?}", args[..2].join(" "), started.elapsed());
+    out
+}
+
+fn openssl(args: &[&str], input: Option<&[u8]>) -> Output {
+    use std::io::Write;
+    let mut child = Command::new("openssl")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(input.unwrap_or_default()).unwrap();
+    drop(stdin);
+    child.wait_with_output().unwrap()
+}
+
+/// `openssl x509 -serial -enddate` of a PEM: (serial, notAfter).
+fn serial_and_end(pem: &[u8]) -> (String, String) {
+    let out = openssl(&["x509", "-noout", "-serial", "-enddate"], Some(pem));
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let field = |name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .unwrap_or_else(|| panic!("{name} in {text}"))
+            .to_owned()
+    };
+    (field("serial="), field("notAfter="))
+}
+
+/// The certificate a TLS server at `addr` presents, PEM.
+fn served(addr: &str) -> Vec<u8> {
+    let out = openssl(&["s_client", "-connect", addr, "-showcerts"], Some(b""));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let begin = text
+        .find("-----BEGIN CERTIFICATE-----")
+        .unwrap_or_else(|| panic!("{addr} presented no certificate: {out:?}"));
+    let end = text[begin..].find("-----END CERTIFICATE-----").unwrap() + begin + 25;
+    text[begin..end].as_bytes().to_vec()
+}
+
+/// Every kept leaf certificate: path relative to pki/ → PEM (CAs and the renewal's
+/// list left out).
+fn kept_leaves(pki: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let mut dirs = vec![pki.to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        for entry in fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "crt") {
+                let rel = path.strip_prefix(pki).unwrap().to_path_buf();
+                let name = rel.file_name().unwrap().to_string_lossy().into_owned();
+                if !name.ends_with("ca.crt") {
+                    out.insert(rel, fs::read(&path).unwrap());
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The CA that signs the kept leaf `rel`, by kubeadm's layout.
+fn ca_of(pki: &Path, rel: &Path) -> PathBuf {
+    let text = rel.to_string_lossy();
+    if text.contains("etcd") {
+        pki.join("etcd/ca.crt")
+    } else if text.contains("front-proxy") {
+        pki.join("front-proxy-ca.crt")
+    } else {
+        pki.join("ca.crt")
+    }
+}
+
+#[test]
+fn short_lived_leaves_are_reported_and_renewed_in_place() {
+    let Some(setup) = cluster::Setup::start(Topology::SingleMaster) else {
+        return;
+    };
+    // ECDSA keys: the renewal issues every leaf twice (dry run and run), and RSA keys
+    // cost seconds each on a loaded machine; the algorithm is not what is tested here.
+    let text = setup.text.replace(
+        "cni = \"none\"\n",
+        "cni = \"none\"\nencryption_algorithm = \"ECDSA-P256\"\n",
+    );
+    assert_ne!(text, setup.text);
+    fs::write(&setup.preset, &text).unwrap();
+    let preset = setup.preset_arg();
+    let state = &setup.state;
+    let short = [("KUBEWIZ_TEST_LEAF_DAYS", "10")];
+    let out = kubewiz(
+        state,
+        &short,
+        &["apply", "--preset", preset, "--no-tui", "--yes"],
+    );
+    assert!(out.status.success(), "{}", cluster::text(&out));
+
+    // Leaves of ten days: every one a warning, and cron sees exit 1.
+    let host_copy = "/etc/kubernetes/pki/front-proxy-client.crt";
+    let changed = setup.lab.exec(
+        0,
+        &format!("cp /etc/kubernetes/pki/front-proxy-ca.crt {host_copy}"),
+    );
+    assert!(changed.status.success(), "{changed:?}");
+    let out = kubewiz(state, &[], &["certs", "check", "--preset", preset]);
+    let report = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{}", cluster::text(&out));
+    let line = |host: &str, path: &str| {
+        report
+            .lines()
+            .find(|l| l.contains(host) && l.contains(path))
+            .unwrap_or_else(|| panic!("no line for {host} {path}:\n{report}"))
+            .to_owned()
+    };
+    assert!(
+        report.contains("renew with: kubewiz certs renew"),
+        "{report}"
+    );
+    let apiserver = line("kubemaster-1", "/etc/kubernetes/pki/apiserver.crt");
+    assert!(
+        apiserver.starts_with("warning") && apiserver.contains("expires within 30 days"),
+        "{apiserver}"
+    );
+    assert!(apiserver.contains("signer kubernetes"), "{apiserver}");
+    let differs = line("kubemaster-1", host_copy);
+    assert!(differs.contains("DIFFERS from the kept copy"), "{differs}");
+    let state_leaf = line("state", "pki/hosts/kubemaster-1/etcd/server.crt");
+    assert!(state_leaf.starts_with("warning"), "{state_leaf}");
+    assert!(line("state", "pki/ca.crt").starts_with("ok"), "{report}");
+
+    // The renewal: every leaf again, from the same CAs.
+    let pki = state.join("labsingle/pki");
+    let cas: Vec<Vec<u8>> = ["ca.crt", "front-proxy-ca.crt", "etcd/ca.crt"]
+        .iter()
+        .map(|c| fs::read(pki.join(c)).unwrap())
+        .collect();
+    let before = kept_leaves(&pki);
+    let dry = kubewiz(
+        state,
+        &[],
+        &["certs", "renew", "--preset", preset, "--dry-run"],
+    );
+    assert!(dry.status.success(), "{}", cluster::text(&dry));
+    assert!(
+        String::from_utf8_lossy(&dry.stdout)
+            .contains("certs-control-planes/kubemaster-1/restart:kube-apiserver"),
+        "{}",
+        cluster::text(&dry)
+    );
+    assert!(kept_leaves(&pki) == before, "a dry run saved certificates");
+    let out = kubewiz(state, &[], &["certs", "renew", "--preset", preset, "--yes"]);
+    assert!(out.status.success(), "{}", cluster::text(&out));
+    assert!(
+        !pki.join("renewal").exists(),
+        "the finished renewal's list stayed"
+    );
+    let after = kept_leaves(&pki);
+    for (i, ca) in ["ca.crt", "front-proxy-ca.crt", "etcd/ca.crt"]
+        .iter()
+        .enumerate()
+    {
+        assert!(fs::read(pki.join(ca)).unwrap() == cas[i], "{ca} changed");
+    }
+    for (rel, old) in &before {
+        let new = &after[rel];
+        let (old_serial, old_end) = serial_and_end(old);
+        let (new_serial, new_end) = serial_and_end(new);
+        assert_ne!(old_serial, new_serial, "{}: same serial", rel.display());
+        assert_ne!(old_end, new_end, "{}: same expiry", rel.display());
+        let ca = ca_of(&pki, rel);
+        let verify = Command::new("openssl")
+            .arg("verify")
+            .arg("-CAfile")
+            .arg(&ca)
+            .arg(pki.join(rel))
+            .output()
+            .unwrap();
+        assert!(verify.status.success(), "{}: {verify:?}", rel.display());
+    }
+    // The kubeconfigs' client certificates were issued and kept too.
+    for conf in [
+        "admin.conf",
+        "controller-manager.conf",
+        "scheduler.conf",
+        "super-admin.conf",
+    ] {
+        assert!(
+            after.contains_key(&PathBuf::from(format!("hosts/kubemaster-1/{conf}.crt"))),
+            "{conf}"
+        );
+    }
+
+    // The API server serves its new certificate and answers the new admin.conf.
+    let master = setup.lab.hosts[0].address.to_string();
+    let apiserver_pem = &after[Path::new("hosts/kubemaster-1/apiserver.crt")];
+    assert_eq!(
+        serial_and_end(&served(&format!("{master}:6443"))).0,
+        serial_and_end(apiserver_pem).0,
+        "the API server still serves its old certificate"
+    );
+    let admin = state.join("labsingle/admin.conf");
+    let nodes = cluster::kubectl_local(&admin, &["get", "nodes", "--no-headers"]);
+    assert!(nodes.status.success(), "{nodes:?}");
+    assert!(
+        String::from_utf8_lossy(&nodes.stdout).contains("kubemaster-1"),
+        "{nodes:?}"
+    );
+    // etcd serves its new certificate and accepts the new client certificate.
+    let etcd_pem = &after[Path::new("hosts/kubemaster-1/etcd/server.crt")];
+    assert_eq!(
+        serial_and_end(&served(&format!("{master}:2379"))).0,
+        serial_and_end(etcd_pem).0,
+        "etcd still serves its old certificate"
+    );
+    let client = pki.join("hosts/kubemaster-1/apiserver-etcd-client");
+    let etcdctl = Command::new(Path::new(cluster::ETCD_DIR).join("etcdctl"))
+        .arg(format!("--endpoints=https://{master}:2379"))
+        .arg(format!("--cacert={}", pki.join("etcd/ca.crt").display()))
+        .arg(format!("--cert={}.crt", client.display()))
+        .arg(format!("--key={}.key", client.display()))
+        .args(["endpoint", "health"])
+        .output()
+        .unwrap();
+    assert!(etcdctl.status.success(), "{etcdctl:?}");
+
+    // Fresh leaves everywhere, every host copy the kept one: exit 0.
+    let out = kubewiz(state, &[], &["certs", "check", "--preset", preset]);
+    assert!(out.status.success(), "{}", cluster::text(&out));
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(!report.contains("DIFFERS"), "{report}");
+    assert!(
+        report.contains("/etc/kubernetes/admin.conf") && report.contains("same as kept"),
+        "{report}"
+    );
+    assert!(
+        kubewiz(state, &[], &["audit", "list", "labsingle"])
+            .stdout
+            .windows(11)
+            .any(|w| w == b"certs-renew"),
+        "no certs-renew run in the audit index"
+    );
+
+    // A host that does not answer is reported, not waited on.
+    setup.lab.cut_link(1);
+    let out = kubewiz(state, &[], &["certs", "check", "--preset", preset]);
+    assert_eq!(out.status.code(), Some(1), "{}", cluster::text(&out));
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        report.lines().any(|l| l.starts_with("error")
+            && l.contains("kubenode-1")
+            && l.contains("does not answer")),
+        "{report}"
+    );
+}
