@@ -187,3 +187,30 @@ fn every_screen_is_ascii() {
     h.press(KeyCode::Char('n'));
     assert_ascii("after the run", &mut h);
 }
+
+#[test]
+fn full_screen_file_view_in_ascii() {
+    let mut h = ascii_harness();
+    h.walk_to("Preview");
+    for _ in 0..200 {
+        // The viewer's title (mode, line, path) names the selected file.
+        let screen = h.screen();
+        if screen
+            .lines()
+            .any(|l| l.contains(" 0644 ") && l.contains("haproxy.cfg"))
+        {
+            break;
+        }
+        h.press(KeyCode::Down);
+    }
+    h.press(KeyCode::Char('z'));
+    h.press(KeyCode::Char('G'));
+    h.press(KeyCode::End);
+    let screen = h.screen();
+    assert!(
+        screen.contains("haproxy-1: /etc/haproxy/haproxy.cfg"),
+        "{screen}"
+    );
+    assert!(screen.contains("fall 3 rise 2"), "{screen}");
+    snap("ascii_viewer_haproxy_scrolled_right_80x24", &mut h);
+}

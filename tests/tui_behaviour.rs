@@ -861,3 +861,37 @@ fn stopping_the_wait_drops_the_import() {
     assert_eq!(h.app.spec, before);
     assert!(!h.screen().contains("Imported from libvirt"));
 }
+
+#[test]
+fn ctrl_c_answers_the_quit_question_and_twice_leaves_from_anywhere() {
+    // Ctrl-C asks; Ctrl-C in the question says yes.
+    let mut h = Harness::new(80, 24);
+    h.press(KeyCode::Enter);
+    h.ctrl('c');
+    assert!(!h.app.quit);
+    assert!(h.screen().contains("Quit kubewiz?"), "{}", h.screen());
+    h.ctrl('c');
+    assert!(h.app.quit);
+    // With something else over the screen (the help, a field being edited), two
+    // Ctrl-C in a row still leave.
+    let mut h = Harness::new(80, 24);
+    h.walk_to("Hosts");
+    h.press(KeyCode::Char('?'));
+    h.ctrl('c');
+    h.ctrl('c');
+    assert!(h.app.quit, "{}", h.screen());
+    let mut h = Harness::new(80, 24);
+    h.walk_to("Network");
+    h.press(KeyCode::Enter);
+    assert!(h.app.bindings().iter().any(|b| b.label == "undo edit"));
+    h.ctrl('c');
+    h.ctrl('c');
+    assert!(h.app.quit, "{}", h.screen());
+    // One Ctrl-C, then "no": nothing is lost.
+    let mut h = Harness::new(80, 24);
+    h.walk_to("Network");
+    h.ctrl('c');
+    h.press(KeyCode::Char('n'));
+    assert!(!h.app.quit);
+    assert_eq!(h.app.screen, ScreenId::Network);
+}

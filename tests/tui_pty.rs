@@ -164,3 +164,112 @@ fn a_preset_opens_on_review_and_sigterm_restores_the_terminal() {
     tmux.keys(&["echo restored-ok", "Enter"]);
     tmux.wait_for("\nrestored-ok", Duration::from_secs(5));
 }
+
+/// The longest line of the haproxy.cfg that presets/kvm-lab.toml gives haproxy-1.
+fn longest_haproxy_line() -> String {
+    let preset = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("presets/kvm-lab.toml");
+    let spec = kubewiz::spec::load_file(&preset).unwrap().spec;
+    let layout = kubewiz::render::Layout::new(&spec).unwrap();
+    let cfg = kubewiz::render::lb::files(&layout)
+        .into_iter()
+        .find(|f| {
+            f.path == kubewiz::render::lb::HAPROXY_CFG
+                && f.target == kubewiz::render::Target::Host("haproxy-1".into())
+        })
+        .expect("haproxy-1 gets a haproxy.cfg");
+    cfg.content
+        .lines()
+        .max_by_key(|l| l.chars().count())
+        .unwrap()
+        .to_owned()
+}
+
+#[test]
+fn the_longest_line_of_a_file_is_read_to_its_end_in_the_full_screen_view() {
+    if !tmux_available() {
+        eprintln!("SKIPPED: tmux is not installed (scripts/test.sh installs it as root)");
+        return;
+    }
+    let line = longest_haproxy_line();
+    assert!(line.chars().count() > 80, "{line:?} fits a console anyway");
+    let last_word = line.split_whitespace().last().unwrap();
+    // The line's end, long enough to be found only where the line is drawn.
+    let tail: String = {
+        let chars: Vec<char> = line.trim_end().chars().collect();
+        chars[chars.len() - 24..].iter().collect()
+    };
+    assert!(tail.ends_with(last_word));
+    let state = tempfile::tempdir().unwrap();
+    let preset = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("presets/kvm-lab.toml");
+    let tmux = start_kubewiz(
+        "viewer",
+        &format!(
+            "--state-dir {} --preset {}",
+            state.path().display(),
+            preset.display()
+        ),
+    );
+    tmux.wait_for("6/9 Review", Duration::from_secs(20));
+    tmux.keys(&["n"]);
+    let mut screen = tmux.wait_for("7/9 Preview", Duration::from_secs(120));
+    // Down the file tree until the viewer's title names haproxy.cfg.
+    let selected = |s: &str| {
+        s.lines()
+            .any(|l| l.contains(" 0644 ") && l.contains("haproxy.cfg"))
+    };
+    for _ in 0..300 {
+        if selected(&screen) {
+            break;
+        }
+        tmux.keys(&["Down"]);
+        screen = tmux.capture();
+    }
+    assert!(selected(&screen), "haproxy.cfg never selected:\n{screen}");
+    tmux.keys(&["z"]);
+    let full = tmux.wait_for(
+        "haproxy-1: /etc/haproxy/haproxy.cfg",
+        Duration::from_secs(10),
+    );
+    assert!(!full.contains(&tail), "{full}");
+    // G: the last page, where the servers are; End: the longest line's end.
+    tmux.keys(&["G", "End"]);
+    let right = tmux.wait_for(&tail, Duration::from_secs(10));
+    println!("haproxy.cfg scrolled right at 80x24:\n{right}");
+    assert!(right.contains("w wrap"), "{right}");
+    tmux.keys(&["q", "C-c", "C-c"]);
+    let after = tmux.wait_for("EXIT=", Duration::from_secs(10));
+    assert!(after.contains("EXIT=0"), "{after}");
+}
+
+#[test]
+fn ctrl_c_twice_leaves_from_the_network_screen() {
+    if !tmux_available() {
+        eprintln!("SKIPPED: tmux is not installed (scripts/test.sh installs it as root)");
+        return;
+    }
+    let state = tempfile::tempdir().unwrap();
+    let tmux = start_kubewiz("ctrl-c", &format!("--state-dir {}", state.path().display()));
+    tmux.wait_for("1/9 Start", Duration::from_secs(20));
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("2/9 Topology", Duration::from_secs(5));
+    tmux.keys(&["n"]);
+    tmux.wait_for("3/9 Hosts", Duration::from_secs(5));
+    tmux.keys(&["n"]);
+    tmux.wait_for("4/9 Network", Duration::from_secs(5));
+    let pid = child_of_shell(&tmux);
+    // Both in one go, as fingers press them.
+    let out = tmux.run(&["send-keys", "-t", "kw", "C-c", "C-c"]);
+    assert!(out.status.success(), "{out:?}");
+    let after = tmux.wait_for("EXIT=", Duration::from_secs(10));
+    assert!(after.contains("EXIT=0"), "{after}");
+    assert!(
+        !after.contains("4/9 Network"),
+        "the alternate screen was left:\n{after}"
+    );
+    assert!(
+        !std::path::Path::new(&format!("/proc/{pid}")).exists(),
+        "kubewiz (pid {pid}) is still running"
+    );
+    tmux.keys(&["echo restored-ok", "Enter"]);
+    tmux.wait_for("\nrestored-ok", Duration::from_secs(5));
+}

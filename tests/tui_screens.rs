@@ -5,6 +5,7 @@
 mod support;
 
 use kubewiz::exec::{Event, RunOutcome, StepOutcome, Stream};
+use kubewiz::tui::screens::execute::HostStatus;
 use ratatui::crossterm::event::KeyCode;
 use support::{Harness, filters};
 
@@ -280,4 +281,195 @@ fn execute_many_hosts_table_and_pane() {
     }
     h.app.engine_events(&stamp(events));
     snap("execute_many_120x40", &mut h);
+}
+
+/// Preview → the tree's haproxy.cfg (of presets/kvm-lab.toml, the new cluster's
+/// layout) → `z`.
+fn haproxy_full_screen(h: &mut Harness) {
+    h.walk_to("Preview");
+    for _ in 0..200 {
+        // The viewer's title (mode, line, path) names the selected file.
+        let screen = h.screen();
+        if screen
+            .lines()
+            .any(|l| l.contains(" 0644 ") && l.contains("haproxy.cfg"))
+        {
+            break;
+        }
+        h.press(KeyCode::Down);
+    }
+    h.press(KeyCode::Char('z'));
+    let screen = h.screen();
+    assert!(
+        screen.contains("haproxy-1: /etc/haproxy/haproxy.cfg"),
+        "{screen}"
+    );
+}
+
+#[test]
+fn full_screen_view_of_a_file_wraps_scrolls_and_finds() {
+    let mut h = Harness::new(80, 24);
+    haproxy_full_screen(&mut h);
+    assert!(h.hint_bar().contains("w wrap"), "{}", h.hint_bar());
+    // The servers are at the end of the file; the longest line's end is off screen
+    // until End scrolls there.
+    h.press(KeyCode::Char('G'));
+    assert!(h.screen().contains("server kubemaster-1"), "{}", h.screen());
+    assert!(!h.screen().contains("fall 3 rise 2"), "{}", h.screen());
+    h.press(KeyCode::End);
+    assert!(h.screen().contains("fall 3 rise 2"), "{}", h.screen());
+    snap("viewer_haproxy_scrolled_right_80x24", &mut h);
+    h.press(KeyCode::Home);
+    h.press(KeyCode::Char('w'));
+    snap("viewer_haproxy_wrapped_80x24", &mut h);
+    // Search: the first match from the top, then the next one, then around.
+    h.press(KeyCode::Char('w'));
+    h.press(KeyCode::Char('/'));
+    h.type_text("server ");
+    h.press(KeyCode::Enter);
+    let first = h.screen();
+    assert!(first.contains("\"server \" at line"), "{first}");
+    h.press(KeyCode::Char('n'));
+    let second = h.screen();
+    assert!(second.contains("\"server \" at line"), "{second}");
+    assert_ne!(first, second, "n moves to the next match");
+    h.press(KeyCode::Char('N'));
+    assert_eq!(h.screen(), first, "N goes back to the match before");
+    // q comes back to the preview, where n installs again.
+    h.press(KeyCode::Char('q'));
+    assert!(h.hint_bar().contains("n install"), "{}", h.hint_bar());
+}
+
+/// The events a dry run of the prepared plan sends, phase by phase, up to (not
+/// including) phase `upto`: the KVM host's steps are skipped, as the runner skips them.
+fn dry_run_events(plan: &kubewiz::plan::Plan, upto: usize) -> Vec<Event> {
+    let mut events = vec![Event::RunStarted {
+        run_id: "r".into(),
+        cluster: plan.cluster.clone(),
+        dry_run: true,
+        phases: plan
+            .phases
+            .iter()
+            .map(|p| p.id.name().to_string())
+            .collect(),
+        hosts: plan
+            .spec
+            .hosts
+            .iter()
+            .map(|x| {
+                (
+                    x.name.to_string(),
+                    x.roles.iter().map(|r| r.to_string()).collect(),
+                )
+            })
+            .collect(),
+        steps: plan.steps().count(),
+    }];
+    for phase in plan.phases.iter().take(upto) {
+        let name = phase.id.name().to_string();
+        events.push(Event::PhaseStarted {
+            phase: name.clone(),
+            title: phase.title.into(),
+            hosts: phase.hosts.iter().map(|x| x.host.clone()).collect(),
+        });
+        for host in &phase.hosts {
+            for step in &host.steps {
+                events.push(Event::StepStarted {
+                    phase: name.clone(),
+                    host: host.host.clone(),
+                    step: step.id.clone(),
+                    title: step.title.clone(),
+                    command: None,
+                });
+                let outcome = if host.host == kubewiz::plan::LOCAL {
+                    StepOutcome::Skipped {
+                        reason: "dry run: nothing would change".into(),
+                    }
+                } else {
+                    StepOutcome::Done
+                };
+                events.push(Event::StepFinished {
+                    host: host.host.clone(),
+                    step: step.id.clone(),
+                    outcome,
+                    duration_ms: 1,
+                });
+            }
+        }
+        events.push(Event::PhaseFinished {
+            phase: name,
+            failed_hosts: Vec::new(),
+        });
+    }
+    events
+}
+
+#[test]
+fn dry_run_statuses_a_pane_full_screen_and_ctrl_c() {
+    let mut h = Harness::new(80, 24);
+    h.walk_to("Preview");
+    h.press(KeyCode::Char('n'));
+    let plan = h.app.prepared.as_ref().unwrap().plan.clone();
+    let upto = plan.phases.len() - 1;
+    h.app.engine_events(&stamp(dry_run_events(&plan, upto)));
+    // Every host whose steps all finished says so while the run goes on; the others
+    // wait for their next phase.
+    let mut fed: std::collections::HashMap<&str, usize> = Default::default();
+    for (_, host, _) in plan.phases.iter().take(upto).flat_map(|p| {
+        p.hosts
+            .iter()
+            .flat_map(move |x| x.steps.iter().map(move |s| (p, x, s)))
+    }) {
+        *fed.entry(host.host.as_str()).or_default() += 1;
+    }
+    let mut done = 0;
+    for pane in &h.app.execute.hosts {
+        let total = plan.steps().filter(|(_, x, _)| x.host == pane.name).count();
+        let expected = match (pane.name.as_str(), fed.get(pane.name.as_str())) {
+            (kubewiz::plan::LOCAL, _) => HostStatus::Skipped,
+            (_, Some(&n)) if n == total => HostStatus::Done,
+            _ => HostStatus::Waiting,
+        };
+        assert_eq!(pane.status, expected, "{}", pane.name);
+        done += usize::from(expected == HostStatus::Done);
+    }
+    assert!(done > 0, "some hosts finish before the last phase");
+    // The KVM host's row, selected: its pane says what the dry run left out.
+    let local = h
+        .app
+        .execute
+        .hosts
+        .iter()
+        .position(|p| p.name == kubewiz::plan::LOCAL)
+        .unwrap();
+    for _ in 0..local {
+        h.press(KeyCode::Down);
+    }
+    let screen = h.screen();
+    assert!(screen.contains("skipped (dry run)"), "{screen}");
+    // z: the pane over the whole screen, every line of it.
+    h.press(KeyCode::Char('z'));
+    let full = h.screen();
+    let title = full.lines().nth(1).unwrap_or("");
+    assert!(
+        title.contains("local") && title.contains("skipped (dry run)"),
+        "{full}"
+    );
+    assert!(
+        full.contains("skipped (dry run): nothing would change"),
+        "{full}"
+    );
+    h.press(KeyCode::Esc);
+    // Ctrl-C during the install stops it after its running steps; a second leaves.
+    h.ctrl('c');
+    assert!(!h.app.quit);
+    assert!(h.app.execute.cancel_requested);
+    assert!(
+        h.take_effects()
+            .contains(&kubewiz::tui::app::Effect::Cancel),
+        "the engine is told to start nothing new"
+    );
+    assert!(h.screen().contains("^C again leaves now"), "{}", h.screen());
+    h.ctrl('c');
+    assert!(h.app.quit);
 }

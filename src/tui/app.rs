@@ -9,6 +9,7 @@
 //! that drive the app in place of the event loop (the wizard's tests).
 
 use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 use ratatui::crossterm::event::KeyEvent;
 
@@ -32,6 +33,9 @@ use crate::spec::{ClusterSpec, Diagnostic};
 pub const MIN_WIDTH: u16 = 80;
 /// See [`MIN_WIDTH`].
 pub const MIN_HEIGHT: u16 = 24;
+
+/// Two Ctrl-C this close together leave the wizard from any screen outside an install.
+const TWICE: Duration = Duration::from_secs(1);
 
 /// The screens, in the order Next walks them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -114,6 +118,10 @@ pub struct App {
     /// The terminal is below 80×24: nothing is drawn but a notice, so keys other
     /// than Ctrl-C are ignored rather than acting on a screen no one can see.
     too_small: bool,
+    /// The terminal's size, for the screens that fill it.
+    size: (u16, u16),
+    /// When Ctrl-C was last pressed.
+    last_ctrl_c: Option<Instant>,
     pub start: screens::start::Start,
     pub topology: screens::topology::TopologyScreen,
     pub hosts: screens::hosts::Hosts,
@@ -144,6 +152,8 @@ impl App {
             modal: None,
             preparing: false,
             too_small: false,
+            size: (MIN_WIDTH, MIN_HEIGHT),
+            last_ctrl_c: None,
             topology: screens::topology::TopologyScreen::new(spec.topology),
             hosts: screens::hosts::Hosts::new(&spec),
             network: screens::network::Network::new(&spec),
@@ -262,6 +272,9 @@ impl App {
     /// The terminal's size, as the event loop learns it.
     pub fn resize(&mut self, width: u16, height: u16) {
         self.too_small = width < MIN_WIDTH || height < MIN_HEIGHT;
+        self.size = (width, height);
+        self.preview.resize(self.size);
+        self.execute.resize(self.size);
     }
 
     /// One key from the operator. Returns true when the screen must be redrawn.
@@ -269,10 +282,10 @@ impl App {
         if key.kind == ratatui::crossterm::event::KeyEventKind::Release {
             return false;
         }
+        if keys::lookup(keys::GLOBAL, &key) == Some(Action::Quit) {
+            return self.ctrl_c();
+        }
         if self.too_small {
-            if keys::lookup(keys::GLOBAL, &key) == Some(Action::Quit) && !self.execute.running() {
-                self.quit = true;
-            }
             return false;
         }
         if let Some(modal) = self.modal.take() {
@@ -303,16 +316,9 @@ impl App {
             return true;
         }
         let editing = self.current().editing();
-        match keys::lookup(keys::GLOBAL, &key) {
-            Some(Action::Quit) => {
-                self.ask_quit();
-                return true;
-            }
-            Some(Action::Help) if !editing => {
-                self.help = true;
-                return true;
-            }
-            _ => {}
+        if keys::lookup(keys::GLOBAL, &key) == Some(Action::Help) && !editing {
+            self.help = true;
+            return true;
         }
         let mut spec = self.spec.clone();
         let outcome = self.current_mut().handle(&key, &mut spec);
@@ -325,6 +331,32 @@ impl App {
             self.revalidate();
         }
         self.apply(outcome)
+    }
+
+    /// Ctrl-C. During an install: the first stops it after its running steps (nothing
+    /// new starts), the next leaves. Elsewhere: it asks whether to quit, and a Ctrl-C
+    /// in that question, or a second one within [`TWICE`] whatever is on screen, leaves.
+    fn ctrl_c(&mut self) -> bool {
+        let now = Instant::now();
+        let twice = self
+            .last_ctrl_c
+            .is_some_and(|t| now.saturating_duration_since(t) <= TWICE);
+        self.last_ctrl_c = Some(now);
+        if self.execute.running() {
+            if self.execute.cancel_requested {
+                self.quit = true;
+            } else {
+                self.modal = None;
+                self.effects.push(Effect::Cancel);
+                self.execute.cancel_requested = true;
+            }
+        } else if twice || self.modal == Some(Modal::ConfirmQuit) || self.too_small {
+            self.quit = true;
+        } else {
+            self.help = false;
+            self.ask_quit();
+        }
+        true
     }
 
     fn ask_quit(&mut self) {
@@ -473,6 +505,7 @@ impl App {
             Some(p) => screens::execute::Execute::for_plan(&p.plan, dry_run),
             None => screens::execute::Execute::default(),
         };
+        self.execute.resize(self.size);
         self.effects.push(Effect::Run { dry_run });
         self.go(ScreenId::Execute);
     }

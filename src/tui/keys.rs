@@ -37,6 +37,12 @@ pub enum Action {
     ToggleDryRun,
     Search,
     SearchNext,
+    SearchPrevious,
+    /// Scroll to the start / end of the lines sideways.
+    LineStart,
+    LineEnd,
+    /// Wrap long lines, or not.
+    Wrap,
     Zoom,
     OpenLog,
     Abort,

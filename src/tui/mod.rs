@@ -20,6 +20,7 @@ pub mod screens;
 pub mod templates;
 pub mod terminal;
 pub mod theme;
+pub mod viewer;
 pub mod widgets;
 pub mod work;
 

@@ -108,6 +108,11 @@ pub fn wait_mark() -> &'static str {
     pick("·", "-")
 }
 
+/// The mark of something left out: `–` or `-`.
+pub fn skip_mark() -> &'static str {
+    pick("–", "-")
+}
+
 /// The mark of the current choice in a list: `●` or `*`.
 pub fn current_mark() -> &'static str {
     pick("●", "*")

@@ -16,6 +16,7 @@ use crate::tui::flow::{Outcome, View};
 use crate::tui::keys::{self, Action, Binding, Key, bind, quiet};
 use crate::tui::prepare::Prepared;
 use crate::tui::theme;
+use crate::tui::viewer::{Answer, Viewer};
 use crate::tui::widgets::shorten;
 
 const COMMON_TAIL: [Binding; 4] = [
@@ -25,14 +26,18 @@ const COMMON_TAIL: [Binding; 4] = [
     bind(keys::ESC, Action::Back, "back"),
 ];
 
+/// Opens the selected file (or the plan) over the whole screen.
+const ZOOM: Binding = bind(
+    &[Key::ch('z'), Key::plain(KeyCode::Enter)],
+    Action::Zoom,
+    "read",
+);
+
 const TREE: &[Binding] = &[
     quiet(keys::UP, Action::Up, "previous file"),
     quiet(keys::DOWN, Action::Down, "next file"),
-    bind(
-        &[Key::plain(KeyCode::Tab), Key::plain(KeyCode::Enter)],
-        Action::SwitchFocus,
-        "view",
-    ),
+    ZOOM,
+    bind(&[Key::plain(KeyCode::Tab)], Action::SwitchFocus, "view"),
     bind(&[Key::ch('t')], Action::SwitchTab, "plan"),
     COMMON_TAIL[0],
     COMMON_TAIL[1],
@@ -47,6 +52,7 @@ const VIEWER: &[Binding] = &[
     quiet(keys::PGDN, Action::PageDown, "page down"),
     quiet(keys::HOME, Action::Top, "top"),
     quiet(keys::END, Action::Bottom, "bottom"),
+    ZOOM,
     bind(&[Key::plain(KeyCode::Tab)], Action::SwitchFocus, "files"),
     bind(&[Key::ch('t')], Action::SwitchTab, "plan"),
     COMMON_TAIL[0],
@@ -62,6 +68,7 @@ const PLAN: &[Binding] = &[
     quiet(keys::PGDN, Action::PageDown, "page down"),
     quiet(keys::HOME, Action::Top, "top"),
     quiet(keys::END, Action::Bottom, "bottom"),
+    ZOOM,
     bind(&[Key::ch('t')], Action::SwitchTab, "files"),
     COMMON_TAIL[0],
     COMMON_TAIL[1],
@@ -98,6 +105,10 @@ pub struct Preview {
     search: Option<TextField>,
     last_search: String,
     found: Option<String>,
+    /// The selected file (or the plan) over the whole screen.
+    full: Option<Viewer>,
+    /// The terminal's size, for the full-screen view.
+    size: (u16, u16),
 }
 
 impl Default for Preview {
@@ -114,6 +125,8 @@ impl Default for Preview {
             search: None,
             last_search: String::new(),
             found: None,
+            full: None,
+            size: (crate::tui::app::MIN_WIDTH, crate::tui::app::MIN_HEIGHT),
         }
     }
 }
@@ -122,8 +135,10 @@ impl Preview {
     /// Shows freshly generated files, keeping the dry-run switch.
     pub fn reset(&mut self, p: &Prepared) {
         let dry_run = self.dry_run;
+        let size = self.size;
         *self = Preview {
             dry_run,
+            size,
             ..Preview::default()
         };
         // Hosts in the order the plan (and so the preset) lists them; the KVM host last.
@@ -159,6 +174,36 @@ impl Preview {
             .position(|e| matches!(e, Entry::File(_)))
             .unwrap_or(0);
         self.data = Some(p.clone());
+    }
+
+    /// The terminal's size changed.
+    pub fn resize(&mut self, size: (u16, u16)) {
+        self.size = size;
+        if let Some(v) = self.full.as_mut() {
+            v.resize(size);
+        }
+    }
+
+    /// What the full-screen view is titled: the host, the file's path and mode.
+    fn full_title(&self) -> String {
+        let Some(data) = &self.data else {
+            return String::new();
+        };
+        if self.plan_tab {
+            return "plan".into();
+        }
+        match self.entries.get(self.selected) {
+            Some(Entry::File(i)) => {
+                let f = &data.files[*i];
+                let host = match &f.target {
+                    Target::Host(h) => h.as_str(),
+                    Target::Local => "KVM host",
+                };
+                format!("{host}: {} {} {:04o}", f.path, theme::sep(), f.mode)
+            }
+            Some(Entry::Target(name, _)) => name.clone(),
+            None => String::new(),
+        }
     }
 
     /// Shows `p` unless it is already shown.
@@ -224,13 +269,17 @@ impl Screen for Preview {
     fn help(&self) -> &'static str {
         "Every file kubewiz will put on each host, and what stays on this KVM host (local/), \
          exactly as it will be written, with its mode. The Plan tab lists every phase and every \
-         host's steps in order.\n\
+         host's steps in order. z or Enter reads the file (or the plan) over the whole screen: \
+         line numbers, w wraps long lines, arrows and Home/End scroll sideways, / finds, n and N \
+         go to the next and previous match, Esc or q come back.\n\
          d switches the dry run: ON runs the whole install against a transport that contacts no \
          host. n starts the install."
     }
 
     fn bindings(&self) -> &'static [Binding] {
-        if self.search.is_some() {
+        if let Some(v) = &self.full {
+            v.bindings()
+        } else if self.search.is_some() {
             SEARCH
         } else if self.plan_tab {
             PLAN
@@ -242,10 +291,23 @@ impl Screen for Preview {
     }
 
     fn editing(&self) -> bool {
-        self.search.is_some()
+        self.search.is_some() || self.full.as_ref().is_some_and(Viewer::editing)
     }
 
     fn handle(&mut self, key: &KeyEvent, _spec: &mut ClusterSpec) -> Outcome {
+        if self.full.is_some() {
+            let text = self.text();
+            let lines: Vec<&str> = text.lines().collect();
+            let answer = self.full.as_mut().map(|v| v.handle(key, &lines));
+            return match answer {
+                Some(Answer::Close) => {
+                    self.full = None;
+                    Outcome::Handled
+                }
+                Some(Answer::Handled) => Outcome::Handled,
+                _ => Outcome::Ignored,
+            };
+        }
         if let Some(field) = self.search.as_mut() {
             match keys::lookup(SEARCH, key) {
                 Some(Action::Cancel) => {
@@ -285,6 +347,7 @@ impl Screen for Preview {
             Some(Action::Top) => *self.scroll_mut() = 0,
             Some(Action::Bottom) => *self.scroll_mut() = lines.saturating_sub(1),
             Some(Action::SwitchFocus) => self.viewer = !self.viewer,
+            Some(Action::Zoom) => self.full = Some(Viewer::new(self.size)),
             Some(Action::SwitchTab) => self.plan_tab = !self.plan_tab,
             Some(Action::ToggleDryRun) => self.dry_run = !self.dry_run,
             Some(Action::Search) => {
@@ -307,6 +370,12 @@ impl Screen for Preview {
             );
             return;
         };
+        if let Some(v) = &self.full {
+            let text = self.text();
+            let lines: Vec<&str> = text.lines().collect();
+            v.draw(frame, area, &self.full_title(), &lines);
+            return;
+        }
         let [tabs, body, status] = Layout::vertical([
             Constraint::Length(1),
             Constraint::Min(3),

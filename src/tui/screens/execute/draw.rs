@@ -31,6 +31,7 @@ impl HostStatus {
             HostStatus::Waiting => (theme::wait_mark(), "waiting", theme::dim()),
             HostStatus::Running => (theme::run_mark(), "running", theme::title()),
             HostStatus::Done => (theme::ok_mark(), "done", theme::ok()),
+            HostStatus::Skipped => (theme::skip_mark(), "skipped (dry run)", theme::dim()),
             HostStatus::Failed => (theme::err_mark(), "FAILED", theme::error()),
         };
         (format!("{mark} {word}"), style)
@@ -46,7 +47,10 @@ impl Execute {
                 format!("starting{}", theme::ellipsis())
             }
             None if self.cancel_requested => {
-                format!("stopping after the running steps{}", theme::ellipsis())
+                format!(
+                    "stopping after the running steps{} (^C again leaves now)",
+                    theme::ellipsis()
+                )
             }
             None => format!(
                 "phase {}/{}: {}",
@@ -105,10 +109,17 @@ impl Execute {
                 ])
             })
             .collect();
+        let status_width = self
+            .hosts
+            .iter()
+            .map(|h| h.status.word().0.chars().count())
+            .max()
+            .unwrap_or(0)
+            .max(9) as u16;
         let widths = [
             Constraint::Length(14),
             Constraint::Length(7),
-            Constraint::Length(9),
+            Constraint::Length(status_width),
             Constraint::Length(4),
             Constraint::Min(10),
             Constraint::Length(6),
@@ -163,7 +174,7 @@ impl Execute {
         frame.render_widget(Paragraph::new(format!("step  {}", or_dash(&h.step))), step);
         let total = self.host_totals.get(&h.name).copied().unwrap_or(0);
         let ratio = match (h.status, total) {
-            (HostStatus::Done, _) => 1.0,
+            (HostStatus::Done | HostStatus::Skipped, _) => 1.0,
             (_, 0) => 0.0,
             (_, t) => (h.steps_done as f64 / t as f64).min(1.0),
         };

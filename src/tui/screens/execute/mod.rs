@@ -19,6 +19,17 @@ use crate::spec::ClusterSpec;
 use crate::tui::flow::{Outcome, View};
 use crate::tui::keys::{self, Action, Binding, Key, bind, quiet};
 use crate::tui::theme;
+use crate::tui::viewer::{Answer, Viewer};
+
+/// Reads the selected host's pane (all its output) over the whole screen.
+const READ: Binding = bind(
+    &[
+        Key::ch('z'),
+        Key::plain(ratatui::crossterm::event::KeyCode::Enter),
+    ],
+    Action::Zoom,
+    "read",
+);
 
 /// The smallest pane of the grid.
 const PANE_WIDTH: u16 = 38;
@@ -29,7 +40,7 @@ const RUNNING: &[Binding] = &[
     quiet(keys::DOWN, Action::Down, "next host"),
     quiet(keys::LEFT, Action::Left, "previous host"),
     quiet(keys::RIGHT, Action::Right, "next host"),
-    bind(&[Key::ch('z')], Action::Zoom, "zoom"),
+    READ,
     bind(&[Key::ch('l')], Action::OpenLog, "full log"),
     bind(&[Key::ch('a')], Action::Abort, "abort"),
     quiet(keys::ESC, Action::Back, "back (asks to abort)"),
@@ -40,7 +51,7 @@ const FINISHED: &[Binding] = &[
     quiet(keys::DOWN, Action::Down, "next host"),
     quiet(keys::LEFT, Action::Left, "previous host"),
     quiet(keys::RIGHT, Action::Right, "next host"),
-    bind(&[Key::ch('z')], Action::Zoom, "zoom"),
+    READ,
     bind(&[Key::ch('l')], Action::OpenLog, "full log"),
     bind(keys::NEXT, Action::Next, "done"),
     bind(keys::ESC, Action::Back, "back"),
@@ -51,6 +62,7 @@ const FAILED: &[Binding] = &[
     quiet(keys::DOWN, Action::Down, "next host"),
     quiet(keys::LEFT, Action::Left, "previous host"),
     quiet(keys::RIGHT, Action::Right, "next host"),
+    READ,
     bind(&[Key::ch('l')], Action::OpenLog, "full log"),
     bind(&[Key::ch('r')], Action::Resume, "resume"),
     bind(keys::NEXT, Action::Next, "summary"),
@@ -63,6 +75,7 @@ const FAILED_KEYS: &[Binding] = &[
     quiet(keys::LEFT, Action::Left, "previous host"),
     quiet(keys::RIGHT, Action::Right, "next host"),
     bind(&[Key::ch('t')], Action::Confirm, "trust host keys"),
+    quiet(&[Key::ch('z')], Action::Zoom, "read"),
     bind(&[Key::ch('l')], Action::OpenLog, "full log"),
     bind(&[Key::ch('r')], Action::Resume, "resume"),
     bind(keys::NEXT, Action::Next, "summary"),
@@ -87,18 +100,41 @@ impl Screen for Execute {
 
     fn help(&self) -> &'static str {
         "The install, live: one pane per host with its phase, step, progress, time and last \
-         output lines. Arrows select a host, z zooms its pane, l opens its full log (it follows \
-         new lines only while you are at the end).\n\
+         output lines. Arrows select a host, z or Enter reads its pane over the whole screen \
+         (line numbers, w wraps, arrows and Home/End scroll sideways, / n N find, Esc or q come \
+         back), l opens its full log (it follows new lines only while you are at the end).\n\
          a aborts after asking: running steps finish, nothing new starts. A failure stays on \
          screen with the command, exit code, output and journal tails and the audit log; fix \
          the cause on the host, then r runs again: finished steps are skipped."
     }
 
     fn bindings(&self) -> &'static [Binding] {
-        self.table()
+        match &self.full {
+            Some(v) => v.bindings(),
+            None => self.table(),
+        }
+    }
+
+    fn editing(&self) -> bool {
+        self.full.as_ref().is_some_and(Viewer::editing)
     }
 
     fn handle(&mut self, key: &KeyEvent, _spec: &mut ClusterSpec) -> Outcome {
+        if let Some(v) = self.full.as_mut() {
+            let lines: Vec<&str> = self
+                .hosts
+                .get(self.selected)
+                .map(|h| h.log.iter().map(String::as_str).collect())
+                .unwrap_or_default();
+            return match v.handle(key, &lines) {
+                Answer::Close => {
+                    self.full = None;
+                    Outcome::Handled
+                }
+                Answer::Handled => Outcome::Handled,
+                Answer::Ignored => Outcome::Ignored,
+            };
+        }
         let last = self.hosts.len().saturating_sub(1);
         let action = keys::lookup(self.table(), key);
         if self.log_open {
@@ -121,7 +157,7 @@ impl Screen for Execute {
         match action {
             Some(Action::Up | Action::Left) => self.selected = self.selected.saturating_sub(1),
             Some(Action::Down | Action::Right) => self.selected = (self.selected + 1).min(last),
-            Some(Action::Zoom) => self.zoom = !self.zoom,
+            Some(Action::Zoom) => self.full = Some(Viewer::new(self.size)),
             Some(Action::OpenLog) => {
                 self.log_open = true;
                 self.log_scroll = None;
@@ -153,6 +189,13 @@ impl Screen for Execute {
             );
             return;
         }
+        if let (Some(v), Some(h)) = (&self.full, self.hosts.get(self.selected)) {
+            let lines: Vec<&str> = h.log.iter().map(String::as_str).collect();
+            let (word, _) = h.status.word();
+            let title = format!("{} {} {word}", h.name, theme::sep());
+            v.draw(frame, area, &title, &lines);
+            return;
+        }
         let [top, body] = Layout::vertical([Constraint::Length(2), Constraint::Min(3)]).areas(area);
         self.draw_progress(frame, top);
         if self.log_open {
@@ -173,12 +216,6 @@ impl Screen for Execute {
                 Layout::vertical([Constraint::Length(6), Constraint::Min(6)]).areas(body);
             self.draw_table(frame, table);
             self.draw_failure(frame, detail, failure);
-            return;
-        }
-        if self.zoom {
-            if let Some(h) = self.hosts.get(self.selected) {
-                self.draw_pane(frame, body, h, true);
-            }
             return;
         }
         let cols = (body.width / PANE_WIDTH).max(1) as usize;

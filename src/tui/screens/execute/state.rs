@@ -37,7 +37,27 @@ pub enum HostStatus {
     Waiting,
     Running,
     Done,
+    /// Every step of the host was skipped because the run is a dry run: the KVM host,
+    /// which a dry run leaves untouched.
+    Skipped,
     Failed,
+}
+
+impl HostPane {
+    /// True once the host has nothing left to do in this run (of `total` steps).
+    fn through(&self, total: usize) -> bool {
+        self.status == HostStatus::Failed || (total > 0 && self.steps_done >= total)
+    }
+
+    /// What the host is while it waits for its next phase: skipped, when all it did so
+    /// far was skipped by the dry run.
+    fn idle(&self) -> HostStatus {
+        if self.steps_done > 0 && self.steps_skipped == self.steps_done {
+            HostStatus::Skipped
+        } else {
+            HostStatus::Waiting
+        }
+    }
 }
 
 /// What a failed host reported.
@@ -62,6 +82,8 @@ pub struct HostPane {
     pub phase: String,
     pub step: String,
     pub steps_done: usize,
+    /// Of those, the steps a dry run skipped because they would act on the KVM host.
+    pub steps_skipped: usize,
     pub started: Option<Instant>,
     pub finished: Option<Instant>,
     /// The host's output, newest last, at most [`LOG_CAP`] lines.
@@ -101,7 +123,10 @@ pub struct Execute {
     /// Steps each host has in the plan, for its gauge.
     pub host_totals: HashMap<String, usize>,
     pub(super) selected: usize,
-    pub(super) zoom: bool,
+    /// The selected host's output over the whole screen.
+    pub(super) full: Option<crate::tui::viewer::Viewer>,
+    /// The terminal's size, for the full-screen view.
+    pub(super) size: (u16, u16),
     /// The full log view is open; `Some(n)` scrolled to line n, `None` following the end.
     pub(super) log_open: bool,
     pub(super) log_scroll: Option<usize>,
@@ -118,6 +143,14 @@ impl Execute {
             host_totals,
             dry_run,
             ..Execute::default()
+        }
+    }
+
+    /// The terminal's size changed.
+    pub fn resize(&mut self, size: (u16, u16)) {
+        self.size = size;
+        if let Some(v) = self.full.as_mut() {
+            v.resize(size);
         }
     }
 
@@ -153,6 +186,7 @@ impl Execute {
             phase: String::new(),
             step: String::new(),
             steps_done: 0,
+            steps_skipped: 0,
             started: None,
             finished: None,
             log: VecDeque::new(),
@@ -184,6 +218,7 @@ impl Execute {
                         phase: String::new(),
                         step: String::new(),
                         steps_done: 0,
+                        steps_skipped: 0,
                         started: None,
                         finished: None,
                         log: VecDeque::new(),
@@ -208,9 +243,10 @@ impl Execute {
                     .map_or(self.phase_index + 1, |i| i + 1);
                 self.phase_title = title.clone();
                 for h in hosts {
+                    let total = self.host_totals.get(h).copied().unwrap_or(0);
                     if let Some(pane) = self.host_mut(h) {
                         pane.phase = title.clone();
-                        if pane.status != HostStatus::Failed {
+                        if !pane.through(total) {
                             pane.status = HostStatus::Running;
                         }
                     }
@@ -222,10 +258,11 @@ impl Execute {
                 command,
                 ..
             } => {
+                let total = self.host_totals.get(host).copied().unwrap_or(0);
                 if let Some(pane) = self.host_mut(host) {
                     pane.step = title.clone();
                     pane.started.get_or_insert(now);
-                    if pane.status != HostStatus::Failed {
+                    if !pane.through(total) {
                         pane.status = HostStatus::Running;
                     }
                     pane.push(format!("{} {title}", theme::run_mark()));
@@ -246,10 +283,19 @@ impl Execute {
                 ..
             } => {
                 self.steps_done += 1;
+                // What a dry run leaves out is the KVM host's own work: it touches
+                // no host, and the KVM host is the one it could otherwise touch.
+                let dry_skip = self.dry_run && host == crate::plan::LOCAL;
+                let total = self.host_totals.get(host).copied().unwrap_or(0);
                 if let Some(pane) = self.host_mut(host) {
                     pane.steps_done += 1;
                     match outcome {
                         StepOutcome::Done => {}
+                        StepOutcome::Skipped { reason } if dry_skip => {
+                            pane.steps_skipped += 1;
+                            let why = reason.strip_prefix("dry run: ").unwrap_or(reason);
+                            pane.push(format!("  skipped (dry run): {why}"));
+                        }
                         StepOutcome::Skipped { reason } => {
                             pane.push(format!("  skipped: {reason}"))
                         }
@@ -262,6 +308,14 @@ impl Execute {
                                 duration_ms
                             ));
                         }
+                    }
+                    // Its last step: the host is through, whatever phases follow.
+                    if pane.status != HostStatus::Failed && pane.through(total) {
+                        pane.status = match pane.idle() {
+                            HostStatus::Skipped => HostStatus::Skipped,
+                            _ => HostStatus::Done,
+                        };
+                        pane.finished = Some(now);
                     }
                 }
             }
@@ -296,7 +350,7 @@ impl Execute {
             Event::PhaseFinished { .. } => {
                 for pane in &mut self.hosts {
                     if pane.status == HostStatus::Running {
-                        pane.status = HostStatus::Waiting;
+                        pane.status = pane.idle();
                     }
                 }
             }
@@ -304,11 +358,11 @@ impl Execute {
                 self.outcome = Some(*outcome);
                 self.log_path = log_path.clone();
                 for pane in &mut self.hosts {
-                    if pane.status != HostStatus::Failed {
-                        pane.status = if *outcome == RunOutcome::Succeeded {
-                            HostStatus::Done
-                        } else {
-                            HostStatus::Waiting
+                    if !matches!(pane.status, HostStatus::Failed | HostStatus::Done) {
+                        pane.status = match (*outcome, pane.idle()) {
+                            (_, HostStatus::Skipped) => HostStatus::Skipped,
+                            (RunOutcome::Succeeded, _) => HostStatus::Done,
+                            _ => HostStatus::Waiting,
                         };
                         pane.finished.get_or_insert(now);
                     }
