@@ -143,13 +143,11 @@ pub fn show(state_dir: Option<&Path>, args: ShowArgs<'_>) -> ExitCode {
             }
         }
         let text = if args.json {
-            Some(line.clone())
+            line.clone()
         } else {
             record.readable()
         };
-        if let Some(text) = text
-            && writeln!(out, "{text}").is_err()
-        {
+        if writeln!(out, "{text}").is_err() {
             // The reader went away (`| head`).
             break;
         }
