@@ -5,6 +5,7 @@
 mod support;
 
 use kubewiz::exec::{Event, RunOutcome, StepOutcome, Stream};
+use kubewiz::tui::flow::RunEnd;
 use ratatui::crossterm::event::KeyCode;
 use support::{Harness, filters};
 
@@ -173,7 +174,47 @@ fn done_after_dry_run() {
     h.app.engine_events(&stamp(events));
     snap("execute_succeeded_80x24", &mut h);
     h.press(KeyCode::Char('n'));
+    assert!(
+        h.screen()
+            .contains("head sha256: (being read from the log)"),
+        "{}",
+        h.screen()
+    );
+    // The engine stopped and the head of its closed audit log was read.
+    h.app.run_ended(Ok(RunEnd {
+        head: Some(HEAD.into()),
+        syslog_problem: None,
+    }));
     snap("done_80x24", &mut h);
+}
+
+/// A head of an audit log's chain, as a run closes it.
+const HEAD: &str = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+
+#[test]
+fn done_shows_what_the_system_log_did_not_get() {
+    let mut h = Harness::new(80, 24);
+    h.walk_to("Preview");
+    h.press(KeyCode::Char('n'));
+    let mut events = run_events();
+    events.push(Event::RunFinished {
+        outcome: RunOutcome::Succeeded,
+        log_path: Some("/var/lib/kubewiz/kvm-lab/logs/20260101T000000Z.log".into()),
+    });
+    h.app.engine_events(&stamp(events));
+    h.app.run_ended(Ok(RunEnd {
+        head: Some(HEAD.into()),
+        syslog_problem: Some("cannot run logger (No such file or directory)".into()),
+    }));
+    let screen = h.screen();
+    assert!(screen.contains("cannot run logger"), "{screen}");
+    h.press(KeyCode::Esc);
+    h.press(KeyCode::Char('n'));
+    assert!(
+        h.screen().contains(&format!("head sha256: {HEAD}")),
+        "{}",
+        h.screen()
+    );
 }
 
 #[test]
