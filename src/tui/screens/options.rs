@@ -260,12 +260,12 @@ const FIELDS: &[FieldDef] = &[
         },
         choices: &["no", "yes"],
         note: |s| {
-            Some(if s.audit.syslog {
+            let note = if s.audit.syslog {
                 "each run's start and head too"
             } else {
                 "as with --syslog"
-            })
-            .map(str::to_owned)
+            };
+            Some(note.to_owned())
         },
     },
 ];
