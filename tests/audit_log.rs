@@ -5,6 +5,9 @@
 //! `logger` writing to a `/dev/log` of the test's own), and
 //! kubewiz's own diagnostics kept out of the audit log and off the screen.
 
+#[path = "audit_verify/mod.rs"]
+mod audit_verify;
+
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -766,6 +769,7 @@ fn syslog_gets_each_runs_start_and_head_with_the_flag_or_the_preset() {
     cmd.args(dry_run_args(state.path()));
     let said = system_log_of(&listener, &socket, &cmd);
     assert!(said.is_empty(), "{said:?}");
+    audit_verify::verify_audit_logs(state.path());
 }
 
 #[test]
