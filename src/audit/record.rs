@@ -10,7 +10,9 @@ use super::identity::Identity;
 use crate::exec::events::{Event, RunOutcome, Stamped, StepOutcome};
 use crate::exec::lines;
 
-/// What a run did, as the index of runs and `kubewiz audit list` name it.
+/// What a run did, as the index of runs and `kubewiz audit list` name it. A new
+/// operation (add, remove, upgrade, backup, ...) is a variant here with its name; the
+/// chain, its check and the index take any kind as it is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RunKind {

@@ -67,7 +67,7 @@ pub fn list(state_dir: Option<&Path>, name: &str) -> ExitCode {
     let mut out = std::io::stdout().lock();
     let _ = writeln!(
         out,
-        "{:<20} {:<30} {:<16} {:<24} {:<32} head",
+        "{:<20} {:<30} {:<22} {:<24} {:<32} head",
         "run", "started", "kind", "operator", "result"
     );
     for log in logs {
@@ -109,7 +109,7 @@ fn summary(log: &Path, records: &[(String, Record)]) -> String {
             Body::Closing(c) => head = c.head.clone(),
         }
     }
-    format!("{run:<20} {started:<30} {kind:<16} {operator:<24} {result:<32} {head}")
+    format!("{run:<20} {started:<30} {kind:<22} {operator:<24} {result:<32} {head}")
 }
 
 /// `kubewiz audit show NAME|FILE`: the readable lines of one run, filtered.
