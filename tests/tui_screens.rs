@@ -161,8 +161,9 @@ fn execute_failure_stays_on_screen() {
     }
 }
 
-#[test]
-fn done_after_dry_run() {
+/// A dry run started from Preview whose events have all come, the last one saying it
+/// succeeded.
+fn dry_run_succeeded() -> Harness {
     let mut h = Harness::new(80, 24);
     h.walk_to("Preview");
     h.press(KeyCode::Char('n'));
@@ -172,6 +173,12 @@ fn done_after_dry_run() {
         log_path: Some("/var/lib/kubewiz/kvm-lab/logs/20260101T000000Z.log".into()),
     });
     h.app.engine_events(&stamp(events));
+    h
+}
+
+#[test]
+fn done_after_dry_run() {
+    let mut h = dry_run_succeeded();
     snap("execute_succeeded_80x24", &mut h);
     h.press(KeyCode::Char('n'));
     assert!(
@@ -193,15 +200,7 @@ const HEAD: &str = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f0
 
 #[test]
 fn done_shows_what_the_system_log_did_not_get() {
-    let mut h = Harness::new(80, 24);
-    h.walk_to("Preview");
-    h.press(KeyCode::Char('n'));
-    let mut events = run_events();
-    events.push(Event::RunFinished {
-        outcome: RunOutcome::Succeeded,
-        log_path: Some("/var/lib/kubewiz/kvm-lab/logs/20260101T000000Z.log".into()),
-    });
-    h.app.engine_events(&stamp(events));
+    let mut h = dry_run_succeeded();
     h.app.run_ended(Ok(RunEnd {
         head: Some(HEAD.into()),
         syslog_problem: Some("cannot run logger (No such file or directory)".into()),

@@ -4,8 +4,9 @@
 //! (`prev`); the first record's `prev` derives from the run's id. A run that finishes
 //! ends with a closing record holding the number of records before it and the head of
 //! the chain (the SHA-256 of the line before it); the head is also kept in the state
-//! directory's index of runs, printed at the end of the run and, with `--syslog`, sent
-//! to the system log, so a copy kept elsewhere proves the file whole.
+//! directory's index of runs, shown at the end of the run and, with `--syslog` or the
+//! preset's `[audit] syslog`, sent to the system log (`announce`), so a copy kept
+//! elsewhere proves the file whole.
 
 use std::collections::HashSet;
 
