@@ -29,7 +29,7 @@ fn main() -> ExitCode {
 fn run(cli: &Cli, state_dir: Option<&Path>) -> ExitCode {
     let syslog = cli.syslog;
     match &cli.command {
-        None => kubewiz::tui::run(cli.preset.as_deref(), state_dir, cli.ascii),
+        None => kubewiz::tui::run(cli.preset.as_deref(), state_dir, cli.ascii, syslog),
         Some(Command::Validate { files, json }) => commands::validate::run(files, *json),
         Some(Command::Render { preset, out }) => commands::render::run(state_dir, preset, out),
         Some(Command::Plan { preset, json }) => commands::plan::run(state_dir, preset, *json),

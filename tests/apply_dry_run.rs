@@ -2,6 +2,9 @@
 //! is reported once, nothing is executed or written on the KVM host beyond the audit
 //! log, and the log is what an auditor needs, without secrets.
 
+#[path = "audit_verify/mod.rs"]
+mod audit_verify;
+
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::Path;
@@ -17,8 +20,9 @@ fn test_libvirt() -> String {
     )
 }
 
+/// Runs the real kubewiz; every audit log in `state` must verify afterwards.
 fn kubewiz(state: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_kubewiz"))
+    let out = Command::new(env!("CARGO_BIN_EXE_kubewiz"))
         .arg("--state-dir")
         .arg(state)
         .args(args)
@@ -27,7 +31,9 @@ fn kubewiz(state: &Path, args: &[&str]) -> Output {
         .env_remove("SUDO_USER")
         .env("LIBVIRT_DEFAULT_URI", test_libvirt())
         .output()
-        .unwrap()
+        .unwrap();
+    audit_verify::verify_audit_logs(state);
+    out
 }
 
 fn audit(state: &Path, cluster: &str) -> Vec<Value> {

@@ -1,8 +1,12 @@
 //! The audit log as an auditor meets it, through the real binary: who ran kubewiz as
 //! the system knows it, every kind of tampering found by `kubewiz audit verify` on a
 //! real run's log, a killed run told apart from tampering, `audit show` and `list`
-//! giving the same lines as the `.log`, private modes, the system log copy, and
+//! giving the same lines as the `.log`, private modes, the system log copy (the real
+//! `logger` writing to a `/dev/log` of the test's own), and
 //! kubewiz's own diagnostics kept out of the audit log and off the screen.
+
+#[path = "audit_verify/mod.rs"]
+mod audit_verify;
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
@@ -641,45 +645,132 @@ fn a_killed_run_is_reported_as_unfinished_not_as_tampered() {
     assert!(String::from_utf8_lossy(&show.stdout).lines().count() >= 30);
 }
 
-#[test]
-fn syslog_gets_each_runs_start_and_head() {
-    let state = tempfile::tempdir().unwrap();
-    let bin = tempfile::tempdir().unwrap();
-    let said = bin.path().join("said");
-    let logger = bin.path().join("logger");
-    fs::write(
-        &logger,
-        format!("#!/bin/sh\nprintf '%s\\n' \"$*\" >> {}\n", said.display()),
-    )
-    .unwrap();
-    fs::set_permissions(&logger, fs::Permissions::from_mode(0o755)).unwrap();
-    let path = format!(
-        "{}:{}",
-        bin.path().display(),
-        std::env::var("PATH").unwrap()
-    );
-    run_ok(
-        kubewiz()
-            .arg("--syslog")
-            .args(dry_run_args(state.path()))
-            .env("PATH", path),
-    );
-    let said = fs::read_to_string(&said).unwrap();
-    let lines: Vec<&str> = said.lines().collect();
-    assert_eq!(lines.len(), 2, "{said}");
-    let index: Value = serde_json::from_str(
-        fs::read_to_string(state.path().join("kvm-lab/runs.jsonl"))
-            .unwrap()
-            .trim(),
-    )
-    .unwrap();
-    let run = index["run"].as_str().unwrap();
+/// Runs `cmd` in a private mount namespace whose `/dev/log` is the datagram socket
+/// `listener` is bound to, with the rest of `/dev` it may need: the real `logger`
+/// sends there as it would to the system's logging daemon. Returns what arrived.
+fn system_log_of(
+    listener: &std::os::unix::net::UnixDatagram,
+    socket: &Path,
+    cmd: &Command,
+) -> Vec<String> {
+    let dev = tempfile::tempdir().unwrap();
+    let script = r#"
+        set -e
+        mount --bind /dev "$1"
+        mount -t tmpfs -o mode=755 tmpfs /dev
+        for d in null zero full random urandom tty; do
+            touch "/dev/$d"
+            mount --bind "$1/$d" "/dev/$d"
+        done
+        touch /dev/log
+        mount --bind "$2" /dev/log
+        shift 2
+        exec "$@"
+    "#;
+    let mut namespaced = Command::new("unshare");
+    namespaced
+        .args([
+            "--mount",
+            "--propagation",
+            "private",
+            "sh",
+            "-c",
+            script,
+            "sh",
+        ])
+        .arg(dev.path())
+        .arg(socket)
+        .arg(cmd.get_program())
+        .args(cmd.get_args())
+        .current_dir(env!("CARGO_MANIFEST_DIR"));
+    for (key, value) in cmd.get_envs() {
+        match value {
+            Some(v) => namespaced.env(key, v),
+            None => namespaced.env_remove(key),
+        };
+    }
+    run_ok(&mut namespaced);
+    // The run has ended: whatever logger sent is queued on the socket.
+    listener.set_nonblocking(true).unwrap();
+    let mut said = Vec::new();
+    let mut buf = vec![0u8; 65536];
+    loop {
+        match listener.recv(&mut buf) {
+            Ok(n) => said.push(String::from_utf8_lossy(&buf[..n]).into_owned()),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+            Err(e) => panic!("reading the system log's socket: {e}"),
+        }
+    }
+    said
+}
+
+/// The last run's entry in the index of runs of cluster kvm-lab in `state`.
+fn last_indexed(state: &Path) -> Value {
+    let index = fs::read_to_string(state.join("kvm-lab/runs.jsonl")).unwrap();
+    serde_json::from_str(index.lines().last().unwrap()).unwrap()
+}
+
+/// Checks that `said` holds one run's start and then its head, at auth.notice from
+/// kubewiz.
+fn assert_start_and_head(said: &[String], indexed: &Value) {
+    assert_eq!(said.len(), 2, "{said:?}");
+    // auth.notice: facility 4, severity 5.
+    assert!(said.iter().all(|m| m.starts_with("<37>")), "{said:?}");
+    let run = indexed["run"].as_str().unwrap();
     assert!(
-        lines[0].starts_with("-t kubewiz -p auth.notice -- install run"),
-        "{said}"
+        said[0].contains(&format!(
+            "kubewiz: install run {run} of cluster kvm-lab started by"
+        )),
+        "{said:?}"
     );
-    assert!(lines[0].contains(run), "{said}");
-    assert!(lines[1].contains(&format!("head sha256 {}", index["head"].as_str().unwrap())));
+    assert!(
+        said[1].contains(&format!(
+            "kubewiz: run {run} closed its audit log after {} records; head sha256 {}",
+            indexed["records"],
+            indexed["head"].as_str().unwrap()
+        )),
+        "{said:?}"
+    );
+}
+
+#[test]
+fn syslog_gets_each_runs_start_and_head_with_the_flag_or_the_preset() {
+    let sockets = tempfile::tempdir().unwrap();
+    let socket = sockets.path().join("log");
+    let listener = std::os::unix::net::UnixDatagram::bind(&socket).unwrap();
+
+    // --syslog. The runs share a state directory: the cluster's PKI is made once.
+    let state = tempfile::tempdir().unwrap();
+    let mut cmd = kubewiz();
+    cmd.arg("--syslog").args(dry_run_args(state.path()));
+    let said = system_log_of(&listener, &socket, &cmd);
+    assert_start_and_head(&said, &last_indexed(state.path()));
+
+    // The preset's [audit] syslog = true, without the flag.
+    let preset = Path::new(env!("CARGO_MANIFEST_DIR")).join("presets/kvm-lab.toml");
+    let with_syslog = sockets.path().join("kvm-lab.toml");
+    fs::write(
+        &with_syslog,
+        fs::read_to_string(&preset).unwrap() + "\n[audit]\nsyslog = true\n",
+    )
+    .unwrap();
+    let mut cmd = kubewiz();
+    cmd.args(dry_run_args(state.path()).into_iter().map(|a| {
+        if a == "presets/kvm-lab.toml" {
+            with_syslog.display().to_string()
+        } else {
+            a
+        }
+    }));
+    let said = system_log_of(&listener, &socket, &cmd);
+    assert_start_and_head(&said, &last_indexed(state.path()));
+
+    // Neither: the system log gets nothing.
+    let mut cmd = kubewiz();
+    cmd.args(dry_run_args(state.path()));
+    let said = system_log_of(&listener, &socket, &cmd);
+    assert!(said.is_empty(), "{said:?}");
+    audit_verify::verify_audit_logs(state.path());
 }
 
 #[test]

@@ -5,6 +5,9 @@
 #[path = "lab/mod.rs"]
 mod lab;
 
+#[path = "audit_verify/mod.rs"]
+mod audit_verify;
+
 use std::fs;
 use std::path::Path;
 use std::process::{Command, Output};
@@ -54,14 +57,16 @@ fn preset(lab: &lab::Lab) -> String {
 }
 
 fn kubewiz(state: &Path, preset: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_kubewiz"))
+    let out = Command::new(env!("CARGO_BIN_EXE_kubewiz"))
         .arg("--state-dir")
         .arg(state)
         .args(["apply", "--preset"])
         .arg(preset)
         .args(["--phase", "etcd", "--no-tui", "--yes"])
         .output()
-        .unwrap()
+        .unwrap();
+    audit_verify::verify_audit_logs(state);
+    out
 }
 
 #[test]

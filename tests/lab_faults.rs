@@ -274,6 +274,9 @@ fn a_run_left_in_the_middle_of_uploads_leaves_no_partial_file() {
     assert!(interrupted, "no bundle upload started");
     assert_eq!(status.code(), Some(130), "{status:?}");
     assert!(!graceful, "the run ended before the second Ctrl-C left it");
+    // Its audit log is whole up to where the run was left, and says it was not closed.
+    let said = cluster::verify_audit_logs(state);
+    assert!(said.contains("ends without a closing record"), "{said}");
     let programs: Vec<String> = fs::read_dir(bundle.join("bin"))
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())

@@ -4,6 +4,9 @@
 #[path = "lab/mod.rs"]
 mod lab;
 
+#[path = "audit_verify/mod.rs"]
+mod audit_verify;
+
 use std::fs;
 use std::process::Command;
 
@@ -63,6 +66,7 @@ fn cloned_machine_ids_and_a_busy_port_stop_the_run_before_anything_changes() {
         .arg(&path)
         .output()
         .unwrap();
+    audit_verify::verify_audit_logs(&work.path().join("state"));
     let out = String::from_utf8_lossy(&run.stdout);
     assert_eq!(run.status.code(), Some(1), "{out}");
     assert!(

@@ -91,7 +91,7 @@ fn an_engine_that_breaks_mid_run_shows_the_install_failed_and_why() {
 }
 
 /// Stands for the engine's task when it panics.
-async fn broken_engine() -> Result<(), String> {
+async fn broken_engine() -> Result<kubewiz::tui::flow::RunEnd, String> {
     panic!("deliberate panic in the engine")
 }
 

@@ -337,6 +337,28 @@ fn options_cycle_through_known_mirrors() {
 }
 
 #[test]
+fn options_switch_the_system_log_on_and_the_saved_preset_keeps_it() {
+    let mut h = Harness::new(80, 24);
+    h.walk_to("Options");
+    for _ in 0..15 {
+        h.press(KeyCode::Down);
+    }
+    assert!(
+        h.screen().contains(">  system log        no"),
+        "{}",
+        h.screen()
+    );
+    h.press(KeyCode::Char('c'));
+    assert!(h.app.spec.audit.syslog);
+    assert!(h.screen().contains("each run's start and head too"));
+    let saved = spec::to_toml(&h.app.spec);
+    assert!(saved.contains("[audit]\nsyslog = true"), "{saved}");
+    h.press(KeyCode::Char('c'));
+    assert!(!h.app.spec.audit.syslog);
+    assert!(!spec::to_toml(&h.app.spec).contains("[audit]"));
+}
+
+#[test]
 fn save_preset_writes_a_preset_that_loads_back() {
     let mut h = Harness::new(80, 24);
     h.walk_to("Review");

@@ -110,6 +110,15 @@ fn new_cluster_to_dry_run_install_in_a_real_terminal() {
     let done = tmux.wait_for("9/9 Done", Duration::from_secs(5));
     assert!(done.contains("dry run went through every step"), "{done}");
     assert!(done.contains("audit log:"), "{done}");
+    // The head of the run's audit log, the one kept in the index of runs.
+    let done = tmux.wait_for("head sha256: ", Duration::from_secs(5));
+    let index = std::fs::read_to_string(state.path().join("kvm-lab/runs.jsonl")).unwrap();
+    let kept: serde_json::Value = serde_json::from_str(index.trim()).unwrap();
+    let head = kept["head"].as_str().unwrap();
+    assert!(
+        done.contains(&format!("head sha256: {head}")),
+        "{done}\n{index}"
+    );
 
     tmux.keys(&["q"]);
     let after = tmux.wait_for("EXIT=", Duration::from_secs(10));

@@ -5,6 +5,7 @@
 mod support;
 
 use kubewiz::exec::{Event, RunOutcome, StepOutcome, Stream};
+use kubewiz::tui::flow::RunEnd;
 use kubewiz::tui::screens::execute::HostStatus;
 use ratatui::crossterm::event::KeyCode;
 use support::{Harness, filters};
@@ -161,8 +162,9 @@ fn execute_failure_stays_on_screen() {
     }
 }
 
-#[test]
-fn done_after_dry_run() {
+/// A dry run started from Preview whose events have all come, the last one saying it
+/// succeeded.
+fn dry_run_succeeded() -> Harness {
     let mut h = Harness::new(80, 24);
     h.walk_to("Preview");
     h.press(KeyCode::Char('n'));
@@ -172,9 +174,47 @@ fn done_after_dry_run() {
         log_path: Some("/var/lib/kubewiz/kvm-lab/logs/20260101T000000Z.log".into()),
     });
     h.app.engine_events(&stamp(events));
+    h
+}
+
+#[test]
+fn done_after_dry_run() {
+    let mut h = dry_run_succeeded();
     snap("execute_succeeded_80x24", &mut h);
     h.press(KeyCode::Char('n'));
+    assert!(
+        h.screen()
+            .contains("head sha256: (being read from the log)"),
+        "{}",
+        h.screen()
+    );
+    // The engine stopped and the head of its closed audit log was read.
+    h.app.run_ended(Ok(RunEnd {
+        head: Some(HEAD.into()),
+        syslog_problem: None,
+    }));
     snap("done_80x24", &mut h);
+}
+
+/// A head of an audit log's chain, as a run closes it.
+const HEAD: &str = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+
+#[test]
+fn done_shows_what_the_system_log_did_not_get() {
+    let mut h = dry_run_succeeded();
+    h.app.run_ended(Ok(RunEnd {
+        head: Some(HEAD.into()),
+        syslog_problem: Some("cannot run logger (No such file or directory)".into()),
+    }));
+    let screen = h.screen();
+    assert!(screen.contains("cannot run logger"), "{screen}");
+    h.press(KeyCode::Esc);
+    h.press(KeyCode::Char('n'));
+    assert!(
+        h.screen().contains(&format!("head sha256: {HEAD}")),
+        "{}",
+        h.screen()
+    );
 }
 
 #[test]

@@ -174,10 +174,9 @@ impl AuditLog {
         self.seq = seq;
         self.prev = link(&json);
         let record = Record::parse(&json).map_err(io::Error::other)?;
-        if let Some(line) = record.readable() {
-            self.text.write_all(format!("{line}\n").as_bytes())?;
-            self.text.flush()?;
-        }
+        self.text
+            .write_all(format!("{}\n", record.readable()).as_bytes())?;
+        self.text.flush()?;
         Ok(())
     }
 

@@ -1,15 +1,18 @@
 //! One line of the JSONL audit log, as written and as read back: the run's opening
 //! record, an event, or the closing record. The readable `.log` line is made from the
 //! parsed record, by the same function `kubewiz audit show` uses, so the two never
-//! differ.
+//! differ; an event's words are the line output's (`exec::lines::describe`).
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::identity::Identity;
 use crate::exec::events::{Event, RunOutcome, Stamped, StepOutcome};
+use crate::exec::lines;
 
-/// What a run did, as the index of runs and `kubewiz audit list` name it.
+/// What a run did, as the index of runs and `kubewiz audit list` name it. A new
+/// operation (add, remove, upgrade, backup, ...) is a variant here with its name; the
+/// chain, its check and the index take any kind as it is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RunKind {
@@ -136,10 +139,11 @@ impl Record {
         }
     }
 
-    /// The record's line in the readable log.
-    pub fn readable(&self) -> Option<String> {
+    /// The record's line in the readable log: an event in the words of the line
+    /// output, after its time.
+    pub fn readable(&self) -> String {
         match &self.body {
-            Body::Opening(o) => Some(format!(
+            Body::Opening(o) => format!(
                 "{} kubewiz {} (sha256 {}) {} run {} of cluster {}{} by {}; {}; {}; terminal {}; on {}; preset sha256 {}",
                 o.at,
                 o.identity.kubewiz_version,
@@ -160,78 +164,12 @@ impl Record {
                 o.identity.terminal,
                 o.identity.kvm_host,
                 o.preset_sha256,
-            )),
-            Body::Closing(c) => Some(format!(
+            ),
+            Body::Closing(c) => format!(
                 "{} audit log closed after {} records; head sha256 {}",
                 c.at, c.records, c.head
-            )),
-            Body::Event(s) => readable_event(s, self.operator.as_deref().unwrap_or("")),
+            ),
+            Body::Event(s) => format!("{} {}", s.at, lines::describe(&s.event)),
         }
     }
-}
-
-/// One event's line in the readable log.
-fn readable_event(stamped: &Stamped, operator: &str) -> Option<String> {
-    let at = &stamped.at;
-    Some(match &stamped.event {
-        Event::RunStarted {
-            run_id,
-            cluster,
-            dry_run,
-            ..
-        } => {
-            format!(
-                "{at} run {run_id} of cluster {cluster} started by {operator}{}",
-                if *dry_run { " (dry run)" } else { "" }
-            )
-        }
-        Event::PhaseStarted { phase, hosts, .. } => {
-            format!("{at} phase {phase} on {}", hosts.join(", "))
-        }
-        Event::StepStarted {
-            host,
-            step,
-            command,
-            ..
-        } => match command {
-            Some(c) => format!("{at} [{host}] {step}: $ {c}"),
-            None => format!("{at} [{host}] {step}"),
-        },
-        Event::StepOutput { host, line, .. } => format!("{at} [{host}] | {line}"),
-        Event::StepFinished {
-            host,
-            step,
-            outcome,
-            duration_ms,
-        } => match outcome {
-            StepOutcome::Done => format!("{at} [{host}] {step}: done in {duration_ms} ms"),
-            StepOutcome::Skipped { reason } => format!("{at} [{host}] {step}: skipped ({reason})"),
-            StepOutcome::Failed { exit_code, message } => {
-                format!(
-                    "{at} [{host}] {step}: FAILED (exit {}) after {duration_ms} ms: {message}",
-                    exit_code.map_or("none".into(), |c| c.to_string())
-                )
-            }
-        },
-        Event::HostFailed {
-            host,
-            step,
-            message,
-            ..
-        } => format!("{at} [{host}] stopped at {step}: {message}"),
-        Event::PhaseFinished {
-            phase,
-            failed_hosts,
-        } if failed_hosts.is_empty() => format!("{at} phase {phase} finished"),
-        Event::PhaseFinished {
-            phase,
-            failed_hosts,
-        } => {
-            format!(
-                "{at} phase {phase} finished; failed: {}",
-                failed_hosts.join(", ")
-            )
-        }
-        Event::RunFinished { outcome, .. } => format!("{at} run finished: {outcome:?}"),
-    })
 }

@@ -230,6 +230,7 @@ pub(super) fn run_plan(
     syslog: bool,
 ) -> ExitCode {
     let log_path = options.log_path.clone();
+    let syslog = syslog || prepared.spec.audit.syslog;
     if let Some(log) = &log_path {
         audit::started(log, syslog);
     }

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use super::{EXIT_FAILED, EXIT_OK};
+use crate::audit::announce::{self, jsonl_of};
 use crate::audit::record::Body;
 use crate::audit::{self, Record, Verdict};
 use crate::exec::events::Event;
@@ -66,7 +67,7 @@ pub fn list(state_dir: Option<&Path>, name: &str) -> ExitCode {
     let mut out = std::io::stdout().lock();
     let _ = writeln!(
         out,
-        "{:<20} {:<30} {:<16} {:<24} {:<32} head",
+        "{:<20} {:<30} {:<22} {:<24} {:<32} head",
         "run", "started", "kind", "operator", "result"
     );
     for log in logs {
@@ -108,7 +109,7 @@ fn summary(log: &Path, records: &[(String, Record)]) -> String {
             Body::Closing(c) => head = c.head.clone(),
         }
     }
-    format!("{run:<20} {started:<30} {kind:<16} {operator:<24} {result:<32} {head}")
+    format!("{run:<20} {started:<30} {kind:<22} {operator:<24} {result:<32} {head}")
 }
 
 /// `kubewiz audit show NAME|FILE`: the readable lines of one run, filtered.
@@ -143,13 +144,11 @@ pub fn show(state_dir: Option<&Path>, args: ShowArgs<'_>) -> ExitCode {
             }
         }
         let text = if args.json {
-            Some(line.clone())
+            line.clone()
         } else {
             record.readable()
         };
-        if let Some(text) = text
-            && writeln!(out, "{text}").is_err()
-        {
+        if writeln!(out, "{text}").is_err() {
             // The reader went away (`| head`).
             break;
         }
@@ -202,15 +201,6 @@ fn logs_of(state_dir: Option<&Path>, name: &str) -> Result<Vec<PathBuf>, String>
     Ok(files)
 }
 
-/// `x.jsonl` for `x.log`: the records, not the lines made from them.
-fn jsonl_of(path: &Path) -> PathBuf {
-    if path.extension().is_some_and(|e| e == "log") {
-        path.with_extension("jsonl")
-    } else {
-        path.to_path_buf()
-    }
-}
-
 fn stem(path: &Path) -> String {
     path.file_stem()
         .map(|s| s.to_string_lossy().into_owned())
@@ -222,76 +212,20 @@ fn fail(message: &str) -> ExitCode {
     ExitCode::from(EXIT_FAILED)
 }
 
-/// What a run's start sends to the system log with `--syslog`: the run, the cluster,
-/// the operator and the log.
+/// At a run's start, with `syslog`: the run, the cluster, the operator and the log to
+/// the system log.
 pub(super) fn started(log: &Path, syslog: bool) {
-    if !syslog {
-        return;
+    if syslog && let Err(e) = announce::to_syslog(&announce::started(log)) {
+        eprintln!("kubewiz: {e}");
     }
-    let jsonl = jsonl_of(log);
-    let opening = audit::read_log(&jsonl).ok().and_then(|r| {
-        r.into_iter().find_map(|(_, r)| match r.body {
-            Body::Opening(o) => Some(o),
-            _ => None,
-        })
-    });
-    let message = match opening {
-        Some(o) => format!(
-            "{} run {} of cluster {} started by {}; audit log {}",
-            o.kind.name(),
-            o.run,
-            o.cluster,
-            o.identity.operator,
-            jsonl.display()
-        ),
-        None => format!("run started; audit log {}", jsonl.display()),
-    };
-    send_to_syslog(&message);
 }
 
 /// At the end of a run: the head of its audit log's chain on stderr and, with
-/// `--syslog`, in the system log, so a copy kept elsewhere proves the log whole.
+/// `syslog`, in the system log.
 pub(super) fn finished(log: &Path, syslog: bool) {
-    let jsonl = jsonl_of(log);
-    let records = audit::read_log(&jsonl).unwrap_or_default();
-    let run = records.iter().find_map(|(_, r)| match &r.body {
-        Body::Opening(o) => Some(o.run.clone()),
-        _ => None,
-    });
-    let closing = records.iter().rev().find_map(|(_, r)| match &r.body {
-        Body::Closing(c) => Some(c.clone()),
-        _ => None,
-    });
-    let run = run.unwrap_or_else(|| stem(&jsonl));
-    let message = match closing {
-        Some(c) => format!(
-            "run {run} closed its audit log after {} records; head sha256 {} (`kubewiz audit verify {}` checks it)",
-            c.records,
-            c.head,
-            jsonl.display()
-        ),
-        None => format!(
-            "run {run} did not close its audit log {}; `kubewiz audit verify` shows how far it is whole",
-            jsonl.display()
-        ),
-    };
+    let message = announce::Ending::of(log).message();
     eprintln!("kubewiz: {message}");
-    if syslog {
-        send_to_syslog(&message);
-    }
-}
-
-/// One message to the system log through `logger` (journald or syslog, whichever the
-/// host has); a failure is reported and the run's result stands.
-fn send_to_syslog(message: &str) {
-    let sent = std::process::Command::new("logger")
-        .args(["-t", "kubewiz", "-p", "auth.notice", "--", message])
-        .status();
-    match sent {
-        Ok(s) if s.success() => {}
-        Ok(s) => eprintln!("kubewiz: logger {s}: the system log did not get: {message}"),
-        Err(e) => eprintln!(
-            "kubewiz: cannot run logger ({e}): the system log did not get: {message}; install util-linux or leave out --syslog"
-        ),
+    if syslog && let Err(e) = announce::to_syslog(&message) {
+        eprintln!("kubewiz: {e}");
     }
 }

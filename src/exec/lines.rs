@@ -68,9 +68,10 @@ impl fmt::Display for Summary {
     }
 }
 
-/// Formats one event; None for events that print nothing.
-pub fn format(event: &Event) -> Option<String> {
-    Some(match event {
+/// What an event says, in the same words for every view of the run: the line output
+/// adds `kubewiz: ` to the run's own lines, the readable audit log the event's time.
+pub fn describe(event: &Event) -> String {
+    match event {
         Event::RunStarted {
             cluster,
             dry_run,
@@ -79,7 +80,7 @@ pub fn format(event: &Event) -> Option<String> {
             steps,
             ..
         } => format!(
-            "kubewiz: {} cluster {cluster}: {} phases, {} hosts, {steps} steps{}",
+            "{} cluster {cluster}: {} phases, {} hosts, {steps} steps{}",
             if *dry_run { "dry run of" } else { "installing" },
             phases.len(),
             hosts.len(),
@@ -128,57 +129,66 @@ pub fn format(event: &Event) -> Option<String> {
         Event::HostFailed {
             host,
             step,
+            message,
+            ..
+        } => format!("{host} failed at {step}: {message}"),
+        Event::PhaseFinished {
+            phase,
+            failed_hosts,
+        } if failed_hosts.is_empty() => format!("== {phase}: finished"),
+        Event::PhaseFinished {
+            phase,
+            failed_hosts,
+        } => format!(
+            "== {phase}: failed on {}; the run stops after this phase",
+            failed_hosts.join(", ")
+        ),
+        Event::RunFinished { outcome, log_path } => {
+            let log = log_path
+                .as_ref()
+                .map_or(String::new(), |p| format!("; audit log: {p}"));
+            match outcome {
+                RunOutcome::Succeeded => format!("finished{log}"),
+                RunOutcome::Failed => {
+                    format!("stopped after a failure{log}; fix the cause, then `kubewiz resume`")
+                }
+                RunOutcome::Cancelled => format!("cancelled; nothing new was started{log}"),
+            }
+        }
+    }
+}
+
+/// Formats one event for the line output; None for events that print nothing (a phase
+/// that finished well: the next phase's line says as much).
+pub fn format(event: &Event) -> Option<String> {
+    let text = describe(event);
+    Some(match event {
+        Event::RunStarted { .. } | Event::RunFinished { .. } => format!("kubewiz: {text}"),
+        Event::HostFailed {
             command,
             exit_code,
-            message,
             output_tail,
             journal_tail,
             ..
         } => {
-            let mut text = format!("\n{host} failed at {step}: {message}");
+            let mut text = format!("\n{text}");
             if let Some(c) = command {
                 text += &format!("\n  command: {c}");
             }
             if let Some(code) = exit_code {
                 text += &format!("\n  exit code: {code}");
             }
-            if !output_tail.is_empty() {
-                text += "\n  last output:";
-                for l in output_tail {
-                    text += &format!("\n    {l}");
-                }
-            }
-            if !journal_tail.is_empty() {
-                text += "\n  unit journal:";
-                for l in journal_tail {
-                    text += &format!("\n    {l}");
+            for (title, tail) in [("last output", output_tail), ("unit journal", journal_tail)] {
+                if !tail.is_empty() {
+                    text += &format!("\n  {title}:");
+                    for l in tail {
+                        text += &format!("\n    {l}");
+                    }
                 }
             }
             text
         }
         Event::PhaseFinished { failed_hosts, .. } if failed_hosts.is_empty() => return None,
-        Event::PhaseFinished {
-            phase,
-            failed_hosts,
-        } => {
-            format!(
-                "== {phase}: failed on {}; the run stops after this phase",
-                failed_hosts.join(", ")
-            )
-        }
-        Event::RunFinished { outcome, log_path } => {
-            let log = log_path
-                .as_ref()
-                .map_or(String::new(), |p| format!("; audit log: {p}"));
-            match outcome {
-                RunOutcome::Succeeded => format!("kubewiz: finished{log}"),
-                RunOutcome::Failed => format!(
-                    "kubewiz: stopped after a failure{log}; fix the cause, then `kubewiz resume`"
-                ),
-                RunOutcome::Cancelled => {
-                    format!("kubewiz: cancelled; nothing new was started{log}")
-                }
-            }
-        }
+        _ => text,
     })
 }

@@ -51,6 +51,8 @@ pub struct ClusterSpec {
     pub proxy: ProxySpec,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kvm: Option<KvmSpec>,
+    #[serde(default, skip_serializing_if = "AuditSpec::is_default")]
+    pub audit: AuditSpec,
     #[serde(default)]
     pub hosts: Vec<HostSpec>,
 }
@@ -198,6 +200,21 @@ impl Default for KvmSpec {
             libvirt_network: "default".into(),
             dns_domain: None,
         }
+    }
+}
+
+/// Where a run's audit log is announced besides the screen.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuditSpec {
+    /// Each run's start and the head of its audit log also go to the system log
+    /// (`logger`), as with `--syslog`.
+    pub syslog: bool,
+}
+
+impl AuditSpec {
+    pub fn is_default(&self) -> bool {
+        *self == AuditSpec::default()
     }
 }
 

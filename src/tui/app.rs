@@ -19,7 +19,7 @@ pub use super::flow::Effect;
 pub use super::prepare::prepare;
 pub use chrome::hint_bar;
 
-use super::flow::{Outcome, View};
+use super::flow::{Outcome, RunEnd, View};
 use super::prepare::Prepared;
 
 use super::keys::{self, Action, Binding};
@@ -457,6 +457,7 @@ impl App {
                 self.done = screens::done::Done {
                     outcome: self.execute.outcome,
                     log_path: self.execute.log_path.clone(),
+                    head: self.execute.head.clone(),
                     dry_run: self.execute.dry_run,
                 };
                 self.go(ScreenId::Done);
@@ -568,9 +569,17 @@ impl App {
     /// The result of watching the install's engine to its end: when it broke (a
     /// panic) without saying how the run ended, the run is shown as failed and the
     /// reason is shown over it, instead of a run that seems to go on forever.
-    pub fn run_ended(&mut self, result: Result<(), String>) {
-        let Err(e) = result else {
-            return;
+    pub fn run_ended(&mut self, result: Result<RunEnd, String>) {
+        let e = match result {
+            Ok(end) => {
+                self.execute.head = end.head.clone();
+                self.done.head = end.head;
+                if let Some(problem) = end.syslog_problem {
+                    self.modal = Some(Modal::Message(problem));
+                }
+                return;
+            }
+            Err(e) => e,
         };
         if self.execute.running() {
             self.execute.update(&Event::RunFinished {

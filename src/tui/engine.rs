@@ -1,8 +1,10 @@
 //! The one place the wizard starts the install engine: a [`Running`] install whose
 //! events the event loop drains. The execute screen only ever sees the events.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
+use crate::audit::announce;
 use crate::exec::dry_run::DryRun;
 use crate::exec::runner::{self, RunHandle};
 use crate::exec::ssh::Ssh;
@@ -11,6 +13,7 @@ use crate::launch;
 use crate::spec::ClusterSpec;
 use crate::state::ClusterState;
 
+use super::flow::RunEnd;
 use super::prepare::Prepared;
 
 /// How fast the dry run pretends: 1.0 feels like a real install in fast motion.
@@ -19,6 +22,12 @@ const DRY_RUN_PACE: f64 = 1.0;
 /// An install in progress.
 pub struct Running {
     handle: RunHandle,
+    /// The run's readable audit log.
+    log: Option<PathBuf>,
+    /// Whether the start and the head go to the system log too.
+    syslog: bool,
+    /// What the system log did not get at the start.
+    syslog_problem: Option<String>,
 }
 
 impl Running {
@@ -27,14 +36,32 @@ impl Running {
         self.handle.cancel();
     }
 
-    /// Waits for the install's task once its events have ended. A panic in it is
-    /// passed on, so the job that waits reports it like any other background panic.
-    pub async fn ended(self) -> Result<(), String> {
+    /// Waits for the install's task once its events have ended, then reads the head
+    /// of its audit log (and sends it to the system log when asked). A panic in the
+    /// task is passed on, so the job that waits reports it like any other background
+    /// panic.
+    pub async fn ended(self) -> Result<RunEnd, String> {
         match self.handle.task.await {
-            Ok(_) => Ok(()),
+            Ok(_) => {}
             Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-            Err(_) => Err("the install's task was stopped before it finished".to_owned()),
+            Err(_) => return Err("the install's task was stopped before it finished".to_owned()),
         }
+        let Some(log) = self.log else {
+            return Ok(RunEnd::default());
+        };
+        let (syslog, problem) = (self.syslog, self.syslog_problem);
+        tokio::task::spawn_blocking(move || {
+            let ending = announce::Ending::of(&log);
+            let late = syslog
+                .then(|| announce::to_syslog(&ending.message()).err())
+                .flatten();
+            RunEnd {
+                head: ending.head().map(str::to_owned),
+                syslog_problem: problem.or(late),
+            }
+        })
+        .await
+        .map_err(|e| format!("reading the end of the audit log failed: {e}"))
     }
 }
 
@@ -43,7 +70,14 @@ impl Running {
 /// `kubewiz resume`) and continues the cluster's journal, so steps an earlier run
 /// finished with the same inputs are skipped. Unknown host keys are not accepted:
 /// such a host fails with the reason (add it to known_hosts, then r runs again).
-pub fn start(spec: &ClusterSpec, prepared: &Prepared, dry_run: bool) -> Result<Running, String> {
+/// With `syslog` (`--syslog`) or the spec's `[audit] syslog`, the run's start and the
+/// head of its audit log also go to the system log.
+pub fn start(
+    spec: &ClusterSpec,
+    prepared: &Prepared,
+    dry_run: bool,
+    syslog: bool,
+) -> Result<Running, String> {
     let state = ClusterState::new(
         prepared
             .cluster_dir
@@ -63,8 +97,19 @@ pub fn start(spec: &ClusterSpec, prepared: &Prepared, dry_run: bool) -> Result<R
         &crate::spec::to_toml(spec),
         dry_run,
     )?;
+    let log = options.log_path.clone();
+    let syslog = syslog || spec.audit.syslog;
+    let syslog_problem = match &log {
+        Some(log) if syslog => announce::to_syslog(&announce::started(log)).err(),
+        _ => None,
+    };
     let handle = runner::start(prepared.plan.clone(), transport, options);
-    Ok(Running { handle })
+    Ok(Running {
+        handle,
+        log,
+        syslog,
+        syslog_problem,
+    })
 }
 
 /// Waits for engine events and takes up to `limit` at once; never returns while no

@@ -37,6 +37,14 @@ pub enum Outcome {
     ImportLibvirt,
 }
 
+/// How a run ended, once the engine stopped: the head of its audit log's chain, and
+/// what the system log did not get when it was asked for.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RunEnd {
+    pub head: Option<String>,
+    pub syslog_problem: Option<String>,
+}
+
 /// Work the event loop does off the UI thread, then reports back.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Effect {

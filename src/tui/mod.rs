@@ -43,9 +43,9 @@ const TICK: Duration = Duration::from_millis(500);
 const BURST: usize = 512;
 
 /// Opens the wizard (optionally prefilled from `preset`, drawn in ASCII only when
-/// `ascii`) and runs it until the operator leaves. The exit code is 0 unless the
-/// terminal could not be used.
-pub fn run(preset: Option<&Path>, state_dir: Option<&Path>, ascii: bool) -> ExitCode {
+/// `ascii`, its runs announced to the system log too with `syslog`) and runs it until
+/// the operator leaves. The exit code is 0 unless the terminal could not be used.
+pub fn run(preset: Option<&Path>, state_dir: Option<&Path>, ascii: bool, syslog: bool) -> ExitCode {
     theme::set_ascii(ascii);
     let state_dir = state_dir.map_or_else(crate::state::default_dir, Path::to_path_buf);
     let app = initial_app(preset, state_dir);
@@ -66,7 +66,7 @@ pub fn run(preset: Option<&Path>, state_dir: Option<&Path>, ascii: bool) -> Exit
             return ExitCode::from(crate::exit::FAILED);
         }
     };
-    let result = runtime.block_on(event_loop(terminal, app));
+    let result = runtime.block_on(event_loop(terminal, app, syslog));
     drop(guard);
     // The input thread may still be blocked reading the terminal; do not wait for it.
     runtime.shutdown_background();
@@ -109,7 +109,11 @@ pub fn initial_app(preset: Option<&Path>, state_dir: PathBuf) -> App {
     }
 }
 
-async fn event_loop(mut terminal: DefaultTerminal, mut app: App) -> std::io::Result<()> {
+async fn event_loop(
+    mut terminal: DefaultTerminal,
+    mut app: App,
+    syslog: bool,
+) -> std::io::Result<()> {
     let (input_tx, mut input_rx) = mpsc::unbounded_channel::<TermEvent>();
     // crossterm's reads block; a plain thread feeds them into the loop.
     std::thread::spawn(move || {
@@ -207,7 +211,7 @@ async fn event_loop(mut terminal: DefaultTerminal, mut app: App) -> std::io::Res
                 Effect::Run { dry_run } => match app
                     .prepared
                     .as_ref()
-                    .map(|p| engine::start(&app.spec, p, dry_run))
+                    .map(|p| engine::start(&app.spec, p, dry_run, syslog))
                 {
                     Some(Ok(r)) => run = Some(r),
                     Some(Err(e)) => app.run_failed_to_start(e),

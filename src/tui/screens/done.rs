@@ -24,6 +24,8 @@ const BINDINGS: &[Binding] = &[
 pub struct Done {
     pub outcome: Option<RunOutcome>,
     pub log_path: Option<String>,
+    /// The head of the audit log's chain: a copy kept elsewhere proves the log whole.
+    pub head: Option<String>,
     pub dry_run: bool,
 }
 
@@ -106,6 +108,12 @@ impl Screen for Done {
             "audit log:   {}",
             self.log_path.as_deref().unwrap_or("(none was written)")
         )));
+        if self.log_path.is_some() {
+            lines.push(Line::raw(format!(
+                "head sha256: {}",
+                self.head.as_deref().unwrap_or("(being read from the log)")
+            )));
+        }
         lines.push(Line::raw(format!(
             "state:       {} (PKI, journal, logs)",
             dir.display()

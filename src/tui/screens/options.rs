@@ -1,5 +1,6 @@
 //! Options: cluster name, Kubernetes version, CNI, image registry (with the known
-//! mirrors), key algorithm, package source, proxy and SSH access.
+//! mirrors), key algorithm, package source, proxy, SSH access and whether runs are
+//! announced to the system log.
 
 use std::path::PathBuf;
 
@@ -244,6 +245,28 @@ const FIELDS: &[FieldDef] = &[
         },
         choices: &[],
         note: no_note,
+    },
+    FieldDef {
+        label: "system log",
+        path: "audit.syslog",
+        get: |s| if s.audit.syslog { "yes" } else { "no" }.into(),
+        set: |t, s| {
+            s.audit.syslog = match t.trim() {
+                "yes" => true,
+                "no" => false,
+                other => return Err(format!("\"{other}\" is not one of no, yes")),
+            };
+            Ok(())
+        },
+        choices: &["no", "yes"],
+        note: |s| {
+            let note = if s.audit.syslog {
+                "each run's start and head too"
+            } else {
+                "as with --syslog"
+            };
+            Some(note.to_owned())
+        },
     },
 ];
 

@@ -112,6 +112,8 @@ pub struct Execute {
     pub steps_done: usize,
     pub outcome: Option<RunOutcome>,
     pub log_path: Option<String>,
+    /// The head of the audit log's chain, once the run closed it.
+    pub head: Option<String>,
     pub failures: Vec<Failure>,
     pub started: Option<Instant>,
     /// Set once the operator confirmed abort.
