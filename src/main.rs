@@ -12,7 +12,12 @@ fn main() -> ExitCode {
         .clone()
         .unwrap_or_else(kubewiz::state::default_dir);
     // Held to the end, so the last diagnostics reach their file.
-    let _diagnostics = match kubewiz::diagnostics::init(&state_dir, cli.log_level.as_deref()) {
+    // The engine process has no screen: what goes wrong in it is always kept.
+    let level = cli.log_level.clone().or_else(|| {
+        matches!(cli.command, Some(Command::Engine))
+            .then(|| std::env::var("KUBEWIZ_LOG").unwrap_or_else(|_| "warn".into()))
+    });
+    let _diagnostics = match kubewiz::diagnostics::init(&state_dir, level.as_deref()) {
         Ok(d) => d,
         Err(e) => {
             eprintln!("kubewiz: {e}");
@@ -40,6 +45,7 @@ fn run(cli: &Cli, state_dir: Option<&Path>) -> ExitCode {
             no_tui,
             phases,
             accept_new_host_keys,
+            pace,
         }) => commands::apply::run(
             state_dir,
             commands::apply::ApplyArgs {
@@ -49,6 +55,7 @@ fn run(cli: &Cli, state_dir: Option<&Path>) -> ExitCode {
                 no_tui: *no_tui,
                 phases,
                 accept_new_host_keys: *accept_new_host_keys,
+                pace: *pace,
                 syslog,
             },
         ),
@@ -79,5 +86,7 @@ fn run(cli: &Cli, state_dir: Option<&Path>) -> ExitCode {
             AuditCommand::Verify { files } => commands::audit::verify(files),
         },
         Some(Command::Kvm { command }) => commands::kvm::run(command),
+        Some(Command::Attach { name }) => commands::follow::attach(state_dir, name),
+        Some(Command::Engine) => kubewiz::detached::server::main(),
     }
 }

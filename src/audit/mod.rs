@@ -2,6 +2,7 @@
 //! the operator as the system knows them), its index of runs, and reading and checking
 //! it back (`kubewiz audit`). Redaction of secrets happens before events reach it.
 
+pub mod announce;
 pub mod chain;
 pub mod identity;
 pub mod index;

@@ -2,6 +2,7 @@
 
 pub mod apply;
 pub mod audit;
+pub mod follow;
 pub mod kvm;
 pub mod plan;
 mod prepare;

@@ -5,7 +5,6 @@ use std::process::ExitCode;
 
 use super::{EXIT_FAILED, validate};
 use crate::generate::generate;
-use crate::pki::Pki;
 use crate::plan::Plan;
 use crate::render::File;
 use crate::spec::{self, ClusterSpec, LoadError, Severity};
@@ -14,7 +13,6 @@ use crate::state::{self, ClusterState};
 /// Everything generated for one preset.
 pub struct Prepared {
     pub spec: ClusterSpec,
-    pub pki: Pki,
     pub files: Vec<File>,
     pub plan: Plan,
     pub state: ClusterState,
@@ -58,7 +56,6 @@ pub fn prepare(state_dir: Option<&Path>, preset: &Path) -> Result<Prepared, Exit
     }
     Ok(Prepared {
         spec,
-        pki: generated.pki,
         files: generated.files,
         plan: generated.plan,
         state: cluster_state,

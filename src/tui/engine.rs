@@ -1,40 +1,51 @@
 //! The one place the wizard starts the install engine: a [`Running`] install whose
 //! events the event loop drains. The execute screen only ever sees the events.
+//!
+//! The install runs in an engine process of its own (see [`crate::detached`]); the
+//! wizard is one of its clients, so a terminal that goes away leaves it running and
+//! `kubewiz attach` follows it again.
 
-use std::sync::Arc;
+use std::process::Child;
 
-use crate::exec::dry_run::DryRun;
-use crate::exec::runner::{self, RunHandle};
+use crate::detached::client::{self, Attached};
+use crate::detached::job::{Job, JobKind};
+use crate::detached::spawn;
+use crate::exec::Stamped;
 use crate::exec::ssh::Ssh;
-use crate::exec::{Stamped, Transport};
-use crate::launch;
 use crate::spec::ClusterSpec;
-use crate::state::ClusterState;
 
 use super::prepare::Prepared;
 
 /// How fast the dry run pretends: 1.0 feels like a real install in fast motion.
 const DRY_RUN_PACE: f64 = 1.0;
 
-/// An install in progress.
+/// An install in progress, followed from its engine process.
 pub struct Running {
-    handle: RunHandle,
+    attached: Attached,
+    /// Reaped when the run ends, so no finished engine lingers while the wizard runs.
+    engine: Option<Child>,
 }
 
 impl Running {
     /// Running steps finish; nothing new starts.
     pub fn cancel(&self) {
-        self.handle.cancel();
+        if let Err(e) = self.attached.cancel() {
+            tracing::warn!(error = %e, "the run could not be asked to stop");
+        }
     }
 
-    /// Waits for the install's task once its events have ended. A panic in it is
+    /// Waits for the connection's reader once the events have ended. A panic in it is
     /// passed on, so the job that waits reports it like any other background panic.
     pub async fn ended(self) -> Result<(), String> {
-        match self.handle.task.await {
-            Ok(_) => Ok(()),
+        let result = match self.attached.task.await {
+            Ok(r) => r,
             Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
             Err(_) => Err("the install's task was stopped before it finished".to_owned()),
+        };
+        if let Some(mut engine) = self.engine {
+            let _ = tokio::task::spawn_blocking(move || engine.wait()).await;
         }
+        result
     }
 }
 
@@ -43,35 +54,43 @@ impl Running {
 /// `kubewiz resume`) and continues the cluster's journal, so steps an earlier run
 /// finished with the same inputs are skipped. Unknown host keys are not accepted:
 /// such a host fails with the reason (add it to known_hosts, then r runs again).
+/// Another run of the same cluster refuses it, naming its holder.
 pub fn start(spec: &ClusterSpec, prepared: &Prepared, dry_run: bool) -> Result<Running, String> {
-    let state = ClusterState::new(
-        prepared
-            .cluster_dir
-            .parent()
-            .unwrap_or(&prepared.cluster_dir),
-        spec.name.as_str(),
-    );
-    let transport: Arc<dyn Transport> = if dry_run {
-        Arc::new(DryRun::new(DRY_RUN_PACE))
-    } else {
-        Arc::new(Ssh::new(false))
-    };
-    let options = launch::run_options(
-        spec,
-        &prepared.pki,
-        &state,
-        &crate::spec::to_toml(spec),
+    let state_dir = prepared
+        .cluster_dir
+        .parent()
+        .unwrap_or(&prepared.cluster_dir);
+    let job = Job {
+        kind: JobKind::Install,
+        state_dir: std::path::absolute(state_dir).unwrap_or_else(|_| state_dir.to_path_buf()),
+        preset_text: crate::spec::to_toml(spec),
         dry_run,
-    )?;
-    let handle = runner::start(prepared.plan.clone(), transport, options);
-    Ok(Running { handle })
+        pace: DRY_RUN_PACE,
+        phases: Vec::new(),
+        accept_new_host_keys: false,
+        keep_data: false,
+        syslog: false,
+        libvirt_uri: crate::kvm::connect_uri(),
+        terminal: crate::audit::identity::terminal(),
+    };
+    let started = spawn::start(&job, spec.name.as_str())?;
+    let attached = client::connect(&started.socket).map_err(|e| {
+        format!(
+            "cannot follow the install on {}: {e}",
+            started.socket.display()
+        )
+    })?;
+    Ok(Running {
+        attached,
+        engine: Some(started.child),
+    })
 }
 
 /// Waits for engine events and takes up to `limit` at once; never returns while no
 /// install runs. 0 means the install's stream ended.
 pub async fn recv_many(run: &mut Option<Running>, buf: &mut Vec<Stamped>, limit: usize) -> usize {
     match run {
-        Some(r) => r.handle.events.recv_many(buf, limit).await,
+        Some(r) => r.attached.events.recv_many(buf, limit).await,
         None => std::future::pending().await,
     }
 }

@@ -182,9 +182,7 @@ async fn event_loop(mut terminal: DefaultTerminal, mut app: App) -> std::io::Res
             }
             _ = signals.next() => {
                 // SIGTERM or SIGHUP: leave cleanly so the guard restores the terminal.
-                if let Some(r) = &run {
-                    r.cancel();
-                }
+                // An install goes on in its engine process; `kubewiz attach` follows it.
                 return Ok(());
             }
         }

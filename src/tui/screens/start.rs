@@ -30,6 +30,8 @@ pub struct Start {
     /// Clusters in the state directory with the preset of their last run:
     /// (name, preset path, whether a journal says a run stopped part way).
     saved: Vec<(String, PathBuf, bool)>,
+    /// Clusters a run is working on now, from any terminal.
+    running: Vec<String>,
 }
 
 enum Entry {
@@ -53,7 +55,15 @@ impl Start {
             }
         }
         saved.sort();
-        Start { selected: 0, saved }
+        let running = crate::detached::running(state_dir)
+            .into_iter()
+            .map(|(name, _)| name)
+            .collect();
+        Start {
+            selected: 0,
+            saved,
+            running,
+        }
     }
 
     fn entries(&self) -> Vec<Entry> {
@@ -138,6 +148,7 @@ impl Screen for Start {
                 ),
                 Line::raw("Every file and every command is shown before anything runs;"),
                 Line::raw("a dry run contacts no host. Press ? on any screen for help."),
+                running_line(&self.running),
             ])
             .block(Block::new().padding(ratatui::widgets::Padding::horizontal(1))),
             intro,
@@ -188,5 +199,19 @@ impl Screen for Start {
                 .block(Block::new().padding(ratatui::widgets::Padding::horizontal(1))),
             detail,
         );
+    }
+}
+
+/// The runs going on now, and how to follow one.
+fn running_line(running: &[String]) -> Line<'static> {
+    match running.first() {
+        None => Line::raw(""),
+        Some(first) => Line::styled(
+            format!(
+                "Running now: {} (kubewiz attach {first} follows it)",
+                running.join(", ")
+            ),
+            theme::title(),
+        ),
     }
 }
