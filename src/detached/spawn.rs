@@ -12,6 +12,9 @@ use std::process::{Child, Command, Stdio};
 use super::job::Job;
 use crate::state::ClusterState;
 
+/// The running program, as the kernel keeps it.
+const SELF: &str = "/proc/self/exe";
+
 /// A started engine: its process (to reap when the caller lives on) and its socket.
 pub struct Started {
     pub child: Child,
@@ -37,9 +40,9 @@ pub fn start(job: &Job, cluster: &str) -> Result<Started, String> {
         .mode(0o600)
         .open(&stderr_path)
         .map_err(|e| format!("cannot open {}: {e}", stderr_path.display()))?;
-    let exe = std::env::current_exe()
-        .map_err(|e| format!("cannot find the kubewiz program to start the run with: {e}"))?;
-    let mut child = Command::new(exe)
+    // This very program, even when its file was replaced since it started (an upgrade).
+    let mut child = Command::new(SELF)
+        .arg0("kubewiz")
         .arg("--state-dir")
         .arg(&job.state_dir)
         .arg("engine")
