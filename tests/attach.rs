@@ -21,11 +21,11 @@ fn preset() -> String {
     format!("{}/presets/single-node.toml", env!("CARGO_MANIFEST_DIR"))
 }
 
-/// A dry run of the single-node preset at the wizard's pace (about 17 s of pretend
+/// A dry run of the single-node preset at twice the wizard's pace (about 35 s of pretend
 /// work), so it is still going on when its terminal goes away.
 fn paced_dry_run(state: &Path) -> String {
     format!(
-        "{BIN} --state-dir {} apply --preset {} --dry-run --no-tui --yes --pace 1",
+        "{BIN} --state-dir {} apply --preset {} --dry-run --no-tui --yes --pace 2",
         state.display(),
         preset()
     )
@@ -96,6 +96,24 @@ fn a_run_goes_on_when_its_terminal_dies_and_attach_follows_it_to_the_end() {
     assert!(
         Path::new(&format!("/proc/{engine_pid}")).exists(),
         "the lock names PID {engine_pid}, which is gone"
+    );
+
+    // The wizard's start screen offers the run; Enter follows it on the execute
+    // screen, rebuilt from the events so far. Its terminal dies too.
+    let wizard = Tmux::start("attach-wizard");
+    wizard.keys(&[
+        &format!("{BIN} --state-dir {}", state.path().display()),
+        "Enter",
+    ]);
+    wizard.wait_for("Attach to solo", Duration::from_secs(20));
+    wizard.keys(&["Enter"]);
+    wizard.wait_for("8/9 Execute", Duration::from_secs(10));
+    wizard.wait_for("kube-solo", Duration::from_secs(10));
+    drop(wizard);
+    assert_eq!(
+        kubewiz::detached::running(state.path()).len(),
+        1,
+        "the run did not survive the wizard's terminal"
     );
 
     let second = Tmux::start("attach-second");

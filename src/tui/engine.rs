@@ -86,6 +86,16 @@ pub fn start(spec: &ClusterSpec, prepared: &Prepared, dry_run: bool) -> Result<R
     })
 }
 
+/// Follows the run going on for cluster `name` in `state_dir`: every event so far,
+/// then the live ones.
+pub fn attach(state_dir: &std::path::Path, name: &str) -> Result<Running, String> {
+    let attached = client::attach(state_dir, name)?;
+    Ok(Running {
+        attached,
+        engine: None,
+    })
+}
+
 /// Waits for engine events and takes up to `limit` at once; never returns while no
 /// install runs. 0 means the install's stream ended.
 pub async fn recv_many(run: &mut Option<Running>, buf: &mut Vec<Stamped>, limit: usize) -> usize {

@@ -212,6 +212,10 @@ async fn event_loop(mut terminal: DefaultTerminal, mut app: App) -> std::io::Res
                         app.run_failed_to_start("nothing was generated; go back to Review".into())
                     }
                 },
+                Effect::Attach { name } => match engine::attach(&app.state_dir, &name) {
+                    Ok(r) => run = Some(r),
+                    Err(e) => app.run_failed_to_start(e),
+                },
                 Effect::TrustHostKeys { spec, keys } => jobs.spawn(
                     async move { engine::trust_host_keys(&spec, &keys).await },
                     Done::KeysRecorded,

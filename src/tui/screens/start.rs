@@ -9,6 +9,7 @@ use ratatui::widgets::{Block, List, ListItem, ListState, Paragraph, Wrap};
 use std::path::{Path, PathBuf};
 
 use super::Screen;
+use crate::detached::lock::Holder;
 use crate::spec::ClusterSpec;
 use crate::state::ClusterState;
 use crate::tui::flow::{Outcome, View};
@@ -30,11 +31,12 @@ pub struct Start {
     /// Clusters in the state directory with the preset of their last run:
     /// (name, preset path, whether a journal says a run stopped part way).
     saved: Vec<(String, PathBuf, bool)>,
-    /// Clusters a run is working on now, from any terminal.
-    running: Vec<String>,
+    /// Clusters a run is working on now, from any terminal, with who runs it.
+    running: Vec<(String, Holder)>,
 }
 
 enum Entry {
+    Running(usize),
     New,
     Preset(usize),
     Saved(usize),
@@ -55,10 +57,7 @@ impl Start {
             }
         }
         saved.sort();
-        let running = crate::detached::running(state_dir)
-            .into_iter()
-            .map(|(name, _)| name)
-            .collect();
+        let running = crate::detached::running(state_dir);
         Start {
             selected: 0,
             saved,
@@ -67,7 +66,8 @@ impl Start {
     }
 
     fn entries(&self) -> Vec<Entry> {
-        let mut out = vec![Entry::New];
+        let mut out: Vec<Entry> = (0..self.running.len()).map(Entry::Running).collect();
+        out.push(Entry::New);
         out.extend((0..self.saved.len()).map(Entry::Saved));
         out.extend((0..templates::BUILTIN.len()).map(Entry::Preset));
         out.push(Entry::Quit);
@@ -101,6 +101,7 @@ impl Screen for Start {
             Some(Action::Quit | Action::Back) => return Outcome::Quit,
             Some(Action::Select) => {
                 return match entries.get(self.selected) {
+                    Some(Entry::Running(i)) => Outcome::Attach(self.running[*i].0.clone()),
                     Some(Entry::New) => Outcome::Load {
                         spec: Box::new(templates::default_spec()),
                         origin: "new cluster".into(),
@@ -148,7 +149,6 @@ impl Screen for Start {
                 ),
                 Line::raw("Every file and every command is shown before anything runs;"),
                 Line::raw("a dry run contacts no host. Press ? on any screen for help."),
-                running_line(&self.running),
             ])
             .block(Block::new().padding(ratatui::widgets::Padding::horizontal(1))),
             intro,
@@ -157,6 +157,13 @@ impl Screen for Start {
             .entries()
             .iter()
             .map(|e| match e {
+                Entry::Running(i) => {
+                    let (name, holder) = &self.running[*i];
+                    ListItem::new(Line::styled(
+                        format!("Attach to {name}: {} going on", holder.kind),
+                        theme::title(),
+                    ))
+                }
                 Entry::New => ListItem::new(Line::from(vec![
                     Span::styled("New cluster", theme::title()),
                     Span::raw("  (starts from the KVM lab example)"),
@@ -182,6 +189,10 @@ impl Screen for Start {
             &mut state,
         );
         let about = match self.entries().get(self.selected) {
+            Some(Entry::Running(i)) => format!(
+                "Cluster {}: the {}; it goes on in a process of its own. Enter follows it here, as `kubewiz attach {}` does.",
+                self.running[*i].0, self.running[*i].1, self.running[*i].0
+            ),
             Some(Entry::New) => templates::BUILTIN[0].summary(),
             Some(Entry::Preset(i)) => templates::BUILTIN[*i].summary(),
             Some(Entry::Saved(i)) => format!(
@@ -199,19 +210,5 @@ impl Screen for Start {
                 .block(Block::new().padding(ratatui::widgets::Padding::horizontal(1))),
             detail,
         );
-    }
-}
-
-/// The runs going on now, and how to follow one.
-fn running_line(running: &[String]) -> Line<'static> {
-    match running.first() {
-        None => Line::raw(""),
-        Some(first) => Line::styled(
-            format!(
-                "Running now: {} (kubewiz attach {first} follows it)",
-                running.join(", ")
-            ),
-            theme::title(),
-        ),
     }
 }
