@@ -12,12 +12,7 @@ fn main() -> ExitCode {
         .clone()
         .unwrap_or_else(kubewiz::state::default_dir);
     // Held to the end, so the last diagnostics reach their file.
-    // The engine process has no screen: what goes wrong in it is always kept.
-    let level = cli.log_level.clone().or_else(|| {
-        matches!(cli.command, Some(Command::Engine))
-            .then(|| std::env::var("KUBEWIZ_LOG").unwrap_or_else(|_| "warn".into()))
-    });
-    let _diagnostics = match kubewiz::diagnostics::init(&state_dir, level.as_deref()) {
+    let _diagnostics = match kubewiz::diagnostics::init(&state_dir, cli.log_level.as_deref()) {
         Ok(d) => d,
         Err(e) => {
             eprintln!("kubewiz: {e}");

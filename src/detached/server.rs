@@ -111,13 +111,17 @@ pub fn main() -> ExitCode {
         while let Some(stamped) = handle.events.recv().await {
             match serde_json::to_string(&stamped) {
                 Ok(line) => hub_lock(&hub).send(Arc::from(line + "\n")),
-                Err(e) => tracing::error!(error = %e, "an event could not be encoded"),
+                Err(e) => {
+                    tracing::error!(error = %e, "an event could not be encoded");
+                    eprintln!("kubewiz engine: an event could not be encoded: {e}");
+                }
             }
         }
         let outcome = handle.task.await.unwrap_or(RunOutcome::Failed);
         accepting.abort();
         if let Err(e) = std::fs::remove_file(&socket) {
             tracing::warn!(socket = %socket.display(), error = %e, "the socket could not be removed");
+            eprintln!("kubewiz engine: cannot remove {}: {e}", socket.display());
         }
         drop(lock);
         if let Some(log) = &log_path
@@ -149,6 +153,7 @@ fn say(line: &str) {
 
 fn refuse(message: &str) -> ExitCode {
     tracing::error!(message, "engine did not start");
+    eprintln!("kubewiz engine: did not start: {message}");
     say(&format!("error: {message}"));
     ExitCode::from(exit::FAILED)
 }
@@ -197,6 +202,7 @@ async fn accept(listener: UnixListener, hub: Arc<Mutex<Hub>>, canceller: Cancell
             Ok((stream, _)) => serve(stream, &hub, canceller.clone()),
             Err(e) => {
                 tracing::warn!(error = %e, "a client could not be accepted");
+                eprintln!("kubewiz engine: a client could not be accepted: {e}");
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
         }

@@ -41,10 +41,16 @@ pub fn start(job: &Job, cluster: &str) -> Result<Started, String> {
         .open(&stderr_path)
         .map_err(|e| format!("cannot open {}: {e}", stderr_path.display()))?;
     // This very program, even when its file was replaced since it started (an upgrade).
-    let mut child = Command::new(SELF)
+    let mut command = Command::new(SELF);
+    command
         .arg0("kubewiz")
         .arg("--state-dir")
-        .arg(&job.state_dir)
+        .arg(&job.state_dir);
+    // Diagnostics as asked for here (`--log-level` or KUBEWIZ_LOG) go on in the engine.
+    if let Some(level) = crate::diagnostics::level() {
+        command.arg("--log-level").arg(level);
+    }
+    let mut child = command
         .arg("engine")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
