@@ -84,6 +84,22 @@ pub enum Command {
         /// Accept and record host keys not yet in known_hosts
         #[arg(long)]
         accept_new_host_keys: bool,
+        /// With --dry-run: how long the pretend steps take, as a factor of a real
+        /// install's typical times (1.0 is the wizard's dry run, about a minute for
+        /// a small cluster; 0 is instant)
+        #[arg(
+            long,
+            value_name = "FACTOR",
+            default_value_t = 0.0,
+            requires = "dry_run"
+        )]
+        pace: f64,
+    },
+    /// Follow the run going on for cluster NAME (started by apply, resume, reset or
+    /// the wizard, from any terminal): every event so far, then the live ones
+    Attach {
+        #[arg(value_name = "NAME")]
+        name: String,
     },
     /// Continue a failed run of cluster NAME from its journal
     Resume {
@@ -144,6 +160,10 @@ pub enum Command {
         #[arg(value_name = "DIR")]
         dir: PathBuf,
     },
+    /// The process that carries out a run, started by the commands that run a plan;
+    /// it reads its run on standard input
+    #[command(hide = true)]
+    Engine,
 }
 
 /// `kubewiz audit ...`
@@ -256,6 +276,8 @@ impl Command {
             Command::Schema => "schema",
             Command::Completions { .. } => "completions",
             Command::Man { .. } => "man",
+            Command::Attach { .. } => "attach",
+            Command::Engine => "engine",
         }
     }
 }

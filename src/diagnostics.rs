@@ -11,6 +11,14 @@ use tracing_subscriber::EnvFilter;
 /// The diagnostics file's name before its date.
 pub const FILE: &str = "kubewiz-diagnostics.log";
 
+/// The level asked for in this process, for the processes it starts (the engine).
+static LEVEL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// The level diagnostics were started at in this process, if any.
+pub fn level() -> Option<&'static str> {
+    LEVEL.get().map(String::as_str)
+}
+
 /// Keeps the writer running; drop it last so the final lines reach the file.
 pub struct Diagnostics {
     _guard: WorkerGuard,
@@ -61,6 +69,7 @@ pub fn init(dir: &Path, level: Option<&str>) -> Result<Option<Diagnostics>, Stri
         .with_ansi(false)
         .try_init()
         .map_err(|e| format!("cannot start diagnostics: {e}"))?;
+    let _ = LEVEL.set(wanted);
     tracing::info!(version = env!("CARGO_PKG_VERSION"), "kubewiz started");
     Ok(Some(Diagnostics {
         _guard: guard,

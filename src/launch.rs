@@ -47,6 +47,28 @@ pub fn run_options_of(
     preset_text: &str,
     dry_run: bool,
 ) -> Result<RunOptions, String> {
+    run_options_as(
+        kind,
+        spec,
+        pki,
+        state,
+        preset_text,
+        dry_run,
+        Identity::current(),
+    )
+}
+
+/// `run_options_of`, for a run started on behalf of `identity` (the engine process runs
+/// for the operator at the terminal that started it).
+pub fn run_options_as(
+    kind: RunKind,
+    spec: &ClusterSpec,
+    pki: &Pki,
+    state: &ClusterState,
+    preset_text: &str,
+    dry_run: bool,
+    identity: Identity,
+) -> Result<RunOptions, String> {
     let (journal, finished) = if dry_run {
         (None, Finished::new())
     } else {
@@ -56,7 +78,7 @@ pub fn run_options_of(
             .map_err(|e| format!("cannot open the journal {}: {e}", state.journal().display()))?;
         (Some(j), f)
     };
-    let audit = start_audit(state, spec, preset_text, kind, dry_run)?;
+    let audit = start_audit(state, spec, preset_text, kind, dry_run, identity)?;
     Ok(options(spec, pki, audit, journal, finished))
 }
 
@@ -80,13 +102,24 @@ pub fn reset_options(
     state: &ClusterState,
     preset_text: &str,
 ) -> Result<RunOptions, String> {
+    reset_options_as(spec, pki, state, preset_text, Identity::current())
+}
+
+/// `reset_options`, for a run started on behalf of `identity`.
+pub fn reset_options_as(
+    spec: &ClusterSpec,
+    pki: &Pki,
+    state: &ClusterState,
+    preset_text: &str,
+    identity: Identity,
+) -> Result<RunOptions, String> {
     let journal = state.journal();
     if journal.is_file() {
         let aside = journal.with_extension("reset");
         std::fs::rename(&journal, &aside)
             .map_err(|e| format!("cannot set the journal {} aside: {e}", journal.display()))?;
     }
-    let audit = start_audit(state, spec, preset_text, RunKind::Reset, false)?;
+    let audit = start_audit(state, spec, preset_text, RunKind::Reset, false, identity)?;
     Ok(options(spec, pki, audit, None, Finished::new()))
 }
 
@@ -114,7 +147,14 @@ pub fn renew_options(
             opened.map_err(|e| format!("cannot open the journal {}: {e}", path.display()))?;
         (Some(j), f)
     };
-    let audit = start_audit(state, spec, preset_text, RunKind::CertsRenew, dry_run)?;
+    let audit = start_audit(
+        state,
+        spec,
+        preset_text,
+        RunKind::CertsRenew,
+        dry_run,
+        Identity::current(),
+    )?;
     Ok(options(spec, pki, audit, journal, finished))
 }
 
@@ -152,6 +192,7 @@ fn start_audit(
     preset_text: &str,
     kind: RunKind,
     dry_run: bool,
+    identity: Identity,
 ) -> Result<AuditLog, String> {
     audit::private_dir(state.dir()).map_err(|e| {
         format!(
@@ -181,7 +222,7 @@ fn start_audit(
             dry_run,
             preset_sha256: &sha256_hex(preset_text.as_bytes()),
         },
-        Identity::current(),
+        identity,
     )
     .map_err(|e| {
         format!(

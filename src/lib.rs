@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod cli;
 pub mod commands;
+pub mod detached;
 pub mod diagnostics;
 pub mod digest;
 pub mod exec;

@@ -40,6 +40,7 @@ fn run(cli: &Cli, state_dir: Option<&Path>) -> ExitCode {
             no_tui,
             phases,
             accept_new_host_keys,
+            pace,
         }) => commands::apply::run(
             state_dir,
             commands::apply::ApplyArgs {
@@ -49,6 +50,7 @@ fn run(cli: &Cli, state_dir: Option<&Path>) -> ExitCode {
                 no_tui: *no_tui,
                 phases,
                 accept_new_host_keys: *accept_new_host_keys,
+                pace: *pace,
                 syslog,
             },
         ),
@@ -103,5 +105,7 @@ fn run(cli: &Cli, state_dir: Option<&Path>) -> ExitCode {
         Some(Command::Schema) => commands::docs::schema(),
         Some(Command::Completions { shell }) => commands::docs::completions(*shell),
         Some(Command::Man { dir }) => commands::docs::man(dir),
+        Some(Command::Attach { name }) => commands::follow::attach(state_dir, name),
+        Some(Command::Engine) => kubewiz::detached::server::main(),
     }
 }

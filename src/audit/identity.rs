@@ -152,7 +152,8 @@ fn sudo_claim() -> Option<String> {
     }
 }
 
-fn terminal() -> String {
+/// The terminal on standard input, or what standard input is instead.
+pub fn terminal() -> String {
     let target = std::fs::read_link("/proc/self/fd/0");
     match (std::io::stdin().is_terminal(), target) {
         (true, Ok(t)) => t.display().to_string(),

@@ -5,16 +5,11 @@ use std::collections::BTreeSet;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::Path;
 use std::process::ExitCode;
-use std::sync::Arc;
 
-use super::audit;
+use super::follow::{self, OnCtrlC};
 use super::prepare::{Prepared, prepare};
-use super::{EXIT_CANCELLED, EXIT_FAILED, EXIT_OK, EXIT_USAGE};
-use crate::audit::RunKind;
-use crate::exec::dry_run::DryRun;
-use crate::exec::ssh::Ssh;
-use crate::exec::{RunOutcome, Transport, lines, runner};
-use crate::launch;
+use super::{EXIT_FAILED, EXIT_OK, EXIT_USAGE};
+use crate::detached::job::{Job, JobKind};
 use crate::plan::phases::{INSTALL, libvirt_network};
 use crate::plan::{self, PhaseId};
 use crate::state::{self, ClusterState};
@@ -27,6 +22,8 @@ pub struct ApplyArgs<'a> {
     pub no_tui: bool,
     pub phases: &'a [String],
     pub accept_new_host_keys: bool,
+    /// The dry run's pace (see `DryRun`).
+    pub pace: f64,
     /// Send the run's start and head to the system log.
     pub syslog: bool,
 }
@@ -36,6 +33,13 @@ pub fn run(state_dir: Option<&Path>, args: ApplyArgs<'_>) -> ExitCode {
         Ok(only) => only,
         Err(code) => return code,
     };
+    if !args.pace.is_finite() || args.pace < 0.0 {
+        eprintln!(
+            "kubewiz: --pace {} is not a pace; give a factor of 0 or more (1.0 is the wizard's dry run)",
+            args.pace
+        );
+        return ExitCode::from(EXIT_USAGE);
+    }
     if !args.dry_run && !args.yes && !std::io::stdin().is_terminal() {
         eprintln!(
             "kubewiz: apply changes the hosts and asks first; without a terminal to ask on, give --yes"
@@ -53,23 +57,30 @@ pub fn run(state_dir: Option<&Path>, args: ApplyArgs<'_>) -> ExitCode {
     }
     if args.dry_run {
         let run = Run {
-            kind: RunKind::Install,
+            kind: JobKind::Install,
             dry_run: true,
+            pace: args.pace,
+            accept_new_host_keys: false,
+            phases: args.phases.to_vec(),
             syslog: args.syslog,
+            on_ctrl_c: OnCtrlC::for_run(args.yes),
         };
-        return execute(prepared, Arc::new(DryRun::new(0.0)), only, run);
+        return execute(prepared, run);
     }
     if !args.yes && !confirm(&question(&prepared, only.as_ref())) {
         eprintln!("kubewiz: nothing was done");
         return ExitCode::from(EXIT_FAILED);
     }
-    let transport = Arc::new(Ssh::new(args.accept_new_host_keys));
     let run = Run {
-        kind: RunKind::Install,
+        kind: JobKind::Install,
         dry_run: false,
+        pace: 0.0,
+        accept_new_host_keys: args.accept_new_host_keys,
+        phases: args.phases.to_vec(),
         syslog: args.syslog,
+        on_ctrl_c: OnCtrlC::for_run(args.yes),
     };
-    execute(prepared, transport, only, run)
+    execute(prepared, run)
 }
 
 /// `kubewiz resume NAME`: the last applied preset of cluster NAME, skipping the steps
@@ -93,11 +104,15 @@ pub fn resume(state_dir: Option<&Path>, name: &str, syslog: bool) -> ExitCode {
     eprintln!("kubewiz: resuming cluster {name} from its journal");
     // Host keys were accepted, if at all, by the run being resumed.
     let run = Run {
-        kind: RunKind::Resume,
+        kind: JobKind::Resume,
         dry_run: false,
+        pace: 0.0,
+        accept_new_host_keys: false,
+        phases: Vec::new(),
         syslog,
+        on_ctrl_c: OnCtrlC::for_run(false),
     };
-    execute(prepared, Arc::new(Ssh::new(false)), None, run)
+    execute(prepared, run)
 }
 
 fn parse_phases(names: &[String]) -> Result<Option<BTreeSet<PhaseId>>, ExitCode> {
@@ -181,98 +196,40 @@ pub fn confirm(question: &str) -> bool {
 
 /// What kind of run `execute` starts.
 struct Run {
-    kind: RunKind,
+    kind: JobKind,
     dry_run: bool,
+    pace: f64,
+    accept_new_host_keys: bool,
+    phases: Vec<String>,
     syslog: bool,
+    on_ctrl_c: OnCtrlC,
 }
 
-/// Runs the plan with line output; the audit log goes to the state directory.
-fn execute(
-    prepared: Prepared,
-    transport: Arc<dyn Transport>,
-    only: Option<BTreeSet<PhaseId>>,
-    run: Run,
-) -> ExitCode {
-    let dry_run = run.dry_run;
-    let options = match launch::run_options_of(
-        run.kind,
-        &prepared.spec,
-        &prepared.pki,
-        &prepared.state,
-        &prepared.preset_text,
-        dry_run,
-    ) {
-        Ok(o) => o,
-        Err(e) => {
-            eprintln!("kubewiz: {e}");
-            return ExitCode::from(EXIT_FAILED);
-        }
+/// Hands the run to its engine process and follows it with line output.
+fn execute(prepared: Prepared, run: Run) -> ExitCode {
+    let job = Job {
+        kind: run.kind,
+        state_dir: absolute(prepared.state.dir().parent().unwrap_or(Path::new("."))),
+        preset_text: prepared.preset_text,
+        dry_run: run.dry_run,
+        pace: run.pace,
+        phases: run.phases,
+        accept_new_host_keys: run.accept_new_host_keys,
+        keep_data: false,
+        syslog: run.syslog || prepared.spec.audit.syslog,
+        libvirt_uri: crate::kvm::connect_uri(),
+        terminal: crate::audit::identity::terminal(),
     };
-    let mut prepared = prepared;
-    if let Some(only) = &only {
-        prepared.plan = prepared.plan.only(only);
-    }
     let name = prepared.spec.name.to_string();
     let admin = prepared.state.dir().join("admin.conf");
-    let code = run_plan(prepared, transport, options, run.syslog);
-    if code == ExitCode::from(EXIT_OK) && !dry_run && admin.is_file() {
+    let code = follow::start(&job, &name, run.on_ctrl_c);
+    if code == ExitCode::from(EXIT_OK) && !run.dry_run && admin.is_file() {
         println!("{}", super::kubeconfig::offer(&name, &admin));
     }
     code
 }
 
-/// Runs `prepared`'s plan with `options`, line output on stdout and a summary at the
-/// end; the exit code says whether every step succeeded.
-pub(super) fn run_plan(
-    prepared: Prepared,
-    transport: Arc<dyn Transport>,
-    options: runner::RunOptions,
-    syslog: bool,
-) -> ExitCode {
-    let log_path = options.log_path.clone();
-    let syslog = syslog || prepared.spec.audit.syslog;
-    if let Some(log) = &log_path {
-        audit::started(log, syslog);
-    }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("kubewiz: cannot start: {e}");
-            return ExitCode::from(EXIT_FAILED);
-        }
-    };
-    let outcome = runtime.block_on(async move {
-        let mut handle = runner::start(prepared.plan, transport, options);
-        let canceller = handle.canceller();
-        tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                eprintln!("kubewiz: cancelling: running steps finish, nothing new starts (Ctrl-C again to leave now)");
-                canceller.cancel();
-                if tokio::signal::ctrl_c().await.is_ok() {
-                    std::process::exit(EXIT_CANCELLED.into());
-                }
-            }
-        });
-        let mut stdout = std::io::stdout().lock();
-        let mut summary = lines::Summary::default();
-        while let Some(stamped) = handle.events.recv().await {
-            summary.add(&stamped.event);
-            if let Some(line) = lines::format(&stamped.event) {
-                let _ = writeln!(stdout, "{line}");
-            }
-        }
-        let _ = write!(stdout, "{summary}");
-        handle.task.await.unwrap_or(RunOutcome::Failed)
-    });
-    if let Some(log) = &log_path {
-        audit::finished(log, syslog);
-    }
-    ExitCode::from(match outcome {
-        RunOutcome::Succeeded => EXIT_OK,
-        RunOutcome::Cancelled => EXIT_CANCELLED,
-        RunOutcome::Failed => EXIT_FAILED,
-    })
+/// `path` from the root, so the engine process finds it whatever its directory.
+pub(super) fn absolute(path: &Path) -> std::path::PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
 }

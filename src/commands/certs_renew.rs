@@ -8,12 +8,17 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use super::apply::{confirm, run_plan};
+use std::io::Write;
+
+use super::apply::confirm;
 use super::prepare::{Prepared, load_valid};
+use super::{EXIT_CANCELLED, audit};
 use super::{EXIT_FAILED, EXIT_OK, EXIT_USAGE};
 use crate::exec::Transport;
 use crate::exec::dry_run::DryRun;
+use crate::exec::runner;
 use crate::exec::ssh::Ssh;
+use crate::exec::{RunOutcome, lines};
 use crate::launch;
 use crate::pki::{self, renew};
 use crate::plan::{self, Local};
@@ -193,4 +198,61 @@ pub fn run(state_dir: Option<&Path>, args: RenewArgs<'_>) -> ExitCode {
         spec.name
     );
     code
+}
+
+/// Runs `prepared`'s plan with `options` in this process, line output on stdout and a
+/// summary at the end; the exit code says whether every step succeeded. (Installs,
+/// resets and attaches run in an engine process of their own: `detached`.)
+fn run_plan(
+    prepared: Prepared,
+    transport: Arc<dyn Transport>,
+    options: runner::RunOptions,
+    syslog: bool,
+) -> ExitCode {
+    let log_path = options.log_path.clone();
+    let syslog = syslog || prepared.spec.audit.syslog;
+    if let Some(log) = &log_path {
+        audit::started(log, syslog);
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("kubewiz: cannot start: {e}");
+            return ExitCode::from(EXIT_FAILED);
+        }
+    };
+    let outcome = runtime.block_on(async move {
+        let mut handle = runner::start(prepared.plan, transport, options);
+        let canceller = handle.canceller();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                eprintln!("kubewiz: cancelling: running steps finish, nothing new starts (Ctrl-C again to leave now)");
+                canceller.cancel();
+                if tokio::signal::ctrl_c().await.is_ok() {
+                    std::process::exit(EXIT_CANCELLED.into());
+                }
+            }
+        });
+        let mut stdout = std::io::stdout().lock();
+        let mut summary = lines::Summary::default();
+        while let Some(stamped) = handle.events.recv().await {
+            summary.add(&stamped.event);
+            if let Some(line) = lines::format(&stamped.event) {
+                let _ = writeln!(stdout, "{line}");
+            }
+        }
+        let _ = write!(stdout, "{summary}");
+        handle.task.await.unwrap_or(RunOutcome::Failed)
+    });
+    if let Some(log) = &log_path {
+        audit::finished(log, syslog);
+    }
+    ExitCode::from(match outcome {
+        RunOutcome::Succeeded => EXIT_OK,
+        RunOutcome::Cancelled => EXIT_CANCELLED,
+        RunOutcome::Failed => EXIT_FAILED,
+    })
 }

@@ -6,6 +6,7 @@ pub mod certs_check;
 pub mod certs_renew;
 mod colour;
 pub mod docs;
+pub mod follow;
 pub mod kubeconfig;
 pub mod kvm;
 pub mod plan;

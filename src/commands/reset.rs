@@ -4,15 +4,12 @@
 use std::io::IsTerminal;
 use std::path::Path;
 use std::process::ExitCode;
-use std::sync::Arc;
 
-use super::apply::{confirm, run_plan};
+use super::apply::{absolute, confirm};
+use super::follow::{self, OnCtrlC};
 use super::prepare::prepare;
 use super::{EXIT_FAILED, EXIT_USAGE};
-use crate::exec::ssh::Ssh;
-use crate::launch;
-use crate::plan::Local;
-use crate::plan::reset::{self, ResetOptions};
+use crate::detached::job::{Job, JobKind};
 use crate::spec::layout::Layout;
 
 pub fn run(
@@ -28,28 +25,15 @@ pub fn run(
         );
         return ExitCode::from(EXIT_USAGE);
     }
-    let mut prepared = match prepare(state_dir, preset) {
+    let prepared = match prepare(state_dir, preset) {
         Ok(p) => p,
         Err(code) => return code,
     };
-    let options = ResetOptions {
-        delete_data: !keep_data,
-    };
-    let plan = match Layout::new(&prepared.spec) {
-        Ok(layout) => {
-            let local = Local {
-                libvirt_uri: crate::kvm::connect_uri(),
-                state_dir: prepared.state.dir().to_path_buf(),
-                hosts_file: crate::kvm::hosts_file::path(),
-            };
-            reset::build(&layout, &local, options)
-        }
-        Err(e) => {
-            eprintln!("kubewiz: {e}");
-            return ExitCode::from(EXIT_FAILED);
-        }
-    };
-    let data = if options.delete_data {
+    if let Err(e) = Layout::new(&prepared.spec) {
+        eprintln!("kubewiz: {e}");
+        return ExitCode::from(EXIT_FAILED);
+    }
+    let data = if !keep_data {
         "This deletes etcd's data (the cluster's state) and the kubelet's."
     } else {
         "etcd's and the kubelet's data stay (--keep-data)."
@@ -63,19 +47,19 @@ pub fn run(
         eprintln!("kubewiz: nothing was done");
         return ExitCode::from(EXIT_FAILED);
     }
-    let run_options = match launch::reset_options(
-        &prepared.spec,
-        &prepared.pki,
-        &prepared.state,
-        &prepared.preset_text,
-    ) {
-        Ok(o) => o,
-        Err(e) => {
-            eprintln!("kubewiz: {e}");
-            return ExitCode::from(EXIT_FAILED);
-        }
+    let job = Job {
+        kind: JobKind::Reset,
+        state_dir: absolute(prepared.state.dir().parent().unwrap_or(Path::new("."))),
+        preset_text: prepared.preset_text,
+        dry_run: false,
+        pace: 0.0,
+        phases: Vec::new(),
+        // Host keys were accepted, if at all, by the install.
+        accept_new_host_keys: false,
+        keep_data,
+        syslog: syslog || prepared.spec.audit.syslog,
+        libvirt_uri: crate::kvm::connect_uri(),
+        terminal: crate::audit::identity::terminal(),
     };
-    prepared.plan = plan;
-    // Host keys were accepted, if at all, by the install.
-    run_plan(prepared, Arc::new(Ssh::new(false)), run_options, syslog)
+    follow::start(&job, prepared.spec.name.as_str(), OnCtrlC::for_run(yes))
 }

@@ -391,6 +391,7 @@ impl App {
                     });
                 }
             }
+            Outcome::Attach(name) => self.attach(name),
             Outcome::Back => self.back(),
             Outcome::Next => self.next(),
             Outcome::Load { spec, origin } => {
@@ -508,6 +509,19 @@ impl App {
         };
         self.execute.resize(self.size);
         self.effects.push(Effect::Run { dry_run });
+        self.go(ScreenId::Execute);
+    }
+
+    /// Follows the run going on for cluster `name` on the execute screen, whose panes
+    /// the replayed events build; the cluster's last applied preset, when there is
+    /// one, becomes the spec.
+    fn attach(&mut self, name: String) {
+        let preset = crate::state::ClusterState::new(&self.state_dir, &name).preset();
+        if let Ok(loaded) = crate::spec::load_file(&preset) {
+            self.load(loaded.spec, format!("the run of {name}"));
+        }
+        self.execute = screens::execute::Execute::default();
+        self.effects.push(Effect::Attach { name });
         self.go(ScreenId::Execute);
     }
 

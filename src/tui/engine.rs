@@ -1,17 +1,19 @@
 //! The one place the wizard starts the install engine: a [`Running`] install whose
 //! events the event loop drains. The execute screen only ever sees the events.
+//!
+//! The install runs in an engine process of its own (see [`crate::detached`]); the
+//! wizard is one of its clients, so a terminal that goes away leaves it running and
+//! `kubewiz attach` follows it again.
 
-use std::path::PathBuf;
-use std::sync::Arc;
+use std::process::Child;
 
 use crate::audit::announce;
-use crate::exec::dry_run::DryRun;
-use crate::exec::runner::{self, RunHandle};
+use crate::detached::client::{self, Attached};
+use crate::detached::job::{Job, JobKind};
+use crate::detached::spawn;
+use crate::exec::Stamped;
 use crate::exec::ssh::Ssh;
-use crate::exec::{Stamped, Transport};
-use crate::launch;
 use crate::spec::ClusterSpec;
-use crate::state::ClusterState;
 
 use super::flow::RunEnd;
 use super::prepare::Prepared;
@@ -19,46 +21,40 @@ use super::prepare::Prepared;
 /// How fast the dry run pretends: 1.0 feels like a real install in fast motion.
 const DRY_RUN_PACE: f64 = 1.0;
 
-/// An install in progress.
+/// An install in progress, followed from its engine process.
 pub struct Running {
-    handle: RunHandle,
-    /// The run's readable audit log.
-    log: Option<PathBuf>,
-    /// Whether the start and the head go to the system log too.
-    syslog: bool,
-    /// What the system log did not get at the start.
-    syslog_problem: Option<String>,
+    attached: Attached,
+    /// Reaped when the run ends, so no finished engine lingers while the wizard runs.
+    engine: Option<Child>,
 }
 
 impl Running {
     /// Running steps finish; nothing new starts.
     pub fn cancel(&self) {
-        self.handle.cancel();
+        if let Err(e) = self.attached.cancel() {
+            tracing::warn!(error = %e, "the run could not be asked to stop");
+        }
     }
 
-    /// Waits for the install's task once its events have ended, then reads the head
-    /// of its audit log (and sends it to the system log when asked). A panic in the
-    /// task is passed on, so the job that waits reports it like any other background
-    /// panic.
+    /// Waits for the connection's reader once the events have ended, then reads the
+    /// head of the run's audit log for the Done screen (the engine sent the start and
+    /// the head to the system log when asked). A panic in the reader is passed on, so
+    /// the job that waits reports it like any other background panic.
     pub async fn ended(self) -> Result<RunEnd, String> {
-        match self.handle.task.await {
-            Ok(_) => {}
+        let log = match self.attached.task.await {
+            Ok(r) => r?,
             Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
             Err(_) => return Err("the install's task was stopped before it finished".to_owned()),
+        };
+        if let Some(mut engine) = self.engine {
+            let _ = tokio::task::spawn_blocking(move || engine.wait()).await;
         }
-        let Some(log) = self.log else {
+        let Some(log) = log else {
             return Ok(RunEnd::default());
         };
-        let (syslog, problem) = (self.syslog, self.syslog_problem);
-        tokio::task::spawn_blocking(move || {
-            let ending = announce::Ending::of(&log);
-            let late = syslog
-                .then(|| announce::to_syslog(&ending.message()).err())
-                .flatten();
-            RunEnd {
-                head: ending.head().map(str::to_owned),
-                syslog_problem: problem.or(late),
-            }
+        tokio::task::spawn_blocking(move || RunEnd {
+            head: announce::Ending::of(&log).head().map(str::to_owned),
+            syslog_problem: None,
         })
         .await
         .map_err(|e| format!("reading the end of the audit log failed: {e}"))
@@ -71,44 +67,51 @@ impl Running {
 /// finished with the same inputs are skipped. Unknown host keys are not accepted:
 /// such a host fails with the reason (add it to known_hosts, then r runs again).
 /// With `syslog` (`--syslog`) or the spec's `[audit] syslog`, the run's start and the
-/// head of its audit log also go to the system log.
+/// head of its audit log also go to the system log. Another run of the same cluster
+/// refuses it, naming its holder.
 pub fn start(
     spec: &ClusterSpec,
     prepared: &Prepared,
     dry_run: bool,
     syslog: bool,
 ) -> Result<Running, String> {
-    let state = ClusterState::new(
-        prepared
-            .cluster_dir
-            .parent()
-            .unwrap_or(&prepared.cluster_dir),
-        spec.name.as_str(),
-    );
-    let transport: Arc<dyn Transport> = if dry_run {
-        Arc::new(DryRun::new(DRY_RUN_PACE))
-    } else {
-        Arc::new(Ssh::new(false))
-    };
-    let options = launch::run_options(
-        spec,
-        &prepared.pki,
-        &state,
-        &crate::spec::to_toml(spec),
+    let state_dir = prepared
+        .cluster_dir
+        .parent()
+        .unwrap_or(&prepared.cluster_dir);
+    let job = Job {
+        kind: JobKind::Install,
+        state_dir: std::path::absolute(state_dir).unwrap_or_else(|_| state_dir.to_path_buf()),
+        preset_text: crate::spec::to_toml(spec),
         dry_run,
-    )?;
-    let log = options.log_path.clone();
-    let syslog = syslog || spec.audit.syslog;
-    let syslog_problem = match &log {
-        Some(log) if syslog => announce::to_syslog(&announce::started(log)).err(),
-        _ => None,
+        pace: DRY_RUN_PACE,
+        phases: Vec::new(),
+        accept_new_host_keys: false,
+        keep_data: false,
+        syslog: syslog || spec.audit.syslog,
+        libvirt_uri: crate::kvm::connect_uri(),
+        terminal: crate::audit::identity::terminal(),
     };
-    let handle = runner::start(prepared.plan.clone(), transport, options);
+    let started = spawn::start(&job, spec.name.as_str())?;
+    let attached = client::connect(&started.socket).map_err(|e| {
+        format!(
+            "cannot follow the install on {}: {e}",
+            started.socket.display()
+        )
+    })?;
     Ok(Running {
-        handle,
-        log,
-        syslog,
-        syslog_problem,
+        attached,
+        engine: Some(started.child),
+    })
+}
+
+/// Follows the run going on for cluster `name` in `state_dir`: every event so far,
+/// then the live ones.
+pub fn attach(state_dir: &std::path::Path, name: &str) -> Result<Running, String> {
+    let attached = client::attach(state_dir, name)?;
+    Ok(Running {
+        attached,
+        engine: None,
     })
 }
 
@@ -116,7 +119,7 @@ pub fn start(
 /// install runs. 0 means the install's stream ended.
 pub async fn recv_many(run: &mut Option<Running>, buf: &mut Vec<Stamped>, limit: usize) -> usize {
     match run {
-        Some(r) => r.handle.events.recv_many(buf, limit).await,
+        Some(r) => r.attached.events.recv_many(buf, limit).await,
         None => std::future::pending().await,
     }
 }

@@ -35,6 +35,8 @@ pub enum Outcome {
     TrustHostKeys(Vec<(String, String)>),
     /// Read the VMs of the spec's libvirt network and fill in the hosts.
     ImportLibvirt,
+    /// Follow the run going on for this cluster.
+    Attach(String),
 }
 
 /// How a run ended, once the engine stopped: the head of its audit log's chain, and
@@ -60,6 +62,8 @@ pub enum Effect {
     ImportLibvirt { uri: String, network: String },
     /// Start the install of what was prepared.
     Run { dry_run: bool },
+    /// Follow the run going on for cluster `name` (its events from the start).
+    Attach { name: String },
     /// Ask the running install to stop after its running steps.
     Cancel,
     /// Record these confirmed (host, fingerprint) keys in known_hosts.

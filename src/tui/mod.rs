@@ -187,9 +187,7 @@ async fn event_loop(
             }
             _ = signals.next() => {
                 // SIGTERM or SIGHUP: leave cleanly so the guard restores the terminal.
-                if let Some(r) = &run {
-                    r.cancel();
-                }
+                // An install goes on in its engine process; `kubewiz attach` follows it.
                 return Ok(());
             }
         }
@@ -218,6 +216,10 @@ async fn event_loop(
                     None => {
                         app.run_failed_to_start("nothing was generated; go back to Review".into())
                     }
+                },
+                Effect::Attach { name } => match engine::attach(&app.state_dir, &name) {
+                    Ok(r) => run = Some(r),
+                    Err(e) => app.run_failed_to_start(e),
                 },
                 Effect::TrustHostKeys { spec, keys } => jobs.spawn(
                     async move { engine::trust_host_keys(&spec, &keys).await },

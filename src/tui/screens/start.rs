@@ -11,6 +11,7 @@ use ratatui::widgets::{Block, List, ListItem, ListState, Paragraph, Wrap};
 use std::path::{Path, PathBuf};
 
 use super::Screen;
+use crate::detached::lock::Holder;
 use crate::spec::ClusterSpec;
 use crate::state::{self, ClusterState};
 use crate::tui::field::TextField;
@@ -44,9 +45,12 @@ pub struct Start {
     own: Vec<(PathBuf, bool)>,
     /// The file name being typed for "open a file", and what Tab last offered.
     open: Option<(TextField, Vec<String>)>,
+    /// Clusters a run is working on now, from any terminal, with who runs it.
+    running: Vec<(String, Holder)>,
 }
 
 enum Entry {
+    Running(usize),
     New,
     Preset(usize),
     Saved(usize),
@@ -75,16 +79,19 @@ impl Start {
             .iter()
             .flat_map(|(dir, shared)| state::presets_in(dir).into_iter().map(|p| (p, *shared)))
             .collect();
+        let running = crate::detached::running(state_dir);
         Start {
             selected: 0,
             saved,
             own,
             open: None,
+            running,
         }
     }
 
     fn entries(&self) -> Vec<Entry> {
-        let mut out = vec![Entry::New];
+        let mut out: Vec<Entry> = (0..self.running.len()).map(Entry::Running).collect();
+        out.push(Entry::New);
         out.extend((0..self.saved.len()).map(Entry::Saved));
         out.extend((0..templates::BUILTIN.len()).map(Entry::Preset));
         out.extend((0..self.own.len()).map(Entry::Own));
@@ -230,6 +237,7 @@ impl Screen for Start {
             Some(Action::Quit | Action::Back) => return Outcome::Quit,
             Some(Action::Select) => {
                 return match entries.get(self.selected) {
+                    Some(Entry::Running(i)) => Outcome::Attach(self.running[*i].0.clone()),
                     Some(Entry::New) => Outcome::Load {
                         spec: Box::new(templates::default_spec()),
                         origin: "new cluster".into(),
@@ -299,6 +307,13 @@ impl Screen for Start {
             .entries()
             .iter()
             .map(|e| match e {
+                Entry::Running(i) => {
+                    let (name, holder) = &self.running[*i];
+                    ListItem::new(Line::styled(
+                        format!("Attach to {name}: {} going on", holder.kind),
+                        theme::title(),
+                    ))
+                }
                 Entry::New => ListItem::new(Line::from(vec![
                     Span::styled("New cluster", theme::title()),
                     Span::raw("  (starts from the KVM lab example)"),
@@ -331,6 +346,10 @@ impl Screen for Start {
             &mut state,
         );
         let about = match self.entries().get(self.selected) {
+            Some(Entry::Running(i)) => format!(
+                "Cluster {}: the {}; it goes on in a process of its own. Enter follows it here, as `kubewiz attach {}` does.",
+                self.running[*i].0, self.running[*i].1, self.running[*i].0
+            ),
             Some(Entry::New) => templates::BUILTIN[0].summary(),
             Some(Entry::Preset(i)) => templates::BUILTIN[*i].summary(),
             Some(Entry::Saved(i)) => format!(

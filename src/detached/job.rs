@@ -1,0 +1,165 @@
+//! What a client asks the engine process to run, sent on the engine's standard input
+//! as one JSON document: the preset text itself (not a path that could change in the
+//! meantime), the kind of run and its options.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::audit::{Identity, RunKind};
+use crate::exec::Transport;
+use crate::exec::dry_run::DryRun;
+use crate::exec::runner::RunOptions;
+use crate::exec::ssh::Ssh;
+use crate::generate::generate;
+use crate::launch;
+use crate::plan::phases::INSTALL;
+use crate::plan::reset::{self, ResetOptions};
+use crate::plan::{Local, PhaseId, Plan};
+use crate::spec::ClusterSpec;
+use crate::spec::layout::Layout;
+use crate::state::ClusterState;
+
+/// The kind of run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobKind {
+    Install,
+    Resume,
+    Reset,
+}
+
+/// A run for the engine process.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Job {
+    pub kind: JobKind,
+    /// The state directory (absolute): the cluster's directory is in it.
+    pub state_dir: PathBuf,
+    /// The preset as the operator gave it; saved with a real install for resume.
+    pub preset_text: String,
+    pub dry_run: bool,
+    /// The dry run's pace (1.0 feels like a real install in fast motion, 0 is instant).
+    pub pace: f64,
+    /// Only these phases (an install's `--phase`); empty for all.
+    pub phases: Vec<String>,
+    pub accept_new_host_keys: bool,
+    /// A reset keeps etcd's and the kubelet's data.
+    pub keep_data: bool,
+    /// The run's start and head go to the system log too.
+    pub syslog: bool,
+    /// The libvirt connection of the libvirt-network phase.
+    pub libvirt_uri: String,
+    /// The terminal the run was started from, for the audit log's operator record.
+    pub terminal: String,
+}
+
+impl JobKind {
+    pub fn run_kind(self) -> RunKind {
+        match self {
+            JobKind::Install => RunKind::Install,
+            JobKind::Resume => RunKind::Resume,
+            JobKind::Reset => RunKind::Reset,
+        }
+    }
+}
+
+impl Job {
+    /// The spec the job runs, or what is wrong with its preset.
+    pub fn spec(&self) -> Result<ClusterSpec, String> {
+        crate::spec::parse(&self.preset_text).map_err(|d| {
+            let first = d.first().map_or_else(String::new, |d| {
+                format!(": {}: {}", d.path, d.message)
+            });
+            format!(
+                "the preset of the run does not parse ({} problem(s)){first}; `kubewiz validate` lists them",
+                d.len()
+            )
+        })
+    }
+}
+
+/// What the engine runs: the plan, its options (audit log, journal) and transport.
+pub struct Ready {
+    pub plan: Plan,
+    pub options: RunOptions,
+    pub transport: Arc<dyn Transport>,
+}
+
+/// Generates the plan of `job` for `spec` and opens its records (the audit log, the
+/// journal; a reset sets the journal aside). Call it with the cluster's lock held.
+/// The audit log names `identity` as the operator.
+pub fn ready(
+    job: &Job,
+    spec: &ClusterSpec,
+    state: &ClusterState,
+    identity: Identity,
+) -> Result<Ready, String> {
+    let generated = generate(spec, state, &job.libvirt_uri)?;
+    let (plan, options) = match job.kind {
+        JobKind::Install | JobKind::Resume => {
+            let mut plan = generated.plan;
+            if let Some(only) = phases(&job.phases)? {
+                plan = plan.only(&only);
+            }
+            let options = launch::run_options_as(
+                job.kind.run_kind(),
+                spec,
+                &generated.pki,
+                state,
+                &job.preset_text,
+                job.dry_run,
+                identity,
+            )?;
+            (plan, options)
+        }
+        JobKind::Reset => {
+            let layout = Layout::new(spec).map_err(|e| e.to_string())?;
+            let local = Local {
+                libvirt_uri: job.libvirt_uri.clone(),
+                state_dir: state.dir().to_path_buf(),
+                hosts_file: crate::kvm::hosts_file::path(),
+            };
+            let plan = reset::build(
+                &layout,
+                &local,
+                ResetOptions {
+                    delete_data: !job.keep_data,
+                },
+            );
+            let options =
+                launch::reset_options_as(spec, &generated.pki, state, &job.preset_text, identity)?;
+            (plan, options)
+        }
+    };
+    let transport: Arc<dyn Transport> = if job.dry_run {
+        Arc::new(DryRun::new(job.pace))
+    } else {
+        Arc::new(Ssh::new(job.accept_new_host_keys))
+    };
+    Ok(Ready {
+        plan,
+        options,
+        transport,
+    })
+}
+
+/// The phases named by `--phase`, or None for every phase.
+pub fn phases(names: &[String]) -> Result<Option<BTreeSet<PhaseId>>, String> {
+    if names.is_empty() {
+        return Ok(None);
+    }
+    let mut only = BTreeSet::new();
+    for name in names {
+        let phase = PhaseId::from_name(name).ok_or_else(|| {
+            let known: Vec<&str> = INSTALL.iter().map(|p| p.id.name()).collect();
+            format!(
+                "--phase {name} is not a phase; the phases are {}",
+                known.join(", ")
+            )
+        })?;
+        only.insert(phase);
+    }
+    Ok(Some(only))
+}

@@ -1,0 +1,78 @@
+//! A real install whose client dies part way: `kubewiz apply --no-tui --yes` on lab
+//! hosts, killed (SIGKILL) once the hosts are being prepared; the engine process goes
+//! on, `kubewiz attach` follows it to the end, and the cluster answers through its
+//! endpoint with the operator's kubeconfig and the real kubectl.
+
+#[path = "lab/mod.rs"]
+mod lab;
+
+#[path = "lab/cluster.rs"]
+mod cluster;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+use cluster::{Setup, Topology};
+
+#[test]
+fn an_install_whose_client_is_killed_finishes_and_attach_follows_it() {
+    let Some(setup) = Setup::start(Topology::SingleNode) else {
+        return;
+    };
+    let mut client = Command::new(env!("CARGO_BIN_EXE_kubewiz"))
+        .arg("--state-dir")
+        .arg(&setup.state)
+        .args(["apply", "--preset", setup.preset_arg(), "--no-tui", "--yes"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(client.stdout.take().unwrap());
+    let mut seen = String::new();
+    let mut line = String::new();
+    while !line.contains("== Prepare hosts") {
+        line.clear();
+        assert!(
+            out.read_line(&mut line).unwrap() > 0,
+            "the install ended before preparing the hosts:\n{seen}"
+        );
+        seen.push_str(&line);
+    }
+    client.kill().unwrap();
+    client.wait().unwrap();
+    drop(out);
+
+    let (attached, took) = cluster::kubewiz(&setup.state, &["attach", "labsolo"]);
+    assert!(attached.status.success(), "{}", cluster::text(&attached));
+    let stdout = String::from_utf8_lossy(&attached.stdout);
+    // Replayed from the start, then followed to the end.
+    assert!(stdout.contains("== Connect and gather facts"), "{stdout}");
+    assert!(stdout.contains("kubewiz: finished"), "{stdout}");
+    eprintln!("attached and followed the rest of the install for {took:.1?}");
+
+    let kubeconfig = setup.state.join("labsolo").join("admin.conf");
+    assert!(
+        kubeconfig.is_file(),
+        "{} was not saved",
+        kubeconfig.display()
+    );
+    let nodes = cluster::kubectl_local(&kubeconfig, &["get", "nodes", "--no-headers"]);
+    assert!(nodes.status.success(), "kubectl get nodes: {nodes:?}");
+    assert!(
+        String::from_utf8_lossy(&nodes.stdout).starts_with("kube-solo-1 "),
+        "{nodes:?}"
+    );
+    let logs = setup.state.join("labsolo").join("logs");
+    let mut jsonl: Vec<_> = std::fs::read_dir(&logs)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "jsonl"))
+        .collect();
+    jsonl.sort();
+    let (verify, _) = cluster::kubewiz(
+        &setup.state,
+        &["audit", "verify", jsonl[0].to_str().unwrap()],
+    );
+    assert!(verify.status.success(), "{}", cluster::text(&verify));
+}
