@@ -356,10 +356,10 @@ fn apply_changes_the_network_reads_it_back_and_logs_every_command() {
         .unwrap();
     let log = fs::read_to_string(log).unwrap();
     assert!(
-        log.contains("[local] | $ virsh -c ") && log.contains("net-update default add-last"),
+        log.contains("[local]   $ virsh -c ") && log.contains("net-update default add-last"),
         "{log}"
     );
-    assert!(log.contains(&format!("[local] {STEP}: done in ")), "{log}");
+    assert!(log.contains(&format!("[local] {STEP}: ok (")), "{log}");
     let journal = fs::read_to_string(state.path().join("kvm-lab/journal")).unwrap();
     assert!(journal.contains(STEP), "{journal}");
 }

@@ -29,10 +29,7 @@ use super::theme;
 use crate::exec::{Event, RunOutcome, Stamped};
 use crate::spec::{ClusterSpec, Diagnostic};
 
-/// The smallest terminal the wizard draws in: an 80×24 serial console.
-pub const MIN_WIDTH: u16 = 80;
-/// See [`MIN_WIDTH`].
-pub const MIN_HEIGHT: u16 = 24;
+pub use super::theme::{MIN_HEIGHT, MIN_WIDTH};
 
 /// Two Ctrl-C this close together leave the wizard from any screen outside an install.
 const TWICE: Duration = Duration::from_secs(1);

@@ -107,7 +107,7 @@ impl Default for Viewer {
             needle: String::new(),
             hit: None,
             found: None,
-            size: (crate::tui::app::MIN_WIDTH, crate::tui::app::MIN_HEIGHT),
+            size: (theme::MIN_WIDTH, theme::MIN_HEIGHT),
         }
     }
 }
@@ -123,10 +123,7 @@ impl Viewer {
     /// The terminal's size changed.
     pub fn resize(&mut self, size: (u16, u16)) {
         // Before the terminal's size is known, the smallest the wizard draws in.
-        self.size = (
-            size.0.max(crate::tui::app::MIN_WIDTH),
-            size.1.max(crate::tui::app::MIN_HEIGHT),
-        );
+        self.size = (size.0.max(theme::MIN_WIDTH), size.1.max(theme::MIN_HEIGHT));
     }
 
     /// The keys the viewer handles now; the hint bar shows these.

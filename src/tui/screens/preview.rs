@@ -126,7 +126,7 @@ impl Default for Preview {
             last_search: String::new(),
             found: None,
             full: None,
-            size: (crate::tui::app::MIN_WIDTH, crate::tui::app::MIN_HEIGHT),
+            size: (theme::MIN_WIDTH, theme::MIN_HEIGHT),
         }
     }
 }
