@@ -20,11 +20,11 @@ pub struct Generated {
     pub notices: Vec<Notice>,
 }
 
-/// Loads or makes the cluster's PKI in `state`, renders every file and builds the plan.
-/// When the plan changes the libvirt network (the preset has `[kvm]`), that network is
-/// read on libvirt connection `libvirt_uri` for the plan's preview of the changes;
-/// only read, and a network that cannot be read is said in the plan, not an error.
-/// The spec is expected to have passed validation; what still fails is said plainly.
+/// Loads or makes the cluster's PKI in `state`, renders every file and builds the plan,
+/// its libvirt network step on connection `libvirt_uri`. What that step would change
+/// is read only by [`preview_libvirt`], for those who show the plan: the step reads
+/// the network again when it runs. The spec is expected to have passed validation;
+/// what still fails is said plainly.
 pub fn generate(
     spec: &ClusterSpec,
     state: &ClusterState,
@@ -34,19 +34,30 @@ pub fn generate(
     let (pki, notices) = pki::load_or_create(&state.pki_dir(), &layout)
         .map_err(|e| format!("the PKI in {}: {e}", state.pki_dir().display()))?;
     let files = render::render(spec, &pki).map_err(|e| e.to_string())?;
-    let local = Local {
-        libvirt_uri: libvirt_uri.to_owned(),
-        state_dir: state.dir().to_path_buf(),
-        hosts_file: crate::kvm::hosts_file::path(),
-    };
-    let mut plan = plan::build(&layout, &files, &local);
-    plan.set_libvirt_preview(|step| preview(spec, &step.uri));
+    let plan = plan::build(&layout, &files, &local(state, libvirt_uri));
     Ok(Generated {
         pki,
         files,
         plan,
         notices,
     })
+}
+
+/// The KVM host as the plan of the cluster kept in `state` sees it: the libvirt
+/// connection `libvirt_uri`, the state directory and the hosts file.
+pub fn local(state: &ClusterState, libvirt_uri: &str) -> Local {
+    Local {
+        libvirt_uri: libvirt_uri.to_owned(),
+        state_dir: state.dir().to_path_buf(),
+        hosts_file: kvm::hosts_file::path(),
+    }
+}
+
+/// Gives `plan`'s libvirt network step (when it has one: the preset has `[kvm]`) what
+/// it would change now, read through virsh; only read, and a network that cannot be
+/// read is said in the plan, not an error.
+pub fn preview_libvirt(spec: &ClusterSpec, plan: &mut Plan) {
+    plan.set_libvirt_preview(|step| preview(spec, &step.uri));
 }
 
 /// What the libvirt network step would change now, read through virsh.

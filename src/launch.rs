@@ -24,43 +24,13 @@ pub fn secrets(spec: &ClusterSpec, pki: &Pki) -> Redactor {
     Redactor::new(secrets)
 }
 
-/// The options of a run. A real run (not `dry_run`) first keeps `preset_text` in the
-/// state directory (for `kubewiz resume`) and continues the cluster's journal, so the
-/// steps an earlier run finished with the same inputs are skipped; a dry run keeps no
+/// The options of a run of `kind` (an install, or the resume of one) started on behalf
+/// of `identity` (the engine process runs for the operator at the terminal that
+/// started it). A real run (not `dry_run`) first keeps `preset_text` in the state
+/// directory (for `kubewiz resume`) and continues the cluster's journal, so the steps
+/// an earlier run finished with the same inputs are skipped; a dry run keeps no
 /// journal. Both write an audit log.
 pub fn run_options(
-    spec: &ClusterSpec,
-    pki: &Pki,
-    state: &ClusterState,
-    preset_text: &str,
-    dry_run: bool,
-) -> Result<RunOptions, String> {
-    run_options_of(RunKind::Install, spec, pki, state, preset_text, dry_run)
-}
-
-/// `run_options`, for a run of `kind` (an install, or the resume of one).
-pub fn run_options_of(
-    kind: RunKind,
-    spec: &ClusterSpec,
-    pki: &Pki,
-    state: &ClusterState,
-    preset_text: &str,
-    dry_run: bool,
-) -> Result<RunOptions, String> {
-    run_options_as(
-        kind,
-        spec,
-        pki,
-        state,
-        preset_text,
-        dry_run,
-        Identity::current(),
-    )
-}
-
-/// `run_options_of`, for a run started on behalf of `identity` (the engine process runs
-/// for the operator at the terminal that started it).
-pub fn run_options_as(
     kind: RunKind,
     spec: &ClusterSpec,
     pki: &Pki,
@@ -74,39 +44,29 @@ pub fn run_options_as(
     } else {
         crate::state::write_atomic(&state.preset(), preset_text.as_bytes(), 0o644)
             .map_err(|e| format!("cannot save the preset in {}: {e}", state.dir().display()))?;
-        let (j, f) = open_journal(state)
-            .map_err(|e| format!("cannot open the journal {}: {e}", state.journal().display()))?;
+        let (j, f) = open_journal(&state.journal())?;
         (Some(j), f)
     };
     let audit = start_audit(state, spec, preset_text, kind, dry_run, identity)?;
     Ok(options(spec, pki, audit, journal, finished))
 }
 
-/// The cluster's journal, continued when an earlier run left one.
-fn open_journal(state: &ClusterState) -> std::io::Result<(Journal, Finished)> {
-    let path = state.journal();
-    if path.is_file() {
-        let finished = journal::finished_steps(&path)?;
-        Ok((Journal::append(&path)?, finished))
+/// The journal at `path` with the steps it says finished, continued when an earlier
+/// run left one.
+fn open_journal(path: &std::path::Path) -> Result<(Journal, Finished), String> {
+    let opened = if path.is_file() {
+        journal::finished_steps(path).and_then(|f| Ok((Journal::append(path)?, f)))
     } else {
-        Ok((Journal::create(&path)?, Finished::new()))
-    }
+        Journal::create(path).map(|j| (j, Finished::new()))
+    };
+    opened.map_err(|e| format!("cannot open the journal {}: {e}", path.display()))
 }
 
 /// The options of `kubewiz reset`: an audit log, and no journal (every reset step
 /// checks before it acts, so a reset simply runs again). The install's journal is
 /// set aside, so the next `apply` redoes every step on the reset hosts.
+/// The audit log names `identity` as the operator.
 pub fn reset_options(
-    spec: &ClusterSpec,
-    pki: &Pki,
-    state: &ClusterState,
-    preset_text: &str,
-) -> Result<RunOptions, String> {
-    reset_options_as(spec, pki, state, preset_text, Identity::current())
-}
-
-/// `reset_options`, for a run started on behalf of `identity`.
-pub fn reset_options_as(
     spec: &ClusterSpec,
     pki: &Pki,
     state: &ClusterState,
@@ -137,14 +97,7 @@ pub fn renew_options(
     let (journal, finished) = if dry_run {
         (None, Finished::new())
     } else {
-        let path = renew_journal(state);
-        let opened = if path.is_file() {
-            journal::finished_steps(&path).and_then(|f| Ok((Journal::append(&path)?, f)))
-        } else {
-            Journal::create(&path).map(|j| (j, Finished::new()))
-        };
-        let (j, f) =
-            opened.map_err(|e| format!("cannot open the journal {}: {e}", path.display()))?;
+        let (j, f) = open_journal(&renew_journal(state))?;
         (Some(j), f)
     };
     let audit = start_audit(

@@ -2,6 +2,9 @@
 //! that started it goes away, `kubewiz attach` follows it again from the start, and a
 //! second run of the same cluster is refused while one goes on, naming its holder.
 
+#[path = "audit_verify/mod.rs"]
+mod audit_verify;
+
 #[path = "tmux/mod.rs"]
 mod tmux;
 
@@ -52,13 +55,7 @@ fn text(out: &Output) -> String {
 
 /// The cluster's audit logs (JSONL), oldest first.
 fn logs(state: &Path) -> Vec<PathBuf> {
-    let mut logs: Vec<PathBuf> = fs::read_dir(state.join(CLUSTER).join("logs"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "jsonl"))
-        .collect();
-    logs.sort();
-    logs
+    audit_verify::audit_logs(&state.join(CLUSTER))
 }
 
 fn verify(state: &Path, log: &Path) {
@@ -228,8 +225,10 @@ fn a_second_run_is_refused_naming_the_first_and_a_killed_client_leaves_it_runnin
         ],
     );
     assert!(third.status.success(), "{}", text(&third));
-    for log in logs(state.path()) {
-        verify(state.path(), &log);
+    let logs = logs(state.path());
+    assert_eq!(logs.len(), 2, "the first run's and the third's: {logs:?}");
+    for log in &logs {
+        verify(state.path(), log);
     }
 }
 

@@ -576,7 +576,16 @@ fn slow_run_to_be_killed() {
         hosts_file: cluster.dir().join("hosts"),
     };
     let plan = kubewiz::plan::build(&layout, &files, &local);
-    let options = kubewiz::launch::run_options(&spec, &pki, &cluster, &text, true).unwrap();
+    let options = kubewiz::launch::run_options(
+        kubewiz::audit::RunKind::Install,
+        &spec,
+        &pki,
+        &cluster,
+        &text,
+        true,
+        kubewiz::audit::Identity::current(),
+    )
+    .unwrap();
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         let transport = std::sync::Arc::new(kubewiz::exec::dry_run::DryRun::new(1.0));

@@ -64,7 +64,7 @@ fn an_unfinished_renewal_is_kept_and_continued() {
     let work = tempfile::tempdir().unwrap();
     let state = work.path().join("state");
     let Some(address) = own_address() else {
-        eprintln!("skipped: this machine has no global IPv4 address to refuse connections on");
+        eprintln!("SKIPPED: this machine has no global IPv4 address to refuse connections on");
         return;
     };
     let preset = preset(work.path(), &address);

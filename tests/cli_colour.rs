@@ -18,12 +18,12 @@ fn validate_colours_on_a_terminal_and_never_with_no_color() {
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus/bad/unknown-key.toml");
     let tmux = Tmux::start("colour");
     let command = format!(
-        "{} validate {}; echo DONE-1",
+        "{} validate {}; echo DONE\"\"-1",
         env!("CARGO_BIN_EXE_kubewiz"),
         bad.display()
     );
     tmux.keys(&[&command, "Enter"]);
-    tmux.wait_for("\nDONE-1", Duration::from_secs(20));
+    tmux.wait_for("DONE-1", Duration::from_secs(20));
     let coloured = String::from_utf8_lossy(
         &tmux
             .run(&["capture-pane", "-p", "-e", "-J", "-t", "kw"])
@@ -38,12 +38,12 @@ fn validate_colours_on_a_terminal_and_never_with_no_color() {
 
     tmux.keys(&["clear", "Enter"]);
     let command = format!(
-        "NO_COLOR=1 {} validate {}; echo DONE-2",
+        "NO_COLOR=1 {} validate {}; echo DONE\"\"-2",
         env!("CARGO_BIN_EXE_kubewiz"),
         bad.display()
     );
     tmux.keys(&[&command, "Enter"]);
-    tmux.wait_for("\nDONE-2", Duration::from_secs(20));
+    tmux.wait_for("DONE-2", Duration::from_secs(20));
     let plain = String::from_utf8_lossy(
         &tmux
             .run(&["capture-pane", "-p", "-e", "-J", "-t", "kw"])

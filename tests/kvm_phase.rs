@@ -12,6 +12,9 @@
 //! file. So "the network as the first run left it" is rebuilt from what that run
 //! wrote in its audit log (the read-back), into a new node file the second run reads.
 
+#[path = "audit_verify/mod.rs"]
+mod audit_verify;
+
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -78,13 +81,9 @@ fn apply_network(state: &Path, uri: &str, preset: &str) -> Output {
 }
 
 /// The events of the newest audit log of cluster `cluster`.
+/// The records of the cluster's latest run.
 fn audit(state: &Path, cluster: &str) -> Vec<Value> {
-    let mut logs: Vec<PathBuf> = fs::read_dir(state.join(cluster).join("logs"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "jsonl"))
-        .collect();
-    logs.sort();
+    let logs = audit_verify::audit_logs(&state.join(cluster));
     fs::read_to_string(logs.last().expect("an audit log"))
         .unwrap()
         .lines()
@@ -485,6 +484,22 @@ fn the_kvm_host_resolves_the_cluster_by_name_until_reset() {
         hosts.display()
     );
     assert!(stdout(&plan).contains(&wanted), "{}", stdout(&plan));
+    let dry = kubewiz(
+        state.path(),
+        &uri,
+        &[
+            "apply",
+            "--preset",
+            "presets/kvm-lab.toml",
+            "--phase",
+            "libvirt-network",
+            "--dry-run",
+            "--yes",
+            "--no-tui",
+        ],
+    );
+    assert_eq!(dry.status.code(), Some(0), "{}", stdout(&dry));
+    assert_eq!(fs::read_to_string(&hosts).unwrap(), HOSTS);
 
     let out = apply_network(state.path(), &uri, "presets/kvm-lab.toml");
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));

@@ -191,19 +191,7 @@ fn every_screen_is_ascii() {
 #[test]
 fn full_screen_file_view_in_ascii() {
     let mut h = ascii_harness();
-    h.walk_to("Preview");
-    for _ in 0..200 {
-        // The viewer's title (mode, line, path) names the selected file.
-        let screen = h.screen();
-        if screen
-            .lines()
-            .any(|l| l.contains(" 0644 ") && l.contains("haproxy.cfg"))
-        {
-            break;
-        }
-        h.press(KeyCode::Down);
-    }
-    h.press(KeyCode::Char('z'));
+    h.open_haproxy_full_screen();
     h.press(KeyCode::Char('G'));
     h.press(KeyCode::End);
     let screen = h.screen();

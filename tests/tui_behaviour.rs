@@ -899,6 +899,7 @@ fn ctrl_c_answers_the_quit_question_and_twice_leaves_from_anywhere() {
     let mut h = Harness::new(80, 24);
     h.walk_to("Hosts");
     h.press(KeyCode::Char('?'));
+    assert!(h.screen().contains("Help (Esc closes)"), "{}", h.screen());
     h.ctrl('c');
     h.ctrl('c');
     assert!(h.app.quit, "{}", h.screen());

@@ -126,6 +126,29 @@ impl Harness {
         self.screen().lines().last().unwrap_or("").to_owned()
     }
 
+    /// Preview → the tree's haproxy.cfg (of presets/kvm-lab.toml, the new cluster's
+    /// layout) → `z`.
+    pub fn open_haproxy_full_screen(&mut self) {
+        self.walk_to("Preview");
+        for _ in 0..200 {
+            // The viewer's title (mode, line, path) names the selected file.
+            let screen = self.screen();
+            if screen
+                .lines()
+                .any(|l| l.contains(" 0644 ") && l.contains("haproxy.cfg"))
+            {
+                break;
+            }
+            self.press(KeyCode::Down);
+        }
+        self.press(KeyCode::Char('z'));
+        let screen = self.screen();
+        assert!(
+            screen.contains("haproxy-1: /etc/haproxy/haproxy.cfg"),
+            "{screen}"
+        );
+    }
+
     /// Start → new cluster → … → `screen` by Next.
     pub fn walk_to(&mut self, title: &str) {
         self.press(KeyCode::Enter); // New cluster → Topology

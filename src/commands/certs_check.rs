@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use time::OffsetDateTime;
 
-use super::prepare::load_valid;
+use super::prepare::{self, load_valid};
 use super::{EXIT_FAILED, EXIT_OK};
 use crate::exec::certs::read_hosts;
 use crate::exec::kubeconfig::client_cert;
@@ -19,7 +19,6 @@ use crate::exec::ssh::Ssh;
 use crate::files::Target;
 use crate::pki::profiles::{self, Authority, LeafId};
 use crate::pki::{self, Pki, RENEW_BEFORE_DAYS};
-use crate::spec::layout::Layout;
 use crate::state::{self, ClusterState};
 
 /// How long a host may take to accept the connection, and to answer every read.
@@ -70,22 +69,16 @@ pub fn run(state_dir: Option<&Path>, preset: &Path) -> ExitCode {
         Ok(loaded) => loaded,
         Err(code) => return code,
     };
-    let layout = match Layout::new(&spec) {
+    let layout = match prepare::layout(&spec) {
         Ok(l) => l,
-        Err(e) => {
-            eprintln!("kubewiz: {e}");
-            return ExitCode::from(EXIT_FAILED);
-        }
+        Err(code) => return code,
     };
     let dir = state_dir.map_or_else(state::default_dir, Path::to_path_buf);
     let cluster = ClusterState::new(&dir, spec.name.as_str());
     let pki_dir = cluster.pki_dir();
-    let kept = match pki::read_kept(&pki_dir, &layout) {
+    let kept = match prepare::read_kept(&cluster, &layout) {
         Ok(p) => p,
-        Err(e) => {
-            eprintln!("kubewiz: the kept PKI of cluster {}: {e}", spec.name);
-            return ExitCode::from(EXIT_FAILED);
-        }
+        Err(code) => return code,
     };
     let kubeconfigs = match pki::renew::kept_kubeconfigs(&pki_dir, &layout) {
         Ok(k) => k,

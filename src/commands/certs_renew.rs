@@ -4,25 +4,24 @@
 //! renewal that did not finish is continued by running `certs renew` again.
 
 use std::io::IsTerminal;
+use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use std::io::Write;
-
 use super::apply::confirm;
-use super::prepare::{Prepared, load_valid};
-use super::{EXIT_CANCELLED, audit};
-use super::{EXIT_FAILED, EXIT_OK, EXIT_USAGE};
+use super::prepare::{self, Prepared, load_valid};
+use super::{EXIT_CANCELLED, EXIT_FAILED, EXIT_OK, EXIT_USAGE, audit};
+use crate::audit::{Identity, RunKind};
+use crate::detached::lock::{self, Holder};
 use crate::exec::Transport;
 use crate::exec::dry_run::DryRun;
 use crate::exec::runner;
 use crate::exec::ssh::Ssh;
 use crate::exec::{RunOutcome, lines};
 use crate::launch;
-use crate::pki::{self, renew};
-use crate::plan::{self, Local};
-use crate::spec::layout::Layout;
+use crate::pki::renew;
+use crate::plan;
 use crate::state::{self, ClusterState};
 
 /// What `kubewiz certs renew` was asked to do.
@@ -45,22 +44,33 @@ pub fn run(state_dir: Option<&Path>, args: RenewArgs<'_>) -> ExitCode {
         Ok(loaded) => loaded,
         Err(code) => return code,
     };
-    let layout = match Layout::new(&spec) {
+    let layout = match prepare::layout(&spec) {
         Ok(l) => l,
-        Err(e) => {
-            eprintln!("kubewiz: {e}");
-            return ExitCode::from(EXIT_FAILED);
-        }
+        Err(code) => return code,
     };
     let dir = state_dir.map_or_else(state::default_dir, Path::to_path_buf);
     let cluster = ClusterState::new(&dir, spec.name.as_str());
     let pki_dir = cluster.pki_dir();
     // Only read: what needs renewing is renewed below, and a dry run saves nothing.
-    let mut pki = match pki::read_kept(&pki_dir, &layout) {
+    let mut pki = match prepare::read_kept(&cluster, &layout) {
         Ok(p) => p,
-        Err(e) => {
-            eprintln!("kubewiz: the kept PKI of cluster {}: {e}", spec.name);
-            return ExitCode::from(EXIT_FAILED);
+        Err(code) => return code,
+    };
+    // One run per cluster: no install, reset or other renewal while this one places
+    // certificates (a dry run changes nothing and takes no lock).
+    let _lock = if args.dry_run {
+        None
+    } else {
+        let holder = Holder::this_process(
+            &Identity::current().operator,
+            RunKind::CertsRenew.name().to_owned(),
+        );
+        match lock::acquire(&cluster, spec.name.as_str(), &holder) {
+            Ok(l) => Some(l),
+            Err(e) => {
+                eprintln!("kubewiz: {e}");
+                return ExitCode::from(EXIT_FAILED);
+            }
         }
     };
     let pending = match renew::pending(&pki_dir, &layout) {
@@ -134,11 +144,7 @@ pub fn run(state_dir: Option<&Path>, args: RenewArgs<'_>) -> ExitCode {
             return ExitCode::from(EXIT_FAILED);
         }
     };
-    let local = Local {
-        libvirt_uri: crate::kvm::connect_uri(),
-        state_dir: cluster.dir().to_path_buf(),
-        hosts_file: crate::kvm::hosts_file::path(),
-    };
+    let local = crate::generate::local(&cluster, &crate::kvm::connect_uri());
     let prepared = Prepared {
         plan: plan::certs::build(&layout, &files, &local, &renewed),
         files,

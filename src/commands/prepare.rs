@@ -4,10 +4,11 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use super::{EXIT_FAILED, validate};
-use crate::generate::generate;
+use crate::generate::{generate, preview_libvirt};
 use crate::pki::Pki;
 use crate::plan::Plan;
 use crate::render::File;
+use crate::spec::layout::Layout;
 use crate::spec::{self, ClusterSpec, LoadError, Severity};
 use crate::state::{self, ClusterState};
 
@@ -30,8 +31,9 @@ pub fn prepare(state_dir: Option<&Path>, preset: &Path) -> Result<Prepared, Exit
     let (spec, text) = load_valid(preset)?;
     let state_dir = state_dir.map_or_else(state::default_dir, Path::to_path_buf);
     let cluster_state = ClusterState::new(&state_dir, spec.name.as_str());
-    let generated =
+    let mut generated =
         generate(&spec, &cluster_state, &crate::kvm::connect_uri()).map_err(|e| fail(&e))?;
+    preview_libvirt(&spec, &mut generated.plan);
     for notice in &generated.notices {
         eprintln!("kubewiz: {notice}");
     }
@@ -70,6 +72,22 @@ pub fn load_valid(preset: &Path) -> Result<(ClusterSpec, String), ExitCode> {
         return Err(ExitCode::from(EXIT_FAILED));
     }
     Ok((loaded.spec, loaded.text))
+}
+
+/// The layout of a valid `spec`, or the exit code after saying why not.
+pub fn layout(spec: &ClusterSpec) -> Result<Layout<'_>, ExitCode> {
+    Layout::new(spec).map_err(|e| fail(&e))
+}
+
+/// The cluster's kept PKI in `cluster`, only read (nothing is made or issued), or the
+/// exit code after saying why not.
+pub fn read_kept(cluster: &ClusterState, layout: &Layout) -> Result<Pki, ExitCode> {
+    crate::pki::read_kept(&cluster.pki_dir(), layout).map_err(|e| {
+        fail(&format!(
+            "the kept PKI of cluster {}: {e}",
+            layout.spec.name
+        ))
+    })
 }
 
 fn report(lines: &[(Severity, String)]) {

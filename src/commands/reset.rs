@@ -7,10 +7,9 @@ use std::process::ExitCode;
 
 use super::apply::{absolute, confirm};
 use super::follow::{self, OnCtrlC};
-use super::prepare::prepare;
+use super::prepare::{self, load_valid};
 use super::{EXIT_FAILED, EXIT_USAGE};
 use crate::detached::job::{Job, JobKind};
-use crate::spec::layout::Layout;
 
 pub fn run(
     state_dir: Option<&Path>,
@@ -25,13 +24,13 @@ pub fn run(
         );
         return ExitCode::from(EXIT_USAGE);
     }
-    let prepared = match prepare(state_dir, preset) {
-        Ok(p) => p,
+    // The engine generates what the reset needs; here only the preset is checked.
+    let (spec, preset_text) = match load_valid(preset) {
+        Ok(loaded) => loaded,
         Err(code) => return code,
     };
-    if let Err(e) = Layout::new(&prepared.spec) {
-        eprintln!("kubewiz: {e}");
-        return ExitCode::from(EXIT_FAILED);
+    if let Err(code) = prepare::layout(&spec) {
+        return code;
     }
     let data = if !keep_data {
         "This deletes etcd's data (the cluster's state) and the kubelet's."
@@ -40,8 +39,8 @@ pub fn run(
     };
     let question = format!(
         "Reset cluster {} on {} host(s): kubeadm reset, stop its services, put back every file kubewiz changed? {data}",
-        prepared.spec.name,
-        prepared.spec.hosts.len()
+        spec.name,
+        spec.hosts.len()
     );
     if !yes && !confirm(&question) {
         eprintln!("kubewiz: nothing was done");
@@ -49,17 +48,17 @@ pub fn run(
     }
     let job = Job {
         kind: JobKind::Reset,
-        state_dir: absolute(prepared.state.dir().parent().unwrap_or(Path::new("."))),
-        preset_text: prepared.preset_text,
+        state_dir: absolute(&state_dir.map_or_else(crate::state::default_dir, Path::to_path_buf)),
+        preset_text,
         dry_run: false,
         pace: 0.0,
         phases: Vec::new(),
         // Host keys were accepted, if at all, by the install.
         accept_new_host_keys: false,
         keep_data,
-        syslog: syslog || prepared.spec.audit.syslog,
+        syslog: syslog || spec.audit.syslog,
         libvirt_uri: crate::kvm::connect_uri(),
         terminal: crate::audit::identity::terminal(),
     };
-    follow::start(&job, prepared.spec.name.as_str(), OnCtrlC::for_run(yes))
+    follow::start(&job, spec.name.as_str(), OnCtrlC::for_run(yes))
 }

@@ -17,7 +17,7 @@ use crate::generate::generate;
 use crate::launch;
 use crate::plan::phases::INSTALL;
 use crate::plan::reset::{self, ResetOptions};
-use crate::plan::{Local, PhaseId, Plan};
+use crate::plan::{PhaseId, Plan};
 use crate::spec::ClusterSpec;
 use crate::spec::layout::Layout;
 use crate::state::ClusterState;
@@ -103,7 +103,7 @@ pub fn ready(
             if let Some(only) = phases(&job.phases)? {
                 plan = plan.only(&only);
             }
-            let options = launch::run_options_as(
+            let options = launch::run_options(
                 job.kind.run_kind(),
                 spec,
                 &generated.pki,
@@ -116,20 +116,15 @@ pub fn ready(
         }
         JobKind::Reset => {
             let layout = Layout::new(spec).map_err(|e| e.to_string())?;
-            let local = Local {
-                libvirt_uri: job.libvirt_uri.clone(),
-                state_dir: state.dir().to_path_buf(),
-                hosts_file: crate::kvm::hosts_file::path(),
-            };
             let plan = reset::build(
                 &layout,
-                &local,
+                &crate::generate::local(state, &job.libvirt_uri),
                 ResetOptions {
                     delete_data: !job.keep_data,
                 },
             );
             let options =
-                launch::reset_options_as(spec, &generated.pki, state, &job.preset_text, identity)?;
+                launch::reset_options(spec, &generated.pki, state, &job.preset_text, identity)?;
             (plan, options)
         }
     };

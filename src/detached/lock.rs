@@ -27,6 +27,23 @@ pub struct Holder {
     pub kind: String,
 }
 
+impl Holder {
+    /// This process, running a run of `kind` for `operator`, from now.
+    pub fn this_process(operator: &str, kind: String) -> Holder {
+        let now = time::OffsetDateTime::now_utc();
+        Holder {
+            pid: std::process::id().to_string(),
+            operator: operator.to_owned(),
+            started: now
+                .replace_nanosecond(0)
+                .unwrap_or(now)
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default(),
+            kind,
+        }
+    }
+}
+
 impl std::fmt::Display for Holder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(

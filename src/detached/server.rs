@@ -53,16 +53,14 @@ pub fn main() -> ExitCode {
     let state = ClusterState::new(&job.state_dir, spec.name.as_str());
     let mut identity = Identity::current();
     identity.terminal = job.terminal.clone();
-    let holder = Holder {
-        pid: std::process::id().to_string(),
-        operator: identity.operator.clone(),
-        started: started_at(),
-        kind: format!(
+    let holder = Holder::this_process(
+        &identity.operator,
+        format!(
             "{}{}",
             if job.dry_run { "dry-run " } else { "" },
             job.kind.run_kind().name()
         ),
-    };
+    );
     let lock = match lock::acquire(&state, spec.name.as_str(), &holder) {
         Ok(l) => l,
         Err(e) => return refuse(&e.to_string()),
@@ -246,13 +244,4 @@ fn serve(stream: UnixStream, hub: &Mutex<Hub>, canceller: Canceller) {
             }
         }
     });
-}
-
-/// Now, to the second, as the lock file says when its run started.
-fn started_at() -> String {
-    let now = time::OffsetDateTime::now_utc();
-    now.replace_nanosecond(0)
-        .unwrap_or(now)
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
 }

@@ -8,8 +8,8 @@
 //! takes it out.
 
 use std::fs;
-use std::io::{self, Write};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::io;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 /// Where the block goes unless `$KUBEWIZ_HOSTS_FILE` names another file.
@@ -165,35 +165,10 @@ pub fn apply(
         return Ok(Change::Written);
     }
     let mode = fs::metadata(file).map_or(0o644, |m| m.permissions().mode() & 0o7777);
-    replace(file, new.as_bytes(), mode)
+    crate::state::write_atomic(file, new.as_bytes(), mode)
         .or_else(|_| fs::write(file, new.as_bytes()))
         .map_err(|e| format!("cannot write {}: {e}", file.display()))?;
     Ok(Change::Written)
-}
-
-fn replace(file: &Path, content: &[u8], mode: u32) -> io::Result<()> {
-    let dir = file
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = file.file_name().and_then(|n| n.to_str()).unwrap_or("hosts");
-    let tmp = dir.join(format!(".{name}.kubewiz{}", std::process::id()));
-    let written = (|| {
-        let mut f = fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(mode)
-            .open(&tmp)?;
-        f.write_all(content)?;
-        f.set_permissions(fs::Permissions::from_mode(mode))?;
-        f.sync_all()?;
-        fs::rename(&tmp, file)
-    })();
-    if written.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    written
 }
 
 #[cfg(test)]

@@ -30,7 +30,8 @@ pub fn prepare(
     libvirt_uri: &str,
 ) -> Result<Prepared, String> {
     let cluster = crate::state::ClusterState::new(state_dir, spec.name.as_str());
-    let generated = crate::generate::generate(spec, &cluster, libvirt_uri)?;
+    let mut generated = crate::generate::generate(spec, &cluster, libvirt_uri)?;
+    crate::generate::preview_libvirt(spec, &mut generated.plan);
     Ok(Prepared {
         pki: generated.pki,
         plan_text: generated.plan.to_string(),

@@ -29,8 +29,23 @@ pub fn audit_logs(state: &Path) -> Vec<PathBuf> {
             }
         }
     }
-    logs.sort();
+    logs.sort_by_key(|p| run_order(p));
     logs
+}
+
+/// Orders logs as their runs started: two runs in the same second are `STAMP` and
+/// `STAMP-2`, which a plain sort of the names puts the other way round.
+fn run_order(log: &Path) -> (PathBuf, String, u32) {
+    let stem = log.file_stem().unwrap_or_default().to_string_lossy();
+    let (stamp, n) = match stem.rsplit_once('-') {
+        Some((stamp, n)) if n.parse::<u32>().is_ok() => (stamp.to_owned(), n.parse().unwrap()),
+        _ => (stem.into_owned(), 1),
+    };
+    (
+        log.parent().map(Path::to_path_buf).unwrap_or_default(),
+        stamp,
+        n,
+    )
 }
 
 /// Runs `kubewiz audit verify` on every audit log under `state` and fails the test,

@@ -247,11 +247,17 @@ pub fn preset(lab: &Lab, topology: Topology, workers: usize, bundle: &Path) -> S
 /// how long it took (the audit logs' check after it not counted). Every audit log in
 /// `state` must verify afterwards.
 pub fn kubewiz(state: &Path, args: &[&str]) -> (Output, Duration) {
+    kubewiz_env(state, &[], args)
+}
+
+/// [`kubewiz`] with `env` set.
+pub fn kubewiz_env(state: &Path, env: &[(&str, &str)], args: &[&str]) -> (Output, Duration) {
     let started = Instant::now();
     let output = Command::new(env!("CARGO_BIN_EXE_kubewiz"))
         .arg("--state-dir")
         .arg(state)
         .args(args)
+        .envs(env.iter().copied())
         .stdin(std::process::Stdio::null())
         .output()
         .unwrap();
