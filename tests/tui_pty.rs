@@ -5,6 +5,9 @@
 #[path = "tmux/mod.rs"]
 mod tmux;
 
+#[path = "audit_verify/mod.rs"]
+mod audit_verify;
+
 use std::process::Command;
 use std::time::Duration;
 
@@ -110,18 +113,26 @@ fn new_cluster_to_dry_run_install_in_a_real_terminal() {
     let done = tmux.wait_for("9/9 Done", Duration::from_secs(5));
     assert!(done.contains("dry run went through every step"), "{done}");
     assert!(done.contains("audit log:"), "{done}");
-    // The head of the run's audit log, the one kept in the index of runs.
-    let done = tmux.wait_for("head sha256: ", Duration::from_secs(5));
-    let index = std::fs::read_to_string(state.path().join("kvm-lab/runs.jsonl")).unwrap();
-    let kept: serde_json::Value = serde_json::from_str(index.trim()).unwrap();
-    let head = kept["head"].as_str().unwrap();
-    assert!(
-        done.contains(&format!("head sha256: {head}")),
-        "{done}\n{index}"
-    );
+    // The head of the run's audit log as `kubewiz audit verify` recomputes it from the
+    // records (and checks against the index of runs), once the log is closed.
+    let head = (0..50)
+        .find_map(|_| {
+            let said = audit_verify::verify_audit_logs(state.path());
+            let head = said
+                .split("head sha256 ")
+                .nth(1)
+                .and_then(|rest| rest.get(..64))
+                .map(str::to_owned);
+            if head.is_none() {
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            head
+        })
+        .expect("the run's audit log was never closed");
+    tmux.wait_for(&format!("head sha256: {head}"), Duration::from_secs(10));
 
     tmux.keys(&["q"]);
-    let after = tmux.wait_for("EXIT=", Duration::from_secs(10));
+    let after = tmux.wait_for("\nEXIT=", Duration::from_secs(10));
     assert!(after.contains("EXIT=0"), "{after}");
     assert!(
         !after.contains("9/9 Done"),
@@ -165,7 +176,7 @@ fn a_preset_opens_on_review_and_sigterm_restores_the_terminal() {
         .status()
         .unwrap();
     assert!(killed.success());
-    let after = tmux.wait_for("EXIT=", Duration::from_secs(10));
+    let after = tmux.wait_for("\nEXIT=", Duration::from_secs(10));
     assert!(
         !after.contains("6/9 Review"),
         "the alternate screen was left:\n{after}"
@@ -246,7 +257,7 @@ fn the_longest_line_of_a_file_is_read_to_its_end_in_the_full_screen_view() {
     println!("haproxy.cfg scrolled right at 80x24:\n{right}");
     assert!(right.contains("w wrap"), "{right}");
     tmux.keys(&["q", "C-c", "C-c"]);
-    let after = tmux.wait_for("EXIT=", Duration::from_secs(10));
+    let after = tmux.wait_for("\nEXIT=", Duration::from_secs(10));
     assert!(after.contains("EXIT=0"), "{after}");
 }
 
@@ -269,7 +280,7 @@ fn ctrl_c_twice_leaves_from_the_network_screen() {
     // Both in one go, as fingers press them.
     let out = tmux.run(&["send-keys", "-t", "kw", "C-c", "C-c"]);
     assert!(out.status.success(), "{out:?}");
-    let after = tmux.wait_for("EXIT=", Duration::from_secs(10));
+    let after = tmux.wait_for("\nEXIT=", Duration::from_secs(10));
     assert!(after.contains("EXIT=0"), "{after}");
     assert!(
         !after.contains("4/9 Network"),
@@ -281,4 +292,50 @@ fn ctrl_c_twice_leaves_from_the_network_screen() {
     );
     tmux.keys(&["echo restored-ok", "Enter"]);
     tmux.wait_for("\nrestored-ok", Duration::from_secs(5));
+}
+
+#[test]
+fn ctrl_c_during_an_install_detaches_and_attach_follows_it_to_the_end() {
+    if !tmux_available() {
+        eprintln!("SKIPPED: tmux is not installed (scripts/test.sh installs it as root)");
+        return;
+    }
+    let state = tempfile::tempdir().unwrap();
+    let preset = format!("{}/presets/kvm-lab.toml", env!("CARGO_MANIFEST_DIR"));
+    let tmux = start_kubewiz(
+        "detach",
+        &format!("--state-dir {} --preset {preset}", state.path().display()),
+    );
+    tmux.wait_for("6/9 Review", Duration::from_secs(20));
+    tmux.keys(&["n"]);
+    tmux.wait_for("7/9 Preview", Duration::from_secs(120));
+    tmux.keys(&["n"]);
+    tmux.wait_for("DRY RUN: nothing runs", Duration::from_secs(20));
+    tmux.keys(&["C-c"]);
+    let asked = tmux.wait_for("d    detach", Duration::from_secs(5));
+    assert!(asked.contains("s    stop it"), "{asked}");
+    tmux.keys(&["d"]);
+    let after = tmux.wait_for("EXIT=0", Duration::from_secs(10));
+    assert!(
+        after.contains("the run of kvm-lab goes on in its own process"),
+        "{after}"
+    );
+    // The run went on without the wizard: attach follows it to its end.
+    tmux.keys(&[
+        &format!(
+            // Quoted apart, so the command line itself never shows the mark.
+            "{} --state-dir {} attach kvm-lab; echo ATTACHED\"\"-$?",
+            env!("CARGO_BIN_EXE_kubewiz"),
+            state.path().display()
+        ),
+        "Enter",
+    ]);
+    let attached = tmux.wait_for("\nATTACHED-", Duration::from_secs(300));
+    assert!(attached.contains("ATTACHED-0"), "{attached}");
+    let said = audit_verify::verify_audit_logs(state.path());
+    assert_eq!(said.lines().count(), 1, "{said}");
+    assert!(
+        said.contains("head sha256 "),
+        "the run closed its log:\n{said}"
+    );
 }

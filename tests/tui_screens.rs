@@ -323,33 +323,10 @@ fn execute_many_hosts_table_and_pane() {
     snap("execute_many_120x40", &mut h);
 }
 
-/// Preview → the tree's haproxy.cfg (of presets/kvm-lab.toml, the new cluster's
-/// layout) → `z`.
-fn haproxy_full_screen(h: &mut Harness) {
-    h.walk_to("Preview");
-    for _ in 0..200 {
-        // The viewer's title (mode, line, path) names the selected file.
-        let screen = h.screen();
-        if screen
-            .lines()
-            .any(|l| l.contains(" 0644 ") && l.contains("haproxy.cfg"))
-        {
-            break;
-        }
-        h.press(KeyCode::Down);
-    }
-    h.press(KeyCode::Char('z'));
-    let screen = h.screen();
-    assert!(
-        screen.contains("haproxy-1: /etc/haproxy/haproxy.cfg"),
-        "{screen}"
-    );
-}
-
 #[test]
 fn full_screen_view_of_a_file_wraps_scrolls_and_finds() {
     let mut h = Harness::new(80, 24);
-    haproxy_full_screen(&mut h);
+    h.open_haproxy_full_screen();
     assert!(h.hint_bar().contains("w wrap"), "{}", h.hint_bar());
     // The servers are at the end of the file; the longest line's end is off screen
     // until End scrolls there.
@@ -500,8 +477,16 @@ fn dry_run_statuses_a_pane_full_screen_and_ctrl_c() {
         "{full}"
     );
     h.press(KeyCode::Esc);
-    // Ctrl-C during the install stops it after its running steps; a second leaves.
+    h.take_effects();
+    // Ctrl-C during the install asks whether to stop it or detach; Esc goes on.
     h.ctrl('c');
+    snap("execute_stop_or_detach_80x24", &mut h);
+    h.press(KeyCode::Esc);
+    assert!(!h.app.quit && !h.app.execute.cancel_requested);
+    assert!(!h.screen().contains("detach: leave"), "{}", h.screen());
+    // s stops it after its running steps; Ctrl-C then leaves, the run stopping.
+    h.ctrl('c');
+    h.press(KeyCode::Char('s'));
     assert!(!h.app.quit);
     assert!(h.app.execute.cancel_requested);
     assert!(
@@ -512,4 +497,75 @@ fn dry_run_statuses_a_pane_full_screen_and_ctrl_c() {
     assert!(h.screen().contains("^C again leaves now"), "{}", h.screen());
     h.ctrl('c');
     assert!(h.app.quit);
+    let farewell = h
+        .app
+        .farewell()
+        .expect("the operator is told the run goes on");
+    assert!(
+        farewell.contains("the run of kvm-lab stops after its running steps")
+            && farewell.contains("`kubewiz attach kvm-lab`"),
+        "{farewell}"
+    );
+}
+
+#[test]
+fn ctrl_c_during_an_install_detaches_and_leaves_it_running() {
+    for detach in [
+        &[Key::Ctrl, Key::D][..],    // asked, then d
+        &[Key::Ctrl, Key::Ctrl][..], // the reflex: Ctrl-C twice
+    ] {
+        let mut h = Harness::new(80, 24);
+        h.walk_to("Preview");
+        h.press(KeyCode::Char('n'));
+        let plan = h.app.prepared.as_ref().unwrap().plan.clone();
+        h.app.engine_events(&stamp(dry_run_events(&plan, 1)));
+        h.take_effects();
+        for key in detach {
+            match key {
+                Key::Ctrl => h.ctrl('c'),
+                Key::D => h.press(KeyCode::Char('d')),
+            }
+        }
+        assert!(h.app.quit, "{detach:?}");
+        assert!(
+            h.take_effects().is_empty(),
+            "{detach:?}: the run was not told to stop"
+        );
+        assert!(!h.app.execute.cancel_requested);
+        let farewell = h
+            .app
+            .farewell()
+            .expect("the operator is told the run goes on");
+        assert!(
+            farewell.contains("the run of kvm-lab goes on"),
+            "{farewell}"
+        );
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Key {
+    Ctrl,
+    D,
+}
+
+#[test]
+fn the_stop_or_detach_question_closes_when_the_run_ends() {
+    let mut h = Harness::new(80, 24);
+    h.walk_to("Preview");
+    h.press(KeyCode::Char('n'));
+    let plan = h.app.prepared.as_ref().unwrap().plan.clone();
+    h.app.engine_events(&stamp(dry_run_events(&plan, 1)));
+    h.ctrl('c');
+    assert!(h.screen().contains("d    detach"), "{}", h.screen());
+    h.app.engine_events(&stamp(vec![Event::RunFinished {
+        outcome: RunOutcome::Succeeded,
+        log_path: None,
+    }]));
+    let screen = h.screen();
+    assert!(!screen.contains("d    detach"), "{screen}");
+    // Nothing left to stop: d is no longer an answer that leaves.
+    h.press(KeyCode::Char('d'));
+    assert!(!h.app.quit);
+    assert_eq!(h.app.farewell(), None);
 }

@@ -83,6 +83,9 @@ enum Modal {
     Message(String),
     ConfirmQuit,
     ConfirmAbort,
+    /// Ctrl-C during an install: stop it, or leave the wizard and let it go on in its
+    /// engine process.
+    StopOrDetach,
     /// Dry run off: installing changes the hosts (and the libvirt network: what it
     /// changes there, one line each), so ask.
     ConfirmInstall(Vec<String>),
@@ -119,6 +122,10 @@ pub struct App {
     size: (u16, u16),
     /// When Ctrl-C was last pressed.
     last_ctrl_c: Option<Instant>,
+    /// The cluster whose run the execute screen follows (started here or attached to).
+    run_of: Option<String>,
+    /// The operator left while that run went on: it goes on without the wizard.
+    pub left_running: Option<String>,
     pub start: screens::start::Start,
     pub topology: screens::topology::TopologyScreen,
     pub hosts: screens::hosts::Hosts,
@@ -151,6 +158,8 @@ impl App {
             too_small: false,
             size: (MIN_WIDTH, MIN_HEIGHT),
             last_ctrl_c: None,
+            run_of: None,
+            left_running: None,
             topology: screens::topology::TopologyScreen::new(spec.topology),
             hosts: screens::hosts::Hosts::new(&spec),
             network: screens::network::Network::new(&spec),
@@ -245,6 +254,7 @@ impl App {
             ) => {
                 return CONFIRM.to_vec();
             }
+            Some(Modal::StopOrDetach) => return STOP_OR_DETACH.to_vec(),
             Some(_) => return DISMISS.to_vec(),
             None => {}
         }
@@ -286,7 +296,11 @@ impl App {
             return false;
         }
         if let Some(modal) = self.modal.take() {
-            let action = keys::lookup(CONFIRM, &key);
+            let answers = match modal {
+                Modal::StopOrDetach => STOP_OR_DETACH,
+                _ => CONFIRM,
+            };
+            let action = keys::lookup(answers, &key);
             match (modal, action) {
                 (Modal::ConfirmQuit, Some(Action::Confirm)) => self.quit = true,
                 (Modal::ConfirmInstall(_), Some(Action::Confirm)) => self.start_run(),
@@ -296,10 +310,9 @@ impl App {
                         keys,
                     });
                 }
-                (Modal::ConfirmAbort, Some(Action::Confirm)) => {
-                    self.effects.push(Effect::Cancel);
-                    self.execute.cancel_requested = true;
-                }
+                (Modal::ConfirmAbort, Some(Action::Confirm))
+                | (Modal::StopOrDetach, Some(Action::Abort)) => self.stop_run(),
+                (Modal::StopOrDetach, Some(Action::Detach)) => self.leave(),
                 _ => {}
             }
             return true;
@@ -330,8 +343,10 @@ impl App {
         self.apply(outcome)
     }
 
-    /// Ctrl-C. During an install: the first stops it after its running steps (nothing
-    /// new starts), the next leaves. Elsewhere: it asks whether to quit, and a Ctrl-C
+    /// Ctrl-C. During an install, which runs in its engine process: the first asks
+    /// whether to stop it (running steps finish, nothing new starts) or to detach (leave
+    /// the wizard, the install goes on); a Ctrl-C in that question, or once the stop
+    /// was asked for, leaves at once. Elsewhere: it asks whether to quit, and a Ctrl-C
     /// in that question, or a second one within [`TWICE`] whatever is on screen, leaves.
     fn ctrl_c(&mut self) -> bool {
         let now = Instant::now();
@@ -340,12 +355,11 @@ impl App {
             .is_some_and(|t| now.saturating_duration_since(t) <= TWICE);
         self.last_ctrl_c = Some(now);
         if self.execute.running() {
-            if self.execute.cancel_requested {
-                self.quit = true;
+            if self.execute.cancel_requested || self.modal == Some(Modal::StopOrDetach) {
+                self.leave();
             } else {
-                self.modal = None;
-                self.effects.push(Effect::Cancel);
-                self.execute.cancel_requested = true;
+                self.help = false;
+                self.modal = Some(Modal::StopOrDetach);
             }
         } else if twice || self.modal == Some(Modal::ConfirmQuit) || self.too_small {
             self.quit = true;
@@ -354,6 +368,35 @@ impl App {
             self.ask_quit();
         }
         true
+    }
+
+    /// Asks the running install to stop after its running steps.
+    fn stop_run(&mut self) {
+        self.effects.push(Effect::Cancel);
+        self.execute.cancel_requested = true;
+    }
+
+    /// Leaves the wizard; a run still going on goes on in its engine process.
+    fn leave(&mut self) {
+        self.modal = None;
+        if self.execute.running() {
+            self.left_running = self.run_of.clone();
+        }
+        self.quit = true;
+    }
+
+    /// What to tell the operator once the terminal is back, when they left a run
+    /// going on.
+    pub fn farewell(&self) -> Option<String> {
+        let name = self.left_running.as_deref()?;
+        let state = if self.execute.cancel_requested {
+            "stops after its running steps"
+        } else {
+            "goes on"
+        };
+        Some(format!(
+            "kubewiz: the run of {name} {state} in its own process; `kubewiz attach {name}` follows it again"
+        ))
     }
 
     fn ask_quit(&mut self) {
@@ -505,6 +548,7 @@ impl App {
             None => screens::execute::Execute::default(),
         };
         self.execute.resize(self.size);
+        self.run_of = Some(self.spec.name.as_str().to_owned());
         self.effects.push(Effect::Run { dry_run });
         self.go(ScreenId::Execute);
     }
@@ -518,6 +562,7 @@ impl App {
             self.load(loaded.spec, format!("the run of {name}"));
         }
         self.execute = screens::execute::Execute::default();
+        self.run_of = Some(name.clone());
         self.effects.push(Effect::Attach { name });
         self.go(ScreenId::Execute);
     }
@@ -608,6 +653,10 @@ impl App {
         for ev in events {
             self.execute.update(&ev.event);
         }
+        if self.modal == Some(Modal::StopOrDetach) && !self.execute.running() {
+            // The run ended while the question was open: nothing left to stop.
+            self.modal = None;
+        }
         !events.is_empty()
     }
 
@@ -627,6 +676,17 @@ const CONFIRM: &[Binding] = &[
         ],
         Action::Cancel,
         "no",
+    ),
+];
+
+/// The keys of the question Ctrl-C asks during an install.
+const STOP_OR_DETACH: &[Binding] = &[
+    keys::bind(&[keys::Key::ch('s')], Action::Abort, "stop"),
+    keys::bind(&[keys::Key::ch('d')], Action::Detach, "detach"),
+    keys::bind(
+        &[keys::Key::plain(ratatui::crossterm::event::KeyCode::Esc)],
+        Action::Cancel,
+        "go on",
     ),
 ];
 

@@ -46,6 +46,8 @@ pub enum Action {
     Zoom,
     OpenLog,
     Abort,
+    /// Leave a running install to go on without the wizard.
+    Detach,
     Resume,
     Cycle,
     Confirm,

@@ -71,7 +71,12 @@ pub fn run(preset: Option<&Path>, state_dir: Option<&Path>, ascii: bool, syslog:
     // The input thread may still be blocked reading the terminal; do not wait for it.
     runtime.shutdown_background();
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(farewell) => {
+            if let Some(line) = farewell {
+                eprintln!("{line}");
+            }
+            ExitCode::SUCCESS
+        }
         Err(e) => {
             eprintln!("kubewiz: the terminal failed: {e}");
             ExitCode::from(crate::exit::FAILED)
@@ -113,7 +118,7 @@ async fn event_loop(
     mut terminal: DefaultTerminal,
     mut app: App,
     syslog: bool,
-) -> std::io::Result<()> {
+) -> std::io::Result<Option<String>> {
     let (input_tx, mut input_rx) = mpsc::unbounded_channel::<TermEvent>();
     // crossterm's reads block; a plain thread feeds them into the loop.
     std::thread::spawn(move || {
@@ -144,15 +149,14 @@ async fn event_loop(
             dirty = false;
         }
         if app.quit {
-            if let Some(r) = &run {
-                r.cancel();
-            }
-            return Ok(());
+            // A run still going on goes on in its engine process (the operator chose
+            // to stop it or to detach: App::leave).
+            return Ok(app.farewell());
         }
         tokio::select! {
             n = input_rx.recv_many(&mut inputs, BURST) => {
                 if n == 0 {
-                    return Ok(());
+                    return Ok(None);
                 }
                 let mut resized = false;
                 for ev in inputs.drain(..) {
@@ -188,7 +192,7 @@ async fn event_loop(
             _ = signals.next() => {
                 // SIGTERM or SIGHUP: leave cleanly so the guard restores the terminal.
                 // An install goes on in its engine process; `kubewiz attach` follows it.
-                return Ok(());
+                return Ok(None);
             }
         }
         for effect in app.take_effects() {

@@ -162,6 +162,15 @@ fn draw_modal(frame: &mut Frame, area: Rect, modal: &Modal) {
             ));
             (" Unknown host keys ", lines)
         }
+        Modal::StopOrDetach => (
+            " The install goes on in its own process ",
+            vec![
+                Line::raw("s    stop it: running steps finish, nothing new starts"),
+                Line::raw("d    detach: leave the wizard, the install goes on"),
+                Line::raw("     (`kubewiz attach` follows it again, from any terminal)"),
+                Line::raw("Esc  go on watching; ^C again leaves at once, the install going on"),
+            ],
+        ),
         Modal::ConfirmAbort => (
             " Abort the install? ",
             vec![Line::raw(
