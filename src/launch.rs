@@ -24,6 +24,36 @@ pub fn secrets(spec: &ClusterSpec, pki: &Pki) -> Redactor {
     Redactor::new(secrets)
 }
 
+/// Before a run of `spec` on a cluster that was installed (its state directory holds
+/// the kubeconfig an install saves and the preset its last run applied): the workers
+/// it adds, or why it may not run (`spec::growth`), one problem per line. A cluster
+/// never installed may be given any preset.
+pub fn check_growth(spec: &ClusterSpec, state: &ClusterState) -> Result<Vec<String>, String> {
+    if !state.admin_conf().is_file() || !state.preset().is_file() {
+        return Ok(Vec::new());
+    }
+    let installed = crate::spec::load_file(&state.preset())
+        .map_err(|e| {
+            format!(
+                "cannot read the preset the cluster's last run applied, {}: {e}",
+                state.preset().display()
+            )
+        })?
+        .spec;
+    crate::spec::growth::check(&installed, spec).map_err(|problems| {
+        let lines: Vec<String> = problems
+            .iter()
+            .map(|d| format!("  {}: {}", d.path, d.message))
+            .collect();
+        format!(
+            "cluster {} is installed (its last applied preset is {}); this preset changes it in ways kubewiz cannot carry out on a running cluster yet:\n{}",
+            spec.name,
+            state.preset().display(),
+            lines.join("\n")
+        )
+    })
+}
+
 /// The options of a run of `kind` (an install, or the resume of one) started on behalf
 /// of `identity` (the engine process runs for the operator at the terminal that
 /// started it). A real run (not `dry_run`) first keeps `preset_text` in the state

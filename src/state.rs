@@ -84,6 +84,11 @@ impl ClusterState {
         self.dir.join("preset.toml")
     }
 
+    /// The operator's kubeconfig, saved by an install's last phase: the cluster runs.
+    pub fn admin_conf(&self) -> PathBuf {
+        self.dir.join("admin.conf")
+    }
+
     /// Which steps finished, one JSON line each.
     pub fn journal(&self) -> PathBuf {
         self.dir.join("journal")

@@ -766,3 +766,67 @@ fn external_etcd_runs_from_the_rendered_unit_and_answers_health_over_tls() {
         "etcd answered a client without a certificate"
     );
 }
+
+#[test]
+fn plan_against_a_journal_skips_what_was_done_and_names_the_hosts_with_work() {
+    let spec = preset("presets/single-master.toml");
+    let layout = Layout::new(&spec).unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let (pki, _) = pki::load_or_create(state.path(), &layout).unwrap();
+    let files = render::render(&spec, &pki).unwrap();
+    let local = kubewiz::plan::Local {
+        libvirt_uri: "test:///default".into(),
+        state_dir: state.path().to_path_buf(),
+        hosts_file: state.path().join("hosts"),
+    };
+    let plan = kubewiz::plan::build(&layout, &files, &local);
+    // Every step finished before, but kubenode-3's.
+    let finished: kubewiz::plan::Finished = plan
+        .steps()
+        .filter(|(_, h, _)| h.host != "kubenode-3")
+        .map(|(_, _, s)| (s.id.clone(), s.inputs()))
+        .collect();
+    let text = plan.against(&finished).to_string();
+    assert!(
+        text.lines()
+            .next()
+            .unwrap()
+            .contains("Earlier runs finished"),
+        "{text}"
+    );
+    assert!(text.contains("  kubenode-1: its "), "{text}");
+    assert!(text.contains("    prepare/kubenode-3/"), "{text}");
+    // Checks run again on every host, and are listed with what they check.
+    assert!(
+        text.contains("    preflight/kubenode-1/checks\n      check: "),
+        "{text}"
+    );
+    let last = text.lines().last().unwrap();
+    assert!(
+        last.starts_with("Steps that change something, by host: kubenode-3 (")
+            && !last.contains("kubenode-1"),
+        "{last}"
+    );
+    // A step whose inputs changed since is done again.
+    let mut changed = finished.clone();
+    let upload = plan
+        .steps()
+        .find(|(_, h, s)| h.host == "kubenode-1" && s.id.starts_with("prepare/"))
+        .unwrap()
+        .2;
+    changed.insert(upload.id.clone(), "an older content".into());
+    let text = plan.against(&changed).to_string();
+    assert!(text.contains(&format!("    {}\n", upload.id)), "{text}");
+    // All of it finished: nothing changes, the checks still run.
+    let all: kubewiz::plan::Finished = plan
+        .steps()
+        .map(|(_, _, s)| (s.id.clone(), s.inputs()))
+        .collect();
+    let text = plan.against(&all).to_string();
+    assert!(
+        text.ends_with(
+            "Nothing changes: only checks run again (connect, facts, preflight, waits).\n"
+        ),
+        "{text}"
+    );
+}

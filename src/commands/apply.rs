@@ -50,6 +50,13 @@ pub fn run(state_dir: Option<&Path>, args: ApplyArgs<'_>) -> ExitCode {
         Ok(p) => p,
         Err(code) => return code,
     };
+    if !prepared.added.is_empty() {
+        eprintln!(
+            "kubewiz: cluster {} is installed; this run adds the worker(s) {} and only checks the hosts already in it",
+            prepared.spec.name,
+            prepared.added.join(", ")
+        );
+    }
     if !args.no_tui {
         eprintln!(
             "kubewiz: the full-screen view of a run is opened from the wizard; showing the line output"

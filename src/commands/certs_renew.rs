@@ -152,6 +152,7 @@ pub fn run(state_dir: Option<&Path>, args: RenewArgs<'_>) -> ExitCode {
         pki,
         state: cluster,
         preset_text,
+        added: Vec::new(),
     };
     if args.dry_run {
         print!("{}", prepared.plan);

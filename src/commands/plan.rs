@@ -1,5 +1,7 @@
 //! `kubewiz plan --preset FILE [--json]`: phases and per-host steps; nothing is
-//! contacted.
+//! contacted. For a cluster its state directory has a journal of (an install, an
+//! earlier apply), the plan says which steps those runs finished and a run skips, and
+//! which hosts have work to do: what adding hosts to a running cluster changes.
 
 use std::io::Write;
 use std::path::Path;
@@ -7,31 +9,50 @@ use std::process::ExitCode;
 
 use super::EXIT_OK;
 use super::prepare::prepare;
-use crate::plan::{OsFamily, Plan, StepText};
+use crate::exec::journal;
+use crate::plan::{Finished, OsFamily, Plan, StepText};
 
 pub fn run(state_dir: Option<&Path>, preset: &Path, json: bool) -> ExitCode {
-    match prepare(state_dir, preset) {
-        Ok(prepared) if json => {
-            // A reader that stops early (`| head`) closes the pipe; stop writing then.
-            let mut out = std::io::stdout().lock();
-            for line in json_lines(&prepared.plan) {
-                if writeln!(out, "{line}").is_err() {
-                    break;
-                }
+    let prepared = match prepare(state_dir, preset) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let path = prepared.state.journal();
+    let finished = if path.is_file() {
+        match journal::finished_steps(&path) {
+            Ok(f) => Some(f),
+            Err(e) => {
+                eprintln!(
+                    "kubewiz: cannot read the journal {}: {e}; check its owner and mode",
+                    path.display()
+                );
+                return ExitCode::from(super::EXIT_FAILED);
             }
-            ExitCode::from(EXIT_OK)
         }
-        Ok(prepared) => {
-            print!("{}", prepared.plan);
-            ExitCode::from(EXIT_OK)
+    } else {
+        None
+    };
+    if json {
+        // A reader that stops early (`| head`) closes the pipe; stop writing then.
+        let mut out = std::io::stdout().lock();
+        for line in json_lines(&prepared.plan, finished.as_ref()) {
+            if writeln!(out, "{line}").is_err() {
+                break;
+            }
         }
-        Err(code) => code,
+    } else {
+        match &finished {
+            Some(finished) => print!("{}", prepared.plan.against(finished)),
+            None => print!("{}", prepared.plan),
+        }
     }
+    ExitCode::from(EXIT_OK)
 }
 
 /// The plan's text as JSON lines: the summary first, then one object per step with
-/// its phase, host, id, title and the lines the text shows under the step.
-pub fn json_lines(plan: &Plan) -> Vec<String> {
+/// its phase, host, id, title and the lines the text shows under the step; with the
+/// steps earlier runs finished, each step also says whether it was `done_before`.
+pub fn json_lines(plan: &Plan, finished: Option<&Finished>) -> Vec<String> {
     let mut out = vec![
         serde_json::json!({
             "cluster": plan.cluster,
@@ -50,8 +71,7 @@ pub fn json_lines(plan: &Plan) -> Vec<String> {
                     Some(OsFamily::Dnf) => Some("dnf"),
                     None => None,
                 };
-                out.push(
-                    serde_json::json!({
+                let mut line = serde_json::json!({
                         "phase": phase.id.name(),
                         "phase_number": n + 1,
                         "phase_title": phase.title,
@@ -61,9 +81,11 @@ pub fn json_lines(plan: &Plan) -> Vec<String> {
                         "title": step.title,
                         "only_on": only_on,
                         "lines": lines,
-                    })
-                    .to_string(),
-                );
+                });
+                if let Some(finished) = finished {
+                    line["done_before"] = step.done_before(finished, &step.inputs()).into();
+                }
+                out.push(line.to_string());
             }
         }
     }

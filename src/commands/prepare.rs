@@ -21,16 +21,22 @@ pub struct Prepared {
     pub state: ClusterState,
     /// The preset text as loaded, saved with an applied run for `kubewiz resume`.
     pub preset_text: String,
+    /// The workers this preset adds to the installed cluster (none for a cluster not
+    /// installed yet).
+    pub added: Vec<String>,
 }
 
-/// Loads and validates `preset` (problems go to stderr in `validate`'s format), then
-/// loads or makes the cluster's PKI (what was made is said on stderr), renders every
-/// file and builds the plan, its libvirt network preview read on
-/// [`crate::kvm::connect_uri`]. On failure the exit code to return.
+/// Loads and validates `preset` (problems go to stderr in `validate`'s format); for a
+/// cluster that is installed, refuses a preset that changes more than adding workers
+/// before anything is made (`launch::check_growth`); then loads or makes the cluster's
+/// PKI (what was made is said on stderr), renders every file and builds the plan, its
+/// libvirt network preview read on [`crate::kvm::connect_uri`]. On failure the exit
+/// code to return.
 pub fn prepare(state_dir: Option<&Path>, preset: &Path) -> Result<Prepared, ExitCode> {
     let (spec, text) = load_valid(preset)?;
     let state_dir = state_dir.map_or_else(state::default_dir, Path::to_path_buf);
     let cluster_state = ClusterState::new(&state_dir, spec.name.as_str());
+    let added = crate::launch::check_growth(&spec, &cluster_state).map_err(|e| fail(&e))?;
     let mut generated =
         generate(&spec, &cluster_state, &crate::kvm::connect_uri()).map_err(|e| fail(&e))?;
     preview_libvirt(&spec, &mut generated.plan);
@@ -44,6 +50,7 @@ pub fn prepare(state_dir: Option<&Path>, preset: &Path) -> Result<Prepared, Exit
         plan: generated.plan,
         state: cluster_state,
         preset_text: text,
+        added,
     })
 }
 

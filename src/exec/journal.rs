@@ -3,7 +3,6 @@
 //! step whose inputs changed since. One JSON line per finished step, synced to disk
 //! before the next step starts.
 
-use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufRead, BufReader, Write};
 use std::path::Path;
@@ -20,8 +19,7 @@ struct Entry {
     at: String,
 }
 
-/// Finished steps by id, with the hash of their inputs.
-pub type Finished = HashMap<String, String>;
+pub use crate::plan::Finished;
 
 /// An open journal file.
 pub struct Journal {

@@ -27,7 +27,7 @@ pub use action::{Action, Blob, BundlePick, CaDigests, OsFamily, Preflight};
 pub use libvirt::{LibvirtNetwork, NetworkChanges, NetworkPreview};
 pub use needs::{HostNeeds, needs_package_manager, required_ports};
 pub use phases::BUNDLE_TARGET;
-pub use text::StepText;
+pub use text::{Against, StepText};
 
 use crate::files::File;
 use crate::spec::ClusterSpec;
@@ -98,10 +98,21 @@ pub struct Step {
     pub only_on: Option<OsFamily>,
 }
 
+/// Steps an earlier run finished, by id, with the hash of their inputs (read from the
+/// cluster's journal, `exec::journal`).
+pub type Finished = std::collections::HashMap<String, String>;
+
 impl Step {
     /// When the journal may skip this step on resume; never for waits and facts.
     pub fn idempotent(&self) -> bool {
         self.action.idempotent()
+    }
+
+    /// An earlier run finished this very step (same id, same inputs), so a run skips
+    /// it; checks and waits always run again. `inputs` is [`Step::inputs`], passed in
+    /// by a caller that already has it.
+    pub fn done_before(&self, finished: &Finished, inputs: &str) -> bool {
+        self.idempotent() && finished.get(&self.id).map(String::as_str) == Some(inputs)
     }
 
     /// sha256 of what the step does (its command, or the path, mode and content it

@@ -2,47 +2,131 @@
 
 use std::fmt;
 
-use super::{Action, BundlePick, OsFamily, Plan, Step};
+use super::{Action, BundlePick, Finished, OsFamily, Plan, Step};
 
 impl fmt::Display for Plan {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let steps: usize = self.steps().count();
-        writeln!(
+        write_plan(f, self, None)
+    }
+}
+
+/// The plan as a run would carry it out on a cluster whose journal says which steps
+/// earlier runs finished: those with the same inputs are skipped (a host whose steps of
+/// a phase were all done before gets one line), checks and waits run again, and the
+/// end names every host that has work to do. What `kubewiz plan` prints for a
+/// cluster that was installed, e.g. before hosts are added.
+pub struct Against<'a> {
+    pub plan: &'a Plan,
+    pub finished: &'a Finished,
+}
+
+impl Plan {
+    /// This plan against the steps earlier runs finished.
+    pub fn against<'a>(&'a self, finished: &'a Finished) -> Against<'a> {
+        Against {
+            plan: self,
+            finished,
+        }
+    }
+}
+
+impl fmt::Display for Against<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write_plan(f, self.plan, Some(self.finished))
+    }
+}
+
+fn write_plan(f: &mut fmt::Formatter<'_>, plan: &Plan, finished: Option<&Finished>) -> fmt::Result {
+    let steps: usize = plan.steps().count();
+    let done_before = |step: &Step| finished.is_some_and(|d| step.done_before(d, &step.inputs()));
+    match finished {
+        None => writeln!(
             f,
             "Plan for cluster {}: {} phases, {steps} steps. Nothing has run.",
-            self.cluster,
-            self.phases.len()
-        )?;
-        for (n, phase) in self.phases.iter().enumerate() {
-            let hosts = phase.hosts.len();
-            let how = match (hosts, phase.one_at_a_time) {
-                (1, _) => "1 host".to_string(),
-                (n, true) => format!("{n} hosts, one at a time"),
-                (n, false) => format!("{n} hosts at once"),
-            };
-            writeln!(f)?;
+            plan.cluster,
+            plan.phases.len()
+        )?,
+        Some(_) => {
+            let done = plan.steps().filter(|(_, _, s)| done_before(s)).count();
             writeln!(
                 f,
-                "{}. {} [{}] ({how})",
-                n + 1,
-                phase.title,
-                phase.id.name()
+                "Plan for cluster {}: {} phases, {steps} steps. Earlier runs finished {done} of them with the same inputs: a run skips those and carries out the other {}, checks included.",
+                plan.cluster,
+                plan.phases.len(),
+                steps - done
             )?;
-            for host in &phase.hosts {
-                writeln!(f, "  {}", host.host)?;
-                for step in &host.steps {
-                    let only = match step.only_on {
-                        Some(OsFamily::Apt) => " (apt hosts)",
-                        Some(OsFamily::Dnf) => " (dnf hosts)",
-                        None => "",
-                    };
-                    writeln!(f, "    {}{only}", step.id)?;
-                    write_action(f, step)?;
+        }
+    }
+    // Hosts with steps that change something, in the order they first appear.
+    let mut work: Vec<(&str, usize)> = Vec::new();
+    for (n, phase) in plan.phases.iter().enumerate() {
+        let hosts = phase.hosts.len();
+        let how = match (hosts, phase.one_at_a_time) {
+            (1, _) => "1 host".to_string(),
+            (n, true) => format!("{n} hosts, one at a time"),
+            (n, false) => format!("{n} hosts at once"),
+        };
+        writeln!(f)?;
+        writeln!(
+            f,
+            "{}. {} [{}] ({how})",
+            n + 1,
+            phase.title,
+            phase.id.name()
+        )?;
+        for host in &phase.hosts {
+            let done: Vec<bool> = host.steps.iter().map(done_before).collect();
+            if finished.is_some() && !done.is_empty() && done.iter().all(|d| *d) {
+                writeln!(
+                    f,
+                    "  {}: its {} step(s) were done before",
+                    host.host,
+                    done.len()
+                )?;
+                continue;
+            }
+            writeln!(f, "  {}", host.host)?;
+            for (step, done) in host.steps.iter().zip(done) {
+                let only = match step.only_on {
+                    Some(OsFamily::Apt) => " (apt hosts)",
+                    Some(OsFamily::Dnf) => " (dnf hosts)",
+                    None => "",
+                };
+                if done {
+                    writeln!(f, "    {}{only}: done before", step.id)?;
+                    continue;
+                }
+                writeln!(f, "    {}{only}", step.id)?;
+                write_action(f, step)?;
+                if step.idempotent() {
+                    match work.iter_mut().find(|(h, _)| *h == host.host) {
+                        Some((_, count)) => *count += 1,
+                        None => work.push((&host.host, 1)),
+                    }
                 }
             }
         }
-        Ok(())
     }
+    if finished.is_some() {
+        writeln!(f)?;
+        if work.is_empty() {
+            writeln!(
+                f,
+                "Nothing changes: only checks run again (connect, facts, preflight, waits)."
+            )?;
+        } else {
+            let list: Vec<String> = work
+                .iter()
+                .map(|(host, n)| format!("{host} ({n})"))
+                .collect();
+            writeln!(
+                f,
+                "Steps that change something, by host: {}; every other host is only checked.",
+                list.join(", ")
+            )?;
+        }
+    }
+    Ok(())
 }
 
 /// A step's lines as `kubewiz plan` prints them under its id (indented), for the

@@ -6,6 +6,7 @@
 mod choices;
 mod diag;
 mod fields;
+pub mod growth;
 pub mod layout;
 mod preset;
 pub mod schema;

@@ -30,11 +30,29 @@ pub fn prepare(
     libvirt_uri: &str,
 ) -> Result<Prepared, String> {
     let cluster = crate::state::ClusterState::new(state_dir, spec.name.as_str());
+    // An installed cluster may only gain workers; nothing is made for a spec that
+    // changes more.
+    crate::launch::check_growth(spec, &cluster)?;
     let mut generated = crate::generate::generate(spec, &cluster, libvirt_uri)?;
     crate::generate::preview_libvirt(spec, &mut generated.plan);
+    // For a cluster with a journal, the plan shows what a run would skip.
+    let journal = cluster.journal();
+    let plan_text = match journal
+        .is_file()
+        .then(|| crate::exec::journal::finished_steps(&journal))
+    {
+        Some(Ok(finished)) => generated.plan.against(&finished).to_string(),
+        Some(Err(e)) => {
+            return Err(format!(
+                "cannot read the journal {}: {e}; check its owner and mode",
+                journal.display()
+            ));
+        }
+        None => generated.plan.to_string(),
+    };
     Ok(Prepared {
         pki: generated.pki,
-        plan_text: generated.plan.to_string(),
+        plan_text,
         files: generated.files,
         plan: generated.plan,
         notices: generated

@@ -19,7 +19,7 @@ type Outcome = Result<Option<String>, Failure>;
 /// Runs one step, unless the journal says an earlier run finished it with the same
 /// `inputs` or it is for the other package manager.
 pub(super) async fn step(run: &Run, host: &str, step: &Step, inputs: &str) -> Outcome {
-    if step.idempotent() && run.finished.get(&step.id).map(String::as_str) == Some(inputs) {
+    if step.done_before(&run.finished, inputs) {
         return Ok(Some("finished in an earlier run".into()));
     }
     if let Some(family) = step.only_on {

@@ -44,7 +44,9 @@ fn steps(b: &Builder) -> Vec<HostSteps> {
             30,
         );
     }
-    s.run(
+    // A check that runs on every apply, never skipped as done before: the token lives
+    // 24 h and is gone when hosts are added later, so it is made again then.
+    s.wait(
         "token",
         "make sure the bootstrap token exists (it lives 24 h)",
         // The token is read from the uploaded configuration so it never appears in a

@@ -1,0 +1,196 @@
+//! What an apply may change on a cluster that is installed, read by comparing its
+//! preset with the one the cluster's last run applied: it may add workers, and nothing
+//! else yet. Anything that would change a host already in the cluster or a setting all
+//! of them share (a new control plane's etcd member and load balancer backends, a pod
+//! CIDR, a version, a host's address or roles, a host taken out) is refused with what
+//! differs and what to do, before anything is contacted: the journal would redo such
+//! steps on a running cluster in an order no one has proven.
+
+use super::{ClusterSpec, Diagnostic, HostSpec, Role};
+
+/// The workers `new` adds to the installed cluster `installed`, or what it changes
+/// beyond that.
+pub fn check(installed: &ClusterSpec, new: &ClusterSpec) -> Result<Vec<String>, Vec<Diagnostic>> {
+    let mut problems = Vec::new();
+    let (was, is) = (&installed.control_plane, &new.control_plane);
+    let unset = || "unset".to_owned();
+    let shared: [(&str, String, String); 10] = [
+        (
+            "topology",
+            installed.topology.to_string(),
+            new.topology.to_string(),
+        ),
+        (
+            "kubernetes.version",
+            installed.kubernetes.version.to_string(),
+            new.kubernetes.version.to_string(),
+        ),
+        (
+            "kubernetes.pod_cidr",
+            installed.kubernetes.pod_cidr.to_string(),
+            new.kubernetes.pod_cidr.to_string(),
+        ),
+        (
+            "kubernetes.service_cidr",
+            installed.kubernetes.service_cidr.to_string(),
+            new.kubernetes.service_cidr.to_string(),
+        ),
+        (
+            "kubernetes.dns_domain",
+            installed.kubernetes.dns_domain.to_string(),
+            new.kubernetes.dns_domain.to_string(),
+        ),
+        (
+            "kubernetes.cni",
+            format!("{:?}", installed.kubernetes.cni).to_lowercase(),
+            format!("{:?}", new.kubernetes.cni).to_lowercase(),
+        ),
+        (
+            "control_plane.endpoint",
+            was.endpoint
+                .as_ref()
+                .map_or_else(unset, ToString::to_string),
+            is.endpoint.as_ref().map_or_else(unset, ToString::to_string),
+        ),
+        (
+            "control_plane.port",
+            was.port.to_string(),
+            is.port.to_string(),
+        ),
+        (
+            "control_plane.vip",
+            was.vip.map_or_else(unset, |v| v.to_string()),
+            is.vip.map_or_else(unset, |v| v.to_string()),
+        ),
+        (
+            "control_plane.load_balancer",
+            was.load_balancer.to_string(),
+            is.load_balancer.to_string(),
+        ),
+    ];
+    for (path, was, is) in shared {
+        if was != is {
+            problems.push(Diagnostic::error(
+                path,
+                format!(
+                    "differs from the installed cluster's ({was}); changing it on a running cluster is not built: set it back as it was"
+                ),
+            ));
+        }
+    }
+    let mut added = Vec::new();
+    for (i, host) in new.hosts.iter().enumerate() {
+        match installed.hosts.iter().find(|h| h.name == host.name) {
+            Some(was) => {
+                if was.address != host.address {
+                    problems.push(Diagnostic::error(
+                        format!("hosts[{i}].address"),
+                        format!(
+                            "{} was installed at {}; moving a host is not built: set it back, or reset the cluster and install it again",
+                            host.name, was.address
+                        ),
+                    ));
+                }
+                if was.roles != host.roles {
+                    problems.push(Diagnostic::error(
+                        format!("hosts[{i}].roles"),
+                        format!(
+                            "{} was installed as {}; changing a host's roles is not built: set them back",
+                            host.name,
+                            roles(was)
+                        ),
+                    ));
+                }
+            }
+            None if host.roles == [Role::Worker] => added.push(host.name.to_string()),
+            None => problems.push(Diagnostic::error(
+                format!("hosts[{i}].roles"),
+                format!(
+                    "{} would join the installed cluster as {}; only workers can be added to a running cluster yet: make it a worker, or take it out of the preset",
+                    host.name,
+                    roles(host)
+                ),
+            )),
+        }
+    }
+    for was in &installed.hosts {
+        if !new.hosts.iter().any(|h| h.name == was.name) {
+            problems.push(Diagnostic::error(
+                "hosts",
+                format!(
+                    "{} ({}) is in the installed cluster but not in the preset; removing hosts is not built: put its [[hosts]] entry back",
+                    was.name, was.address
+                ),
+            ));
+        }
+    }
+    if problems.is_empty() {
+        Ok(added)
+    } else {
+        Err(problems)
+    }
+}
+
+fn roles(host: &HostSpec) -> String {
+    let names: Vec<String> = host.roles.iter().map(ToString::to_string).collect();
+    names.join(" + ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(name: &str) -> ClusterSpec {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("presets")
+            .join(name);
+        crate::spec::load_file(&path).unwrap().spec
+    }
+
+    fn messages(result: Result<Vec<String>, Vec<Diagnostic>>) -> Vec<String> {
+        result
+            .unwrap_err()
+            .into_iter()
+            .map(|d| format!("{}: {}", d.path, d.message))
+            .collect()
+    }
+
+    #[test]
+    fn workers_may_be_added_and_nothing_else() {
+        let installed = spec("single-master.toml");
+        assert_eq!(check(&installed, &installed), Ok(vec![]));
+
+        let mut grown = installed.clone();
+        let mut worker = grown.hosts.last().unwrap().clone();
+        worker.name = "kubenode-9".parse().unwrap();
+        worker.address = "192.168.122.29".parse().unwrap();
+        grown.hosts.push(worker.clone());
+        assert_eq!(check(&installed, &grown), Ok(vec!["kubenode-9".to_owned()]));
+
+        let mut control_plane = worker;
+        control_plane.name = "kubemaster-2".parse().unwrap();
+        control_plane.roles = vec![Role::ControlPlane];
+        let mut with_cp = grown.clone();
+        with_cp.hosts.push(control_plane);
+        let said = messages(check(&installed, &with_cp));
+        assert_eq!(said.len(), 1, "{said:?}");
+        assert!(
+            said[0].starts_with("hosts[5].roles: kubemaster-2 would join the installed cluster as control-plane; only workers"),
+            "{said:?}"
+        );
+
+        let mut moved = installed.clone();
+        moved.hosts[1].address = "192.168.122.99".parse().unwrap();
+        moved.hosts.remove(3);
+        moved.kubernetes.pod_cidr = "10.32.0.0/16".parse().unwrap();
+        let said = messages(check(&installed, &moved));
+        assert_eq!(
+            said,
+            [
+                "kubernetes.pod_cidr: differs from the installed cluster's (10.244.0.0/16); changing it on a running cluster is not built: set it back as it was",
+                "hosts[1].address: kubenode-1 was installed at 192.168.122.21; moving a host is not built: set it back, or reset the cluster and install it again",
+                "hosts: kubenode-3 (192.168.122.23) is in the installed cluster but not in the preset; removing hosts is not built: put its [[hosts]] entry back",
+            ]
+        );
+    }
+}
