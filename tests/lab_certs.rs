@@ -3,7 +3,9 @@
 //! etcdctl and openssl): leaves issued with a short validity (KUBEWIZ_TEST_LEAF_DAYS)
 //! are reported, a host copy that differs from the kept one is reported, the renewal
 //! gives every leaf a new serial and expiry from the unchanged CAs, and the API server
-//! and etcd then serve and accept the new certificates.
+//! and etcd then serve and accept the new certificates. On external etcd the three
+//! members are renewed one after the other, each serving its new certificate, all
+//! three still members and healthy, the API answering through the VIP.
 
 #[path = "lab/mod.rs"]
 mod lab;
@@ -299,4 +301,116 @@ fn short_lived_leaves_are_reported_and_renewed_in_place() {
             && l.contains("does not answer")),
         "{report}"
     );
+}
+
+#[test]
+fn external_etcd_members_are_renewed_one_at_a_time_and_keep_serving() {
+    let Some(setup) = cluster::Setup::start(Topology::ExternalEtcd) else {
+        return;
+    };
+    let text = setup.text.replace(
+        "cni = \"none\"\n",
+        "cni = \"none\"\nencryption_algorithm = \"ECDSA-P256\"\n",
+    );
+    assert_ne!(text, setup.text);
+    fs::write(&setup.preset, &text).unwrap();
+    let preset = setup.preset_arg();
+    let state = &setup.state;
+    let out = kubewiz(
+        state,
+        &[],
+        &["apply", "--preset", preset, "--no-tui", "--yes"],
+    );
+    assert!(out.status.success(), "{}", cluster::text(&out));
+    let pki = state.join("labext/pki");
+    let before = kept_leaves(&pki);
+    let out = kubewiz(state, &[], &["certs", "renew", "--preset", preset, "--yes"]);
+    assert!(out.status.success(), "{}", cluster::text(&out));
+    let after = kept_leaves(&pki);
+    for (rel, old) in &before {
+        assert_ne!(
+            serial_and_end(old).0,
+            serial_and_end(&after[rel]).0,
+            "{}: not renewed",
+            rel.display()
+        );
+    }
+
+    // Each member serves its new certificate; all three answer the control planes'
+    // new client certificate, and none left the cluster.
+    let members: Vec<String> = (0..3)
+        .map(|i| format!("https://{}:2379", setup.lab.hosts[i].address))
+        .collect();
+    let names = Topology::ExternalEtcd.hosts(0);
+    for (i, member) in members.iter().enumerate() {
+        let name = &names[i].0;
+        let kept = &after[&PathBuf::from(format!("hosts/{name}/etcd/server.crt"))];
+        assert_eq!(
+            serial_and_end(&served(member.trim_start_matches("https://"))).0,
+            serial_and_end(kept).0,
+            "{name} still serves its old certificate"
+        );
+    }
+    // The control planes' client certificate for etcd, wherever the PKI keeps it.
+    let client = after
+        .keys()
+        .find(|k| k.to_string_lossy().ends_with("apiserver-etcd-client.crt"))
+        .unwrap_or_else(|| panic!("no apiserver-etcd-client: {:?}", after.keys()));
+    let client = pki.join(client.with_extension(""));
+    let etcdctl = |args: &[&str]| {
+        Command::new(Path::new(cluster::ETCD_DIR).join("etcdctl"))
+            .arg(format!("--endpoints={}", members.join(",")))
+            .arg(format!("--cacert={}", pki.join("etcd/ca.crt").display()))
+            .arg(format!("--cert={}.crt", client.display()))
+            .arg(format!("--key={}.key", client.display()))
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let health = etcdctl(&["endpoint", "health"]);
+    assert!(health.status.success(), "{health:?}");
+    let list = etcdctl(&["member", "list"]);
+    assert!(list.status.success(), "{list:?}");
+    let started = String::from_utf8_lossy(&list.stdout)
+        .lines()
+        .filter(|l| l.contains(", started, "))
+        .count();
+    assert_eq!(started, 3, "{list:?}");
+    // The API answers through the VIP with the renewed admin.conf.
+    let admin = state.join("labext/admin.conf");
+    let nodes = cluster::kubectl_local(&admin, &["get", "nodes", "--no-headers"]);
+    assert!(nodes.status.success(), "{nodes:?}");
+
+    // One member at a time: each member's steps all finished before the next began.
+    let log = fs::read_dir(state.join("labext/logs"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "jsonl"))
+        .find(|p| fs::read_to_string(p).unwrap().contains("\"certs-etcd/"))
+        .expect("the renewal's audit log");
+    let mut order: Vec<(String, &str)> = Vec::new();
+    for line in fs::read_to_string(&log).unwrap().lines() {
+        let record: serde_json::Value = serde_json::from_str(line).unwrap();
+        let step = record["step"].as_str().unwrap_or("");
+        let Some(rest) = step.strip_prefix("certs-etcd/") else {
+            continue;
+        };
+        let member = rest.split('/').next().unwrap().to_owned();
+        match record["event"].as_str() {
+            Some("step_started") => order.push((member, "started")),
+            Some("step_finished") => order.push((member, "finished")),
+            _ => {}
+        }
+    }
+    let mut seen: Vec<&str> = Vec::new();
+    for (member, _) in &order {
+        if seen.last() != Some(&member.as_str()) {
+            assert!(
+                !seen.contains(&member.as_str()),
+                "{member}'s steps interleave with another member's: {order:?}"
+            );
+            seen.push(member);
+        }
+    }
+    assert_eq!(seen, ["etcd-1", "etcd-2", "etcd-3"], "{order:?}");
 }
