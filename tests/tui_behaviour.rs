@@ -918,3 +918,72 @@ fn ctrl_c_answers_the_quit_question_and_twice_leaves_from_anywhere() {
     assert!(!h.app.quit);
     assert_eq!(h.app.screen, ScreenId::Network);
 }
+
+#[test]
+fn the_start_screen_names_an_installed_cluster_and_opens_its_choices() {
+    let mut h = Harness::new(80, 24);
+    // What an install leaves in the state directory: the preset of its last run, the
+    // kept PKI, the operator's kubeconfig and the run in the index of runs.
+    let preset = concat!(env!("CARGO_MANIFEST_DIR"), "/presets/single-master.toml");
+    let spec = spec::load_file(std::path::Path::new(preset)).unwrap().spec;
+    let cluster = kubewiz::state::ClusterState::new(h.dir.path(), "homelab");
+    std::fs::create_dir_all(cluster.dir()).unwrap();
+    std::fs::copy(preset, cluster.preset()).unwrap();
+    let layout = spec::layout::Layout::new(&spec).unwrap();
+    kubewiz::pki::load_or_create(&cluster.pki_dir(), &layout).unwrap();
+    std::fs::write(cluster.admin_conf(), "apiVersion: v1\n").unwrap();
+    let run = |kind, dry_run, finished: &str| kubewiz::audit::index::Entry {
+        log: "x.jsonl".into(),
+        run: "x".into(),
+        kind,
+        dry_run,
+        started: finished.into(),
+        finished: finished.into(),
+        operator: "root".into(),
+        outcome: kubewiz::exec::RunOutcome::Succeeded,
+        records: 3,
+        head: "0".repeat(64),
+    };
+    let index = cluster.dir().join(kubewiz::audit::index::FILE);
+    kubewiz::audit::index::add(
+        &index,
+        &run(
+            kubewiz::audit::RunKind::Install,
+            false,
+            "2026-12-01T10:00:00Z",
+        ),
+    )
+    .unwrap();
+    // A later dry run is not the cluster's last run.
+    kubewiz::audit::index::add(
+        &index,
+        &run(kubewiz::audit::RunKind::Reset, true, "2026-12-02T10:00:00Z"),
+    )
+    .unwrap();
+    h.app.start = kubewiz::tui::screens::start::Start::new(h.dir.path(), &[]);
+    h.app.resize(120, 40);
+    h.term
+        .resize(ratatui::layout::Rect::new(0, 0, 120, 40))
+        .unwrap();
+    h.press(KeyCode::Down);
+    let screen = h.screen();
+    assert!(
+        screen.contains("Cluster homelab: installed; add workers to it"),
+        "{screen}"
+    );
+    let about: String = screen.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        about.contains(
+            "Installed: single-master, 4 hosts; last run: install succeeded (2026-12-01); first certificate to expire: "
+        ),
+        "{screen}"
+    );
+    assert!(
+        about.contains(" days). Enter opens its choices"),
+        "{screen}"
+    );
+    h.press(KeyCode::Enter);
+    assert_eq!(h.app.screen, ScreenId::Topology);
+    assert_eq!(h.app.origin, "installed cluster homelab");
+    assert_eq!(h.app.spec, spec);
+}

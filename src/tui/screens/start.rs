@@ -38,15 +38,26 @@ const OPEN: &[Binding] = &[
 #[derive(Debug, Default)]
 pub struct Start {
     selected: usize,
-    /// Clusters in the state directory with the preset of their last run:
-    /// (name, preset path, whether a journal says a run stopped part way).
-    saved: Vec<(String, PathBuf, bool)>,
+    /// Clusters in the state directory with the preset of their last run.
+    saved: Vec<Saved>,
     /// The operator's presets: (file, shared by every operator of the machine).
     own: Vec<(PathBuf, bool)>,
     /// The file name being typed for "open a file", and what Tab last offered.
     open: Option<(TextField, Vec<String>)>,
     /// Clusters a run is working on now, from any terminal, with who runs it.
     running: Vec<(String, Holder)>,
+}
+
+/// A cluster of the state directory, with the preset of its last run.
+#[derive(Debug)]
+struct Saved {
+    name: String,
+    preset: PathBuf,
+    /// A journal says a run began; for a cluster not installed, it stopped part way.
+    journal: bool,
+    /// Installed (an install saved its kubeconfig): what it is, its last run and when
+    /// its first certificate expires, read from the state directory.
+    installed: Option<String>,
 }
 
 enum Entry {
@@ -70,11 +81,19 @@ impl Start {
                 let name = dir.file_name().to_string_lossy().into_owned();
                 let cluster = ClusterState::new(state_dir, &name);
                 if cluster.preset().is_file() {
-                    saved.push((name, cluster.preset(), cluster.journal().is_file()));
+                    saved.push(Saved {
+                        installed: cluster
+                            .admin_conf()
+                            .is_file()
+                            .then(|| installed_summary(&cluster)),
+                        journal: cluster.journal().is_file(),
+                        preset: cluster.preset(),
+                        name,
+                    });
                 }
             }
         }
-        saved.sort();
+        saved.sort_by(|a, b| a.name.cmp(&b.name));
         let own: Vec<(PathBuf, bool)> = preset_dirs
             .iter()
             .flat_map(|(dir, shared)| state::presets_in(dir).into_iter().map(|p| (p, *shared)))
@@ -127,6 +146,83 @@ impl Start {
         }
         Outcome::Handled
     }
+}
+
+/// An installed cluster in a line or two: its topology and hosts (from the preset of
+/// its last run), that run (from the index of runs) and the first of its kept
+/// certificates to expire. What cannot be read is said so.
+fn installed_summary(cluster: &ClusterState) -> String {
+    let what = match crate::spec::load_file(&cluster.preset()) {
+        Ok(loaded) => format!(
+            "{}, {} hosts",
+            loaded.spec.topology,
+            loaded.spec.hosts.len()
+        ),
+        Err(_) => "its preset cannot be read".into(),
+    };
+    let index = cluster.dir().join(crate::audit::index::FILE);
+    let last = match crate::audit::index::read(&index)
+        .ok()
+        .and_then(|runs| runs.into_iter().rfind(|r| !r.dry_run))
+    {
+        Some(run) => format!(
+            "last run: {} {} ({})",
+            run.kind.name(),
+            match run.outcome {
+                crate::exec::RunOutcome::Succeeded => "succeeded",
+                crate::exec::RunOutcome::Failed => "failed",
+                crate::exec::RunOutcome::Cancelled => "cancelled",
+            },
+            run.finished.get(..10).unwrap_or(&run.finished)
+        ),
+        None => "no run in its index".into(),
+    };
+    let now = time::OffsetDateTime::now_utc();
+    let expiry = match first_expiry(&cluster.pki_dir()) {
+        Some((path, info)) => format!(
+            "first certificate to expire: {} on {} ({} days)",
+            path,
+            info.not_after.date(),
+            info.days_left(now)
+        ),
+        None => "no certificate kept".into(),
+    };
+    format!("Installed: {what}; {last}; {expiry}.")
+}
+
+/// The kept certificate that expires first (its path under `pki`), CAs included.
+fn first_expiry(pki: &Path) -> Option<(String, crate::pki::CertInfo)> {
+    let mut first: Option<(String, crate::pki::CertInfo)> = None;
+    let mut dirs = vec![pki.to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        for path in std::fs::read_dir(&dir).ok()?.flatten().map(|e| e.path()) {
+            if path.is_dir() {
+                dirs.push(path);
+                continue;
+            }
+            if path.extension().is_none_or(|e| e != "crt") {
+                continue;
+            }
+            let Some(info) = std::fs::read(&path)
+                .ok()
+                .and_then(|pem| crate::pki::describe(&pem).ok())
+            else {
+                continue;
+            };
+            if first
+                .as_ref()
+                .is_none_or(|(_, f)| info.not_after < f.not_after)
+            {
+                let rel = path
+                    .strip_prefix(pki)
+                    .unwrap_or(&path)
+                    .display()
+                    .to_string();
+                first = Some((rel, info));
+            }
+        }
+    }
+    first
 }
 
 fn home() -> Option<PathBuf> {
@@ -214,6 +310,9 @@ impl Screen for Start {
          Your own presets are listed too: those saved on Review (in \
          $XDG_CONFIG_HOME/kubewiz/presets, ~/.config/kubewiz/presets) and the shared ones in \
          /etc/kubewiz/presets. \"Open a file...\" takes any preset's path; Tab completes it.\n\
+         The clusters of the state directory are listed too: an installed one opens its \
+         last run's choices to add workers (only workers can be added to a running \
+         cluster; the preview's plan shows what changes).\n\
          kubewiz --preset FILE opens the wizard with your own preset; kubewiz --ascii draws \
          it with ASCII only, for serial consoles without UTF-8."
     }
@@ -253,13 +352,16 @@ impl Screen for Start {
                         }
                     }
                     Some(Entry::Saved(i)) => {
-                        let (name, path, _) = &self.saved[*i];
-                        match crate::spec::load_file(path) {
+                        let saved = &self.saved[*i];
+                        match crate::spec::load_file(&saved.preset) {
                             Ok(loaded) => Outcome::Load {
                                 spec: Box::new(loaded.spec),
-                                origin: format!("last run of {name}"),
+                                origin: match saved.installed {
+                                    Some(_) => format!("installed cluster {}", saved.name),
+                                    None => format!("last run of {}", saved.name),
+                                },
                             },
-                            Err(e) => Outcome::Message(format!("{}: {e}", path.display())),
+                            Err(e) => Outcome::Message(format!("{}: {e}", saved.preset.display())),
                         }
                     }
                     Some(Entry::Own(i)) => {
@@ -322,9 +424,13 @@ impl Screen for Start {
                     ListItem::new(format!("Load preset {}", templates::BUILTIN[*i].file))
                 }
                 Entry::Saved(i) => {
-                    let (name, _, stopped) = &self.saved[*i];
-                    let what = if *stopped { "continue" } else { "reuse" };
-                    ListItem::new(format!("Cluster {name}: {what} its last run's choices"))
+                    let saved = &self.saved[*i];
+                    let what = match (&saved.installed, saved.journal) {
+                        (Some(_), _) => "installed; add workers to it",
+                        (None, true) => "continue its last run's choices",
+                        (None, false) => "reuse its last run's choices",
+                    };
+                    ListItem::new(format!("Cluster {}: {what}", saved.name))
                 }
                 Entry::Own(i) => {
                     let (path, shared) = &self.own[*i];
@@ -352,12 +458,17 @@ impl Screen for Start {
             ),
             Some(Entry::New) => templates::BUILTIN[0].summary(),
             Some(Entry::Preset(i)) => templates::BUILTIN[*i].summary(),
-            Some(Entry::Saved(i)) => format!(
-                "The preset of the last run of {}, from {}. `kubewiz resume {}` continues a run that stopped part way.",
-                self.saved[*i].0,
-                self.saved[*i].1.display(),
-                self.saved[*i].0
-            ),
+            Some(Entry::Saved(i)) => match &self.saved[*i].installed {
+                Some(summary) => format!(
+                    "{summary} Enter opens its choices: add workers on Hosts; the preview shows only what changes."
+                ),
+                None => format!(
+                    "The preset of the last run of {}, from {}. `kubewiz resume {}` continues a run that stopped part way.",
+                    self.saved[*i].name,
+                    self.saved[*i].preset.display(),
+                    self.saved[*i].name
+                ),
+            },
             Some(Entry::Own(i)) => format!("{}", self.own[*i].0.display()),
             Some(Entry::OpenFile) => {
                 "A preset file anywhere on this machine: type its path, Tab completes it.".into()
