@@ -3,9 +3,10 @@
 //! etcdctl and openssl): leaves issued with a short validity (KUBEWIZ_TEST_LEAF_DAYS)
 //! are reported, a host copy that differs from the kept one is reported, the renewal
 //! gives every leaf a new serial and expiry from the unchanged CAs, and the API server
-//! and etcd then serve and accept the new certificates. On external etcd the three
-//! members are renewed one after the other, each serving its new certificate, all
-//! three still members and healthy, the API answering through the VIP.
+//! and etcd then serve and accept the new certificates. On external etcd and on
+//! stacked HA the three etcd members (etcd hosts, or control planes) are renewed one
+//! after the other, each serving its new certificate, all three still started members
+//! and healthy, the API answering through the VIP.
 
 #[path = "lab/mod.rs"]
 mod lab;
@@ -305,7 +306,31 @@ fn short_lived_leaves_are_reported_and_renewed_in_place() {
 
 #[test]
 fn external_etcd_members_are_renewed_one_at_a_time_and_keep_serving() {
-    let Some(setup) = cluster::Setup::start(Topology::ExternalEtcd) else {
+    renewed_one_member_at_a_time(Topology::ExternalEtcd, "labext", "certs-etcd", 0..3);
+}
+
+#[test]
+fn stacked_control_planes_are_renewed_one_at_a_time_and_etcd_keeps_serving() {
+    renewed_one_member_at_a_time(
+        Topology::StackedHa,
+        "labstacked",
+        "certs-control-planes",
+        0..3,
+    );
+}
+
+/// Installs `topology` as cluster `cluster` and renews its certificates: every kept leaf
+/// gets a new serial, each etcd member (the lab hosts `members`) serves its new
+/// certificate and all of them answer the control planes' new client certificate as
+/// started members, the API answers through the endpoint with the renewed admin.conf,
+/// and the renewal's phase `phase` took the members one after the other.
+fn renewed_one_member_at_a_time(
+    topology: Topology,
+    cluster: &str,
+    phase: &str,
+    members: std::ops::Range<usize>,
+) {
+    let Some(setup) = cluster::Setup::start(topology) else {
         return;
     };
     let text = setup.text.replace(
@@ -322,7 +347,7 @@ fn external_etcd_members_are_renewed_one_at_a_time_and_keep_serving() {
         &["apply", "--preset", preset, "--no-tui", "--yes"],
     );
     assert!(out.status.success(), "{}", cluster::text(&out));
-    let pki = state.join("labext/pki");
+    let pki = state.join(cluster).join("pki");
     let before = kept_leaves(&pki);
     let out = kubewiz(state, &[], &["certs", "renew", "--preset", preset, "--yes"]);
     assert!(out.status.success(), "{}", cluster::text(&out));
@@ -336,19 +361,20 @@ fn external_etcd_members_are_renewed_one_at_a_time_and_keep_serving() {
         );
     }
 
-    // Each member serves its new certificate; all three answer the control planes'
+    // Each member serves its new certificate; all of them answer the control planes'
     // new client certificate, and none left the cluster.
-    let members: Vec<String> = (0..3)
+    let names = topology.hosts(0);
+    let endpoints: Vec<String> = members
+        .clone()
         .map(|i| format!("https://{}:2379", setup.lab.hosts[i].address))
         .collect();
-    let names = Topology::ExternalEtcd.hosts(0);
-    for (i, member) in members.iter().enumerate() {
+    for (i, endpoint) in members.clone().zip(&endpoints) {
         let name = &names[i].0;
         let kept = &after[&PathBuf::from(format!("hosts/{name}/etcd/server.crt"))];
         assert_eq!(
-            serial_and_end(&served(member.trim_start_matches("https://"))).0,
+            serial_and_end(&served(endpoint.trim_start_matches("https://"))).0,
             serial_and_end(kept).0,
-            "{name} still serves its old certificate"
+            "{name}'s etcd still serves its old certificate"
         );
     }
     // The control planes' client certificate for etcd, wherever the PKI keeps it.
@@ -359,7 +385,7 @@ fn external_etcd_members_are_renewed_one_at_a_time_and_keep_serving() {
     let client = pki.join(client.with_extension(""));
     let etcdctl = |args: &[&str]| {
         Command::new(Path::new(cluster::ETCD_DIR).join("etcdctl"))
-            .arg(format!("--endpoints={}", members.join(",")))
+            .arg(format!("--endpoints={}", endpoints.join(",")))
             .arg(format!("--cacert={}", pki.join("etcd/ca.crt").display()))
             .arg(format!("--cert={}.crt", client.display()))
             .arg(format!("--key={}.key", client.display()))
@@ -375,35 +401,40 @@ fn external_etcd_members_are_renewed_one_at_a_time_and_keep_serving() {
         .lines()
         .filter(|l| l.contains(", started, "))
         .count();
-    assert_eq!(started, 3, "{list:?}");
-    // The API answers through the VIP with the renewed admin.conf.
-    let admin = state.join("labext/admin.conf");
+    assert_eq!(started, members.len(), "{list:?}");
+    // The API answers through the endpoint with the renewed admin.conf.
+    let admin = state.join(cluster).join("admin.conf");
     let nodes = cluster::kubectl_local(&admin, &["get", "nodes", "--no-headers"]);
     assert!(nodes.status.success(), "{nodes:?}");
 
     // One member at a time: each member's steps all finished before the next began.
-    let log = fs::read_dir(state.join("labext/logs"))
+    let log = fs::read_dir(state.join(cluster).join("logs"))
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|e| e == "jsonl"))
-        .find(|p| fs::read_to_string(p).unwrap().contains("\"certs-etcd/"))
+        .find(|p| {
+            fs::read_to_string(p)
+                .unwrap()
+                .contains(&format!("\"{phase}/"))
+        })
         .expect("the renewal's audit log");
-    let mut order: Vec<(String, &str)> = Vec::new();
+    let prefix = format!("{phase}/");
+    let mut order: Vec<String> = Vec::new();
     for line in fs::read_to_string(&log).unwrap().lines() {
         let record: serde_json::Value = serde_json::from_str(line).unwrap();
         let step = record["step"].as_str().unwrap_or("");
-        let Some(rest) = step.strip_prefix("certs-etcd/") else {
+        let Some(rest) = step.strip_prefix(&prefix) else {
             continue;
         };
-        let member = rest.split('/').next().unwrap().to_owned();
-        match record["event"].as_str() {
-            Some("step_started") => order.push((member, "started")),
-            Some("step_finished") => order.push((member, "finished")),
-            _ => {}
+        if matches!(
+            record["event"].as_str(),
+            Some("step_started" | "step_finished")
+        ) {
+            order.push(rest.split('/').next().unwrap().to_owned());
         }
     }
     let mut seen: Vec<&str> = Vec::new();
-    for (member, _) in &order {
+    for member in &order {
         if seen.last() != Some(&member.as_str()) {
             assert!(
                 !seen.contains(&member.as_str()),
@@ -412,5 +443,6 @@ fn external_etcd_members_are_renewed_one_at_a_time_and_keep_serving() {
             seen.push(member);
         }
     }
-    assert_eq!(seen, ["etcd-1", "etcd-2", "etcd-3"], "{order:?}");
+    let expected: Vec<&str> = members.map(|i| names[i].0.as_str()).collect();
+    assert_eq!(seen, expected, "{order:?}");
 }
