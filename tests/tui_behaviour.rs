@@ -986,4 +986,30 @@ fn the_start_screen_names_an_installed_cluster_and_opens_its_choices() {
     assert_eq!(h.app.screen, ScreenId::Topology);
     assert_eq!(h.app.origin, "installed cluster homelab");
     assert_eq!(h.app.spec, spec);
+
+    // A copy of the last worker is a new worker; the install's question names it.
+    h.press(KeyCode::Char('n'));
+    assert_eq!(h.app.screen, ScreenId::Hosts);
+    for _ in 0..spec.hosts.len() {
+        h.press(KeyCode::Down);
+    }
+    h.press(KeyCode::Char('d'));
+    let added = h.app.spec.hosts.last().unwrap().clone();
+    assert_eq!(h.app.spec.hosts.len(), spec.hosts.len() + 1);
+    assert_eq!(added.roles, [Role::Worker]);
+    for _ in 0..4 {
+        h.press(KeyCode::Char('n'));
+    }
+    let screen = h.screen();
+    assert_eq!(h.app.screen, ScreenId::Preview, "{screen}");
+    h.press(KeyCode::Char('d'));
+    h.press(KeyCode::Char('n'));
+    let asked = h.screen();
+    assert!(
+        asked.contains(&format!(
+            "homelab is installed: this adds the worker(s) {}; the hosts",
+            added.name
+        )) && asked.contains("already in it are only checked."),
+        "{asked}"
+    );
 }

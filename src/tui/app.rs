@@ -86,8 +86,8 @@ enum Modal {
     /// Ctrl-C during an install: stop it, or leave the wizard and let it go on in its
     /// engine process.
     StopOrDetach,
-    /// Dry run off: installing changes the hosts (and the libvirt network: what it
-    /// changes there, one line each), so ask.
+    /// Dry run off: installing changes the hosts (the workers it adds to an installed
+    /// cluster, and what it changes on the libvirt network, one line each), so ask.
     ConfirmInstall(Vec<String>),
     /// Unknown host keys to compare and trust.
     ConfirmHostKeys(Vec<(String, String)>),
@@ -492,7 +492,9 @@ impl App {
             }
             ScreenId::Preview if self.preview.dry_run => self.start_run(),
             ScreenId::Preview => {
-                self.modal = Some(Modal::ConfirmInstall(self.libvirt_changes()));
+                let mut lines = self.growth();
+                lines.extend(self.libvirt_changes());
+                self.modal = Some(Modal::ConfirmInstall(lines));
             }
             ScreenId::Execute => {
                 self.done = screens::done::Done {
@@ -514,6 +516,18 @@ impl App {
     /// What the install changes on the libvirt network, for the install question: a
     /// sentence, then the first changes (the question must fit an 80×24 console; the
     /// plan tab lists them all); empty when it changes nothing there.
+    /// For an installed cluster, the workers the install adds: the question says so.
+    fn growth(&self) -> Vec<String> {
+        match self.prepared.as_ref().map(|p| p.added.as_slice()) {
+            Some(added) if !added.is_empty() => vec![format!(
+                "{} is installed: this adds the worker(s) {}; the hosts already in it are only checked.",
+                self.spec.name,
+                added.join(", ")
+            )],
+            _ => Vec::new(),
+        }
+    }
+
     fn libvirt_changes(&self) -> Vec<String> {
         const SHOWN: usize = 6;
         let Some(step) = self.prepared.as_ref().and_then(|p| p.plan.libvirt()) else {

@@ -18,6 +18,9 @@ pub struct Prepared {
     pub plan_text: String,
     /// What the PKI step said (certificates made or renewed).
     pub notices: Vec<String>,
+    /// The workers this spec adds to the installed cluster (none for a cluster not
+    /// installed yet).
+    pub added: Vec<String>,
     pub cluster_dir: PathBuf,
 }
 
@@ -32,7 +35,7 @@ pub fn prepare(
     let cluster = crate::state::ClusterState::new(state_dir, spec.name.as_str());
     // An installed cluster may only gain workers; nothing is made for a spec that
     // changes more.
-    crate::launch::check_growth(spec, &cluster)?;
+    let added = crate::launch::check_growth(spec, &cluster)?;
     let mut generated = crate::generate::generate(spec, &cluster, libvirt_uri)?;
     crate::generate::preview_libvirt(spec, &mut generated.plan);
     // For a cluster with a journal, the plan shows what a run would skip.
@@ -61,5 +64,6 @@ pub fn prepare(
             .map(|n| n.to_string())
             .collect(),
         cluster_dir: cluster.dir().to_path_buf(),
+        added,
     })
 }

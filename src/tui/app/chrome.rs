@@ -142,13 +142,13 @@ fn draw_modal(frame: &mut Frame, area: Rect, modal: &Modal) {
                 "Quit kubewiz? Choices not saved as a preset (s on Review) are lost. (y/n)",
             )],
         ),
-        Modal::ConfirmInstall(libvirt) => {
+        Modal::ConfirmInstall(changes) => {
             let mut lines = vec![Line::raw(
                 "The dry run is off: this installs Kubernetes on the hosts over SSH, changing them.",
             )];
-            // The changes to the KVM host's own libvirt network, each named: they
-            // reach beyond the cluster's hosts.
-            lines.extend(libvirt.iter().map(|l| Line::raw(l.clone())));
+            // The workers added to an installed cluster, then the changes to the KVM
+            // host's own libvirt network, each named: they reach beyond the new hosts.
+            lines.extend(changes.iter().map(|l| Line::raw(l.clone())));
             lines.push(Line::raw("Go on? (y/n)"));
             (" Install? ", lines)
         }
