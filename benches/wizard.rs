@@ -125,6 +125,7 @@ fn frames(hosts: &[GenHost], preset: &str, width: u16, height: u16, zoom: bool) 
             phase: "prepare".into(),
             title: "prepare hosts".into(),
             hosts: names.clone(),
+            one_at_a_time: false,
         }),
     ];
     for name in &names {

@@ -191,6 +191,10 @@ pub enum AuditCommand {
         /// The JSONL records instead of readable lines
         #[arg(long)]
         json: bool,
+        /// Where the run's time went: per phase its wall time, the host (or hosts in
+        /// turn) whose steps set its pace, those steps' time and the gap left to kubewiz
+        #[arg(long, conflicts_with_all = ["json", "host", "failed"])]
+        timing: bool,
     },
     /// Check that logs are whole: exit 0 when every chain holds and its head matches
     /// the index of runs, else 1 with the first line that breaks it

@@ -86,6 +86,7 @@ fn run(cli: &Cli, state_dir: Option<&Path>) -> ExitCode {
                 host,
                 failed,
                 json,
+                timing,
             } => commands::audit::show(
                 state_dir,
                 commands::audit::ShowArgs {
@@ -94,6 +95,7 @@ fn run(cli: &Cli, state_dir: Option<&Path>) -> ExitCode {
                     host: host.as_deref(),
                     failed: *failed,
                     json: *json,
+                    timing: *timing,
                 },
             ),
             AuditCommand::Verify { files } => commands::audit::verify(files),

@@ -829,3 +829,102 @@ fn diagnostics_go_to_their_own_file_not_the_audit_log_or_the_screen() {
             .starts_with("kubewiz-diagnostics")
     }));
 }
+
+/// `(wall, steps, gap)` in seconds from a row of `audit show --timing`.
+fn timing_row(line: &str) -> (f64, f64, f64) {
+    let numbers: Vec<f64> = line
+        .split(" s")
+        .filter_map(|part| part.split_whitespace().last()?.parse().ok())
+        .collect();
+    assert_eq!(numbers.len(), 3, "{line}");
+    (numbers[0], numbers[1], numbers[2])
+}
+
+#[test]
+fn timing_shows_each_phase_its_critical_path_and_the_gap() {
+    let state = tempfile::tempdir().unwrap();
+    let s = state.path().display().to_string();
+    run_ok(kubewiz().args([
+        "--state-dir",
+        &s,
+        "apply",
+        "--preset",
+        "presets/stacked-ha.toml",
+        "--dry-run",
+        "--no-tui",
+        "--pace",
+        "0.05",
+    ]));
+    let log = fs::read_dir(state.path().join("stacked/logs"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "jsonl"))
+        .unwrap();
+    let phases: Vec<String> = fs::read_to_string(&log)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|r| r["event"] == "phase_started")
+        .map(|r| r["phase"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(phases.len() >= 10, "{phases:?}");
+
+    let out = run_ok(kubewiz().args(["--state-dir", &s, "audit", "show", "stacked", "--timing"]));
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(
+        lines[0].starts_with("Run ") && lines[0].contains("of stacked: install (dry run), "),
+        "{text}"
+    );
+    // One row per phase, in the run's order, each phase at least as long as the steps
+    // that set its pace (to the rounding of one decimal).
+    assert!(lines[1].starts_with("phase ") && lines[1].contains("critical path"));
+    let rows: Vec<&str> = lines[2..]
+        .iter()
+        .copied()
+        .filter(|l| !l.starts_with(' ') && !l.starts_with("Phases "))
+        .collect();
+    let named: Vec<&str> = rows
+        .iter()
+        .map(|r| r.split_whitespace().next().unwrap())
+        .collect();
+    assert_eq!(named, phases, "{text}");
+    let mut walls = 0.0;
+    for row in &rows {
+        let (wall, steps, gap) = timing_row(row);
+        assert!(wall + 0.1 >= steps, "{row}");
+        assert!((wall - steps - gap).abs() <= 0.15, "{row}");
+        walls += wall;
+    }
+    assert!(walls > 0.5, "the paced steps took time: {text}");
+    // The second and third control planes join one after the other.
+    let joins = rows
+        .iter()
+        .find(|r| r.starts_with("control-planes "))
+        .unwrap();
+    assert!(joins.contains("2 hosts in turn"), "{text}");
+    let init = lines
+        .iter()
+        .position(|l| l.starts_with("first-control-plane "))
+        .unwrap();
+    assert!(
+        lines[init + 1].contains("kubemaster-1: kubeadm init "),
+        "the longest step of the first control plane is named: {text}"
+    );
+    assert!(lines.last().unwrap().starts_with("Phases "), "{text}");
+
+    // Timing is a view of its own: it does not mix with the line filters.
+    let refused = kubewiz()
+        .args([
+            "--state-dir",
+            &s,
+            "audit",
+            "show",
+            "stacked",
+            "--timing",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(2), "{refused:?}");
+}

@@ -71,6 +71,21 @@ fn two_workers_join_a_single_master_and_nothing_else_changes() {
     eprintln!("installed 1 control plane and 1 worker in {took:.1?}");
     let kubeconfig = state.join("labsingle/admin.conf");
     assert_eq!(nodes(&kubeconfig), ["kubemaster-1", "kubenode-1"]);
+    // Where a real run's time went, over SSH: every phase, and what kubewiz added.
+    let (timing, _) = cluster::kubewiz(&state, &["audit", "show", "labsingle", "--timing"]);
+    assert!(timing.status.success(), "{}", cluster::text(&timing));
+    let timing = String::from_utf8_lossy(&timing.stdout).into_owned();
+    eprintln!("{timing}");
+    for phase in ["connect ", "prepare ", "first-control-plane ", "workers "] {
+        assert!(
+            timing.lines().any(|l| l.starts_with(phase)),
+            "no {phase}row:\n{timing}"
+        );
+    }
+    assert!(
+        timing.lines().last().unwrap().starts_with("Phases "),
+        "{timing}"
+    );
 
     let digest = |i: usize| {
         lab.exec(

@@ -161,6 +161,7 @@ fn events(planted: &Planted, place: Place, before: &str, after: &str) -> Vec<Eve
             phase: "workers".into(),
             title: "Workers".into(),
             hosts: vec![host.clone()],
+            one_at_a_time: false,
         },
         Event::StepStarted {
             phase: "workers".into(),

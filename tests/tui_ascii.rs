@@ -61,6 +61,7 @@ fn run_events() -> Vec<Event> {
             phase: "connect".into(),
             title: "Connect and gather facts".into(),
             hosts: hosts.iter().map(|h| h.0.clone()).collect(),
+            one_at_a_time: false,
         },
     ];
     for (i, (host, _)) in hosts.iter().enumerate() {

@@ -86,6 +86,7 @@ fn run_events() -> Vec<Event> {
             phase: "connect".into(),
             title: "Connect and gather facts".into(),
             hosts: hosts.iter().map(|h| h.0.clone()).collect(),
+            one_at_a_time: false,
         },
     ];
     for (host, _) in &hosts {
@@ -303,6 +304,7 @@ fn execute_many_hosts_table_and_pane() {
         phase: "connect".into(),
         title: "Connect and gather facts".into(),
         hosts: names.clone(),
+        one_at_a_time: false,
     });
     for n in &names {
         events.push(Event::StepStarted {
@@ -388,6 +390,7 @@ fn dry_run_events(plan: &kubewiz::plan::Plan, upto: usize) -> Vec<Event> {
             phase: name.clone(),
             title: phase.title.into(),
             hosts: phase.hosts.iter().map(|x| x.host.clone()).collect(),
+            one_at_a_time: phase.one_at_a_time,
         });
         for host in &phase.hosts {
             for step in &host.steps {

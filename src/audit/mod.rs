@@ -8,6 +8,7 @@ pub mod identity;
 pub mod index;
 mod log;
 pub mod record;
+pub mod timing;
 
 use std::path::Path;
 

@@ -19,6 +19,8 @@ pub struct ShowArgs<'a> {
     pub host: Option<&'a str>,
     pub failed: bool,
     pub json: bool,
+    /// The run's timing instead of its lines (`audit::timing`).
+    pub timing: bool,
 }
 
 /// `kubewiz audit verify FILE...`: one line per file; exit 1 when any is not whole.
@@ -131,6 +133,16 @@ pub fn show(state_dir: Option<&Path>, args: ShowArgs<'_>) -> ExitCode {
             file.display(),
             o.run
         ));
+    }
+    if args.timing {
+        return match crate::audit::timing::timing(&records) {
+            Ok(timing) => {
+                // A reader that went away (`| head`) is not an error.
+                let _ = write!(std::io::stdout().lock(), "{timing}");
+                ExitCode::from(EXIT_OK)
+            }
+            Err(e) => fail(&format!("{}: {e}", file.display())),
+        };
     }
     let mut out = std::io::stdout().lock();
     for (line, record) in &records {

@@ -58,6 +58,10 @@ pub enum Event {
         phase: String,
         title: String,
         hosts: Vec<String>,
+        /// Its hosts run one after the other (control planes joining); logs written
+        /// before this field say nothing, read as false.
+        #[serde(default)]
+        one_at_a_time: bool,
     },
     StepStarted {
         phase: String,

@@ -94,6 +94,7 @@ pub fn describe(event: &Event) -> String {
             phase,
             title,
             hosts,
+            ..
         } => format!("== {title} [{phase}] on {} host(s)", hosts.len()),
         Event::StepStarted {
             host,

@@ -58,6 +58,7 @@ async fn phase_of(run: Arc<Run>, phase: Phase) -> Vec<String> {
             phase: name.clone(),
             title: phase.title.to_string(),
             hosts: phase.hosts.iter().map(|h| h.host.clone()).collect(),
+            one_at_a_time: phase.one_at_a_time,
         })
         .await;
     let mut failed = Vec::new();

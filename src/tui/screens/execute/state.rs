@@ -237,6 +237,7 @@ impl Execute {
                 phase,
                 title,
                 hosts,
+                ..
             } => {
                 self.phase_index = self
                     .phases
