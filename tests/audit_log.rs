@@ -882,7 +882,9 @@ fn timing_shows_each_phase_its_critical_path_and_the_gap() {
     let rows: Vec<&str> = lines[2..]
         .iter()
         .copied()
-        .filter(|l| !l.starts_with(' ') && !l.starts_with("Phases "))
+        .filter(|l| {
+            !l.starts_with(' ') && !l.starts_with("Phases ") && !l.starts_with("kubewiz's ")
+        })
         .collect();
     let named: Vec<&str> = rows
         .iter()
@@ -911,7 +913,13 @@ fn timing_shows_each_phase_its_critical_path_and_the_gap() {
         lines[init + 1].contains("kubemaster-1: kubeadm init "),
         "the longest step of the first control plane is named: {text}"
     );
-    assert!(lines.last().unwrap().starts_with("Phases "), "{text}");
+    assert!(lines[lines.len() - 2].starts_with("Phases "), "{text}");
+    // The engine's CPU time, from the log's closing record, per host of the preset.
+    let cpu = lines.last().unwrap();
+    assert!(
+        cpu.starts_with("kubewiz's own CPU time: ") && cpu.contains(" per host (5 hosts)"),
+        "{text}"
+    );
 
     // Timing is a view of its own: it does not mix with the line filters.
     let refused = kubewiz()

@@ -186,6 +186,7 @@ impl AuditLog {
             at: at.to_owned(),
             records: self.seq,
             head: self.prev.clone(),
+            cpu: super::record::CpuUse::now(),
         };
         self.append(None, Some(CLOSING), &closing)?;
         self.closed = true;

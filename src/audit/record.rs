@@ -50,12 +50,42 @@ pub struct Opening {
 }
 
 /// The last record of a run that finished: how many records came before it and the
-/// head of the chain (the SHA-256 of the line before it).
+/// head of the chain (the SHA-256 of the line before it), and the CPU time the run's
+/// process used (logs written before it was recorded have none).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Closing {
     pub at: String,
     pub records: u64,
     pub head: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu: Option<CpuUse>,
+}
+
+/// CPU time of the process that ran the run, from `/proc/self/stat`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CpuUse {
+    /// kubewiz itself, user and system time.
+    pub own_ms: u64,
+    /// The child processes it waited for (its SSH connections once closed).
+    pub children_ms: u64,
+}
+
+impl CpuUse {
+    /// This process's use so far; None where /proc cannot be read.
+    pub fn now() -> Option<CpuUse> {
+        let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+        // After the command name in parentheses, which may hold spaces: field 3 on.
+        let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+        let tick = |i: usize| fields.get(i)?.parse::<u64>().ok();
+        // utime, stime, cutime, cstime are fields 14 to 17 of proc(5).
+        let (utime, stime, cutime, cstime) = (tick(11)?, tick(12)?, tick(13)?, tick(14)?);
+        let per_second = rustix::param::clock_ticks_per_second().max(1);
+        let ms = |ticks: u64| ticks * 1000 / per_second;
+        Some(CpuUse {
+            own_ms: ms(utime + stime),
+            children_ms: ms(cutime + cstime),
+        })
+    }
 }
 
 /// A record's body.

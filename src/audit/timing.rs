@@ -10,7 +10,7 @@ use std::fmt;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use super::record::{Body, Record};
+use super::record::{Body, CpuUse, Record};
 use crate::exec::Event;
 
 /// The longest steps named per phase.
@@ -53,6 +53,10 @@ pub struct Timing {
     pub phases: Vec<PhaseTiming>,
     /// The log ends without the run's end (a crash, or a run still going on).
     pub unfinished: bool,
+    /// CPU time of the run's process, from the closing record.
+    pub cpu: Option<CpuUse>,
+    /// Hosts other than the KVM host itself that had steps.
+    pub hosts: usize,
 }
 
 #[derive(Default)]
@@ -87,6 +91,8 @@ pub fn timing(records: &[(String, Record)]) -> Result<Timing, String> {
         total_ms: 0,
         phases: Vec::new(),
         unfinished: true,
+        cpu: None,
+        hosts: 0,
     };
     let mut first: Option<OffsetDateTime> = None;
     let mut last: Option<OffsetDateTime> = None;
@@ -103,7 +109,10 @@ pub fn timing(records: &[(String, Record)]) -> Result<Timing, String> {
                 timing.dry_run = o.dry_run;
                 at(&o.at)?
             }
-            Body::Closing(c) => at(&c.at)?,
+            Body::Closing(c) => {
+                timing.cpu = c.cpu;
+                at(&c.at)?
+            }
             Body::Event(stamped) => {
                 let when = at(&stamped.at)?;
                 match &stamped.event {
@@ -153,6 +162,14 @@ pub fn timing(records: &[(String, Record)]) -> Result<Timing, String> {
         return Err("the log holds no record".into());
     };
     timing.total_ms = ms(first, last);
+    let mut hosts: Vec<&String> = phases
+        .values()
+        .flat_map(|p| p.hosts.keys())
+        .filter(|h| h.as_str() != crate::plan::LOCAL)
+        .collect();
+    hosts.sort();
+    hosts.dedup();
+    timing.hosts = hosts.len();
     for name in order {
         let Some(data) = phases.remove(&name) else {
             continue;
@@ -267,6 +284,26 @@ impl fmt::Display for Timing {
             secs(walls),
             secs(steps),
             secs(gaps)
-        )
+        )?;
+        match self.cpu {
+            Some(cpu) => {
+                let per_host = if self.hosts == 0 {
+                    String::new()
+                } else {
+                    format!(
+                        ", {:.0} ms per host ({} hosts)",
+                        cpu.own_ms as f64 / self.hosts as f64,
+                        self.hosts
+                    )
+                };
+                writeln!(
+                    f,
+                    "kubewiz's own CPU time: {}{per_host}; its ended child processes (SSH connections): {}.",
+                    secs(cpu.own_ms),
+                    secs(cpu.children_ms)
+                )
+            }
+            None => writeln!(f, "kubewiz's own CPU time: not in this log."),
+        }
     }
 }
