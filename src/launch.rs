@@ -84,10 +84,9 @@ pub fn run_options(
 /// The journal at `path` with the steps it says finished, continued when an earlier
 /// run left one.
 fn open_journal(path: &std::path::Path) -> Result<(Journal, Finished), String> {
-    let opened = if path.is_file() {
-        journal::finished_steps(path).and_then(|f| Ok((Journal::append(path)?, f)))
-    } else {
-        Journal::create(path).map(|j| (j, Finished::new()))
+    let opened = match journal::finished_if_any(path)? {
+        Some(f) => Journal::append(path).map(|j| (j, f)),
+        None => Journal::create(path).map(|j| (j, Finished::new())),
     };
     opened.map_err(|e| format!("cannot open the journal {}: {e}", path.display()))
 }

@@ -80,8 +80,24 @@ fn apply_network(state: &Path, uri: &str, preset: &str) -> Output {
     )
 }
 
-/// The events of the newest audit log of cluster `cluster`.
-/// The records of the cluster's latest run.
+/// A dry run of the kvm-lab preset's libvirt-network phase.
+fn dry_run_network(state: &Path, uri: &str) -> Output {
+    kubewiz(
+        state,
+        uri,
+        &[
+            "apply",
+            "--preset",
+            "presets/kvm-lab.toml",
+            "--phase",
+            "libvirt-network",
+            "--dry-run",
+            "--no-tui",
+        ],
+    )
+}
+
+/// The records of the newest audit log of cluster `cluster`.
 fn audit(state: &Path, cluster: &str) -> Vec<Value> {
     let logs = audit_verify::audit_logs(&state.join(cluster));
     fs::read_to_string(logs.last().expect("an audit log"))
@@ -230,19 +246,7 @@ fn plan_shows_the_phase_first_with_its_exact_changes() {
 fn a_dry_run_shows_the_changes_and_makes_none() {
     let state = tempfile::tempdir().unwrap();
     let uri = uri_of(&fixture());
-    let out = kubewiz(
-        state.path(),
-        &uri,
-        &[
-            "apply",
-            "--preset",
-            "presets/kvm-lab.toml",
-            "--phase",
-            "libvirt-network",
-            "--dry-run",
-            "--no-tui",
-        ],
-    );
+    let out = dry_run_network(state.path(), &uri);
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
     let events = audit(state.path(), "kvm-lab");
     // The network alone: no host is connected to.
@@ -484,20 +488,7 @@ fn the_kvm_host_resolves_the_cluster_by_name_until_reset() {
         hosts.display()
     );
     assert!(stdout(&plan).contains(&wanted), "{}", stdout(&plan));
-    let dry = kubewiz(
-        state.path(),
-        &uri,
-        &[
-            "apply",
-            "--preset",
-            "presets/kvm-lab.toml",
-            "--phase",
-            "libvirt-network",
-            "--dry-run",
-            "--yes",
-            "--no-tui",
-        ],
-    );
+    let dry = dry_run_network(state.path(), &uri);
     assert_eq!(dry.status.code(), Some(0), "{}", stdout(&dry));
     assert_eq!(fs::read_to_string(&hosts).unwrap(), HOSTS);
 

@@ -13,41 +13,8 @@ mod lab;
 mod cluster;
 
 use std::fs;
-use std::path::Path;
 
 use cluster::Topology;
-
-/// `kubectl get nodes` through the endpoint: every node, by name.
-fn nodes(kubeconfig: &Path) -> Vec<String> {
-    let out = cluster::kubectl_local(kubeconfig, &["get", "nodes", "--no-headers"]);
-    assert!(out.status.success(), "kubectl get nodes: {out:?}");
-    let mut names: Vec<String> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| l.split_whitespace().next().map(str::to_owned))
-        .collect();
-    names.sort();
-    names
-}
-
-/// Every file under `dir` with its content, sorted by path.
-fn tree(dir: &Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
-    let mut files = Vec::new();
-    let mut dirs = vec![dir.to_path_buf()];
-    while let Some(d) = dirs.pop() {
-        for entry in fs::read_dir(&d).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                dirs.push(path);
-            } else {
-                let content = fs::read(&path).unwrap();
-                files.push((path, content));
-            }
-        }
-    }
-    files.sort();
-    assert!(!files.is_empty(), "{} is empty", dir.display());
-    files
-}
 
 #[test]
 fn two_workers_join_a_single_master_and_nothing_else_changes() {
@@ -70,7 +37,7 @@ fn two_workers_join_a_single_master_and_nothing_else_changes() {
     assert!(out.status.success(), "{}", cluster::text(&out));
     eprintln!("installed 1 control plane and 1 worker in {took:.1?}");
     let kubeconfig = state.join("labsingle/admin.conf");
-    assert_eq!(nodes(&kubeconfig), ["kubemaster-1", "kubenode-1"]);
+    assert_eq!(cluster::nodes(&kubeconfig), ["kubemaster-1", "kubenode-1"]);
     // Where a real run's time went, over SSH: every phase, and what kubewiz added.
     let (timing, _) = cluster::kubewiz(&state, &["audit", "show", "labsingle", "--timing"]);
     assert!(timing.status.success(), "{}", cluster::text(&timing));
@@ -151,7 +118,7 @@ fn two_workers_join_a_single_master_and_nothing_else_changes() {
     );
     eprintln!("added 2 workers in {took:.1?}");
     assert_eq!(
-        nodes(&kubeconfig),
+        cluster::nodes(&kubeconfig),
         ["kubemaster-1", "kubenode-1", "kubenode-2", "kubenode-3"]
     );
     for (i, before) in installed.iter().enumerate() {
@@ -187,7 +154,8 @@ fn two_workers_join_a_single_master_and_nothing_else_changes() {
     ) + "\n[control_plane]\nendpoint = \"kubeapi.lab.example\"\n";
     fs::write(&preset, shrunk).unwrap();
     let pki = state.join("labsingle/pki");
-    let kept = tree(&pki);
+    let kept = cluster::files_under(&pki);
+    assert!(!kept.is_empty(), "{} is empty", pki.display());
     let (out, _) = cluster::kubewiz(&state, &apply);
     assert_eq!(out.status.code(), Some(1), "{}", cluster::text(&out));
     let said = String::from_utf8_lossy(&out.stderr);
@@ -201,7 +169,7 @@ fn two_workers_join_a_single_master_and_nothing_else_changes() {
     }
     assert_eq!(fs::read_to_string(&journal).unwrap(), journal_after);
     assert!(
-        tree(&pki) == kept,
+        cluster::files_under(&pki) == kept,
         "the refused preset changed the kept PKI"
     );
     assert_eq!(

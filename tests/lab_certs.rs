@@ -72,23 +72,13 @@ fn served(addr: &str) -> Vec<u8> {
 /// Every kept leaf certificate: path relative to pki/ → PEM (CAs and the renewal's
 /// list left out).
 fn kept_leaves(pki: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
-    let mut out = BTreeMap::new();
-    let mut dirs = vec![pki.to_path_buf()];
-    while let Some(dir) = dirs.pop() {
-        for entry in fs::read_dir(&dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                dirs.push(path);
-            } else if path.extension().is_some_and(|e| e == "crt") {
-                let rel = path.strip_prefix(pki).unwrap().to_path_buf();
-                let name = rel.file_name().unwrap().to_string_lossy().into_owned();
-                if !name.ends_with("ca.crt") {
-                    out.insert(rel, fs::read(&path).unwrap());
-                }
-            }
-        }
-    }
-    out
+    cluster::files_under(pki)
+        .into_iter()
+        .filter(|(rel, _)| {
+            let name = rel.file_name().unwrap().to_string_lossy();
+            name.ends_with(".crt") && !name.ends_with("ca.crt")
+        })
+        .collect()
 }
 
 /// The CA that signs the kept leaf `rel`, by kubeadm's layout.
@@ -103,28 +93,34 @@ fn ca_of(pki: &Path, rel: &Path) -> PathBuf {
     }
 }
 
-#[test]
-fn short_lived_leaves_are_reported_and_renewed_in_place() {
-    let Some(setup) = cluster::Setup::start(Topology::SingleMaster) else {
-        return;
-    };
-    // ECDSA keys: the renewal issues every leaf twice (dry run and run), and RSA keys
-    // cost seconds each on a loaded machine; the algorithm is not what is tested here.
+/// `topology` installed on lab hosts with ECDSA keys (the renewal issues every leaf
+/// twice, dry run and run, and RSA keys cost seconds each on a loaded machine; the
+/// algorithm is not what is tested here), `env` set for the install; None when the lab
+/// cannot run.
+fn installed(topology: Topology, env: &[(&str, &str)]) -> Option<cluster::Setup> {
+    let setup = cluster::Setup::start(topology)?;
     let text = setup.text.replace(
         "cni = \"none\"\n",
         "cni = \"none\"\nencryption_algorithm = \"ECDSA-P256\"\n",
     );
     assert_ne!(text, setup.text);
     fs::write(&setup.preset, &text).unwrap();
-    let preset = setup.preset_arg();
-    let state = &setup.state;
-    let short = [("KUBEWIZ_TEST_LEAF_DAYS", "10")];
     let out = kubewiz(
-        state,
-        &short,
-        &["apply", "--preset", preset, "--no-tui", "--yes"],
+        &setup.state,
+        env,
+        &["apply", "--preset", setup.preset_arg(), "--no-tui", "--yes"],
     );
     assert!(out.status.success(), "{}", cluster::text(&out));
+    Some(setup)
+}
+
+#[test]
+fn short_lived_leaves_are_reported_and_renewed_in_place() {
+    let Some(setup) = installed(Topology::SingleMaster, &[("KUBEWIZ_TEST_LEAF_DAYS", "10")]) else {
+        return;
+    };
+    let preset = setup.preset_arg();
+    let state = &setup.state;
 
     // Leaves of ten days: every one a warning, and cron sees exit 1.
     let host_copy = "/etc/kubernetes/pki/front-proxy-client.crt";
@@ -330,23 +326,11 @@ fn renewed_one_member_at_a_time(
     phase: &str,
     members: std::ops::Range<usize>,
 ) {
-    let Some(setup) = cluster::Setup::start(topology) else {
+    let Some(setup) = installed(topology, &[]) else {
         return;
     };
-    let text = setup.text.replace(
-        "cni = \"none\"\n",
-        "cni = \"none\"\nencryption_algorithm = \"ECDSA-P256\"\n",
-    );
-    assert_ne!(text, setup.text);
-    fs::write(&setup.preset, &text).unwrap();
     let preset = setup.preset_arg();
     let state = &setup.state;
-    let out = kubewiz(
-        state,
-        &[],
-        &["apply", "--preset", preset, "--no-tui", "--yes"],
-    );
-    assert!(out.status.success(), "{}", cluster::text(&out));
     let pki = state.join(cluster).join("pki");
     let before = kept_leaves(&pki);
     let out = kubewiz(state, &[], &["certs", "renew", "--preset", preset, "--yes"]);

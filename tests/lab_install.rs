@@ -54,18 +54,6 @@ fn admin_conf(work: &Path, cluster: &str) -> std::path::PathBuf {
     path
 }
 
-/// `kubectl get nodes` through the endpoint: every node, by name.
-fn nodes(kubeconfig: &Path) -> Vec<String> {
-    let out = cluster::kubectl_local(kubeconfig, &["get", "nodes", "--no-headers"]);
-    assert!(out.status.success(), "kubectl get nodes: {out:?}");
-    let mut names: Vec<String> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| l.split_whitespace().next().map(str::to_owned))
-        .collect();
-    names.sort();
-    names
-}
-
 fn vip_holders(lab: &lab::Lab, balancers: &[usize]) -> Vec<usize> {
     let vip = lab.unused_address().to_string();
     balancers
@@ -85,7 +73,7 @@ fn external_etcd_installs_and_survives_losing_the_vip_holder() {
     };
     let kubeconfig = admin_conf(work.path(), "labext");
     assert_eq!(
-        nodes(&kubeconfig),
+        cluster::nodes(&kubeconfig),
         ["kubemaster-1", "kubemaster-2", "kubenode-1"]
     );
     // etcd answers with the generated client certificate.
@@ -139,7 +127,7 @@ fn external_etcd_installs_and_survives_losing_the_vip_holder() {
             (out.status.success() && out.stdout.starts_with(b"ok")).then_some(())
         },
     );
-    assert_eq!(nodes(&kubeconfig).len(), 3);
+    assert_eq!(cluster::nodes(&kubeconfig).len(), 3);
 }
 
 #[test]
@@ -154,7 +142,7 @@ fn stacked_ha_with_haproxy_on_the_control_planes_installs() {
         "{server}"
     );
     assert_eq!(
-        nodes(&kubeconfig),
+        cluster::nodes(&kubeconfig),
         ["kubemaster-1", "kubemaster-2", "kubemaster-3", "kubenode-1"]
     );
 }
@@ -165,7 +153,7 @@ fn single_master_installs_and_a_second_apply_changes_nothing() {
         return;
     };
     let kubeconfig = admin_conf(work.path(), "labsingle");
-    assert_eq!(nodes(&kubeconfig), ["kubemaster-1", "kubenode-1"]);
+    assert_eq!(cluster::nodes(&kubeconfig), ["kubemaster-1", "kubenode-1"]);
     let digest = |i: usize| {
         lab.exec(
             i,
@@ -192,5 +180,5 @@ fn single_node_installs() {
         return;
     };
     let kubeconfig = admin_conf(work.path(), "labsolo");
-    assert_eq!(nodes(&kubeconfig), ["kube-solo-1"]);
+    assert_eq!(cluster::nodes(&kubeconfig), ["kube-solo-1"]);
 }

@@ -129,13 +129,7 @@ fn single_master_installs_on_vms_with_systemd() {
         "{} was not saved",
         kubeconfig.display()
     );
-    let out = cluster::kubectl_local(&kubeconfig, &["get", "nodes", "--no-headers"]);
-    assert!(out.status.success(), "kubectl get nodes: {out:?}");
-    let mut names: Vec<String> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| l.split_whitespace().next().map(str::to_owned))
-        .collect();
-    names.sort();
+    let names = cluster::nodes(&kubeconfig);
     let mut expected: Vec<String> = lab.vms.iter().map(|v| v.domain.clone()).collect();
     expected.sort();
     assert_eq!(names, expected);

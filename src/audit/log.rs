@@ -14,7 +14,7 @@ use serde::Serialize;
 use super::chain::{genesis, link};
 use super::identity::Identity;
 use super::index::{self, Entry};
-use super::record::{CLOSING, Closing, OPENING, Opening, Record, RunKind};
+use super::record::{CLOSING, Closing, CpuUse, OPENING, Opening, Record, RunKind};
 use crate::exec::events::{Event, RunOutcome, Stamped};
 use crate::exec::sink::EventSink;
 
@@ -186,7 +186,7 @@ impl AuditLog {
             at: at.to_owned(),
             records: self.seq,
             head: self.prev.clone(),
-            cpu: super::record::CpuUse::now(),
+            cpu: cpu_use(),
         };
         self.append(None, Some(CLOSING), &closing)?;
         self.closed = true;
@@ -220,4 +220,20 @@ impl EventSink for AuditLog {
     fn event(&mut self, event: &Stamped) -> io::Result<()> {
         self.write(event)
     }
+}
+
+/// This process's CPU use so far; None where /proc cannot be read.
+fn cpu_use() -> Option<CpuUse> {
+    let stat = fs::read_to_string("/proc/self/stat").ok()?;
+    // After the command name in parentheses, which may hold spaces: field 3 on.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let tick = |i: usize| fields.get(i)?.parse::<u64>().ok();
+    // utime, stime, cutime, cstime are fields 14 to 17 of proc(5).
+    let (utime, stime, cutime, cstime) = (tick(11)?, tick(12)?, tick(13)?, tick(14)?);
+    let per_second = rustix::param::clock_ticks_per_second().max(1);
+    let ms = |ticks: u64| ticks * 1000 / per_second;
+    Some(CpuUse {
+        own_ms: ms(utime + stime),
+        children_ms: ms(cutime + cstime),
+    })
 }

@@ -70,24 +70,6 @@ pub struct CpuUse {
     pub children_ms: u64,
 }
 
-impl CpuUse {
-    /// This process's use so far; None where /proc cannot be read.
-    pub fn now() -> Option<CpuUse> {
-        let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-        // After the command name in parentheses, which may hold spaces: field 3 on.
-        let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
-        let tick = |i: usize| fields.get(i)?.parse::<u64>().ok();
-        // utime, stime, cutime, cstime are fields 14 to 17 of proc(5).
-        let (utime, stime, cutime, cstime) = (tick(11)?, tick(12)?, tick(13)?, tick(14)?);
-        let per_second = rustix::param::clock_ticks_per_second().max(1);
-        let ms = |ticks: u64| ticks * 1000 / per_second;
-        Some(CpuUse {
-            own_ms: ms(utime + stime),
-            children_ms: ms(cutime + cstime),
-        })
-    }
-}
-
 /// A record's body.
 #[derive(Debug, Clone)]
 pub enum Body {

@@ -22,16 +22,23 @@ pub struct PhaseTiming {
     pub phase: String,
     /// From the phase's start to its end (or to the log's last record).
     pub wall_ms: u64,
-    /// Its hosts ran one after the other (the phase says so in the log).
-    pub in_turn: bool,
-    /// The host whose steps took longest; for a phase in turn, None (all of them).
-    pub pace_host: Option<String>,
-    /// The steps' own time on the critical path: the pace host's steps, or every
-    /// host's for a phase in turn.
+    pub path: CriticalPath,
+    /// The steps' own time on the critical path.
     pub critical_ms: u64,
     /// The longest steps on that path: (host, title, ms).
     pub longest: Vec<(String, String, u64)>,
-    pub hosts: usize,
+}
+
+/// Whose steps made a phase as long as it was.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CriticalPath {
+    /// The host whose steps took longest, the others running beside it.
+    Host(String),
+    /// This many hosts, one after the other (the phase says so in the log): all of
+    /// their steps.
+    InTurn(usize),
+    /// No host had a step.
+    NoStep,
 }
 
 impl PhaseTiming {
@@ -162,14 +169,12 @@ pub fn timing(records: &[(String, Record)]) -> Result<Timing, String> {
         return Err("the log holds no record".into());
     };
     timing.total_ms = ms(first, last);
-    let mut hosts: Vec<&String> = phases
+    timing.hosts = phases
         .values()
         .flat_map(|p| p.hosts.keys())
         .filter(|h| h.as_str() != crate::plan::LOCAL)
-        .collect();
-    hosts.sort();
-    hosts.dedup();
-    timing.hosts = hosts.len();
+        .collect::<std::collections::BTreeSet<_>>()
+        .len();
     for name in order {
         let Some(data) = phases.remove(&name) else {
             continue;
@@ -189,35 +194,30 @@ fn phase_timing(
     one_at_a_time: bool,
     hosts: BTreeMap<String, HostSteps>,
 ) -> PhaseTiming {
-    let in_turn = one_at_a_time && hosts.len() > 1;
-    let mut on_path: Vec<(String, String, u64)> = Vec::new();
-    let (pace_host, critical_ms) = if in_turn {
-        for (host, h) in &hosts {
-            on_path.extend(h.steps.iter().map(|(t, d)| (host.clone(), t.clone(), *d)));
+    let busiest = hosts.iter().max_by_key(|(_, h)| h.total_ms);
+    let (path, on_path): (CriticalPath, Vec<(&String, &HostSteps)>) = match busiest {
+        _ if one_at_a_time && hosts.len() > 1 => {
+            (CriticalPath::InTurn(hosts.len()), hosts.iter().collect())
         }
-        (None, hosts.values().map(|h| h.total_ms).sum())
-    } else {
-        match hosts.iter().max_by_key(|(_, h)| h.total_ms) {
-            Some((host, h)) => {
-                on_path.extend(h.steps.iter().map(|(t, d)| (host.clone(), t.clone(), *d)));
-                (Some(host.clone()), h.total_ms)
-            }
-            None => (None, 0),
-        }
+        Some((host, h)) => (CriticalPath::Host(host.clone()), vec![(host, h)]),
+        None => (CriticalPath::NoStep, Vec::new()),
     };
-    on_path.sort_by_key(|s| std::cmp::Reverse(s.2));
-    on_path.truncate(LONGEST);
+    let critical_ms = on_path.iter().map(|(_, h)| h.total_ms).sum();
+    let mut longest: Vec<(String, String, u64)> = on_path
+        .into_iter()
+        .flat_map(|(host, h)| h.steps.iter().map(|(t, d)| (host.clone(), t.clone(), *d)))
+        .collect();
+    longest.sort_by_key(|s| std::cmp::Reverse(s.2));
+    longest.truncate(LONGEST);
     // Steps worth naming: a twentieth of the path or more, and at least what one
     // decimal of a second shows.
-    on_path.retain(|(_, _, d)| *d >= 50 && d * 20 >= critical_ms);
+    longest.retain(|(_, _, d)| *d >= 50 && d * 20 >= critical_ms);
     PhaseTiming {
         phase,
         wall_ms,
-        in_turn,
-        pace_host,
+        path,
         critical_ms,
-        longest: on_path,
-        hosts: hosts.len(),
+        longest,
     }
 }
 
@@ -247,10 +247,10 @@ impl fmt::Display for Timing {
             "phase", "wall", "critical path", "steps", "gap"
         )?;
         for p in &self.phases {
-            let path = match (&p.pace_host, p.in_turn) {
-                (_, true) => format!("{} hosts in turn", p.hosts),
-                (Some(host), false) => host.clone(),
-                (None, false) => "no step".to_owned(),
+            let path = match &p.path {
+                CriticalPath::Host(host) => host.clone(),
+                CriticalPath::InTurn(n) => format!("{n} hosts in turn"),
+                CriticalPath::NoStep => "no step".to_owned(),
             };
             writeln!(
                 f,

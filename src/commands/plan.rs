@@ -17,20 +17,12 @@ pub fn run(state_dir: Option<&Path>, preset: &Path, json: bool) -> ExitCode {
         Ok(p) => p,
         Err(code) => return code,
     };
-    let path = prepared.state.journal();
-    let finished = if path.is_file() {
-        match journal::finished_steps(&path) {
-            Ok(f) => Some(f),
-            Err(e) => {
-                eprintln!(
-                    "kubewiz: cannot read the journal {}: {e}; check its owner and mode",
-                    path.display()
-                );
-                return ExitCode::from(super::EXIT_FAILED);
-            }
+    let finished = match journal::finished_if_any(&prepared.state.journal()) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("kubewiz: {e}");
+            return ExitCode::from(super::EXIT_FAILED);
         }
-    } else {
-        None
     };
     if json {
         // A reader that stops early (`| head`) closes the pipe; stop writing then.

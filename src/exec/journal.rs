@@ -87,6 +87,20 @@ pub fn finished_steps(path: &Path) -> io::Result<Finished> {
     Ok(done)
 }
 
+/// The steps the journal at `path` records as finished, or None when there is no
+/// journal (the cluster never ran); the error says which file and what to check.
+pub fn finished_if_any(path: &Path) -> Result<Option<Finished>, String> {
+    if !path.is_file() {
+        return Ok(None);
+    }
+    finished_steps(path).map(Some).map_err(|e| {
+        format!(
+            "cannot read the journal {}: {e}; check its owner and mode",
+            path.display()
+        )
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

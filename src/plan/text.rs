@@ -38,7 +38,16 @@ impl fmt::Display for Against<'_> {
 
 fn write_plan(f: &mut fmt::Formatter<'_>, plan: &Plan, finished: Option<&Finished>) -> fmt::Result {
     let steps: usize = plan.steps().count();
-    let done_before = |step: &Step| finished.is_some_and(|d| step.done_before(d, &step.inputs()));
+    // Each step's inputs hashed once (they hash every uploaded file's content).
+    let done: std::collections::HashSet<&str> = finished
+        .map(|d| {
+            plan.steps()
+                .filter(|(_, _, s)| s.done_before(d, &s.inputs()))
+                .map(|(_, _, s)| s.id.as_str())
+                .collect()
+        })
+        .unwrap_or_default();
+    let done_before = |step: &Step| done.contains(step.id.as_str());
     match finished {
         None => writeln!(
             f,
@@ -47,13 +56,13 @@ fn write_plan(f: &mut fmt::Formatter<'_>, plan: &Plan, finished: Option<&Finishe
             plan.phases.len()
         )?,
         Some(_) => {
-            let done = plan.steps().filter(|(_, _, s)| done_before(s)).count();
+            let skipped = done.len();
             writeln!(
                 f,
-                "Plan for cluster {}: {} phases, {steps} steps. Earlier runs finished {done} of them with the same inputs: a run skips those and carries out the other {}, checks included.",
+                "Plan for cluster {}: {} phases, {steps} steps. Earlier runs finished {skipped} of them with the same inputs: a run skips those and carries out the other {}, checks included.",
                 plan.cluster,
                 plan.phases.len(),
-                steps - done
+                steps - skipped
             )?;
         }
     }
@@ -75,24 +84,23 @@ fn write_plan(f: &mut fmt::Formatter<'_>, plan: &Plan, finished: Option<&Finishe
             phase.id.name()
         )?;
         for host in &phase.hosts {
-            let done: Vec<bool> = host.steps.iter().map(done_before).collect();
-            if finished.is_some() && !done.is_empty() && done.iter().all(|d| *d) {
+            if !host.steps.is_empty() && host.steps.iter().all(done_before) {
                 writeln!(
                     f,
                     "  {}: its {} step(s) were done before",
                     host.host,
-                    done.len()
+                    host.steps.len()
                 )?;
                 continue;
             }
             writeln!(f, "  {}", host.host)?;
-            for (step, done) in host.steps.iter().zip(done) {
+            for step in &host.steps {
                 let only = match step.only_on {
                     Some(OsFamily::Apt) => " (apt hosts)",
                     Some(OsFamily::Dnf) => " (dnf hosts)",
                     None => "",
                 };
-                if done {
+                if done_before(step) {
                     writeln!(f, "    {}{only}: done before", step.id)?;
                     continue;
                 }

@@ -8,67 +8,47 @@
 
 use super::{ClusterSpec, Diagnostic, HostSpec, Role};
 
+/// A setting of a spec, as text.
+type Read = fn(&ClusterSpec) -> String;
+
+/// The settings every host of a cluster shares, as the preset names them, each read
+/// the way the message shows it.
+const SHARED: [(&str, Read); 10] = [
+    ("topology", |s| s.topology.to_string()),
+    ("kubernetes.version", |s| s.kubernetes.version.to_string()),
+    ("kubernetes.pod_cidr", |s| s.kubernetes.pod_cidr.to_string()),
+    ("kubernetes.service_cidr", |s| {
+        s.kubernetes.service_cidr.to_string()
+    }),
+    ("kubernetes.dns_domain", |s| {
+        s.kubernetes.dns_domain.to_string()
+    }),
+    ("kubernetes.cni", |s| {
+        format!("{:?}", s.kubernetes.cni).to_lowercase()
+    }),
+    ("control_plane.endpoint", |s| {
+        s.control_plane
+            .endpoint
+            .as_ref()
+            .map_or_else(|| "unset".to_owned(), ToString::to_string)
+    }),
+    ("control_plane.port", |s| s.control_plane.port.to_string()),
+    ("control_plane.vip", |s| {
+        s.control_plane
+            .vip
+            .map_or_else(|| "unset".to_owned(), |v| v.to_string())
+    }),
+    ("control_plane.load_balancer", |s| {
+        s.control_plane.load_balancer.to_string()
+    }),
+];
+
 /// The workers `new` adds to the installed cluster `installed`, or what it changes
 /// beyond that.
 pub fn check(installed: &ClusterSpec, new: &ClusterSpec) -> Result<Vec<String>, Vec<Diagnostic>> {
     let mut problems = Vec::new();
-    let (was, is) = (&installed.control_plane, &new.control_plane);
-    let unset = || "unset".to_owned();
-    let shared: [(&str, String, String); 10] = [
-        (
-            "topology",
-            installed.topology.to_string(),
-            new.topology.to_string(),
-        ),
-        (
-            "kubernetes.version",
-            installed.kubernetes.version.to_string(),
-            new.kubernetes.version.to_string(),
-        ),
-        (
-            "kubernetes.pod_cidr",
-            installed.kubernetes.pod_cidr.to_string(),
-            new.kubernetes.pod_cidr.to_string(),
-        ),
-        (
-            "kubernetes.service_cidr",
-            installed.kubernetes.service_cidr.to_string(),
-            new.kubernetes.service_cidr.to_string(),
-        ),
-        (
-            "kubernetes.dns_domain",
-            installed.kubernetes.dns_domain.to_string(),
-            new.kubernetes.dns_domain.to_string(),
-        ),
-        (
-            "kubernetes.cni",
-            format!("{:?}", installed.kubernetes.cni).to_lowercase(),
-            format!("{:?}", new.kubernetes.cni).to_lowercase(),
-        ),
-        (
-            "control_plane.endpoint",
-            was.endpoint
-                .as_ref()
-                .map_or_else(unset, ToString::to_string),
-            is.endpoint.as_ref().map_or_else(unset, ToString::to_string),
-        ),
-        (
-            "control_plane.port",
-            was.port.to_string(),
-            is.port.to_string(),
-        ),
-        (
-            "control_plane.vip",
-            was.vip.map_or_else(unset, |v| v.to_string()),
-            is.vip.map_or_else(unset, |v| v.to_string()),
-        ),
-        (
-            "control_plane.load_balancer",
-            was.load_balancer.to_string(),
-            is.load_balancer.to_string(),
-        ),
-    ];
-    for (path, was, is) in shared {
+    for (path, read) in SHARED {
+        let (was, is) = (read(installed), read(new));
         if was != is {
             problems.push(Diagnostic::error(
                 path,

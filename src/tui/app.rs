@@ -125,7 +125,7 @@ pub struct App {
     /// The cluster whose run the execute screen follows (started here or attached to).
     run_of: Option<String>,
     /// The operator left while that run went on: it goes on without the wizard.
-    pub left_running: Option<String>,
+    left_running: Option<String>,
     pub start: screens::start::Start,
     pub topology: screens::topology::TopologyScreen,
     pub hosts: screens::hosts::Hosts,
@@ -513,9 +513,6 @@ impl App {
         }
     }
 
-    /// What the install changes on the libvirt network, for the install question: a
-    /// sentence, then the first changes (the question must fit an 80×24 console; the
-    /// plan tab lists them all); empty when it changes nothing there.
     /// For an installed cluster, the workers the install adds: the question says so.
     fn growth(&self) -> Vec<String> {
         match self.prepared.as_ref().map(|p| p.added.as_slice()) {
@@ -528,6 +525,9 @@ impl App {
         }
     }
 
+    /// What the install changes on the libvirt network, for the install question: a
+    /// sentence, then the first changes (the question must fit an 80×24 console; the
+    /// plan tab lists them all); empty when it changes nothing there.
     fn libvirt_changes(&self) -> Vec<String> {
         const SHOWN: usize = 6;
         let Some(step) = self.prepared.as_ref().and_then(|p| p.plan.libvirt()) else {

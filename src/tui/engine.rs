@@ -68,8 +68,8 @@ impl Running {
 /// such a host fails with the reason (add it to known_hosts, then r runs again).
 /// With `syslog` (`--syslog`) or the spec's `[audit] syslog`, the run's start and the
 /// head of its audit log also go to the system log. Another run of the same cluster
-/// refuses it, naming its holder; so does a preset that changes an installed cluster
-/// beyond adding workers (`launch::check_growth`).
+/// refuses it, naming its holder. (What was prepared already passed
+/// `launch::check_growth`.)
 pub fn start(
     spec: &ClusterSpec,
     prepared: &Prepared,
@@ -80,10 +80,6 @@ pub fn start(
         .cluster_dir
         .parent()
         .unwrap_or(&prepared.cluster_dir);
-    crate::launch::check_growth(
-        spec,
-        &crate::state::ClusterState::new(state_dir, spec.name.as_str()),
-    )?;
     let job = Job {
         kind: JobKind::Install,
         state_dir: std::path::absolute(state_dir).unwrap_or_else(|_| state_dir.to_path_buf()),

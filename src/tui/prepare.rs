@@ -39,18 +39,8 @@ pub fn prepare(
     let mut generated = crate::generate::generate(spec, &cluster, libvirt_uri)?;
     crate::generate::preview_libvirt(spec, &mut generated.plan);
     // For a cluster with a journal, the plan shows what a run would skip.
-    let journal = cluster.journal();
-    let plan_text = match journal
-        .is_file()
-        .then(|| crate::exec::journal::finished_steps(&journal))
-    {
-        Some(Ok(finished)) => generated.plan.against(&finished).to_string(),
-        Some(Err(e)) => {
-            return Err(format!(
-                "cannot read the journal {}: {e}; check its owner and mode",
-                journal.display()
-            ));
-        }
+    let plan_text = match crate::exec::journal::finished_if_any(&cluster.journal())? {
+        Some(finished) => generated.plan.against(&finished).to_string(),
         None => generated.plan.to_string(),
     };
     Ok(Prepared {

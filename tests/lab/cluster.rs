@@ -276,6 +276,37 @@ pub fn text(output: &Output) -> String {
     )
 }
 
+/// `kubectl get nodes` through the endpoint with `kubeconfig`: every node, by name,
+/// sorted.
+pub fn nodes(kubeconfig: &Path) -> Vec<String> {
+    let out = kubectl_local(kubeconfig, &["get", "nodes", "--no-headers"]);
+    assert!(out.status.success(), "kubectl get nodes: {out:?}");
+    let mut names: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_whitespace().next().map(str::to_owned))
+        .collect();
+    names.sort();
+    names
+}
+
+/// Every file under `dir`, by its path relative to `dir`, with its content.
+pub fn files_under(dir: &Path) -> std::collections::BTreeMap<PathBuf, Vec<u8>> {
+    let mut files = std::collections::BTreeMap::new();
+    let mut dirs = vec![dir.to_path_buf()];
+    while let Some(d) = dirs.pop() {
+        for entry in fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else {
+                let rel = path.strip_prefix(dir).unwrap().to_path_buf();
+                files.insert(rel, fs::read(&path).unwrap());
+            }
+        }
+    }
+    files
+}
+
 /// Runs the real kubectl on this machine with the operator's kubeconfig.
 pub fn kubectl_local(kubeconfig: &Path, args: &[&str]) -> Output {
     Command::new(kubectl())
