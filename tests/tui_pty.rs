@@ -132,8 +132,8 @@ fn new_cluster_to_dry_run_install_in_a_real_terminal() {
     tmux.wait_for(&format!("head sha256: {head}"), Duration::from_secs(10));
 
     tmux.keys(&["q"]);
-    let after = tmux.wait_for("\nEXIT=", Duration::from_secs(10));
-    assert!(after.contains("EXIT=0"), "{after}");
+    let (code, after) = tmux.wait_for_exit(Duration::from_secs(10));
+    assert_eq!(code, 0, "{after}");
     assert!(
         !after.contains("9/9 Done"),
         "the alternate screen was left:\n{after}"
@@ -176,7 +176,7 @@ fn a_preset_opens_on_review_and_sigterm_restores_the_terminal() {
         .status()
         .unwrap();
     assert!(killed.success());
-    let after = tmux.wait_for("\nEXIT=", Duration::from_secs(10));
+    let (_, after) = tmux.wait_for_exit(Duration::from_secs(10));
     assert!(
         !after.contains("6/9 Review"),
         "the alternate screen was left:\n{after}"
@@ -257,8 +257,8 @@ fn the_longest_line_of_a_file_is_read_to_its_end_in_the_full_screen_view() {
     println!("haproxy.cfg scrolled right at 80x24:\n{right}");
     assert!(right.contains("w wrap"), "{right}");
     tmux.keys(&["q", "C-c", "C-c"]);
-    let after = tmux.wait_for("\nEXIT=", Duration::from_secs(10));
-    assert!(after.contains("EXIT=0"), "{after}");
+    let (code, after) = tmux.wait_for_exit(Duration::from_secs(10));
+    assert_eq!(code, 0, "{after}");
 }
 
 #[test]
@@ -280,8 +280,8 @@ fn ctrl_c_twice_leaves_from_the_network_screen() {
     // Both in one go, as fingers press them.
     let out = tmux.run(&["send-keys", "-t", "kw", "C-c", "C-c"]);
     assert!(out.status.success(), "{out:?}");
-    let after = tmux.wait_for("\nEXIT=", Duration::from_secs(10));
-    assert!(after.contains("EXIT=0"), "{after}");
+    let (code, after) = tmux.wait_for_exit(Duration::from_secs(10));
+    assert_eq!(code, 0, "{after}");
     assert!(
         !after.contains("4/9 Network"),
         "the alternate screen was left:\n{after}"

@@ -50,7 +50,7 @@ fn a_panic_in_the_ui_gives_the_terminal_back() {
     tmux.keys(&[&format!("{}; echo EXIT=$?", example.display()), "Enter"]);
     // The example is on the alternate screen before it panics.
     tmux.wait_for("FULL-SCREEN-DRAWN", Duration::from_secs(20));
-    let screen = tmux.wait_for("\nEXIT=", Duration::from_secs(20));
+    let (_, screen) = tmux.wait_for_exit(Duration::from_secs(20));
     let lines: Vec<&str> = screen.lines().map(str::trim_end).collect();
 
     // Back on the main screen: what was drawn full-screen is gone, the command line

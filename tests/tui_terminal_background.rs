@@ -59,7 +59,7 @@ fn a_background_panic_keeps_the_screen_and_is_reported_after_exit() {
     );
 
     // On leaving: the main screen, the panic reported once, then a normal exit.
-    let after = tmux.wait_for("\nEXIT=", Duration::from_secs(20));
+    let (_, after) = tmux.wait_for_exit(Duration::from_secs(20));
     let lines: Vec<&str> = after.lines().map(str::trim_end).collect();
     assert!(
         !after.contains("STILL-FULL-SCREEN"),

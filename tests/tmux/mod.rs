@@ -76,6 +76,31 @@ impl Tmux {
             std::thread::sleep(Duration::from_millis(200));
         }
     }
+
+    /// Waits until the shell has printed `EXIT=<code>` on a line of its own (what
+    /// `...; echo EXIT=$?` prints once the program has ended) and returns the code with
+    /// the screen. The typed command line itself never matches, even where the
+    /// terminal's width wraps it right before `EXIT=$?`.
+    pub fn wait_for_exit(&self, timeout: Duration) -> (i32, String) {
+        let start = Instant::now();
+        loop {
+            let screen = self.capture();
+            let code = screen.lines().find_map(|line| {
+                line.trim_end()
+                    .strip_prefix("EXIT=")
+                    .and_then(|code| code.parse::<i32>().ok())
+            });
+            if let Some(code) = code {
+                return (code, screen);
+            }
+            if start.elapsed() > timeout {
+                panic!(
+                    "waited {timeout:?} for the program's exit code; the screen shows:\n{screen}"
+                );
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
 }
 
 impl Drop for Tmux {
