@@ -845,7 +845,8 @@ def cri_status(endpoint, timeout=2):
 
 def port_in_use(port):
     """kubeadm's PortOpenCheck: can we listen on ":port" (every address, IPv4 and IPv6
-    as Go's net.Listen does)?"""
+    as Go's net.Listen does)? Go sets SO_REUSEADDR on every listener, so connections of
+    an earlier server left in TIME_WAIT do not count as the port being in use."""
     try:
         s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
         s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
@@ -853,6 +854,7 @@ def port_in_use(port):
     except OSError:
         s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         address = ("", port)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         s.bind(address)
         s.listen(1)
