@@ -1,6 +1,7 @@
 //! kubewiz: installs Kubernetes clusters with kubeadm onto KVM virtual machines over SSH.
 #![forbid(unsafe_code)]
 
+pub mod archive;
 pub mod audit;
 pub mod cli;
 pub mod commands;
