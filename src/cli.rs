@@ -124,6 +124,40 @@ pub enum Command {
         #[command(subcommand)]
         command: CertsCommand,
     },
+    /// Back up an installed cluster: an etcd snapshot taken over SSH, the kept PKI, the
+    /// applied preset and admin.conf in one archive (0600) with a manifest of SHA-256
+    /// sums, and a .sha256 beside it. Unattended with --yes (cron, a systemd timer)
+    Backup {
+        #[arg(long, value_name = "FILE")]
+        preset: PathBuf,
+        /// Write the archive into DIR [default: the cluster's backups/ in the state
+        /// directory]
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Do not ask for confirmation
+        #[arg(long)]
+        yes: bool,
+        /// Run nothing and write nothing; show what would run
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Restore a cluster from a backup archive onto reset or new hosts: the archive is
+    /// checked first, etcd's data comes from its snapshot, the cluster's certificates
+    /// from its PKI (every kubeconfig keeps working), then the cluster is installed.
+    /// A cluster that still answers is refused
+    Restore {
+        #[arg(long, value_name = "FILE")]
+        preset: PathBuf,
+        /// The archive `kubewiz backup` wrote
+        #[arg(long, value_name = "ARCHIVE")]
+        from: PathBuf,
+        /// Do not ask for confirmation
+        #[arg(long)]
+        yes: bool,
+        /// Run nothing and keep nothing; show what would run
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Read and check the audit logs of a cluster's runs
     Audit {
         #[command(subcommand)]
@@ -274,6 +308,8 @@ impl Command {
             Command::Resume { .. } => "resume",
             Command::Reset { .. } => "reset",
             Command::Certs { .. } => "certs",
+            Command::Backup { .. } => "backup",
+            Command::Restore { .. } => "restore",
             Command::Audit { .. } => "audit",
             Command::Kvm { .. } => "kvm",
             Command::Kubeconfig { .. } => "kubeconfig",

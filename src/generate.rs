@@ -5,6 +5,7 @@
 use crate::files::File;
 use crate::kvm::{self, Virsh};
 use crate::pki::{self, Notice, Pki};
+use crate::plan::Restore;
 use crate::plan::{self, Local, NetworkChanges, NetworkPreview, Plan};
 use crate::render;
 use crate::spec::ClusterSpec;
@@ -25,22 +26,85 @@ pub struct Generated {
 /// is read only by [`preview_libvirt`], for those who show the plan: the step reads
 /// the network again when it runs. The spec is expected to have passed validation;
 /// what still fails is said plainly.
+/// A restore that has not finished yet (`kubewiz restore` left it in `state`) is part
+/// of the plan: its snapshot is what etcd starts from.
 pub fn generate(
     spec: &ClusterSpec,
     state: &ClusterState,
     libvirt_uri: &str,
 ) -> Result<Generated, String> {
+    let restore = pending_restore(state)?;
+    generate_restoring(spec, state, libvirt_uri, restore.as_ref())
+}
+
+/// [`generate`], with etcd's data restored from `restore` when given.
+pub fn generate_restoring(
+    spec: &ClusterSpec,
+    state: &ClusterState,
+    libvirt_uri: &str,
+    restore: Option<&Restore>,
+) -> Result<Generated, String> {
     let layout = Layout::new(spec).map_err(|e| e.to_string())?;
     let (pki, notices) = pki::load_or_create(&state.pki_dir(), &layout)
         .map_err(|e| format!("the PKI in {}: {e}", state.pki_dir().display()))?;
     let files = render::render(spec, &pki).map_err(|e| e.to_string())?;
-    let plan = plan::build(&layout, &files, &local(state, libvirt_uri));
+    let local = local(state, libvirt_uri);
+    let plan = match restore {
+        Some(r) => plan::restore::build(&layout, &files, &local, r),
+        None => plan::build(&layout, &files, &local),
+    };
     Ok(Generated {
         pki,
         files,
         plan,
         notices,
     })
+}
+
+/// The directory of a restore that has not finished: its snapshot and `pending.json`.
+pub fn restore_dir(state: &ClusterState) -> std::path::PathBuf {
+    state.dir().join("restore")
+}
+
+/// The restore `kubewiz restore` started in `state` and no run has finished yet.
+pub fn pending_restore(state: &ClusterState) -> Result<Option<Restore>, String> {
+    let path = restore_dir(state).join("pending.json");
+    match std::fs::read(&path) {
+        Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
+            format!(
+                "{} does not parse ({e}); start the restore again with `kubewiz restore`",
+                path.display()
+            )
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(format!("cannot read {}: {e}", path.display())),
+    }
+}
+
+/// Keeps `restore` in `state` until a run finishes it, its snapshot beside it.
+pub fn keep_restore(state: &ClusterState, snapshot: &[u8], token: &str) -> Result<Restore, String> {
+    let dir = restore_dir(state);
+    let restore = Restore {
+        snapshot: dir.join("snapshot.db"),
+        sha256: crate::digest::sha256_hex(snapshot),
+        token: token.to_owned(),
+    };
+    let json = serde_json::to_vec_pretty(&restore).map_err(|e| e.to_string())?;
+    crate::state::write_atomic(&restore.snapshot, snapshot, 0o600)
+        .and_then(|()| crate::state::write_atomic(&dir.join("pending.json"), &json, 0o600))
+        .map_err(|e| format!("cannot keep the restore in {}: {e}", dir.display()))?;
+    Ok(restore)
+}
+
+/// After a run that finished the restore: its snapshot and record are removed.
+pub fn restore_finished(state: &ClusterState) -> Result<(), String> {
+    let dir = restore_dir(state);
+    match std::fs::remove_dir_all(&dir) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            Err(format!("cannot remove {}: {e}", dir.display()))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// The KVM host as the plan of the cluster kept in `state` sees it: the libvirt

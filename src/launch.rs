@@ -140,6 +140,26 @@ pub fn renew_options(
     Ok(options(spec, pki, audit, journal, finished))
 }
 
+/// The options of `kubewiz backup`: an audit log of its own kind, and no journal (a
+/// backup is taken whole every time).
+pub fn backup_options(
+    spec: &ClusterSpec,
+    pki: &Pki,
+    state: &ClusterState,
+    preset_text: &str,
+    dry_run: bool,
+) -> Result<RunOptions, String> {
+    let audit = start_audit(
+        state,
+        spec,
+        preset_text,
+        RunKind::Backup,
+        dry_run,
+        Identity::current(),
+    )?;
+    Ok(options(spec, pki, audit, None, Finished::new()))
+}
+
 /// The journal of an unfinished renewal; removed when the renewal succeeds.
 pub fn renew_journal(state: &ClusterState) -> std::path::PathBuf {
     state.dir().join("certs-renew.journal")

@@ -60,6 +60,36 @@ fn run(cli: &Cli, state_dir: Option<&Path>) -> ExitCode {
             yes,
             keep_data,
         }) => commands::reset::run(state_dir, preset, *yes, *keep_data, syslog),
+        Some(Command::Backup {
+            preset,
+            out,
+            yes,
+            dry_run,
+        }) => commands::backup::run(
+            state_dir,
+            commands::backup::BackupArgs {
+                preset,
+                out: out.as_deref(),
+                yes: *yes,
+                dry_run: *dry_run,
+                syslog,
+            },
+        ),
+        Some(Command::Restore {
+            preset,
+            from,
+            yes,
+            dry_run,
+        }) => commands::restore::run(
+            state_dir,
+            commands::restore::RestoreArgs {
+                preset,
+                from,
+                yes: *yes,
+                dry_run: *dry_run,
+                syslog,
+            },
+        ),
         Some(Command::Certs { command }) => match command {
             CertsCommand::Check { preset } => commands::certs_check::run(state_dir, preset),
             CertsCommand::Renew {

@@ -93,30 +93,11 @@ fn ca_of(pki: &Path, rel: &Path) -> PathBuf {
     }
 }
 
-/// `topology` installed on lab hosts with ECDSA keys (the renewal issues every leaf
-/// twice, dry run and run, and RSA keys cost seconds each on a loaded machine; the
-/// algorithm is not what is tested here), `env` set for the install; None when the lab
-/// cannot run.
-fn installed(topology: Topology, env: &[(&str, &str)]) -> Option<cluster::Setup> {
-    let setup = cluster::Setup::start(topology)?;
-    let text = setup.text.replace(
-        "cni = \"none\"\n",
-        "cni = \"none\"\nencryption_algorithm = \"ECDSA-P256\"\n",
-    );
-    assert_ne!(text, setup.text);
-    fs::write(&setup.preset, &text).unwrap();
-    let out = kubewiz(
-        &setup.state,
-        env,
-        &["apply", "--preset", setup.preset_arg(), "--no-tui", "--yes"],
-    );
-    assert!(out.status.success(), "{}", cluster::text(&out));
-    Some(setup)
-}
-
 #[test]
 fn short_lived_leaves_are_reported_and_renewed_in_place() {
-    let Some(setup) = installed(Topology::SingleMaster, &[("KUBEWIZ_TEST_LEAF_DAYS", "10")]) else {
+    let Some(setup) =
+        cluster::installed(Topology::SingleMaster, &[("KUBEWIZ_TEST_LEAF_DAYS", "10")])
+    else {
         return;
     };
     let preset = setup.preset_arg();
@@ -326,7 +307,7 @@ fn renewed_one_member_at_a_time(
     phase: &str,
     members: std::ops::Range<usize>,
 ) {
-    let Some(setup) = installed(topology, &[]) else {
+    let Some(setup) = cluster::installed(topology, &[]) else {
         return;
     };
     let preset = setup.preset_arg();

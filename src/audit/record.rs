@@ -22,6 +22,10 @@ pub enum RunKind {
     /// `kubewiz certs renew`.
     #[serde(rename = "certs-renew")]
     CertsRenew,
+    /// `kubewiz backup`.
+    Backup,
+    /// `kubewiz restore`: an install whose etcd starts from a backup.
+    Restore,
 }
 
 impl RunKind {
@@ -31,6 +35,8 @@ impl RunKind {
             RunKind::Resume => "resume",
             RunKind::Reset => "reset",
             RunKind::CertsRenew => "certs-renew",
+            RunKind::Backup => "backup",
+            RunKind::Restore => "restore",
         }
     }
 }

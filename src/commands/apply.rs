@@ -226,6 +226,7 @@ fn execute(prepared: Prepared, run: Run) -> ExitCode {
         syslog: run.syslog || prepared.spec.audit.syslog,
         libvirt_uri: crate::kvm::connect_uri(),
         terminal: crate::audit::identity::terminal(),
+        restore: None,
     };
     let name = prepared.spec.name.to_string();
     let admin = prepared.state.dir().join("admin.conf");

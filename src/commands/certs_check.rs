@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use time::OffsetDateTime;
 
-use super::prepare::{self, load_valid};
+use super::prepare;
 use super::{EXIT_FAILED, EXIT_OK};
 use crate::exec::certs::read_hosts;
 use crate::exec::kubeconfig::client_cert;
@@ -19,7 +19,6 @@ use crate::exec::ssh::Ssh;
 use crate::files::Target;
 use crate::pki::profiles::{self, Authority, LeafId};
 use crate::pki::{self, Pki, RENEW_BEFORE_DAYS};
-use crate::state::{self, ClusterState};
 
 /// How long a host may take to accept the connection, and to answer every read.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -65,7 +64,7 @@ struct Seen<'a> {
 }
 
 pub fn run(state_dir: Option<&Path>, preset: &Path) -> ExitCode {
-    let (spec, _) = match load_valid(preset) {
+    let (spec, _, cluster) = match prepare::load_cluster(state_dir, preset) {
         Ok(loaded) => loaded,
         Err(code) => return code,
     };
@@ -73,8 +72,6 @@ pub fn run(state_dir: Option<&Path>, preset: &Path) -> ExitCode {
         Ok(l) => l,
         Err(code) => return code,
     };
-    let dir = state_dir.map_or_else(state::default_dir, Path::to_path_buf);
-    let cluster = ClusterState::new(&dir, spec.name.as_str());
     let pki_dir = cluster.pki_dir();
     let kept = match prepare::read_kept(&cluster, &layout) {
         Ok(p) => p,

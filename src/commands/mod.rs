@@ -2,17 +2,20 @@
 
 pub mod apply;
 pub mod audit;
+pub mod backup;
 pub mod certs_check;
 pub mod certs_renew;
 mod colour;
 pub mod docs;
 pub mod follow;
+mod here;
 pub mod kubeconfig;
 pub mod kvm;
 pub mod plan;
 mod prepare;
 pub mod render;
 pub mod reset;
+pub mod restore;
 pub mod validate;
 
 // The codes live in `crate::exit`, where the wizard reads them too; the subcommands

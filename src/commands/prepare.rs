@@ -1,5 +1,6 @@
 //! What render, plan and apply share: a valid spec, its PKI, its files and its plan.
 
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -15,7 +16,6 @@ use crate::state::{self, ClusterState};
 /// Everything generated for one preset.
 pub struct Prepared {
     pub spec: ClusterSpec,
-    pub pki: Pki,
     pub files: Vec<File>,
     pub plan: Plan,
     pub state: ClusterState,
@@ -45,13 +45,37 @@ pub fn prepare(state_dir: Option<&Path>, preset: &Path) -> Result<Prepared, Exit
     }
     Ok(Prepared {
         spec,
-        pki: generated.pki,
         files: generated.files,
         plan: generated.plan,
         state: cluster_state,
         preset_text: text,
         added,
     })
+}
+
+/// Refuses, with the exit code for a usage error, a run that changes the hosts and asks
+/// first (`what` does) when there is no terminal to ask on and neither `--yes` nor
+/// `--dry-run` was given.
+pub fn can_ask(what: &str, yes: bool, dry_run: bool) -> Result<(), ExitCode> {
+    if dry_run || yes || std::io::stdin().is_terminal() {
+        return Ok(());
+    }
+    eprintln!(
+        "kubewiz: {what} asks first; without a terminal to ask on (cron, a timer), give --yes"
+    );
+    Err(ExitCode::from(super::EXIT_USAGE))
+}
+
+/// [`load_valid`], and the state directory of the preset's cluster in `state_dir`
+/// (the default one when None).
+pub fn load_cluster(
+    state_dir: Option<&Path>,
+    preset: &Path,
+) -> Result<(ClusterSpec, String, ClusterState), ExitCode> {
+    let (spec, text) = load_valid(preset)?;
+    let dir = state_dir.map_or_else(state::default_dir, Path::to_path_buf);
+    let cluster = ClusterState::new(&dir, spec.name.as_str());
+    Ok((spec, text, cluster))
 }
 
 /// Loads and validates `preset` (problems go to stderr in `validate`'s format): the

@@ -59,6 +59,7 @@ pub fn run(
         syslog: syslog || spec.audit.syslog,
         libvirt_uri: crate::kvm::connect_uri(),
         terminal: crate::audit::identity::terminal(),
+        restore: None,
     };
     follow::start(&job, spec.name.as_str(), OnCtrlC::for_run(yes))
 }

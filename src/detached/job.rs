@@ -13,8 +13,9 @@ use crate::exec::Transport;
 use crate::exec::dry_run::DryRun;
 use crate::exec::runner::RunOptions;
 use crate::exec::ssh::Ssh;
-use crate::generate::generate;
+use crate::generate::{generate_restoring, pending_restore};
 use crate::launch;
+use crate::plan::Restore;
 use crate::plan::phases::INSTALL;
 use crate::plan::reset::{self, ResetOptions};
 use crate::plan::{PhaseId, Plan};
@@ -29,6 +30,8 @@ pub enum JobKind {
     Install,
     Resume,
     Reset,
+    /// An install whose etcd starts from a backup's snapshot.
+    Restore,
 }
 
 /// A run for the engine process.
@@ -53,6 +56,10 @@ pub struct Job {
     pub libvirt_uri: String,
     /// The terminal the run was started from, for the audit log's operator record.
     pub terminal: String,
+    /// The snapshot a restore's dry run puts back (a real restore's is kept in the
+    /// state directory until it finishes: `generate::pending_restore`).
+    #[serde(default)]
+    pub restore: Option<Restore>,
 }
 
 impl JobKind {
@@ -61,6 +68,7 @@ impl JobKind {
             JobKind::Install => RunKind::Install,
             JobKind::Resume => RunKind::Resume,
             JobKind::Reset => RunKind::Reset,
+            JobKind::Restore => RunKind::Restore,
         }
     }
 }
@@ -96,9 +104,13 @@ pub fn ready(
     state: &ClusterState,
     identity: Identity,
 ) -> Result<Ready, String> {
-    let generated = generate(spec, state, &job.libvirt_uri)?;
+    let restore = match &job.restore {
+        Some(r) => Some(r.clone()),
+        None => pending_restore(state)?,
+    };
+    let generated = generate_restoring(spec, state, &job.libvirt_uri, restore.as_ref())?;
     let (plan, options) = match job.kind {
-        JobKind::Install | JobKind::Resume => {
+        JobKind::Install | JobKind::Resume | JobKind::Restore => {
             let mut plan = generated.plan;
             if let Some(only) = phases(&job.phases)? {
                 plan = plan.only(&only);

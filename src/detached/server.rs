@@ -20,7 +20,7 @@ use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use super::job::{self, Job};
+use super::job::{self, Job, JobKind};
 use super::lock::{self, Holder};
 use crate::audit::Identity;
 use crate::audit::announce;
@@ -119,6 +119,16 @@ pub fn main() -> ExitCode {
             }
         }
         let outcome = handle.task.await.unwrap_or(RunOutcome::Failed);
+        // A finished install finishes a restore that was pending: its snapshot goes.
+        if outcome == RunOutcome::Succeeded
+            && !job.dry_run
+            && job.phases.is_empty()
+            && matches!(job.kind, JobKind::Install | JobKind::Resume | JobKind::Restore)
+            && let Err(e) = crate::generate::restore_finished(&state)
+        {
+            tracing::warn!(error = %e, "the finished restore's snapshot stayed");
+            eprintln!("kubewiz engine: {e}");
+        }
         accepting.abort();
         if let Err(e) = std::fs::remove_file(&socket) {
             tracing::warn!(socket = %socket.display(), error = %e, "the socket could not be removed");

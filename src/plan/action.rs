@@ -122,6 +122,22 @@ pub enum Action {
     /// keeping everything else in it (its server, names, CA), as kubeadm's `certs
     /// renew` does; nothing when the host has no such file.
     RenewKubeconfig { path: String, cert: Blob, key: Blob },
+    /// Copy the host's file `path` to `to` on the KVM host (mode `mode`, written
+    /// atomically), e.g. a backup's etcd snapshot.
+    Fetch {
+        path: String,
+        to: PathBuf,
+        mode: u32,
+    },
+    /// Put the KVM host's file `from` on the host at `to` with `mode`, after checking
+    /// that it still has the SHA-256 `sha256` the plan was made with (e.g. a restore's
+    /// etcd snapshot, too large to keep in the plan).
+    PutFile {
+        from: PathBuf,
+        to: String,
+        mode: u32,
+        sha256: String,
+    },
 }
 
 impl Action {
@@ -134,14 +150,16 @@ impl Action {
             | Action::Facts
             | Action::Preflight(_)
             | Action::Wait { .. }
-            | Action::CheckApi { .. } => false,
+            | Action::CheckApi { .. }
+            | Action::Fetch { .. } => false,
             Action::Upload { .. }
             | Action::Run { .. }
             | Action::WriteLocal { .. }
             | Action::UploadBundle { .. }
             | Action::LibvirtNetwork(_)
             | Action::HostsFile { .. }
-            | Action::RenewKubeconfig { .. } => true,
+            | Action::RenewKubeconfig { .. }
+            | Action::PutFile { .. } => true,
         }
     }
 

@@ -8,12 +8,14 @@
 //! host); `phases::INSTALL` and `phases::RESET` list them in order.
 
 mod action;
+pub mod backup;
 pub mod certs;
 pub mod libvirt;
 mod needs;
 pub mod phases;
 pub mod record;
 pub mod reset;
+pub mod restore;
 mod steps;
 mod text;
 
@@ -70,6 +72,18 @@ pub struct Needs {
     /// It starts something that uses the cluster's certificates: the PKI is
     /// distributed first.
     pub pki: bool,
+}
+
+/// The snapshot a restore puts back.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Restore {
+    /// The snapshot on the KVM host.
+    pub snapshot: PathBuf,
+    /// Its SHA-256, checked before it is sent to a host.
+    pub sha256: String,
+    /// The restored etcd cluster's new token, so no member of the old cluster can
+    /// talk to it.
+    pub token: String,
 }
 
 /// What the plan needs to know of the KVM host kubewiz runs on.

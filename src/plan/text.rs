@@ -215,6 +215,22 @@ fn write_action(f: &mut fmt::Formatter<'_>, step: &Step) -> fmt::Result {
             f,
             "      put the new client certificate into {path} (0600), if the host has it"
         )?,
+        Action::Fetch { path, to, mode } => writeln!(
+            f,
+            "      copy {path} to {} on the KVM host ({mode:04o})",
+            to.display()
+        )?,
+        Action::PutFile {
+            from,
+            to,
+            mode,
+            sha256,
+        } => writeln!(
+            f,
+            "      put {} (sha256 {}) at {to} ({mode:04o})",
+            from.display(),
+            sha256
+        )?,
     }
     Ok(())
 }

@@ -92,6 +92,7 @@ pub fn start(
         syslog: syslog || spec.audit.syslog,
         libvirt_uri: crate::kvm::connect_uri(),
         terminal: crate::audit::identity::terminal(),
+        restore: None,
     };
     let started = spawn::start(&job, spec.name.as_str())?;
     let attached = client::connect(&started.socket).map_err(|e| {

@@ -266,6 +266,26 @@ pub fn kubewiz_env(state: &Path, env: &[(&str, &str)], args: &[&str]) -> (Output
     (output, took)
 }
 
+/// `topology` installed on lab hosts with ECDSA keys (RSA keys cost seconds each on a
+/// loaded machine, and the day-2 tests that use this are not about the algorithm),
+/// `env` set for the install; None when the lab cannot run.
+pub fn installed(topology: Topology, env: &[(&str, &str)]) -> Option<Setup> {
+    let setup = Setup::start(topology)?;
+    let ecdsa = setup.text.replace(
+        "cni = \"none\"\n",
+        "cni = \"none\"\nencryption_algorithm = \"ECDSA-P256\"\n",
+    );
+    assert_ne!(ecdsa, setup.text);
+    fs::write(&setup.preset, &ecdsa).unwrap();
+    let (out, _) = kubewiz_env(
+        &setup.state,
+        env,
+        &["apply", "--preset", setup.preset_arg(), "--no-tui", "--yes"],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    Some(setup)
+}
+
 /// stdout and stderr of `output`, for assertion messages.
 pub fn text(output: &Output) -> String {
     format!(

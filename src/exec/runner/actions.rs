@@ -60,6 +60,13 @@ pub(super) async fn step(run: &Run, host: &str, step: &Step, inputs: &str) -> Ou
         Action::RenewKubeconfig { path, cert, key } => {
             renew_kubeconfig(run, host, step, path, cert, key).await
         }
+        Action::Fetch { path, to, mode } => fetch(run, host, step, path, to, *mode).await,
+        Action::PutFile {
+            from,
+            to,
+            mode,
+            sha256,
+        } => put_file(run, host, step, from, to, *mode, sha256).await,
     }
 }
 
@@ -323,6 +330,71 @@ async fn write_local(
         &step.id,
         Stream::Stdout,
         format!("saved {}", to.display()),
+    )
+    .await;
+    Ok(None)
+}
+
+/// Copies the host's file `path` to `to` on the KVM host, atomically.
+async fn fetch(run: &Run, host: &str, step: &Step, path: &str, to: &Path, mode: u32) -> Outcome {
+    if run.transport.is_dry_run() {
+        return Ok(Some("dry run: nothing is copied".into()));
+    }
+    let session = run.session(host)?;
+    let content = session
+        .read(path)
+        .await?
+        .ok_or_else(|| Failure::new(format!("{path} is not on the host")))?;
+    let (target, bytes) = (to.to_path_buf(), content.len());
+    let digest = crate::digest::sha256_hex(&content);
+    tokio::task::spawn_blocking(move || crate::state::write_atomic(&target, &content, mode))
+        .await
+        .map_err(|e| Failure::new(format!("the copy stopped: {e}")))?
+        .map_err(|e| Failure::new(format!("cannot write {}: {e}", to.display())))?;
+    run.output(
+        host,
+        &step.id,
+        Stream::Stdout,
+        format!(
+            "copied {path} to {} ({bytes} bytes, sha256 {digest})",
+            to.display()
+        ),
+    )
+    .await;
+    Ok(None)
+}
+
+/// Puts the KVM host's file `from` on the host, once it is checked to be the one the
+/// plan was made with.
+async fn put_file(
+    run: &Run,
+    host: &str,
+    step: &Step,
+    from: &Path,
+    to: &str,
+    mode: u32,
+    sha256: &str,
+) -> Outcome {
+    let source = from.to_path_buf();
+    let content = tokio::task::spawn_blocking(move || std::fs::read(&source))
+        .await
+        .map_err(|e| Failure::new(format!("the read stopped: {e}")))?
+        .map_err(|e| Failure::new(format!("cannot read {}: {e}", from.display())))?;
+    let digest = crate::digest::sha256_hex(&content);
+    if digest != sha256 {
+        return Err(Failure::new(format!(
+            "{} changed since the plan was made: sha256 {digest}, the plan has {sha256}",
+            from.display()
+        )));
+    }
+    let session = run.session(host)?;
+    let changed = session.upload(to, mode, &content).await?;
+    let word = if changed { "put" } else { "already there:" };
+    run.output(
+        host,
+        &step.id,
+        Stream::Stdout,
+        format!("{word} {to} ({} bytes)", content.len()),
     )
     .await;
     Ok(None)

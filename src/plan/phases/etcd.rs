@@ -2,7 +2,7 @@
 //! their unit and certificates, start, and wait until every member is healthy.
 
 use super::super::steps::Steps;
-use super::super::{Action, BundlePick, HostSteps};
+use super::super::{Action, BundlePick, HostSteps, Restore};
 use super::{BUNDLE_TARGET, Builder, PhaseDef, bundle_fingerprint, empty_dirs, stop_units};
 use crate::files::Purpose;
 use crate::render::etcd;
@@ -15,7 +15,7 @@ fn steps(b: &Builder) -> Vec<HostSteps> {
     b.for_hosts(PHASE.id, &b.layout.etcd, |s, h| member(b, s, h))
 }
 
-fn member(b: &Builder, s: &mut Steps, _: &HostSpec) {
+fn member(b: &Builder, s: &mut Steps, h: &HostSpec) {
     match &b.layout.spec.packages.bundle_dir {
         // The unit runs the bundle's etcd (render::etcd), as air-gapped hosts have no
         // package repository to install it from.
@@ -43,6 +43,15 @@ fn member(b: &Builder, s: &mut Steps, _: &HostSpec) {
         }
     }
     b.uploads(s, Purpose::Etcd);
+    if let Some(restore) = b.restore {
+        let initial_cluster: Vec<String> = b
+            .layout
+            .etcd
+            .iter()
+            .map(|m| format!("{}={}", m.name, etcd::peer_url(m.address)))
+            .collect();
+        restore_data(s, restore, h, &initial_cluster.join(","));
+    }
     s.run(
         "start",
         "start etcd",
@@ -51,6 +60,48 @@ fn member(b: &Builder, s: &mut Steps, _: &HostSpec) {
     )
     .unit = Some("etcd");
     wait_healthy(b, s);
+}
+
+/// Where a restore puts the snapshot on a host, private to root, until it is restored.
+const RESTORE_SNAPSHOT: &str = "/var/lib/kubewiz/restore/snapshot.db";
+
+/// On `kubewiz restore`, before etcd first starts on `h`: the backup's snapshot put on
+/// the host and restored into etcd's data directory as member `h` of
+/// `initial_cluster`, with the restore's new cluster token. A data directory restored
+/// from this snapshot before is left as it is; one holding other data is refused
+/// (restore onto hosts reset with their data deleted).
+pub(super) fn restore_data(s: &mut Steps, restore: &Restore, h: &HostSpec, initial_cluster: &str) {
+    s.push(
+        "put-snapshot",
+        "put the backup's etcd snapshot on the host",
+        Action::PutFile {
+            from: restore.snapshot.clone(),
+            to: RESTORE_SNAPSHOT.into(),
+            mode: 0o600,
+            sha256: restore.sha256.clone(),
+        },
+        900,
+    );
+    let data = etcd::DATA_DIR;
+    let marker = format!(
+        "{data}/.kubewiz-restored-{}",
+        &restore.sha256[..16.min(restore.sha256.len())]
+    );
+    let flags = format!(
+        "--name {} --initial-cluster {initial_cluster} --initial-cluster-token {} --initial-advertise-peer-urls {} --data-dir {data}.restoring",
+        h.name,
+        restore.token,
+        etcd::peer_url(h.address)
+    );
+    s.run(
+        "restore",
+        format!("restore etcd's data from the snapshot into {data}"),
+        format!(
+            "set -e; f={RESTORE_SNAPSHOT}; if [ -f {marker} ]; then echo 'etcd data restored from this snapshot before: kept'; rm -f $f; exit 0; fi; if [ -d {data}/member ]; then echo '{data} already holds etcd data: restore onto hosts reset with their data deleted (kubewiz reset --preset FILE)' >&2; exit 1; fi; if command -v etcdutl >/dev/null; then tool=etcdutl; elif command -v etcdctl >/dev/null; then tool='env ETCDCTL_API=3 etcdctl'; else echo 'neither etcdutl nor etcdctl is installed on this host: install etcd-client, or put etcdctl in the bundle' >&2; exit 1; fi; rm -rf {data}.restoring; $tool snapshot restore $f {flags}; mkdir -p {data}; chmod 0700 {data}; mv {data}.restoring/member {data}/member; rmdir {data}.restoring; touch {marker}; rm -f $f"
+        ),
+        600,
+    )
+    .unit = Some("etcd");
 }
 
 /// Waits until every member answers healthy with the healthcheck client.

@@ -5,7 +5,7 @@ use super::super::steps::Steps;
 use super::super::HostSteps;
 use super::{ADMIN_CONF, Builder, PhaseDef};
 use crate::files::Purpose;
-use crate::render::{kubeadm, lb};
+use crate::render::{etcd, kubeadm, lb};
 use crate::spec::layout::LbLayout;
 
 pub const PHASE: PhaseDef = PhaseDef::on_hosts("first-control-plane", "First control plane", steps).with_pki();
@@ -14,11 +14,22 @@ fn steps(b: &Builder) -> Vec<HostSteps> {
     let first = b.layout.first_control_plane();
     let mut s = Steps::new(PHASE.id, first.name.as_str());
     b.uploads(&mut s, Purpose::Kubeadm);
+    // A restore with stacked etcd: the first control plane's etcd starts from the
+    // snapshot as a one-member cluster, which the others join; kubeadm is told that
+    // the data directory it finds full is meant to be.
+    let mut ignore = "";
+    if let Some(restore) = b.restore
+        && b.layout.etcd.is_empty()
+    {
+        let member = format!("{}={}", first.name, etcd::peer_url(first.address));
+        super::etcd::restore_data(&mut s, restore, first, &member);
+        ignore = " --ignore-preflight-errors=DirAvailable--var-lib-etcd";
+    }
     s.run(
         "init",
         "kubeadm init",
         format!(
-            "test -f {ADMIN_CONF} -a -f /etc/kubernetes/manifests/kube-apiserver.yaml || kubeadm init --config {} --skip-token-print",
+            "test -f {ADMIN_CONF} -a -f /etc/kubernetes/manifests/kube-apiserver.yaml || kubeadm init --config {} --skip-token-print{ignore}",
             kubeadm::INIT_CONFIG
         ),
         900,

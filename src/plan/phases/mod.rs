@@ -52,6 +52,7 @@ phases!(
     ]
 );
 
+pub mod backup_etcd;
 pub mod renew_control_planes;
 pub mod renew_etcd;
 
@@ -64,6 +65,9 @@ pub const CERTS_RENEW: &[&PhaseDef] = &[
     &renew_control_planes::PHASE,
     &kubeconfig::PHASE,
 ];
+
+/// `kubewiz backup`'s one phase: the snapshot, on one host, with its own connection.
+pub const BACKUP: &[&PhaseDef] = &[&backup_etcd::PHASE];
 
 phases!(
     /// `kubewiz reset`'s phases, in order: nodes first, then the services kubewiz
@@ -150,6 +154,10 @@ pub struct Builder<'a> {
     pub reset: ResetOptions,
     /// The certificates `certs renew` issued again (its phases only).
     pub renewal: Option<&'a BTreeMap<LeafId, CertKey>>,
+    /// Where `kubewiz backup` puts the snapshot on the KVM host (its phase only).
+    pub backup_to: Option<&'a std::path::Path>,
+    /// The snapshot `kubewiz restore` starts etcd from (install phases).
+    pub restore: Option<&'a super::Restore>,
 }
 
 impl<'a> Builder<'a> {
@@ -160,6 +168,8 @@ impl<'a> Builder<'a> {
             local,
             reset: ResetOptions { delete_data: false },
             renewal: None,
+            backup_to: None,
+            restore: None,
         }
     }
 

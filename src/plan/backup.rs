@@ -1,0 +1,72 @@
+//! `kubewiz backup`: the plan that takes an etcd snapshot and copies it to the KVM host
+//! ([`phases::BACKUP`]). The archive around it (the PKI, the preset, admin.conf and
+//! the manifest) is made by the command from what the plan fetched (`archive`).
+
+use std::path::Path;
+
+use super::phases::{self, Builder};
+use super::{Local, Plan};
+use crate::spec::layout::Layout;
+
+pub use super::phases::backup_etcd::SNAPSHOT_ON_HOST;
+
+/// The backup plan for `layout`: the snapshot ends up at `to` on the KVM host.
+pub fn build(layout: &Layout, local: &Local, to: &Path) -> Plan {
+    let mut b = Builder::new(layout, &[], local);
+    b.backup_to = Some(to);
+    phases::plan(&b, phases::BACKUP)
+}
+
+/// The host the snapshot is taken on.
+pub fn snapshot_host(layout: &Layout) -> String {
+    phases::backup_etcd::snapshot_host(layout).name.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan_of(preset: &str) -> Plan {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("presets")
+            .join(preset);
+        let spec = crate::spec::load_file(&path).unwrap().spec;
+        let layout = Layout::new(&spec).unwrap();
+        let local = Local {
+            libvirt_uri: "test:///default".into(),
+            state_dir: "/nonexistent".into(),
+            hosts_file: "/nonexistent/hosts".into(),
+        };
+        build(&layout, &local, Path::new("/state/spool/snapshot.db"))
+    }
+
+    #[test]
+    fn external_etcd_is_saved_on_its_first_member_from_any_healthy_one() {
+        let plan = plan_of("external-etcd.toml");
+        assert_eq!(plan.phases.len(), 1);
+        let phase = &plan.phases[0];
+        assert_eq!(phase.hosts.len(), 1);
+        assert_eq!(phase.hosts[0].host, "etcd-1");
+        let text = plan.to_string();
+        for expected in [
+            "--cacert=/etc/etcd/pki/ca.crt",
+            "for ep in https://192.168.122.41:2379 https://192.168.122.42:2379 https://192.168.122.43:2379",
+            "snapshot status",
+            "copy /var/lib/kubewiz/backup/snapshot.db to /state/spool/snapshot.db on the KVM host (0600)",
+            "rm -f /var/lib/kubewiz/backup/snapshot.db",
+        ] {
+            assert!(text.contains(expected), "{expected}:\n{text}");
+        }
+    }
+
+    #[test]
+    fn stacked_etcd_is_saved_on_the_first_control_plane() {
+        let plan = plan_of("stacked-ha.toml");
+        assert_eq!(plan.phases[0].hosts[0].host, "kubemaster-1");
+        let text = plan.to_string();
+        assert!(
+            text.contains("--cert=/etc/kubernetes/pki/etcd/healthcheck-client.crt"),
+            "{text}"
+        );
+    }
+}

@@ -1,0 +1,297 @@
+//! `kubewiz backup` and `kubewiz restore` on lab hosts (the stand-in kubeadm, kubelet
+//! and API server, which keeps every object in the real etcd; the real etcdctl,
+//! kubectl, tar and sha256sum): a ConfigMap written before the backup is there again
+//! after `kubewiz reset` and `kubewiz restore`, read through the endpoint with the
+//! operator's old admin.conf, and one written after the backup is not. The archive is
+//! private, checks with `sha256sum -c` and lists its manifest first with `tar`; a copy
+//! with one byte changed is refused before any host is touched, and so is a restore
+//! onto the cluster while it still answers. With external etcd every member restores
+//! the snapshot; with stacked etcd the first control plane restores it and the others
+//! join it as new members.
+
+#[path = "lab/mod.rs"]
+mod lab;
+
+#[path = "lab/cluster.rs"]
+mod cluster;
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use cluster::Topology;
+
+fn kubewiz(state: &Path, args: &[&str]) -> Output {
+    let (out, took) = cluster::kubewiz(state, args);
+    eprintln!("kubewiz {}: {took:.1?}", args[0]);
+    out
+}
+
+/// The value of key `k` of ConfigMap `name` in `default`, read with `kubeconfig`;
+/// None when there is no such ConfigMap.
+fn configmap(kubeconfig: &Path, name: &str) -> Option<String> {
+    let out = cluster::kubectl_local(
+        kubeconfig,
+        &[
+            "get",
+            "configmap",
+            name,
+            "-n",
+            "default",
+            "-o",
+            "jsonpath={.data.k}",
+        ],
+    );
+    if out.status.success() {
+        return Some(String::from_utf8_lossy(&out.stdout).into_owned());
+    }
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("NotFound") || err.contains("not found"),
+        "{out:?}"
+    );
+    None
+}
+
+/// Creates ConfigMap `name` with `k: value` from a file: kubectl sends it as JSON, and
+/// without client-side validation (the stand-in API server speaks no protobuf and
+/// serves no OpenAPI).
+fn create_configmap(kubeconfig: &Path, name: &str, value: &str) {
+    let file = kubeconfig.with_file_name(format!("{name}.json"));
+    fs::write(
+        &file,
+        format!(
+            r#"{{"apiVersion":"v1","kind":"ConfigMap","metadata":{{"name":"{name}","namespace":"default"}},"data":{{"k":"{value}"}}}}"#
+        ),
+    )
+    .unwrap();
+    let out = cluster::kubectl_local(
+        kubeconfig,
+        &["create", "--validate=false", "-f", file.to_str().unwrap()],
+    );
+    assert!(out.status.success(), "{out:?}");
+}
+
+/// The audit logs of the cluster: how many runs have been logged.
+fn runs_logged(state: &Path, cluster: &str) -> usize {
+    fs::read_dir(state.join(cluster).join("logs"))
+        .map(|d| {
+            d.filter_map(Result::ok)
+                .filter(|e| e.path().extension().is_some_and(|x| x == "jsonl"))
+                .count()
+        })
+        .unwrap_or(0)
+}
+
+/// `etcdctl member list` on lab host `i` with the certificates under `pki`: the
+/// members' names and whether they started.
+fn members(lab: &lab::Lab, i: usize, endpoint: &str, pki: &str) -> Vec<String> {
+    let out = lab.exec(
+        i,
+        &format!(
+            "ETCDCTL_API=3 etcdctl --endpoints={endpoint} --cacert={pki}/ca.crt --cert={pki}/healthcheck-client.crt --key={pki}/healthcheck-client.key member list -w simple"
+        ),
+    );
+    assert!(out.status.success(), "{out:?}");
+    let mut names: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| {
+            let fields: Vec<&str> = l.split(',').map(str::trim).collect();
+            format!("{} {}", fields[2], fields[1])
+        })
+        .collect();
+    names.sort();
+    names
+}
+
+/// Installs `topology`, backs it up, resets it and restores it; returns the setup for
+/// the topology's own checks.
+fn backup_reset_restore(topology: Topology) -> Option<(cluster::Setup, PathBuf)> {
+    let setup = cluster::installed(topology, &[])?;
+    let (state, preset) = (&setup.state, setup.preset_arg());
+    let name = fs::read_dir(state)
+        .unwrap()
+        .filter_map(Result::ok)
+        .find(|e| e.path().join("admin.conf").is_file())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .expect("an installed cluster in the state directory");
+    // The operator's kubeconfig as it was at install, kept apart from the state.
+    let old_admin = setup.work.path().join("old-admin.conf");
+    fs::copy(state.join(&name).join("admin.conf"), &old_admin).unwrap();
+    create_configmap(&old_admin, "before-backup", "kept");
+
+    let out_dir = setup.work.path().join("backups");
+    let backup = |last: &str| {
+        let out = out_dir.to_str().unwrap();
+        kubewiz(state, &["backup", "--preset", preset, "--out", out, last])
+    };
+    let restore = |from: &Path, last: &str| {
+        let from = from.to_str().unwrap();
+        kubewiz(
+            state,
+            &["restore", "--preset", preset, "--from", from, last],
+        )
+    };
+    let dry = backup("--dry-run");
+    assert!(dry.status.success(), "{}", cluster::text(&dry));
+    assert!(!out_dir.exists(), "a dry run wrote an archive");
+    let out = backup("--yes");
+    assert!(out.status.success(), "{}", cluster::text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let archive = PathBuf::from(
+        stdout
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("backup of cluster {name}: ")))
+            .and_then(|l| l.split(" (").next())
+            .unwrap_or_else(|| panic!("no archive named:\n{stdout}")),
+    );
+    assert_eq!(archive.parent(), Some(out_dir.as_path()));
+    let mode = fs::metadata(&archive).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "the archive holds the cluster's keys");
+    let sums = Command::new("sha256sum")
+        .arg("-c")
+        .arg(archive.with_file_name(format!(
+            "{}.sha256",
+            archive.file_name().unwrap().to_string_lossy()
+        )))
+        .current_dir(&out_dir)
+        .output()
+        .unwrap();
+    assert!(sums.status.success(), "{sums:?}");
+    let listing = Command::new("tar")
+        .arg("tzf")
+        .arg(&archive)
+        .output()
+        .unwrap();
+    assert!(listing.status.success(), "{listing:?}");
+    let listing = String::from_utf8_lossy(&listing.stdout).into_owned();
+    let names: Vec<&str> = listing.lines().collect();
+    assert_eq!(names[0], "manifest.json", "{listing}");
+    for expected in [
+        "etcd/snapshot.db",
+        "pki/ca.key",
+        "pki/etcd/ca.crt",
+        "preset.toml",
+        "admin.conf",
+    ] {
+        assert!(names.contains(&expected), "{expected} not in:\n{listing}");
+    }
+    // Nothing of the snapshot is left behind, on the KVM host or on the host.
+    let spooled: Vec<_> = fs::read_dir(state.join(&name))
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".snapshot"))
+        .collect();
+    assert!(spooled.is_empty(), "{spooled:?}");
+
+    create_configmap(&old_admin, "after-backup", "lost");
+
+    // One byte changed in a copy, its .sha256 beside it: refused before any host is
+    // touched (no run is logged).
+    let bad = setup.work.path().join("bad.tar.gz");
+    let mut bytes = fs::read(&archive).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x20;
+    fs::write(&bad, &bytes).unwrap();
+    let sidecar = fs::read_to_string(archive.with_file_name(format!(
+        "{}.sha256",
+        archive.file_name().unwrap().to_string_lossy()
+    )))
+    .unwrap();
+    let digest = sidecar.split_whitespace().next().unwrap();
+    fs::write(
+        setup.work.path().join("bad.tar.gz.sha256"),
+        format!("{digest}  bad.tar.gz\n"),
+    )
+    .unwrap();
+    let logged = runs_logged(state, &name);
+    let refused = restore(&bad, "--yes");
+    assert_eq!(
+        refused.status.code(),
+        Some(1),
+        "{}",
+        cluster::text(&refused)
+    );
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("is damaged or was changed"),
+        "{}",
+        cluster::text(&refused)
+    );
+    assert_eq!(runs_logged(state, &name), logged, "a host was touched");
+
+    // The cluster still answers: a restore over it is refused.
+    let over = restore(&archive, "--yes");
+    assert_eq!(over.status.code(), Some(1), "{}", cluster::text(&over));
+    assert!(
+        String::from_utf8_lossy(&over.stderr).contains("still answers"),
+        "{}",
+        cluster::text(&over)
+    );
+    assert_eq!(runs_logged(state, &name), logged, "a host was touched");
+
+    let reset = kubewiz(state, &["reset", "--preset", preset, "--yes"]);
+    assert!(reset.status.success(), "{}", cluster::text(&reset));
+    let dry = restore(&archive, "--dry-run");
+    assert!(dry.status.success(), "{}", cluster::text(&dry));
+    assert!(
+        !state.join(&name).join("restore").exists(),
+        "a dry run kept a restore"
+    );
+    let restored = restore(&archive, "--yes");
+    assert!(restored.status.success(), "{}", cluster::text(&restored));
+    let said = cluster::text(&restored);
+    assert!(
+        said.contains("restore etcd's data") || said.contains("/restore"),
+        "{said}"
+    );
+    assert!(
+        !state.join(&name).join("restore").exists(),
+        "the finished restore's snapshot stayed"
+    );
+
+    // The operator's old kubeconfig works; what etcd held at the backup is back, what
+    // came after is not.
+    assert_eq!(
+        configmap(&old_admin, "before-backup").as_deref(),
+        Some("kept")
+    );
+    assert_eq!(configmap(&old_admin, "after-backup"), None);
+    let nodes = cluster::nodes(&old_admin);
+    for (host, roles) in topology.hosts(0) {
+        if roles.contains(&"control-plane") || roles.contains(&"worker") {
+            assert!(nodes.contains(&host), "{host} is not a node: {nodes:?}");
+        }
+    }
+    Some((setup, archive))
+}
+
+/// `topology` backed up, reset and restored; then `etcdctl member list` on the first
+/// host (with the certificates under `pki`) lists `names`, every one started.
+fn restored_with_members(topology: Topology, pki: &str, names: [&str; 3]) {
+    let Some((setup, _)) = backup_reset_restore(topology) else {
+        return;
+    };
+    let first = setup.lab.hosts[0].address;
+    let listed = members(&setup.lab, 0, &format!("https://{first}:2379"), pki);
+    let expected: Vec<String> = names.iter().map(|n| format!("{n} started")).collect();
+    assert_eq!(listed, expected);
+}
+
+#[test]
+fn external_etcd_is_backed_up_reset_and_restored_on_every_member() {
+    restored_with_members(
+        Topology::ExternalEtcd,
+        "/etc/etcd/pki",
+        ["etcd-1", "etcd-2", "etcd-3"],
+    );
+}
+
+#[test]
+fn stacked_etcd_is_restored_on_the_first_control_plane_and_the_others_join() {
+    restored_with_members(
+        Topology::StackedHa,
+        "/etc/kubernetes/pki/etcd",
+        ["kubemaster-1", "kubemaster-2", "kubemaster-3"],
+    );
+}
