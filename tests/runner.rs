@@ -1,6 +1,7 @@
 //! The runner's guarantees, on the dry-run transport at its real pace: cancelling
 //! starts nothing new, a resumed run skips what the journal says finished, no more
-//! hosts run at once than the limit, and control planes join one at a time.
+//! hosts run at once than the limit (or a phase's batch), and control planes join one at
+//! a time.
 
 use std::collections::{BTreeMap, HashSet};
 
@@ -285,4 +286,23 @@ async fn a_step_whose_inputs_changed_runs_again() {
         outcome("prepare/kubenode-1/upload:etc:containerd:config.toml"),
         StepOutcome::Skipped { .. }
     ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_phase_of_batches_runs_no_more_hosts_at_once_than_its_batch() {
+    let s = setup("presets/kvm-lab.toml");
+    let mut plan = s.plan.clone();
+    let prepare = plan
+        .phases
+        .iter_mut()
+        .find(|p| p.id.name() == "prepare")
+        .unwrap();
+    assert!(prepare.hosts.len() > 4);
+    prepare.at_most = Some(2);
+    let (events, outcome) =
+        collect(runner::start(plan, Arc::new(DryRun::new(0.3)), options(32))).await;
+    assert_eq!(outcome, RunOutcome::Succeeded);
+    let most = max_parallel_hosts(&events);
+    assert_eq!(most["prepare"], 2, "{most:?}");
+    assert!(most["connect"] > 2, "{most:?}");
 }

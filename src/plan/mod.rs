@@ -18,6 +18,7 @@ pub mod reset;
 pub mod restore;
 mod steps;
 mod text;
+pub mod upgrade;
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -74,6 +75,18 @@ pub struct Needs {
     pub pki: bool,
 }
 
+/// What `kubewiz upgrade` upgrades the cluster to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Upgrade {
+    /// The version the cluster runs.
+    pub from: crate::spec::KubeVersion,
+    /// The version it is upgraded to: the same minor or the next.
+    pub to: crate::spec::KubeVersion,
+    /// The new version's programs (a bundle's `bin/`), or None to install them from
+    /// the package repository.
+    pub bundle: Option<PathBuf>,
+}
+
 /// The snapshot a restore puts back.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Restore {
@@ -110,6 +123,10 @@ pub struct Step {
     pub unit: Option<&'static str>,
     /// Run only on hosts with this package manager.
     pub only_on: Option<OsFamily>,
+    /// The host whose connection runs the command, when it is not the step's own: a
+    /// worker is drained with kubectl on the first control plane, which has the
+    /// admin credentials the worker never gets. Its output is the step's host's.
+    pub via: Option<String>,
 }
 
 /// Steps an earlier run finished, by id, with the hash of their inputs (read from the
@@ -132,7 +149,12 @@ impl Step {
     /// sha256 of what the step does (its command, or the path, mode and content it
     /// uploads), from the plan alone: a finished step is done again when it changes.
     pub fn inputs(&self) -> String {
-        self.action.inputs()
+        match &self.via {
+            None => self.action.inputs(),
+            Some(via) => crate::digest::sha256_hex(
+                format!("{} via {via}\n", self.action.inputs()).as_bytes(),
+            ),
+        }
     }
 }
 
@@ -154,6 +176,9 @@ pub struct Phase {
     /// Hosts run one after the other instead of at once: control planes join one at a
     /// time so etcd never adds two members at once.
     pub one_at_a_time: bool,
+    /// At most this many hosts at once (an upgrade's workers, `--max-unavailable`);
+    /// after a host fails no other starts.
+    pub at_most: Option<usize>,
     pub hosts: Vec<HostSteps>,
 }
 

@@ -34,6 +34,7 @@ impl Steps {
             timeout: Duration::from_secs(timeout_secs),
             unit: None,
             only_on: None,
+            via: None,
         });
         self.steps.last_mut().expect("just pushed")
     }

@@ -70,10 +70,11 @@ fn write_plan(f: &mut fmt::Formatter<'_>, plan: &Plan, finished: Option<&Finishe
     let mut work: Vec<(&str, usize)> = Vec::new();
     for (n, phase) in plan.phases.iter().enumerate() {
         let hosts = phase.hosts.len();
-        let how = match (hosts, phase.one_at_a_time) {
-            (1, _) => "1 host".to_string(),
-            (n, true) => format!("{n} hosts, one at a time"),
-            (n, false) => format!("{n} hosts at once"),
+        let how = match (hosts, phase.one_at_a_time, phase.at_most) {
+            (1, _, _) => "1 host".to_string(),
+            (n, true, _) => format!("{n} hosts, one at a time"),
+            (n, false, Some(k)) if k < n => format!("{n} hosts, {k} at a time"),
+            (n, false, _) => format!("{n} hosts at once"),
         };
         writeln!(f)?;
         writeln!(
@@ -157,11 +158,17 @@ fn write_action(f: &mut fmt::Formatter<'_>, step: &Step) -> fmt::Result {
             }
         }
         Action::Upload { path, mode, .. } => writeln!(f, "      upload {path} ({mode:04o})")?,
-        Action::Run { command } => writeln!(f, "      $ {command}")?,
+        Action::Run { command } => match &step.via {
+            Some(on) => writeln!(f, "      on {on}: $ {command}")?,
+            None => writeln!(f, "      $ {command}")?,
+        },
         Action::Wait { check } => writeln!(
             f,
-            "      wait up to {}s for: {check}",
-            step.timeout.as_secs()
+            "      wait up to {}s for: {}{check}",
+            step.timeout.as_secs(),
+            step.via
+                .as_ref()
+                .map_or_else(String::new, |on| format!("(on {on}) "))
         )?,
         Action::CheckApi {
             url, kubeconfig, ..

@@ -154,8 +154,9 @@ async fn upload(
 }
 
 async fn command_of(run: &Run, host: &str, step: &Step, command: &str) -> Outcome {
+    let on = step.via.as_deref().unwrap_or(host);
     let ran = run
-        .run_command(host, &step.id, command, step.timeout, true)
+        .run_command_on(on, host, &step.id, command, step.timeout, true)
         .await?;
     if ran.code == 0 {
         Ok(None)
@@ -177,7 +178,8 @@ async fn wait(run: &Run, host: &str, step: &Step, check: &str) -> Outcome {
         let left = deadline
             .saturating_duration_since(Instant::now())
             .max(Duration::from_secs(1));
-        let attempt = run.run_command(
+        let attempt = run.run_command_on(
+            step.via.as_deref().unwrap_or(host),
             host,
             &step.id,
             check,

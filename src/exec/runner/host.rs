@@ -134,7 +134,22 @@ impl Run {
         timeout: Duration,
         show: bool,
     ) -> Result<Ran, Failure> {
-        let session = self.session(host)?;
+        self.run_command_on(host, host, step, command, timeout, show)
+            .await
+    }
+
+    /// [`Run::run_command`] over the connection of host `on`, its output shown as
+    /// `host`'s (a step of `host` that another host carries out: `Step::via`).
+    pub async fn run_command_on(
+        &self,
+        on: &str,
+        host: &str,
+        step: &str,
+        command: &str,
+        timeout: Duration,
+        show: bool,
+    ) -> Result<Ran, Failure> {
+        let session = self.session(on)?;
         let (tx, mut rx) = mpsc::channel::<Line>(256);
         let run = session.run(command, timeout, tx);
         let collect = async {

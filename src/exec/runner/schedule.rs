@@ -62,6 +62,11 @@ async fn phase_of(run: Arc<Run>, phase: Phase) -> Vec<String> {
         })
         .await;
     let mut failed = Vec::new();
+    // At most this many hosts at once: the run's limit, or the phase's own when lower.
+    let batch = phase
+        .at_most
+        .map(|n| Arc::new(tokio::sync::Semaphore::new(n.max(1))));
+    let stop_starting = Arc::new(std::sync::atomic::AtomicBool::new(false));
     if phase.one_at_a_time {
         for host in phase.hosts {
             let host_name = host.host.clone();
@@ -75,7 +80,13 @@ async fn phase_of(run: Arc<Run>, phase: Phase) -> Vec<String> {
         for host in phase.hosts {
             let run = run.clone();
             let phase_name = name.clone();
+            let batch = batch.clone();
+            let stop_starting = stop_starting.clone();
             tasks.push(tokio::spawn(async move {
+                let _batch = match batch {
+                    Some(b) => Some(b.acquire_owned().await.expect("never closed")),
+                    None => None,
+                };
                 let _permit = run
                     .concurrency
                     .clone()
@@ -83,13 +94,22 @@ async fn phase_of(run: Arc<Run>, phase: Phase) -> Vec<String> {
                     .await
                     .expect("the semaphore is never closed");
                 let host_name = host.host.clone();
-                (host_name, host_steps(run, phase_name, host).await)
+                // In a phase of batches, a host that failed stops the others from
+                // starting (as one at a time does): the hosts still to go keep running.
+                if stop_starting.load(std::sync::atomic::Ordering::SeqCst) {
+                    return (host_name, None);
+                }
+                let ok = host_steps(run, phase_name, host).await;
+                if !ok && _batch.is_some() {
+                    stop_starting.store(true, std::sync::atomic::Ordering::SeqCst);
+                }
+                (host_name, Some(ok))
             }));
         }
         for task in tasks {
             match task.await {
-                Ok((_, true)) => {}
-                Ok((host, false)) => failed.push(host),
+                Ok((_, Some(true) | None)) => {}
+                Ok((host, Some(false))) => failed.push(host),
                 Err(e) => failed.push(format!("(a host task ended: {e})")),
             }
         }
