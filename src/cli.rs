@@ -124,6 +124,30 @@ pub enum Command {
         #[command(subcommand)]
         command: CertsCommand,
     },
+    /// Upgrade an installed cluster's Kubernetes one minor version (or patch) at a time,
+    /// in kubeadm's order: the first control plane (kubeadm upgrade apply), the others
+    /// one at a time, then the workers in batches, each drained, upgraded and
+    /// uncordoned. Running it again continues an upgrade that stopped
+    Upgrade {
+        #[arg(long, value_name = "FILE")]
+        preset: PathBuf,
+        /// The version to upgrade to (the same minor or the next)
+        #[arg(long, value_name = "VERSION")]
+        to: String,
+        /// The new version's bundle directory (with bin/), for a cluster installed
+        /// from a bundle
+        #[arg(long, value_name = "DIR")]
+        bundle: Option<PathBuf>,
+        /// How many workers are drained and upgraded at once
+        #[arg(long, value_name = "N", default_value_t = 1)]
+        max_unavailable: usize,
+        /// Do not ask for confirmation
+        #[arg(long)]
+        yes: bool,
+        /// Run nothing and keep nothing; show what would run
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Back up an installed cluster: an etcd snapshot taken over SSH, the kept PKI, the
     /// applied preset and admin.conf in one archive (0600) with a manifest of SHA-256
     /// sums, and a .sha256 beside it. Unattended with --yes (cron, a systemd timer)
@@ -308,6 +332,7 @@ impl Command {
             Command::Resume { .. } => "resume",
             Command::Reset { .. } => "reset",
             Command::Certs { .. } => "certs",
+            Command::Upgrade { .. } => "upgrade",
             Command::Backup { .. } => "backup",
             Command::Restore { .. } => "restore",
             Command::Audit { .. } => "audit",

@@ -112,11 +112,12 @@ pub fn reset_options(
     Ok(options(spec, pki, audit, None, Finished::new()))
 }
 
-/// The options of `kubewiz certs renew`: an audit log of its own kind and, for a real
-/// run, a journal of its own (`certs-renew.journal`, see [`renew_journal`]), so
-/// running the same renewal again skips what it finished; the install's journal is
-/// left alone.
-pub fn renew_options(
+/// The options of a day-2 run of `kind` that goes on where it stopped (`certs renew`,
+/// `upgrade`): an audit log of its kind and, for a real run, a journal of its own
+/// (see [`day2_journal`]), so running the same operation again skips what it
+/// finished; the install's journal is left alone.
+pub fn day2_options(
+    kind: RunKind,
     spec: &ClusterSpec,
     pki: &Pki,
     state: &ClusterState,
@@ -126,17 +127,10 @@ pub fn renew_options(
     let (journal, finished) = if dry_run {
         (None, Finished::new())
     } else {
-        let (j, f) = open_journal(&renew_journal(state))?;
+        let (j, f) = open_journal(&day2_journal(state, kind))?;
         (Some(j), f)
     };
-    let audit = start_audit(
-        state,
-        spec,
-        preset_text,
-        RunKind::CertsRenew,
-        dry_run,
-        Identity::current(),
-    )?;
+    let audit = start_audit(state, spec, preset_text, kind, dry_run, Identity::current())?;
     Ok(options(spec, pki, audit, journal, finished))
 }
 
@@ -160,9 +154,10 @@ pub fn backup_options(
     Ok(options(spec, pki, audit, None, Finished::new()))
 }
 
-/// The journal of an unfinished renewal; removed when the renewal succeeds.
-pub fn renew_journal(state: &ClusterState) -> std::path::PathBuf {
-    state.dir().join("certs-renew.journal")
+/// The journal of an unfinished day-2 run of `kind` (`certs-renew.journal`,
+/// `upgrade.journal`); removed when the operation succeeds.
+pub fn day2_journal(state: &ClusterState, kind: RunKind) -> std::path::PathBuf {
+    state.dir().join(format!("{}.journal", kind.name()))
 }
 
 /// The audit log first: it sees every event before the journal records the step.

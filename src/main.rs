@@ -60,6 +60,25 @@ fn run(cli: &Cli, state_dir: Option<&Path>) -> ExitCode {
             yes,
             keep_data,
         }) => commands::reset::run(state_dir, preset, *yes, *keep_data, syslog),
+        Some(Command::Upgrade {
+            preset,
+            to,
+            bundle,
+            max_unavailable,
+            yes,
+            dry_run,
+        }) => commands::upgrade::run(
+            state_dir,
+            commands::upgrade::UpgradeArgs {
+                preset,
+                to,
+                bundle: bundle.as_deref(),
+                max_unavailable: *max_unavailable,
+                yes: *yes,
+                dry_run: *dry_run,
+                syslog,
+            },
+        ),
         Some(Command::Backup {
             preset,
             out,

@@ -26,6 +26,8 @@ pub enum RunKind {
     Backup,
     /// `kubewiz restore`: an install whose etcd starts from a backup.
     Restore,
+    /// `kubewiz upgrade`.
+    Upgrade,
 }
 
 impl RunKind {
@@ -37,6 +39,7 @@ impl RunKind {
             RunKind::CertsRenew => "certs-renew",
             RunKind::Backup => "backup",
             RunKind::Restore => "restore",
+            RunKind::Upgrade => "upgrade",
         }
     }
 }

@@ -16,6 +16,7 @@ mod prepare;
 pub mod render;
 pub mod reset;
 pub mod restore;
+pub mod upgrade;
 pub mod validate;
 
 // The codes live in `crate::exit`, where the wizard reads them too; the subcommands

@@ -50,12 +50,22 @@ pub fn check(installed: &ClusterSpec, new: &ClusterSpec) -> Result<Vec<String>, 
     for (path, read) in SHARED {
         let (was, is) = (read(installed), read(new));
         if was != is {
-            problems.push(Diagnostic::error(
-                path,
+            let message = if path == "kubernetes.version"
+                && new.kubernetes.version > installed.kubernetes.version
+            {
+                format!(
+                    "differs from the installed cluster's ({was}): a version changes with `kubewiz upgrade --preset FILE --to {is}`, one minor at a time; apply keeps the installed one"
+                )
+            } else if path == "kubernetes.version" {
+                format!(
+                    "the cluster runs {was}; set it to that (kubeadm does not downgrade; a backup taken before an upgrade restores the older version)"
+                )
+            } else {
                 format!(
                     "differs from the installed cluster's ({was}); changing it on a running cluster is not built: set it back as it was"
-                ),
-            ));
+                )
+            };
+            problems.push(Diagnostic::error(path, message));
         }
     }
     let mut added = Vec::new();

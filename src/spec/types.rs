@@ -160,6 +160,30 @@ impl KubeVersion {
     pub fn minor_line(&self) -> String {
         format!("v{}.{}", self.major, self.minor)
     }
+
+    /// Whether a cluster at this version can be upgraded to `to` in one go, as kubeadm
+    /// allows it: a newer patch of the same minor, or the next minor. Otherwise what
+    /// to do instead.
+    pub fn upgrade_to(&self, to: KubeVersion) -> Result<(), String> {
+        if to == *self {
+            return Err(format!("the cluster already runs {self}"));
+        }
+        if to < *self {
+            return Err(format!(
+                "{to} is older than {self}, which the cluster runs: kubeadm does not downgrade; restore a backup taken before the upgrade instead"
+            ));
+        }
+        if to.major != self.major || to.minor > self.minor + 1 {
+            let steps: Vec<String> = (self.minor + 1..to.minor)
+                .map(|m| format!("1.{m}.x"))
+                .collect();
+            return Err(format!(
+                "{to} is more than one minor version above {self}: kubeadm upgrades one minor at a time; upgrade to {} (the latest patch of each) first, then to {to}",
+                steps.join(", then ")
+            ));
+        }
+        Ok(())
+    }
 }
 
 impl FromStr for KubeVersion {
@@ -238,6 +262,32 @@ serde_via_str!(EndpointHost);
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn upgrades_go_one_minor_at_a_time_and_never_down() {
+        let v = |t: &str| t.parse::<KubeVersion>().unwrap();
+        assert_eq!(v("1.34.2").upgrade_to(v("1.34.3")), Ok(()));
+        assert_eq!(v("1.34.2").upgrade_to(v("1.35.0")), Ok(()));
+        let err = v("1.34.2").upgrade_to(v("1.37.1")).unwrap_err();
+        assert!(
+            err.contains(
+                "upgrade to 1.35.x, then 1.36.x (the latest patch of each) first, then to 1.37.1"
+            ),
+            "{err}"
+        );
+        assert!(
+            v("1.34.2")
+                .upgrade_to(v("1.34.1"))
+                .unwrap_err()
+                .contains("does not downgrade")
+        );
+        assert!(
+            v("1.34.2")
+                .upgrade_to(v("1.34.2"))
+                .unwrap_err()
+                .contains("already runs")
+        );
+    }
 
     #[test]
     fn labels() {

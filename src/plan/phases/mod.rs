@@ -7,6 +7,7 @@
 //! re-run or a resume never breaks what an earlier run built.
 
 mod join;
+mod upgrade_node;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -66,6 +67,22 @@ pub const CERTS_RENEW: &[&PhaseDef] = &[
     &kubeconfig::PHASE,
 ];
 
+pub mod upgrade_check;
+pub mod upgrade_control_planes;
+pub mod upgrade_first_control_plane;
+pub mod upgrade_workers;
+
+/// `kubewiz upgrade`'s phases, in kubeadm's order: the cluster checked, the first
+/// control plane (`kubeadm upgrade apply`), the others one at a time, the workers in
+/// batches of `--max-unavailable`.
+pub const UPGRADE: &[&PhaseDef] = &[
+    &connect::PHASE,
+    &upgrade_check::PHASE,
+    &upgrade_first_control_plane::PHASE,
+    &upgrade_control_planes::PHASE,
+    &upgrade_workers::PHASE,
+];
+
 /// `kubewiz backup`'s one phase: the snapshot, on one host, with its own connection.
 pub const BACKUP: &[&PhaseDef] = &[&backup_etcd::PHASE];
 
@@ -88,6 +105,8 @@ pub struct PhaseDef {
     pub needs: Needs,
     /// Hosts run one after the other (see [`Phase::one_at_a_time`]).
     pub one_at_a_time: bool,
+    /// Hosts run in batches of the builder's `batch` (see [`Phase::at_most`]).
+    pub batched: bool,
     /// Its steps per host; hosts without steps are left out, and so is a phase
     /// without hosts.
     pub steps: fn(&Builder) -> Vec<HostSteps>,
@@ -109,6 +128,7 @@ impl PhaseDef {
                 pki: false,
             },
             one_at_a_time: false,
+            batched: false,
             steps,
         }
     }
@@ -136,6 +156,12 @@ impl PhaseDef {
         self.one_at_a_time = true;
         self
     }
+
+    /// Its hosts run at most the builder's `batch` at once.
+    pub const fn batched(mut self) -> Self {
+        self.batched = true;
+        self
+    }
 }
 
 /// What the operator agreed a reset may delete besides kubewiz's own files.
@@ -158,6 +184,10 @@ pub struct Builder<'a> {
     pub backup_to: Option<&'a std::path::Path>,
     /// The snapshot `kubewiz restore` starts etcd from (install phases).
     pub restore: Option<&'a super::Restore>,
+    /// What `kubewiz upgrade` upgrades to (its phases only).
+    pub upgrade: Option<&'a super::Upgrade>,
+    /// How many hosts of a batched phase run at once.
+    pub batch: Option<usize>,
 }
 
 impl<'a> Builder<'a> {
@@ -170,6 +200,8 @@ impl<'a> Builder<'a> {
             renewal: None,
             backup_to: None,
             restore: None,
+            upgrade: None,
+            batch: None,
         }
     }
 
@@ -338,6 +370,7 @@ pub(super) fn plan(b: &Builder, phases: &[&PhaseDef]) -> Plan {
                 id: def.id,
                 title: def.title,
                 one_at_a_time: def.one_at_a_time,
+                at_most: if def.batched { b.batch } else { None },
                 hosts: (def.steps)(b)
                     .into_iter()
                     .filter(|h| !h.steps.is_empty())

@@ -1,0 +1,201 @@
+//! `kubewiz upgrade` on lab hosts (the stand-in kubeadm, kubelet and control plane,
+//! which check versions the way kubeadm does; the real etcd, kubectl and haproxy):
+//! stacked HA and external etcd go from 1.34.2 to 1.35.0 with a bundle of the new
+//! version while a loop asks the API through the endpoint every second, with no failed
+//! request; afterwards the API server and every kubelet report the new version and
+//! the kept preset says it. A skipped minor, a downgrade and a bundle cluster without
+//! the new bundle are refused before any host is touched.
+
+#[path = "lab/mod.rs"]
+mod lab;
+
+#[path = "lab/cluster.rs"]
+mod cluster;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use cluster::Topology;
+
+fn kubewiz(state: &Path, args: &[&str]) -> Output {
+    let (out, took) = cluster::kubewiz(state, args);
+    eprintln!("kubewiz {}: {took:.1?}", args[0]);
+    out
+}
+
+/// The test bundle again, its programs saying `version` (the stand-ins read it from
+/// `kubewiz_standin.version` beside them, as a real bundle's binaries carry theirs).
+fn bundle_of(dir: &Path, version: &str) -> PathBuf {
+    let bundle = cluster::bundle(dir);
+    fs::write(
+        bundle.join("bin/kubewiz_standin.version"),
+        format!("{version}\n"),
+    )
+    .unwrap();
+    bundle
+}
+
+/// Asks `/readyz` through the endpoint with `kubeconfig` every second until `stop`;
+/// each failure with its time and message.
+fn ask_every_second(
+    kubeconfig: PathBuf,
+    stop: Arc<AtomicBool>,
+) -> std::thread::JoinHandle<(usize, Vec<String>)> {
+    std::thread::spawn(move || {
+        let started = Instant::now();
+        let (mut asked, mut failed) = (0, Vec::new());
+        while !stop.load(Ordering::SeqCst) {
+            let tick = Instant::now();
+            let out = cluster::kubectl_local(&kubeconfig, &["get", "--raw", "/readyz"]);
+            asked += 1;
+            if !out.status.success() {
+                failed.push(format!(
+                    "{:.1?}: {}",
+                    started.elapsed(),
+                    String::from_utf8_lossy(&out.stderr).trim()
+                ));
+            }
+            std::thread::sleep(Duration::from_secs(1).saturating_sub(tick.elapsed()));
+        }
+        (asked, failed)
+    })
+}
+
+fn upgraded(topology: Topology) {
+    let Some(setup) = cluster::installed(topology, &[]) else {
+        return;
+    };
+    let (state, preset) = (&setup.state, setup.preset_arg());
+    let name = fs::read_dir(state)
+        .unwrap()
+        .filter_map(Result::ok)
+        .find(|e| e.path().join("admin.conf").is_file())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .expect("an installed cluster in the state directory");
+    let admin = state.join(&name).join("admin.conf");
+    let logs = || {
+        fs::read_dir(state.join(&name).join("logs"))
+            .unwrap()
+            .count()
+    };
+    let new = bundle_of(&setup.work.path().join("new"), "v1.35.0");
+    let new_arg = new.to_str().unwrap();
+
+    // Refused before any host is touched.
+    let before = logs();
+    for (args, said) in [
+        (
+            vec!["--to", "1.36.0", "--bundle", new_arg],
+            "kubeadm upgrades one minor at a time; upgrade to 1.35.x",
+        ),
+        (
+            vec!["--to", "1.34.1", "--bundle", new_arg],
+            "does not downgrade",
+        ),
+        (
+            vec!["--to", "1.35.0"],
+            "give the 1.35.0 bundle with --bundle DIR",
+        ),
+    ] {
+        let mut all = vec!["upgrade", "--preset", preset, "--yes"];
+        all.extend(args);
+        let out = kubewiz(state, &all);
+        assert_ne!(out.status.code(), Some(0), "{}", cluster::text(&out));
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains(said),
+            "{said}:\n{}",
+            cluster::text(&out)
+        );
+    }
+    assert_eq!(logs(), before, "a refused upgrade started a run");
+
+    let dry = kubewiz(
+        state,
+        &[
+            "upgrade",
+            "--preset",
+            preset,
+            "--to",
+            "1.35.0",
+            "--bundle",
+            new_arg,
+            "--dry-run",
+        ],
+    );
+    assert!(dry.status.success(), "{}", cluster::text(&dry));
+    assert!(
+        String::from_utf8_lossy(&dry.stdout).contains("kubeadm upgrade apply v1.35.0 --yes"),
+        "{}",
+        cluster::text(&dry)
+    );
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let asking = ask_every_second(admin.clone(), stop.clone());
+    let out = kubewiz(
+        state,
+        &[
+            "upgrade", "--preset", preset, "--to", "1.35.0", "--bundle", new_arg, "--yes",
+        ],
+    );
+    stop.store(true, Ordering::SeqCst);
+    let (asked, failed) = asking.join().unwrap();
+    assert!(out.status.success(), "{}", cluster::text(&out));
+    eprintln!("asked the API {asked} times during the upgrade");
+    assert!(asked > 10, "the upgrade took {asked} s");
+    assert!(
+        failed.is_empty(),
+        "{} of {asked} requests through the endpoint failed:\n{}",
+        failed.len(),
+        failed.join("\n")
+    );
+
+    let version = cluster::kubectl_local(&admin, &["get", "--raw", "/version"]);
+    assert!(
+        String::from_utf8_lossy(&version.stdout).contains("\"gitVersion\": \"v1.35.0\""),
+        "{version:?}"
+    );
+    let kubelets = cluster::kubectl_local(
+        &admin,
+        &[
+            "get",
+            "nodes",
+            "-o",
+            "jsonpath={range .items[*]}{.metadata.name}={.status.nodeInfo.kubeletVersion} {end}",
+        ],
+    );
+    let kubelets = String::from_utf8_lossy(&kubelets.stdout).into_owned();
+    let nodes = cluster::nodes(&admin);
+    assert!(!nodes.is_empty());
+    for node in &nodes {
+        assert!(
+            kubelets.contains(&format!("{node}=v1.35.0")),
+            "{node}: {kubelets}"
+        );
+    }
+    let kept = fs::read_to_string(state.join(&name).join("preset.toml")).unwrap();
+    assert!(kept.contains("version = \"1.35.0\""), "{kept}");
+    assert!(!state.join(&name).join("upgrade.journal").exists());
+
+    // The old preset now asks for a downgrade: apply refuses it, naming the version.
+    let apply = kubewiz(state, &["apply", "--preset", preset, "--no-tui", "--yes"]);
+    assert_eq!(apply.status.code(), Some(1), "{}", cluster::text(&apply));
+    assert!(
+        String::from_utf8_lossy(&apply.stderr).contains("the cluster runs 1.35.0"),
+        "{}",
+        cluster::text(&apply)
+    );
+}
+
+#[test]
+fn stacked_ha_is_upgraded_one_minor_while_the_api_answers() {
+    upgraded(Topology::StackedHa);
+}
+
+#[test]
+fn external_etcd_is_upgraded_one_minor_while_the_api_answers() {
+    upgraded(Topology::ExternalEtcd);
+}
