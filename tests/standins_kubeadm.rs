@@ -2,7 +2,9 @@
 //! (tests/standins/) on lab hosts. End-to-end tests trust them only if they refuse what
 //! the real programs refuse, with the real messages, and build what the real ones build:
 //! these tests feed them kubewiz-rendered trees, spoil one input at a time and check
-//! the exact failure, then install a cluster and read it with the real kubectl.
+//! the exact failure, then install a cluster and read it with the real kubectl, upgrade
+//! it with `kubeadm upgrade` (a newer version is the same stand-ins with another
+//! version line in kubeadm and kubelet) and drain its nodes with the real kubectl.
 
 #[path = "lab/mod.rs"]
 mod lab;
@@ -1038,4 +1040,510 @@ fn certificates_are_checked_where_kubeadm_and_the_api_server_check_them() {
         log.contains("\"command failed\" err=\"unable to load server certificate: tls: private key does not match public key\""),
         "{log}"
     );
+}
+
+/// What a bundle of another Kubernetes version brings to host `i`: the same kubeadm
+/// and kubelet stand-ins with their version line saying `version`.
+fn install_version(lab: &Lab, i: usize, version: &str) {
+    run(
+        lab,
+        i,
+        &format!(
+            "sed -i 's/^# kubewiz-standin-version: .*/# kubewiz-standin-version: {version}/' /usr/local/bin/kubeadm /usr/local/bin/kubelet"
+        ),
+    );
+}
+
+/// Polls `check` every 300 ms until it gives Some, for at most `secs` seconds; the
+/// panic names `what` and the last thing seen.
+fn wait_for<T>(what: &str, secs: u64, mut check: impl FnMut() -> Result<T, String>) -> T {
+    let started = std::time::Instant::now();
+    loop {
+        match check() {
+            Ok(found) => return found,
+            Err(seen) => assert!(
+                started.elapsed().as_secs() < secs,
+                "{what} within {secs}s; last seen: {seen}"
+            ),
+        }
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    }
+}
+
+/// A network config on host `i`, which its kubelet waits for to call Node `node` Ready
+/// (kubeadm upgrades only clusters whose control plane Nodes are Ready).
+fn network_ready(lab: &Lab, i: usize, admin: &Path, node: &str) {
+    run(
+        lab,
+        i,
+        "mkdir -p /etc/cni/net.d && echo '{}' > /etc/cni/net.d/10-lab.conflist",
+    );
+    wait_for(&format!("{node} Ready"), 30, || {
+        let out = text(&kubectl(admin, &["get", "nodes", node, "--no-headers"]));
+        if out.split_whitespace().nth(1) == Some("Ready") {
+            Ok(())
+        } else {
+            Err(out)
+        }
+    });
+}
+
+/// The kubelet version Node `node` reports, once it is `version`.
+fn wait_kubelet_version(admin: &Path, node: &str, version: &str) {
+    wait_for(&format!("{node} reporting kubelet {version}"), 30, || {
+        let out = kubectl(
+            admin,
+            &[
+                "get",
+                "node",
+                node,
+                "-o",
+                "jsonpath={.status.nodeInfo.kubeletVersion}",
+            ],
+        );
+        if text(&out) == version {
+            Ok(())
+        } else {
+            Err(text(&out))
+        }
+    });
+}
+
+/// The gitVersion the API server answers on /version, asked with the real kubectl.
+fn server_version(admin: &Path) -> String {
+    let out = kubectl(admin, &["version", "-o", "json"]);
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("kubectl version -o json: {e}: {}", text(&out)));
+    doc["serverVersion"]["gitVersion"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// Whether `said` has a line whose words are `words` (tables are padded with spaces).
+fn has_row(said: &str, words: &[&str]) -> bool {
+    said.lines()
+        .any(|l| l.split_whitespace().collect::<Vec<_>>() == words)
+}
+
+const TOO_HIGH: &str = "error execution phase preflight: the version argument is invalid due to these fatal errors:\n\n\
+     \t- Specified version to upgrade to \"v1.36.0\" is too high; kubeadm can upgrade only 1 minor version at a time\n\n\
+     Please fix the misalignments highlighted above and try upgrading again";
+
+#[test]
+fn kubeadm_upgrade_keeps_to_the_version_policies_and_upgrades_the_control_plane() {
+    let Some(lab) = lab(1) else { return };
+    let started = std::time::Instant::now();
+    init_first_control_plane(&lab);
+    let work = tempfile::tempdir().unwrap();
+    let admin = admin_conf(&lab, work.path());
+
+    // kubeadm upgrades a healthy cluster only: its control plane Nodes Ready.
+    let out = ssh(&lab, 0, "kubeadm upgrade plan", b"");
+    expect_failure(&out, "[upgrade/health] FATAL: preflight checks failed");
+    assert!(
+        stderr(&out).contains(
+            "\t[ERROR ControlPlaneNodesReady]: there are NotReady control-planes in the cluster: [lab-1]\n"
+        ),
+        "{}",
+        text(&out)
+    );
+    network_ready(&lab, 0, &admin, "lab-1");
+
+    // Two minors at once is never allowed: not with --force, not with every preflight
+    // error ignored.
+    install_version(&lab, 0, "v1.36.0");
+    assert_eq!(run(&lab, 0, "kubeadm version -o short").trim(), "v1.36.0");
+    for flags in ["--yes", "-y --force --ignore-preflight-errors=all"] {
+        let out = ssh(
+            &lab,
+            0,
+            &format!("kubeadm upgrade apply v1.36.0 {flags}"),
+            b"",
+        );
+        expect_failure(&out, TOO_HIGH);
+    }
+
+    // kubeadm v1.35.0: a target above its own version needs --force, and without --yes
+    // it asks (and no answer is a no).
+    install_version(&lab, 0, "v1.35.0");
+    let out = ssh(&lab, 0, "kubeadm upgrade apply v1.35.1 --yes", b"");
+    expect_failure(
+        &out,
+        "error execution phase preflight: the version argument is invalid due to these errors:\n\n\
+         \t- Specified version to upgrade to \"v1.35.1\" is higher than the kubeadm version \"v1.35.0\". \
+         Upgrade kubeadm first using the tool you used to install kubeadm\n\n\
+         Can be bypassed if you pass the --force flag",
+    );
+    let out = ssh(&lab, 0, "kubeadm upgrade apply v1.35.0", b"");
+    expect_failure(
+        &out,
+        "error execution phase preflight: won't proceed; the user didn't answer (Y|y) in order to continue",
+    );
+    assert!(
+        text(&out).contains("[upgrade] Are you sure you want to proceed? [y/N]: "),
+        "{}",
+        text(&out)
+    );
+
+    let plan = run(&lab, 0, "kubeadm upgrade plan v1.35.0");
+    for row in [
+        &["kubelet", "lab-1", "v1.34.2", "v1.35.0"][..],
+        &["kube-apiserver", "lab-1", "v1.34.2", "v1.35.0"],
+        &["kube-controller-manager", "lab-1", "v1.34.2", "v1.35.0"],
+        &["kube-scheduler", "lab-1", "v1.34.2", "v1.35.0"],
+        &["kube-proxy", "1.34.2", "v1.35.0"],
+        &["kubeadm", "upgrade", "apply", "v1.35.0"],
+    ] {
+        assert!(has_row(&plan, row), "{row:?} in:\n{plan}");
+    }
+    assert_eq!(server_version(&admin), "v1.34.2");
+
+    let applying = std::time::Instant::now();
+    let said = run(&lab, 0, "kubeadm upgrade apply v1.35.0 --yes");
+    let apply_took = applying.elapsed();
+    assert!(
+        said.contains(
+            "[upgrade] SUCCESS! A control plane node of your cluster was upgraded to \"v1.35.0\".\n"
+        ),
+        "{said}"
+    );
+    for component in [
+        "kube-apiserver",
+        "kube-controller-manager",
+        "kube-scheduler",
+    ] {
+        assert!(
+            said.contains(&format!(
+                "[upgrade/staticpods] Component \"{component}\" upgraded successfully!\n"
+            )),
+            "{said}"
+        );
+    }
+    assert!(said.contains("Current and new manifests of etcd are equal, skipping upgrade"));
+    assert_eq!(server_version(&admin), "v1.35.0");
+    let raw = text(&kubectl(&admin, &["get", "--raw", "/version"]));
+    assert!(raw.contains("\"gitVersion\":\"v1.35.0\""), "{raw}");
+    let config = text(&kubectl(
+        &admin,
+        &[
+            "get",
+            "configmap",
+            "kubeadm-config",
+            "-n",
+            "kube-system",
+            "-o",
+            "jsonpath={.data.ClusterConfiguration}",
+        ],
+    ));
+    assert!(config.contains("kubernetesVersion: v1.35.0\n"), "{config}");
+    let manifests = run(
+        &lab,
+        0,
+        "grep -h 'image:' /etc/kubernetes/manifests/kube-apiserver.yaml /etc/kubernetes/tmp/kubeadm-backup-manifests-*/kube-apiserver.yaml",
+    );
+    assert_eq!(
+        manifests.split_whitespace().collect::<Vec<_>>(),
+        [
+            "image:",
+            "registry.k8s.io/kube-apiserver:v1.35.0",
+            "image:",
+            "registry.k8s.io/kube-apiserver:v1.34.2"
+        ],
+        "{manifests}"
+    );
+    let proxy = text(&kubectl(
+        &admin,
+        &[
+            "get",
+            "daemonset",
+            "kube-proxy",
+            "-n",
+            "kube-system",
+            "-o",
+            "jsonpath={.spec.template.spec.containers[0].image}",
+        ],
+    ));
+    assert_eq!(proxy, "registry.k8s.io/kube-proxy:v1.35.0");
+
+    // The kubelet is the package's business: it reports the new version once the new
+    // binary runs.
+    wait_kubelet_version(&admin, "lab-1", "v1.34.2");
+    run(&lab, 0, "systemctl restart kubelet");
+    wait_kubelet_version(&admin, "lab-1", "v1.35.0");
+
+    // Applying the version the cluster runs again changes nothing; so does `upgrade
+    // node` on this control plane.
+    let said = run(&lab, 0, "kubeadm upgrade apply v1.35.0 --yes");
+    assert!(
+        said.contains(
+            "[upgrade/staticpods] Current and new manifests of kube-apiserver are equal, skipping upgrade\n"
+        ) && said.contains("SUCCESS!"),
+        "{said}"
+    );
+    let said = run(&lab, 0, "kubeadm upgrade node");
+    assert!(
+        said.contains("[upgrade/control-plane] Upgrading your Static Pod-hosted control plane instance to version \"v1.35.0\"...\n")
+            && said.contains("[upgrade/kubelet-config] The kubelet configuration for this node was successfully upgraded!\n"),
+        "{said}"
+    );
+
+    // Back to v1.34 with kubeadm v1.35 is refused unless forced; ignoring preflight
+    // errors does not help.
+    for flags in ["--yes", "--yes --ignore-preflight-errors=all"] {
+        let out = ssh(
+            &lab,
+            0,
+            &format!("kubeadm upgrade apply v1.34.2 {flags}"),
+            b"",
+        );
+        expect_failure(
+            &out,
+            "error execution phase preflight: the version argument is invalid due to these errors:\n\n\
+             \t- Kubeadm version v1.35.0 can only be used to upgrade to Kubernetes version 1.35\n\n\
+             Can be bypassed if you pass the --force flag",
+        );
+    }
+    assert_eq!(server_version(&admin), "v1.35.0");
+    println!(
+        "kubeadm upgrade apply took {apply_took:?}; the whole test {:?}",
+        started.elapsed()
+    );
+}
+
+/// A Pod bound to `node` that a controller (`owner_kind`/`owner`) claims, as kubectl
+/// drain sorts Pods by their controller; with an emptyDir volume.
+fn owned_pod(name: &str, namespace: &str, node: &str, owner_kind: &str, owner: &str) -> String {
+    format!(
+        r#"{{"apiVersion": "v1", "kind": "Pod",
+  "metadata": {{"name": "{name}", "namespace": "{namespace}",
+    "ownerReferences": [{{"apiVersion": "apps/v1", "kind": "{owner_kind}", "name": "{owner}",
+      "uid": "7d9f2a1e-3c4b-4f7e-9a8d-1b2c3d4e5f60", "controller": true}}]}},
+  "spec": {{"nodeName": "{node}",
+    "containers": [{{"name": "main", "image": "registry.k8s.io/pause:3.10.1"}}],
+    "volumes": [{{"name": "scratch", "emptyDir": {{}}}}]}}}}"#
+    )
+}
+
+/// A kubeconfig for `user` on the cluster of `admin`: the same server and CA, the
+/// client certificate and key in `pem`.
+fn kubeconfig_as(admin: &Path, dir: &Path, user: &str, pem: &Path) -> PathBuf {
+    let path = dir.join(format!("{user}.conf"));
+    fs::copy(admin, &path).unwrap();
+    let certificate = format!("--client-certificate={}", pem.display());
+    let key = format!("--client-key={}", pem.display());
+    for args in [
+        &["config", "set-credentials", user, &certificate, &key][..],
+        &[
+            "config",
+            "set-context",
+            "--current",
+            &format!("--user={user}"),
+        ],
+    ] {
+        let out = kubectl(&path, args);
+        assert!(out.status.success(), "{}", text(&out));
+    }
+    path
+}
+
+#[test]
+fn workers_upgrade_with_kubeadm_upgrade_node_and_drain_with_the_real_kubectl() {
+    let Some(lab) = lab(2) else { return };
+    let started = std::time::Instant::now();
+    let rendered = init_first_control_plane(&lab);
+    upload(&lab, 1, rendered.path(), "lab-2");
+    prepare(&lab, 1);
+    run(
+        &lab,
+        1,
+        "kubeadm join --config /etc/kubewiz/kubeadm-join.yaml",
+    );
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    let admin = admin_conf(&lab, w);
+    network_ready(&lab, 0, &admin, "lab-1");
+    network_ready(&lab, 1, &admin, "lab-2");
+
+    // The control plane first, then the worker: `upgrade node` there reads the
+    // cluster's configuration with the kubelet's own credentials and rewrites nothing
+    // but the kubelet's configuration.
+    install_version(&lab, 0, "v1.35.0");
+    run(&lab, 0, "kubeadm upgrade apply v1.35.0 --yes");
+    install_version(&lab, 1, "v1.35.0");
+    run(&lab, 1, "echo 'maxPods: 7' >> /var/lib/kubelet/config.yaml");
+    let said = run(&lab, 1, "kubeadm upgrade node");
+    for line in [
+        "[upgrade/preflight] Skipping prepull. Not a control plane node.\n",
+        "[upgrade/control-plane] Skipping phase. Not a control plane node.\n",
+        "[kubelet-start] Writing kubelet configuration to file \"/var/lib/kubelet/config.yaml\"\n",
+        "[upgrade/kubelet-config] The kubelet configuration for this node was successfully upgraded!\n",
+    ] {
+        assert!(said.contains(line), "{line} in:\n{said}");
+    }
+    let config = run(&lab, 1, "cat /var/lib/kubelet/config.yaml");
+    assert!(!config.contains("maxPods"), "{config}");
+    let backup = run(
+        &lab,
+        1,
+        "cat /etc/kubernetes/tmp/kubeadm-kubelet-config-*/config.yaml",
+    );
+    assert!(backup.contains("maxPods: 7"), "{backup}");
+
+    // Pods on the worker: one a ReplicaSet owns (evicted), one of the kube-proxy
+    // DaemonSet (left, with a warning).
+    for (file, pod) in [
+        (
+            "web.json",
+            owned_pod(
+                "web-7d9f2a-x2x4q",
+                "default",
+                "lab-2",
+                "ReplicaSet",
+                "web-7d9f2a",
+            ),
+        ),
+        (
+            "proxy.json",
+            owned_pod(
+                "kube-proxy-q8r2v",
+                "kube-system",
+                "lab-2",
+                "DaemonSet",
+                "kube-proxy",
+            ),
+        ),
+    ] {
+        fs::write(w.join(file), pod).unwrap();
+        let path = w.join(file);
+        let out = kubectl(
+            &admin,
+            &["create", "--validate=false", "-f", path.to_str().unwrap()],
+        );
+        assert!(out.status.success(), "{}", text(&out));
+    }
+
+    // Only admins evict: not the kubelet, not an anonymous caller.
+    let eviction = r#"{"apiVersion": "policy/v1", "kind": "Eviction", "metadata": {"name": "web-7d9f2a-x2x4q", "namespace": "default"}}"#;
+    fs::write(w.join("eviction.json"), eviction).unwrap();
+    let pem = w.join("kubelet.pem");
+    fs::write(
+        &pem,
+        run(
+            &lab,
+            1,
+            "cat /var/lib/kubelet/pki/kubelet-client-current.pem",
+        ),
+    )
+    .unwrap();
+    let kubelet = kubeconfig_as(&admin, w, "kubelet", &pem);
+    let path = w.join("eviction.json");
+    let out = kubectl(
+        &kubelet,
+        &[
+            "create",
+            "--raw",
+            "/api/v1/namespaces/default/pods/web-7d9f2a-x2x4q/eviction",
+            "-f",
+            path.to_str().unwrap(),
+        ],
+    );
+    let forbidden = |user: &str| {
+        format!(
+            "pods \"web-7d9f2a-x2x4q\" is forbidden: User \"{user}\" cannot create resource \"pods/eviction\" \
+             in API group \"\" in the namespace \"default\""
+        )
+    };
+    assert_eq!(
+        stderr(&out).trim(),
+        format!(
+            "Error from server (Forbidden): {}",
+            forbidden("system:node:lab-2")
+        )
+    );
+    // (kubectl cannot call without credentials: it would ask for them.)
+    let anonymous = run(
+        &lab,
+        1,
+        &format!(
+            "curl -sS --cacert /etc/kubernetes/pki/ca.crt -w ' %{{http_code}}' -X POST -H 'Content-Type: application/json' \
+             --data-binary @- https://{}:6443/api/v1/namespaces/default/pods/web-7d9f2a-x2x4q/eviction <<'EOF'\n{eviction}\nEOF",
+            lab.hosts[0].address
+        ),
+    );
+    let (body, code) = anonymous.trim_end().rsplit_once(' ').unwrap();
+    let status: serde_json::Value = serde_json::from_str(body).unwrap();
+    assert_eq!(
+        (code, status["message"].as_str()),
+        ("403", Some(forbidden("system:anonymous").as_str())),
+        "{anonymous}"
+    );
+
+    let out = kubectl(&admin, &["cordon", "lab-2"]);
+    assert_eq!(text(&out), "node/lab-2 cordoned\n");
+    let nodes = text(&kubectl(&admin, &["get", "node", "lab-2", "--no-headers"]));
+    assert_eq!(
+        nodes.split_whitespace().nth(1),
+        Some("Ready,SchedulingDisabled"),
+        "{nodes}"
+    );
+    let out = kubectl(
+        &admin,
+        &[
+            "drain",
+            "lab-2",
+            "--ignore-daemonsets",
+            "--delete-emptydir-data",
+            "--timeout",
+            "120s",
+        ],
+    );
+    let said = text(&out);
+    assert!(out.status.success(), "{said}");
+    for line in [
+        "node/lab-2 already cordoned\n",
+        "Warning: ignoring DaemonSet-managed Pods: kube-system/kube-proxy-q8r2v\n",
+        "evicting pod default/web-7d9f2a-x2x4q\n",
+        "pod/web-7d9f2a-x2x4q evicted\n",
+        "node/lab-2 drained\n",
+    ] {
+        assert!(said.contains(line), "{line} in:\n{said}");
+    }
+    let pods = text(&kubectl(&admin, &["get", "pods", "-A", "--no-headers"]));
+    assert!(!pods.contains("web-7d9f2a-x2x4q"), "{pods}");
+    assert!(pods.contains("kube-proxy-q8r2v"), "{pods}");
+
+    // The control plane's Pods are mirror Pods: drain leaves them where they are.
+    let out = kubectl(
+        &admin,
+        &[
+            "drain",
+            "lab-1",
+            "--ignore-daemonsets",
+            "--delete-emptydir-data",
+            "--timeout",
+            "120s",
+        ],
+    );
+    assert!(
+        out.status.success() && text(&out).ends_with("node/lab-1 drained\n"),
+        "{}",
+        text(&out)
+    );
+    let pods = text(&kubectl(
+        &admin,
+        &["get", "pods", "-n", "kube-system", "--no-headers"],
+    ));
+    assert!(pods.contains("kube-apiserver-lab-1 "), "{pods}");
+
+    // The new kubelet on the drained worker, then back into service.
+    run(&lab, 1, "systemctl restart kubelet");
+    wait_kubelet_version(&admin, "lab-2", "v1.35.0");
+    for node in ["lab-1", "lab-2"] {
+        let out = kubectl(&admin, &["uncordon", node]);
+        assert_eq!(text(&out), format!("node/{node} uncordoned\n"));
+        let nodes = text(&kubectl(&admin, &["get", "node", node, "--no-headers"]));
+        assert_eq!(nodes.split_whitespace().nth(1), Some("Ready"), "{nodes}");
+    }
+    println!("the whole test {:?}", started.elapsed());
 }

@@ -12,6 +12,9 @@ What is here copies what the real programs share:
 - a Kubernetes API client (client-go's REST client, reduced to what the stand-ins use);
 - an etcd client over etcd's v3 JSON gateway (what kube-apiserver does over gRPC);
 - the HTTP/2 greeting a gRPC server (containerd's CRI endpoint) gives.
+
+The version kubeadm and the kubelet report is a line of their own file
+(`# kubewiz-standin-version: v1.35.0`), v1.34.2 without it: see installed_version().
 """
 import base64
 import datetime
@@ -35,7 +38,29 @@ import urllib.parse
 
 import yaml
 
-KUBERNETES_VERSION = "v1.34.2"
+DEFAULT_VERSION = "v1.34.2"
+# A program carries its version in a line of its own file, as a real binary does: an
+# upgrade replaces kubeadm first and the kubelet later, each with its version.
+VERSION_MARK = "# kubewiz-standin-version: "
+
+
+def installed_version():
+    """The Kubernetes version of the running program (what `kubeadm version` and
+    `kubelet --version` print): its file's line `# kubewiz-standin-version: v1.35.0`
+    (a missing "v" is added), else DEFAULT_VERSION. A test bundle of another version is
+    the same stand-ins with that line changed in kubeadm and kubelet."""
+    try:
+        with open(os.path.realpath(sys.argv[0])) as f:
+            text = next((line[len(VERSION_MARK):].strip() for line in f.read(4096).splitlines()
+                         if line.startswith(VERSION_MARK)), "")
+    except (OSError, UnicodeDecodeError, IndexError):
+        return DEFAULT_VERSION
+    if not re.match(r"^v?\d+\.\d+\.\d+\S*$", text):
+        return DEFAULT_VERSION
+    return text if text.startswith("v") else "v" + text
+
+
+KUBERNETES_VERSION = installed_version()
 DEFAULT_CRI_SOCKET = "unix:///var/run/containerd/containerd.sock"
 STANDIN_STATE = "/run/kubewiz-standin"
 
