@@ -27,15 +27,20 @@ fn kubewiz(state: &Path, args: &[&str]) -> Output {
     out
 }
 
-/// The test bundle again, its programs saying `version` (the stand-ins read it from
-/// `kubewiz_standin.version` beside them, as a real bundle's binaries carry theirs).
+/// The test bundle again, its kubeadm and kubelet of `version` (each stand-in carries
+/// its version in a line of its own file, as a real binary does).
 fn bundle_of(dir: &Path, version: &str) -> PathBuf {
     let bundle = cluster::bundle(dir);
-    fs::write(
-        bundle.join("bin/kubewiz_standin.version"),
-        format!("{version}\n"),
-    )
-    .unwrap();
+    for program in ["kubeadm", "kubelet"] {
+        let path = bundle.join("bin").join(program);
+        let text = fs::read_to_string(&path).unwrap();
+        let changed = text.replace(
+            "# kubewiz-standin-version: v1.34.2\n",
+            &format!("# kubewiz-standin-version: {version}\n"),
+        );
+        assert_ne!(text, changed, "{program} has no version line");
+        fs::write(&path, changed).unwrap();
+    }
     bundle
 }
 
@@ -133,14 +138,46 @@ fn upgraded(topology: Topology) {
         cluster::text(&dry)
     );
 
+    // Without a pod network the kubelets say NotReady, and kubeadm would refuse: the
+    // check says so before anything changes.
+    let upgrade = [
+        "upgrade", "--preset", preset, "--to", "1.35.0", "--bundle", new_arg, "--yes",
+    ];
+    let refused = kubewiz(state, &upgrade);
+    assert_eq!(
+        refused.status.code(),
+        Some(1),
+        "{}",
+        cluster::text(&refused)
+    );
+    assert!(
+        cluster::text(&refused).contains("no pod network: install one first"),
+        "{}",
+        cluster::text(&refused)
+    );
+    // A pod network's configuration, as a CNI's installer leaves it: the kubelets turn
+    // Ready.
+    for i in 0..setup.lab.hosts.len() {
+        let out = setup.lab.exec(
+            i,
+            "mkdir -p /etc/cni/net.d && echo '{\"cniVersion\":\"1.0.0\",\"name\":\"lab\",\"plugins\":[{\"type\":\"bridge\"}]}' > /etc/cni/net.d/10-lab.conflist",
+        );
+        assert!(out.status.success(), "{out:?}");
+    }
+    let ready_by = Instant::now() + Duration::from_secs(120);
+    loop {
+        let out = cluster::kubectl_local(&admin, &["get", "nodes", "--no-headers"]);
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        if out.status.success() && !text.is_empty() && !text.contains("NotReady") {
+            break;
+        }
+        assert!(Instant::now() < ready_by, "nodes not Ready:\n{text}");
+        std::thread::sleep(Duration::from_secs(1));
+    }
+
     let stop = Arc::new(AtomicBool::new(false));
     let asking = ask_every_second(admin.clone(), stop.clone());
-    let out = kubewiz(
-        state,
-        &[
-            "upgrade", "--preset", preset, "--to", "1.35.0", "--bundle", new_arg, "--yes",
-        ],
-    );
+    let out = kubewiz(state, &upgrade);
     stop.store(true, Ordering::SeqCst);
     let (asked, failed) = asking.join().unwrap();
     assert!(out.status.success(), "{}", cluster::text(&out));
@@ -155,7 +192,7 @@ fn upgraded(topology: Topology) {
 
     let version = cluster::kubectl_local(&admin, &["get", "--raw", "/version"]);
     assert!(
-        String::from_utf8_lossy(&version.stdout).contains("\"gitVersion\": \"v1.35.0\""),
+        String::from_utf8_lossy(&version.stdout).contains("\"gitVersion\":\"v1.35.0\""),
         "{version:?}"
     );
     let kubelets = cluster::kubectl_local(

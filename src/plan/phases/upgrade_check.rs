@@ -1,8 +1,9 @@
 //! `kubewiz upgrade`, first: on the first control plane, with its admin.conf, every
-//! node of the cluster registered with its kubelet reporting (Ready; without a pod
-//! network, NotReady for that reason alone), no kubelet newer than the version the
-//! upgrade goes to, and etcd answering the API server (`/readyz/etcd` reads through
-//! etcd's quorum).
+//! node of the cluster registered and Ready (kubeadm refuses to upgrade while a control
+//! plane is not, and a drained worker that is not never comes back; without a pod
+//! network the kubelets say NotReady, and the check says to install one), no kubelet
+//! newer than the version the upgrade goes to, and etcd answering the API server
+//! (`/readyz/etcd` reads through etcd's quorum).
 
 use super::super::HostSteps;
 use super::super::steps::Steps;
@@ -18,7 +19,6 @@ fn steps(b: &Builder) -> Vec<HostSteps> {
     let mut s = Steps::new(PHASE.id, first.name.as_str());
     let k = format!("kubectl --kubeconfig {ADMIN_CONF}");
     let nodes: Vec<&str> = b.layout.nodes().map(|h| h.name.as_str()).collect();
-    let no_cni = b.layout.spec.kubernetes.cni == crate::spec::Cni::None;
     let to = up.to;
     // One line per node: name, Ready's status, its message, the kubelet's version.
     s.run(
@@ -28,13 +28,13 @@ fn steps(b: &Builder) -> Vec<HostSteps> {
             "f=$({k} get nodes -o jsonpath='{{range .items[*]}}{{.metadata.name}}|{{.status.conditions[?(@.type==\"Ready\")].status}}|{{.status.nodeInfo.kubeletVersion}}|{{.status.conditions[?(@.type==\"Ready\")].message}}{{\"\\n\"}}{{end}}') || exit 1; \
 echo \"$f\"; bad=0; \
 for n in {names}; do echo \"$f\" | grep -q \"^$n|\" || {{ echo \"node $n is not registered\" >&2; bad=1; }}; done; \
-echo \"$f\" | awk -F'|' -v nocni={nocni} -v to={minor} -v tag={tag} '\
+echo \"$f\" | awk -F'|' -v to={minor} -v tag={tag} '\
 $1 == \"\" {{ next }} \
-$2 != \"True\" && !(nocni && $4 ~ /NetworkPluginNotReady/) {{ print \"node \" $1 \" is not Ready: \" $4 > \"/dev/stderr\"; bad = 1 }} \
+$2 != \"True\" {{ print \"node \" $1 \" is not Ready: \" $4 > \"/dev/stderr\"; bad = 1 }} \
+$2 != \"True\" && $4 ~ /NetworkPluginNotReady/ {{ print \"  (no pod network: install one first; kubeadm does not upgrade a cluster whose control planes are not Ready)\" > \"/dev/stderr\" }} \
 {{ split(substr($3, 2), v, \".\"); if (v[1] * 1000 + v[2] > to) {{ print \"the kubelet of \" $1 \" is \" $3 \", newer than \" tag > \"/dev/stderr\"; bad = 1 }} }} \
 END {{ exit bad }}' || bad=1; exit $bad",
             names = nodes.join(" "),
-            nocni = u8::from(no_cni),
             minor = to.major * 1000 + to.minor,
             tag = to.tag(),
         ),

@@ -64,17 +64,11 @@ pub(super) fn kubelet(b: &Builder, s: &mut Steps, up: &Upgrade, h: &HostSpec) {
     )
     .unit = Some("kubelet");
     let tag = up.to.tag();
-    let ready = if b.layout.spec.kubernetes.cni == crate::spec::Cni::None {
-        // Without a pod network the kubelet says NotReady for that reason alone.
-        "[ \"$r\" = True ] || echo \"$m\" | grep -q NetworkPluginNotReady"
-    } else {
-        "[ \"$r\" = True ]"
-    };
     let step = s.wait(
         "node-ready",
         format!("wait until {name}'s kubelet reports {tag} and the node is Ready"),
         format!(
-            "v=$({k} get node {name} -o jsonpath='{{.status.nodeInfo.kubeletVersion}}') && r=$({k} get node {name} -o jsonpath='{{.status.conditions[?(@.type==\"Ready\")].status}}') && m=$({k} get node {name} -o jsonpath='{{.status.conditions[?(@.type==\"Ready\")].message}}') && echo \"kubelet $v, Ready $r\" && [ \"$v\" = {tag} ] && {{ {ready}; }}"
+            "v=$({k} get node {name} -o jsonpath='{{.status.nodeInfo.kubeletVersion}}') && r=$({k} get node {name} -o jsonpath='{{.status.conditions[?(@.type==\"Ready\")].status}}') && echo \"kubelet $v, Ready $r\" && [ \"$v\" = {tag} ] && [ \"$r\" = True ]"
         ),
         300,
     );
