@@ -4,7 +4,10 @@
 //! version while a loop asks the API through the endpoint every second, with no failed
 //! request; afterwards the API server and every kubelet report the new version and
 //! the kept preset says it. A skipped minor, a downgrade and a bundle cluster without
-//! the new bundle are refused before any host is touched.
+//! the new bundle are refused before any host is touched, and a cluster without a pod
+//! network (NotReady nodes) by the check. A worker whose drain fails (a Pod no
+//! controller owns) stops the upgrade after the control planes; once the Pod is dealt
+//! with, the same command continues, skipping what was done.
 
 #[path = "lab/mod.rs"]
 mod lab;
@@ -175,12 +178,53 @@ fn upgraded(topology: Topology) {
         std::thread::sleep(Duration::from_secs(1));
     }
 
+    // A Pod no controller owns on the worker: kubectl drain refuses to delete it, so
+    // the upgrade stops at that worker, after the control planes.
+    let pod = setup.work.path().join("lonely.json");
+    fs::write(
+        &pod,
+        r#"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"lonely","namespace":"default"},"spec":{"nodeName":"kubenode-1","containers":[{"name":"c","image":"registry.k8s.io/pause:3.10"}]}}"#,
+    )
+    .unwrap();
+    let created = cluster::kubectl_local(
+        &admin,
+        &["create", "--validate=false", "-f", pod.to_str().unwrap()],
+    );
+    assert!(created.status.success(), "{created:?}");
+
     let stop = Arc::new(AtomicBool::new(false));
     let asking = ask_every_second(admin.clone(), stop.clone());
+    let stopped = kubewiz(state, &upgrade);
+    assert_eq!(
+        stopped.status.code(),
+        Some(1),
+        "{}",
+        cluster::text(&stopped)
+    );
+    let said = cluster::text(&stopped);
+    assert!(
+        said.contains("upgrade-workers/kubenode-1/drain: FAILED")
+            && said.contains("declare no controller"),
+        "{said}"
+    );
+    assert!(
+        said.contains("run the same `kubewiz upgrade` again"),
+        "{said}"
+    );
+    // The operator deals with the Pod; the same upgrade continues where it stopped.
+    let deleted = cluster::kubectl_local(&admin, &["delete", "pod", "lonely", "-n", "default"]);
+    assert!(deleted.status.success(), "{deleted:?}");
     let out = kubewiz(state, &upgrade);
     stop.store(true, Ordering::SeqCst);
     let (asked, failed) = asking.join().unwrap();
     assert!(out.status.success(), "{}", cluster::text(&out));
+    let said = cluster::text(&out);
+    assert!(
+        said.contains(
+            "upgrade-first-control-plane/kubemaster-1/apply: skipped, finished in an earlier run"
+        ),
+        "{said}"
+    );
     eprintln!("asked the API {asked} times during the upgrade");
     assert!(asked > 10, "the upgrade took {asked} s");
     assert!(

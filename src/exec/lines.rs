@@ -80,8 +80,9 @@ pub fn describe(event: &Event) -> String {
             steps,
             ..
         } => format!(
-            "{} cluster {cluster}: {} phases, {} hosts, {steps} steps{}",
-            if *dry_run { "dry run of" } else { "installing" },
+            "{}cluster {cluster}: {} phases, {} hosts, {steps} steps{}",
+            // Installs, resets and day-2 runs alike: the plan says what they do.
+            if *dry_run { "dry run of " } else { "" },
             phases.len(),
             hosts.len(),
             if *dry_run {

@@ -20,8 +20,10 @@ fn steps(b: &Builder) -> Vec<HostSteps> {
     let k = format!("kubectl --kubeconfig {ADMIN_CONF}");
     let nodes: Vec<&str> = b.layout.nodes().map(|h| h.name.as_str()).collect();
     let to = up.to;
+    // Checks, not changes: waits run on every run, never skipped as done before, and
+    // give a node turning Ready a minute.
     // One line per node: name, Ready's status, its message, the kubelet's version.
-    s.run(
+    s.wait(
         "nodes",
         format!("every node ({}) reporting, no kubelet newer than {}", nodes.len(), to.tag()),
         format!(
@@ -38,9 +40,9 @@ END {{ exit bad }}' || bad=1; exit $bad",
             minor = to.major * 1000 + to.minor,
             tag = to.tag(),
         ),
-        60,
+        30,
     );
-    s.run(
+    s.wait(
         "etcd",
         "etcd answers the API server (a read through its quorum)",
         format!("{k} get --raw /readyz/etcd && echo"),

@@ -28,7 +28,7 @@ fn via(layout: &Layout, h: &HostSpec) -> Option<String> {
 pub(super) fn kubeadm(b: &Builder, s: &mut Steps, up: &Upgrade) {
     programs(b, s, up, "kubeadm", &["kubeadm"]);
     let tag = up.to.tag();
-    s.run(
+    s.wait(
         "kubeadm-version",
         format!("check that kubeadm is {tag}"),
         format!(
