@@ -77,25 +77,31 @@ async fn cancelling_lets_running_steps_finish_and_starts_nothing_new() {
     let mut events = Vec::new();
     let mut cancelled_at = None;
     while let Some(e) = handle.events.recv().await {
-        // Cancel in the middle of the prepare phase, while steps are running.
+        // Cancel in the middle of the prepare phase, while steps are running. The
+        // moment is what counts, not this loop's place in the stream, which may lag
+        // behind the run on a loaded machine.
         if cancelled_at.is_none()
             && matches!(&e.event, Event::StepStarted { step, .. } if step.starts_with("prepare/kubenode-1/modules"))
         {
             canceller.cancel();
-            cancelled_at = Some(events.len());
+            cancelled_at = Some(time::OffsetDateTime::now_utc());
         }
         events.push(e);
     }
     assert_eq!(handle.task.await.unwrap(), RunOutcome::Cancelled);
     let cut = cancelled_at.expect("the run reached prepare");
+    let after = |at: &str| {
+        time::OffsetDateTime::parse(at, &time::format_description::well_known::Rfc3339).unwrap()
+            > cut
+    };
     let mut running: HashSet<String> = HashSet::new();
     let mut late_starts: BTreeMap<String, usize> = BTreeMap::new();
-    for (i, e) in events.iter().enumerate() {
+    for e in &events {
         match &e.event {
             Event::StepStarted { step, host, .. } => {
-                // A start already on its way through the channel when the cancel came
-                // is fine; a second one on the same host would be a new step.
-                if i > cut {
+                // A host that had just checked before the cancel may still announce
+                // the step it was starting; a second one would be a new step.
+                if after(&e.at) {
                     let n = late_starts.entry(host.clone()).or_default();
                     *n += 1;
                     assert!(*n <= 1, "{host} started {step} after the cancel");
@@ -106,7 +112,7 @@ async fn cancelling_lets_running_steps_finish_and_starts_nothing_new() {
                 running.remove(step);
             }
             Event::PhaseStarted { phase, .. } => assert!(
-                i < cut || phase == "prepare",
+                !after(&e.at) || phase == "prepare",
                 "phase {phase} started after the cancel"
             ),
             _ => {}
