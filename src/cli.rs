@@ -124,6 +124,11 @@ pub enum Command {
         #[command(subcommand)]
         command: CertsCommand,
     },
+    /// The nodes of an installed cluster: take a worker out
+    Node {
+        #[command(subcommand)]
+        command: NodeCommand,
+    },
     /// Upgrade an installed cluster's Kubernetes one minor version (or patch) at a time,
     /// in kubeadm's order: the first control plane (kubeadm upgrade apply), the others
     /// one at a time, then the workers in batches, each drained, upgraded and
@@ -332,6 +337,7 @@ impl Command {
             Command::Resume { .. } => "resume",
             Command::Reset { .. } => "reset",
             Command::Certs { .. } => "certs",
+            Command::Node { .. } => "node",
             Command::Upgrade { .. } => "upgrade",
             Command::Backup { .. } => "backup",
             Command::Restore { .. } => "restore",
@@ -345,6 +351,25 @@ impl Command {
             Command::Engine => "engine",
         }
     }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum NodeCommand {
+    /// Take a worker out of the cluster: drain it and delete its node (kubectl on the
+    /// first control plane), then reset the host as `kubewiz reset` does
+    Remove {
+        /// The worker, as the preset names it
+        #[arg(value_name = "HOST")]
+        host: String,
+        #[arg(long, value_name = "FILE")]
+        preset: PathBuf,
+        /// Do not ask for confirmation
+        #[arg(long)]
+        yes: bool,
+        /// Run nothing and keep nothing; show what would run
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

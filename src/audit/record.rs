@@ -28,6 +28,9 @@ pub enum RunKind {
     Restore,
     /// `kubewiz upgrade`.
     Upgrade,
+    /// `kubewiz node remove`.
+    #[serde(rename = "node-remove")]
+    NodeRemove,
 }
 
 impl RunKind {
@@ -40,6 +43,7 @@ impl RunKind {
             RunKind::Backup => "backup",
             RunKind::Restore => "restore",
             RunKind::Upgrade => "upgrade",
+            RunKind::NodeRemove => "node-remove",
         }
     }
 }

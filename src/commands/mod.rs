@@ -11,6 +11,7 @@ pub mod follow;
 mod here;
 pub mod kubeconfig;
 pub mod kvm;
+pub mod node;
 pub mod plan;
 mod prepare;
 pub mod render;

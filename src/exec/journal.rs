@@ -101,9 +101,44 @@ pub fn finished_if_any(path: &Path) -> Result<Option<Finished>, String> {
     })
 }
 
+/// Takes every step of `host` out of the journal at `path` (when there is one), written
+/// again atomically: a host reset by `kubewiz node remove` has none of them done any
+/// more, and joins again from the start when it is added back.
+pub fn forget_host(path: &Path, host: &str) -> io::Result<()> {
+    let text = match fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    let kept: String = text
+        .lines()
+        .filter(|line| {
+            serde_json::from_str::<Entry>(line)
+                .map_or(true, |e| e.step.split('/').nth(1) != Some(host))
+        })
+        .map(|line| format!("{line}\n"))
+        .collect();
+    crate::state::write_atomic(path, kept.as_bytes(), 0o600)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_forgotten_host_has_no_step_done() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal");
+        let mut j = Journal::create(&path).unwrap();
+        j.record("prepare/kubenode-1/sysctl", "a", "t").unwrap();
+        j.record("prepare/kubenode-10/sysctl", "b", "t").unwrap();
+        j.record("workers/kubenode-1/join", "c", "t").unwrap();
+        drop(j);
+        forget_host(&path, "kubenode-1").unwrap();
+        let left = finished_steps(&path).unwrap();
+        assert_eq!(left.len(), 1);
+        assert!(left.contains_key("prepare/kubenode-10/sysctl"));
+    }
 
     #[test]
     fn records_survive_and_a_torn_line_is_ignored() {

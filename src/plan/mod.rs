@@ -12,6 +12,7 @@ pub mod backup;
 pub mod certs;
 pub mod libvirt;
 mod needs;
+pub mod node;
 pub mod phases;
 pub mod record;
 pub mod reset;

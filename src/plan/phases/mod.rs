@@ -67,6 +67,7 @@ pub const CERTS_RENEW: &[&PhaseDef] = &[
     &kubeconfig::PHASE,
 ];
 
+pub mod remove_node;
 pub mod upgrade_check;
 pub mod upgrade_control_planes;
 pub mod upgrade_first_control_plane;
@@ -81,6 +82,15 @@ pub const UPGRADE: &[&PhaseDef] = &[
     &upgrade_first_control_plane::PHASE,
     &upgrade_control_planes::PHASE,
     &upgrade_workers::PHASE,
+];
+
+/// `kubewiz node remove`'s phases (`plan::node` keeps the removed host's steps and the
+/// first control plane's).
+pub const NODE_REMOVE: &[&PhaseDef] = &[
+    &connect::PHASE,
+    &remove_node::PHASE,
+    &reset_nodes::PHASE,
+    &restore_files::PHASE,
 ];
 
 /// `kubewiz backup`'s one phase: the snapshot, on one host, with its own connection.
@@ -188,6 +198,8 @@ pub struct Builder<'a> {
     pub upgrade: Option<&'a super::Upgrade>,
     /// How many hosts of a batched phase run at once.
     pub batch: Option<usize>,
+    /// The host `kubewiz node remove` takes out (its phase only).
+    pub removing: Option<&'a str>,
 }
 
 impl<'a> Builder<'a> {
@@ -202,6 +214,7 @@ impl<'a> Builder<'a> {
             restore: None,
             upgrade: None,
             batch: None,
+            removing: None,
         }
     }
 

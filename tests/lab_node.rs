@@ -1,0 +1,123 @@
+//! `kubewiz node remove` on lab hosts (the stand-in kubeadm, kubelet and API server, the
+//! real kubectl): a worker of a single master is drained (a Pod a ReplicaSet owns on it
+//! evicted), its node deleted and the host reset (no kubelet configuration, no kubelet
+//! left running); the kept preset no longer lists it, and an `apply` of the preset that
+//! still does joins it again. A control plane and a host that is not in the cluster
+//! are refused before anything is contacted.
+
+#[path = "lab/mod.rs"]
+mod lab;
+
+#[path = "lab/cluster.rs"]
+mod cluster;
+
+use std::fs;
+use std::path::Path;
+use std::process::Output;
+
+use cluster::Topology;
+
+fn kubewiz(state: &Path, args: &[&str]) -> Output {
+    let (out, took) = cluster::kubewiz(state, args);
+    eprintln!("kubewiz {} {}: {took:.1?}", args[0], args[1]);
+    out
+}
+
+#[test]
+fn a_worker_is_drained_deleted_reset_and_can_join_again() {
+    let Some(setup) = cluster::installed(Topology::SingleMaster, &[]) else {
+        return;
+    };
+    let (state, preset) = (&setup.state, setup.preset_arg());
+    let admin = state.join("labsingle/admin.conf");
+    assert_eq!(cluster::nodes(&admin), ["kubemaster-1", "kubenode-1"]);
+    let logs = || fs::read_dir(state.join("labsingle/logs")).unwrap().count();
+
+    // A Pod on the worker that a ReplicaSet owns: drain evicts it.
+    let pod = setup.work.path().join("web.json");
+    fs::write(
+        &pod,
+        r#"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"web-1","namespace":"default","ownerReferences":[{"apiVersion":"apps/v1","kind":"ReplicaSet","name":"web","uid":"6c1c3b8e-0000-4000-8000-000000000001","controller":true}]},"spec":{"nodeName":"kubenode-1","containers":[{"name":"web","image":"registry.k8s.io/pause:3.10"}]}}"#,
+    )
+    .unwrap();
+    let created = cluster::kubectl_local(
+        &admin,
+        &["create", "--validate=false", "-f", pod.to_str().unwrap()],
+    );
+    assert!(created.status.success(), "{created:?}");
+
+    let before = logs();
+    for (host, said) in [
+        ("kubemaster-1", "is not only a worker (control-plane)"),
+        (
+            "kubenode-9",
+            "kubenode-9 is not a host of cluster labsingle",
+        ),
+    ] {
+        let out = kubewiz(
+            state,
+            &["node", "remove", host, "--preset", preset, "--yes"],
+        );
+        assert_eq!(out.status.code(), Some(1), "{}", cluster::text(&out));
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains(said),
+            "{said}:\n{}",
+            cluster::text(&out)
+        );
+    }
+    assert_eq!(logs(), before, "a refused removal started a run");
+
+    let dry = kubewiz(
+        state,
+        &[
+            "node",
+            "remove",
+            "kubenode-1",
+            "--preset",
+            preset,
+            "--dry-run",
+        ],
+    );
+    assert!(dry.status.success(), "{}", cluster::text(&dry));
+    let plan = String::from_utf8_lossy(&dry.stdout).into_owned();
+    assert!(
+        plan.contains("drain kubenode-1 --ignore-daemonsets") && plan.contains("kubeadm reset"),
+        "{plan}"
+    );
+    assert_eq!(cluster::nodes(&admin), ["kubemaster-1", "kubenode-1"]);
+
+    let out = kubewiz(
+        state,
+        &["node", "remove", "kubenode-1", "--preset", preset, "--yes"],
+    );
+    assert!(out.status.success(), "{}", cluster::text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("take its [[hosts]] entry out of"),
+        "{}",
+        cluster::text(&out)
+    );
+    assert_eq!(cluster::nodes(&admin), ["kubemaster-1"]);
+    let pods = cluster::kubectl_local(&admin, &["get", "pods", "-n", "default", "-o", "name"]);
+    assert!(
+        !String::from_utf8_lossy(&pods.stdout).contains("web-1"),
+        "{pods:?}"
+    );
+    // The worker is reset: no kubelet configuration, no kubelet running.
+    let worker = setup.lab.exec(
+        1,
+        "test ! -e /etc/kubernetes/kubelet.conf && ! pgrep -f '[/]usr/local/bin/kubelet'",
+    );
+    assert!(worker.status.success(), "{worker:?}");
+    let kept = fs::read_to_string(state.join("labsingle/preset.toml")).unwrap();
+    assert!(!kept.contains("kubenode-1"), "{kept}");
+
+    // The operator's preset still lists it: apply joins it again.
+    let apply = kubewiz(state, &["apply", "--preset", preset, "--no-tui", "--yes"]);
+    assert!(apply.status.success(), "{}", cluster::text(&apply));
+    assert!(
+        String::from_utf8_lossy(&apply.stderr).contains("adds the worker(s) kubenode-1"),
+        "{}",
+        cluster::text(&apply)
+    );
+    assert_eq!(cluster::nodes(&admin), ["kubemaster-1", "kubenode-1"]);
+}
