@@ -43,6 +43,48 @@ pub(super) fn lock(
         })
 }
 
+/// The spec the installed cluster of `cluster` last applied, or why there is none to
+/// `what` (e.g. "upgrade").
+pub(super) fn installed(
+    cluster: &ClusterState,
+    name: &str,
+    what: &str,
+) -> Result<crate::spec::ClusterSpec, String> {
+    if !cluster.admin_conf().is_file() || !cluster.preset().is_file() {
+        return Err(format!(
+            "cluster {name} is not installed from this state directory (no {}): nothing to {what}",
+            cluster.admin_conf().display()
+        ));
+    }
+    crate::spec::load_file(&cluster.preset())
+        .map(|p| p.spec)
+        .map_err(|e| {
+            format!(
+                "cannot read the preset the cluster's last run applied, {}: {e}",
+                cluster.preset().display()
+            )
+        })
+}
+
+/// After a day-2 run of `kind` went through: the kept preset becomes `preset_text`
+/// (what the cluster now is), `then` runs (more of the cluster's record to update),
+/// and the run's own journal goes.
+pub(super) fn finished(
+    cluster: &ClusterState,
+    kind: RunKind,
+    preset_text: &str,
+    then: impl FnOnce() -> std::io::Result<()>,
+) -> Result<(), String> {
+    let journal = crate::launch::day2_journal(cluster, kind);
+    crate::state::write_atomic(&cluster.preset(), preset_text.as_bytes(), 0o644)
+        .and_then(|()| then())
+        .and_then(|()| match std::fs::remove_file(&journal) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        })
+        .map_err(|e| format!("{}: {e}", cluster.dir().display()))
+}
+
 /// Runs `plan` of `spec`'s cluster with `options` in this process, over SSH (host keys
 /// were accepted, if at all, by the install) or, for a dry run, printed first and run
 /// on the dry-run transport; line output on stdout and a summary at the end. The exit

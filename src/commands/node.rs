@@ -87,16 +87,9 @@ pub fn remove(state_dir: Option<&Path>, args: NodeArgs<'_>) -> ExitCode {
         );
         return code;
     }
-    let journal = launch::day2_journal(&cluster, RunKind::NodeRemove);
-    let kept = crate::state::write_atomic(&cluster.preset(), remaining_text.as_bytes(), 0o644)
-        .and_then(|()| crate::exec::journal::forget_host(&cluster.journal(), args.host))
-        .map_err(|e| format!("{}: {e}", cluster.dir().display()))
-        .and_then(|()| match std::fs::remove_file(&journal) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                Err(format!("{}: {e}", journal.display()))
-            }
-            _ => Ok(()),
-        });
+    let kept = super::here::finished(&cluster, RunKind::NodeRemove, &remaining_text, || {
+        crate::exec::journal::forget_host(&cluster.journal(), args.host)
+    });
     if let Err(e) = kept {
         eprintln!(
             "kubewiz: {} is removed, but the cluster's record was not updated: {e}",
@@ -129,21 +122,7 @@ fn check(
     host: &str,
     preset: &Path,
 ) -> Result<(ClusterSpec, ClusterSpec), String> {
-    if !cluster.admin_conf().is_file() || !cluster.preset().is_file() {
-        return Err(format!(
-            "cluster {} is not installed from this state directory (no {}): no node to remove",
-            given.name,
-            cluster.admin_conf().display()
-        ));
-    }
-    let installed = crate::spec::load_file(&cluster.preset())
-        .map(|p| p.spec)
-        .map_err(|e| {
-            format!(
-                "cannot read the preset the cluster's last run applied, {}: {e}",
-                cluster.preset().display()
-            )
-        })?;
+    let installed = super::here::installed(cluster, given.name.as_str(), "remove")?;
     let Some(h) = installed.hosts.iter().find(|h| h.name.as_str() == host) else {
         let names: Vec<&str> = installed.hosts.iter().map(|h| h.name.as_str()).collect();
         return Err(format!(

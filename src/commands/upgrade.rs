@@ -16,7 +16,6 @@ use crate::launch;
 use crate::plan::{self, Upgrade};
 use crate::spec::layout::Layout;
 use crate::spec::{ClusterSpec, KubeVersion, PackageSource};
-use crate::state::ClusterState;
 
 /// What `kubewiz upgrade` was asked to do.
 pub struct UpgradeArgs<'a> {
@@ -50,7 +49,7 @@ pub fn run(state_dir: Option<&Path>, args: UpgradeArgs<'_>) -> ExitCode {
         Ok(loaded) => loaded,
         Err(code) => return code,
     };
-    let installed = match installed(&cluster, &given) {
+    let installed = match super::here::installed(&cluster, given.name.as_str(), "upgrade") {
         Ok(spec) => spec,
         Err(e) => {
             eprintln!("kubewiz: {e}");
@@ -120,15 +119,7 @@ pub fn run(state_dir: Option<&Path>, args: UpgradeArgs<'_>) -> ExitCode {
         );
         return code;
     }
-    let journal = launch::day2_journal(&cluster, RunKind::Upgrade);
-    let kept = crate::state::write_atomic(&cluster.preset(), target_text.as_bytes(), 0o644)
-        .map_err(|e| format!("{}: {e}", cluster.preset().display()))
-        .and_then(|()| match std::fs::remove_file(&journal) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                Err(format!("{}: {e}", journal.display()))
-            }
-            _ => Ok(()),
-        });
+    let kept = super::here::finished(&cluster, RunKind::Upgrade, &target_text, || Ok(()));
     if let Err(e) = kept {
         eprintln!("kubewiz: the cluster runs {to}, but its record was not updated: {e}");
         return ExitCode::from(EXIT_FAILED);
@@ -144,25 +135,6 @@ pub fn run(state_dir: Option<&Path>, args: UpgradeArgs<'_>) -> ExitCode {
         args.preset.display()
     );
     code
-}
-
-/// The spec the cluster's last run applied; the cluster must be installed.
-fn installed(cluster: &ClusterState, given: &ClusterSpec) -> Result<ClusterSpec, String> {
-    if !cluster.admin_conf().is_file() || !cluster.preset().is_file() {
-        return Err(format!(
-            "cluster {} is not installed from this state directory (no {}): nothing to upgrade",
-            given.name,
-            cluster.admin_conf().display()
-        ));
-    }
-    crate::spec::load_file(&cluster.preset())
-        .map(|p| p.spec)
-        .map_err(|e| {
-            format!(
-                "cannot read the preset the cluster's last run applied, {}: {e}",
-                cluster.preset().display()
-            )
-        })
 }
 
 /// An upgrade changes the version and nothing else: the preset says the installed
