@@ -285,6 +285,45 @@ pub fn read(path: &Path) -> Result<Checked, Error> {
     })
 }
 
+/// The name `kubewiz backup` gives an archive of `cluster` taken at `stamp`
+/// (`YYYYMMDDTHHMMSSZ`, UTC).
+pub fn file_name(cluster: &str, stamp: &str) -> String {
+    format!("{cluster}-{stamp}.tar.gz")
+}
+
+/// Deletes all but the newest `keep` archives of `cluster` in `dir` (by the time in
+/// their names), each with its `.sha256`; only files named as [`file_name`] names them
+/// are touched. The deleted archives, oldest first.
+pub fn prune(dir: &Path, cluster: &str, keep: usize) -> std::io::Result<Vec<PathBuf>> {
+    let prefix = format!("{cluster}-");
+    let mut archives: Vec<(String, PathBuf)> = std::fs::read_dir(dir)?
+        .filter_map(Result::ok)
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let stamp = name.strip_prefix(&prefix)?.strip_suffix(".tar.gz")?;
+            let is_stamp = stamp.len() == 16
+                && stamp.bytes().enumerate().all(|(i, b)| match i {
+                    8 => b == b'T',
+                    15 => b == b'Z',
+                    _ => b.is_ascii_digit(),
+                });
+            (is_stamp && e.path().is_file()).then(|| (stamp.to_owned(), e.path()))
+        })
+        .collect();
+    archives.sort();
+    let old = archives.len().saturating_sub(keep);
+    let mut deleted = Vec::new();
+    for (_, path) in archives.into_iter().take(old) {
+        std::fs::remove_file(&path)?;
+        match std::fs::remove_file(sidecar(&path)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+        deleted.push(path);
+    }
+    Ok(deleted)
+}
+
 /// A path of plain names only: no root, no `..`, nothing empty.
 fn plain_relative(name: &str) -> bool {
     !name.is_empty()
@@ -399,6 +438,44 @@ mod tests {
         std::fs::write(&path, gz.finish().unwrap()).unwrap();
         let err = read(&path).unwrap_err().to_string();
         assert!(err.contains("etcd/snapshot.db has 14 bytes"), "{err}");
+    }
+
+    #[test]
+    fn pruning_keeps_the_newest_and_touches_nothing_else() {
+        let dir = tempfile::tempdir().unwrap();
+        let stamps = ["20261201T020000Z", "20261202T020000Z", "20261203T020000Z"];
+        for stamp in stamps {
+            let path = dir.path().join(file_name("lab", stamp));
+            write(&path, "lab", stamp, "m1", &members()).unwrap();
+        }
+        // Not this cluster's, not an archive's name: never touched.
+        for other in [
+            "lab2-20261101T020000Z.tar.gz",
+            "lab-notes.tar.gz",
+            "lab-20261101T020000Z.txt",
+        ] {
+            std::fs::write(dir.path().join(other), "x").unwrap();
+        }
+        let deleted = prune(dir.path(), "lab", 2).unwrap();
+        assert_eq!(deleted, [dir.path().join(file_name("lab", stamps[0]))]);
+        let mut left: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        assert_eq!(
+            left,
+            [
+                "lab-20261101T020000Z.txt",
+                "lab-20261202T020000Z.tar.gz",
+                "lab-20261202T020000Z.tar.gz.sha256",
+                "lab-20261203T020000Z.tar.gz",
+                "lab-20261203T020000Z.tar.gz.sha256",
+                "lab-notes.tar.gz",
+                "lab2-20261101T020000Z.tar.gz",
+            ]
+        );
+        assert!(prune(dir.path(), "lab", 2).unwrap().is_empty());
     }
 
     #[test]

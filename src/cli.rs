@@ -163,6 +163,10 @@ pub enum Command {
         /// directory]
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
+        /// Once the new archive is written, delete all but the newest N archives of the
+        /// cluster in that directory [default: delete none]
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+        keep: Option<u64>,
         /// Do not ask for confirmation
         #[arg(long)]
         yes: bool,

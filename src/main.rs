@@ -100,6 +100,7 @@ fn run(cli: &Cli, state_dir: Option<&Path>) -> ExitCode {
         Some(Command::Backup {
             preset,
             out,
+            keep,
             yes,
             dry_run,
         }) => commands::backup::run(
@@ -107,6 +108,7 @@ fn run(cli: &Cli, state_dir: Option<&Path>) -> ExitCode {
             commands::backup::BackupArgs {
                 preset,
                 out: out.as_deref(),
+                keep: keep.map(|k| usize::try_from(k).unwrap_or(usize::MAX)),
                 yes: *yes,
                 dry_run: *dry_run,
                 syslog,

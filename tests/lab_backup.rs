@@ -3,7 +3,8 @@
 //! kubectl, tar and sha256sum): a ConfigMap written before the backup is there again
 //! after `kubewiz reset` and `kubewiz restore`, read through the endpoint with the
 //! operator's old admin.conf, and one written after the backup is not. The archive is
-//! private, checks with `sha256sum -c` and lists its manifest first with `tar`; a copy
+//! private, checks with `sha256sum -c` and lists its manifest first with `tar`, and
+//! `--keep 1` deletes the archive before it; a copy
 //! with one byte changed is refused before any host is touched, and so is a restore
 //! onto the cluster while it still answers. With external etcd every member restores
 //! the snapshot; with stacked etcd the first control plane restores it and the others
@@ -136,16 +137,42 @@ fn backup_reset_restore(topology: Topology) -> Option<(cluster::Setup, PathBuf)>
     let dry = backup("--dry-run");
     assert!(dry.status.success(), "{}", cluster::text(&dry));
     assert!(!out_dir.exists(), "a dry run wrote an archive");
-    let out = backup("--yes");
-    assert!(out.status.success(), "{}", cluster::text(&out));
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    let archive = PathBuf::from(
-        stdout
-            .lines()
-            .find_map(|l| l.strip_prefix(&format!("backup of cluster {name}: ")))
-            .and_then(|l| l.split(" (").next())
-            .unwrap_or_else(|| panic!("no archive named:\n{stdout}")),
+    let archive_of = |out: &Output| {
+        assert!(out.status.success(), "{}", cluster::text(out));
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        PathBuf::from(
+            stdout
+                .lines()
+                .find_map(|l| l.strip_prefix(&format!("backup of cluster {name}: ")))
+                .and_then(|l| l.split(" (").next())
+                .unwrap_or_else(|| panic!("no archive named:\n{stdout}")),
+        )
+    };
+    let first = archive_of(&backup("--yes"));
+    // Archives are named to the second; a second one with --keep 1 deletes the first.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let out = kubewiz(
+        state,
+        &[
+            "backup",
+            "--preset",
+            preset,
+            "--out",
+            out_dir.to_str().unwrap(),
+            "--keep",
+            "1",
+            "--yes",
+        ],
     );
+    let archive = archive_of(&out);
+    assert_ne!(archive, first);
+    assert!(
+        String::from_utf8_lossy(&out.stdout)
+            .contains(&format!("deleted the older archive {}", first.display())),
+        "{}",
+        cluster::text(&out)
+    );
+    assert!(!first.exists(), "--keep 1 kept {}", first.display());
     assert_eq!(archive.parent(), Some(out_dir.as_path()));
     let mode = fs::metadata(&archive).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600, "the archive holds the cluster's keys");

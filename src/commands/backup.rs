@@ -20,6 +20,8 @@ pub struct BackupArgs<'a> {
     pub preset: &'a Path,
     /// The directory the archive goes to [default: the cluster's `backups/`].
     pub out: Option<&'a Path>,
+    /// Keep only the newest this many archives of the cluster in the directory.
+    pub keep: Option<usize>,
     pub yes: bool,
     pub dry_run: bool,
     pub syslog: bool,
@@ -102,6 +104,25 @@ pub fn run(state_dir: Option<&Path>, args: BackupArgs<'_>) -> ExitCode {
                 args.preset.display(),
                 path.display()
             );
+            if let Some(keep) = args.keep {
+                match archive::prune(&out_dir, spec.name.as_str(), keep) {
+                    Ok(deleted) => {
+                        for old in deleted {
+                            println!(
+                                "deleted the older archive {} (--keep {keep})",
+                                old.display()
+                            );
+                        }
+                    }
+                    Err(e) => {
+                        eprintln!(
+                            "kubewiz: the backup is written, but older archives in {} could not be deleted: {e}",
+                            out_dir.display()
+                        );
+                        return ExitCode::from(EXIT_FAILED);
+                    }
+                }
+            }
             code
         }
         Err(e) => {
@@ -163,7 +184,7 @@ fn pack(
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let path = out_dir.join(format!("{name}-{stamp}.tar.gz"));
+    let path = out_dir.join(archive::file_name(&name, &stamp));
     let written =
         archive::write(&path, &name, &created, host, &members).map_err(|e| e.to_string())?;
     Ok((path, written))
