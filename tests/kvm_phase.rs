@@ -423,7 +423,13 @@ fn a_second_run_changes_nothing() {
         &uri_of(&fixture()),
         "presets/kvm-lab.toml",
     );
-    assert_eq!(resumed.status.code(), Some(0), "{}", stdout(&resumed));
+    assert_eq!(
+        resumed.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&resumed),
+        String::from_utf8_lossy(&resumed.stderr)
+    );
     assert_eq!(
         outcome(&audit(first_state.path(), "kvm-lab")),
         serde_json::json!({ "status": "skipped", "reason": "finished in an earlier run" })

@@ -32,6 +32,9 @@ use crate::state::ClusterState;
 /// How long the last events may take to reach a client that reads slowly, once the
 /// run has ended.
 const LAST_WORDS: Duration = Duration::from_secs(10);
+/// How long a run that ended before any client attached waits for the client that
+/// started it, which connects right after the engine says it is ready.
+const FIRST_CLIENT: Duration = Duration::from_secs(5);
 
 /// The engine process: reads its [`Job`] from standard input and runs it.
 pub fn main() -> ExitCode {
@@ -108,7 +111,8 @@ pub fn main() -> ExitCode {
         say("ready");
         let mut handle = runner::start(ready.plan, ready.transport, ready.options);
         let hub = Arc::new(Mutex::new(Hub::default()));
-        let accepting = tokio::spawn(accept(listener, hub.clone(), handle.canceller()));
+        let (stop_accepting, stop) = tokio::sync::watch::channel(false);
+        let accepting = tokio::spawn(accept(listener, hub.clone(), handle.canceller(), stop));
         while let Some(stamped) = handle.events.recv().await {
             match serde_json::to_string(&stamped) {
                 Ok(line) => hub_lock(&hub).send(Arc::from(line + "\n")),
@@ -129,7 +133,17 @@ pub fn main() -> ExitCode {
             tracing::warn!(error = %e, "the finished restore's snapshot stayed");
             eprintln!("kubewiz engine: {e}");
         }
-        accepting.abort();
+        // A run can end within milliseconds (every step done before): the client that
+        // started it gets it whole, and a client still waiting in the listener's queue
+        // is served, not reset when the listener goes.
+        let deadline = tokio::time::Instant::now() + FIRST_CLIENT;
+        while hub_lock(&hub).attached == 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let _ = stop_accepting.send(true);
+        if tokio::time::timeout(Duration::from_secs(2), accepting).await.is_err() {
+            tracing::warn!("the listener did not stop in 2 s");
+        }
         if let Err(e) = std::fs::remove_file(&socket) {
             tracing::warn!(socket = %socket.display(), error = %e, "the socket could not be removed");
             eprintln!("kubewiz engine: cannot remove {}: {e}", socket.display());
@@ -189,6 +203,8 @@ struct Hub {
     history: Vec<Arc<str>>,
     clients: Vec<mpsc::UnboundedSender<Arc<str>>>,
     writers: Vec<JoinHandle<()>>,
+    /// How many clients attached so far.
+    attached: usize,
 }
 
 impl Hub {
@@ -208,16 +224,31 @@ fn hub_lock(hub: &Mutex<Hub>) -> std::sync::MutexGuard<'_, Hub> {
     hub.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-async fn accept(listener: UnixListener, hub: Arc<Mutex<Hub>>, canceller: Canceller) {
+/// Serves clients until `stop` says the run ended; then serves those already waiting
+/// in the listener's queue, and stops.
+async fn accept(
+    listener: UnixListener,
+    hub: Arc<Mutex<Hub>>,
+    canceller: Canceller,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
     loop {
-        match listener.accept().await {
-            Ok((stream, _)) => serve(stream, &hub, canceller.clone()),
-            Err(e) => {
-                tracing::warn!(error = %e, "a client could not be accepted");
-                eprintln!("kubewiz engine: a client could not be accepted: {e}");
-                tokio::time::sleep(Duration::from_millis(200)).await;
-            }
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => serve(stream, &hub, canceller.clone()),
+                Err(e) => {
+                    tracing::warn!(error = %e, "a client could not be accepted");
+                    eprintln!("kubewiz engine: a client could not be accepted: {e}");
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+            },
+            _ = stop.changed() => break,
         }
+    }
+    while let Ok(Ok((stream, _))) =
+        tokio::time::timeout(Duration::from_millis(50), listener.accept()).await
+    {
+        serve(stream, &hub, canceller.clone());
     }
 }
 
@@ -228,6 +259,7 @@ fn serve(stream: UnixStream, hub: &Mutex<Hub>, canceller: Canceller) {
     let mut hub = hub_lock(hub);
     let history = hub.history.clone();
     hub.clients.push(tx);
+    hub.attached += 1;
     tracing::info!(replayed = history.len(), "a client attached");
     let writer = tokio::spawn(async move {
         for line in history {

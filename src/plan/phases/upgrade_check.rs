@@ -21,7 +21,7 @@ fn steps(b: &Builder) -> Vec<HostSteps> {
     let nodes: Vec<&str> = b.layout.nodes().map(|h| h.name.as_str()).collect();
     let to = up.to;
     // Checks, not changes: waits run on every run, never skipped as done before, and
-    // give a node turning Ready a minute.
+    // give a node turning Ready half a minute.
     // One line per node: name, Ready's status, its message, the kubelet's version.
     s.wait(
         "nodes",
