@@ -75,13 +75,7 @@ pub fn run(state_dir: Option<&Path>, args: BackupArgs<'_>) -> ExitCode {
         .join(format!("backup-{}.snapshot", std::process::id()));
     let local = crate::generate::local(&cluster, &crate::kvm::connect_uri());
     let plan = plan::backup::build(&layout, &local, &spool);
-    let options = match launch::backup_options(&spec, &pki, &cluster, &preset_text, args.dry_run) {
-        Ok(o) => o,
-        Err(e) => {
-            eprintln!("kubewiz: {e}");
-            return ExitCode::from(EXIT_FAILED);
-        }
-    };
+    let options = launch::backup_options(&spec, &pki, &cluster, &preset_text, args.dry_run);
     let code = super::here::run_plan(plan, &spec, options, args.dry_run, args.syslog);
     if args.dry_run || code != ExitCode::from(EXIT_OK) {
         let _ = std::fs::remove_file(&spool);

@@ -119,20 +119,14 @@ pub fn run(state_dir: Option<&Path>, args: RenewArgs<'_>) -> ExitCode {
     };
     let local = crate::generate::local(&cluster, &crate::kvm::connect_uri());
     let plan = plan::certs::build(&layout, &files, &local, &renewed);
-    let options = match launch::day2_options(
+    let options = launch::day2_options(
         RunKind::CertsRenew,
         &spec,
         &pki,
         &cluster,
         &preset_text,
         args.dry_run,
-    ) {
-        Ok(o) => o,
-        Err(e) => {
-            eprintln!("kubewiz: {e}");
-            return ExitCode::from(EXIT_FAILED);
-        }
-    };
+    );
     let journal = launch::day2_journal(&cluster, RunKind::CertsRenew);
     let code = super::here::run_plan(plan, &spec, options, args.dry_run, args.syslog);
     if args.dry_run || code != ExitCode::from(EXIT_OK) {

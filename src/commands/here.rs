@@ -88,14 +88,22 @@ pub(super) fn finished(
 /// Runs `plan` of `spec`'s cluster with `options` in this process, over SSH (host keys
 /// were accepted, if at all, by the install) or, for a dry run, printed first and run
 /// on the dry-run transport; line output on stdout and a summary at the end. The exit
-/// code says whether every step succeeded.
+/// code says whether every step succeeded; options that could not be made (the audit
+/// log, the journal) are said and nothing runs.
 pub(super) fn run_plan(
     plan: Plan,
     spec: &ClusterSpec,
-    options: runner::RunOptions,
+    options: Result<runner::RunOptions, String>,
     dry_run: bool,
     syslog: bool,
 ) -> ExitCode {
+    let options = match options {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("kubewiz: {e}");
+            return ExitCode::from(EXIT_FAILED);
+        }
+    };
     let transport: Arc<dyn Transport> = if dry_run {
         print!("{plan}");
         Arc::new(DryRun::new(0.0))

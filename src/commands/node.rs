@@ -62,20 +62,14 @@ pub fn remove(state_dir: Option<&Path>, args: NodeArgs<'_>) -> ExitCode {
         Err(code) => return code,
     };
     let remaining_text = crate::spec::to_toml(&remaining);
-    let options = match launch::day2_options(
+    let options = launch::day2_options(
         RunKind::NodeRemove,
         &installed,
         &pki,
         &cluster,
         &remaining_text,
         args.dry_run,
-    ) {
-        Ok(o) => o,
-        Err(e) => {
-            eprintln!("kubewiz: {e}");
-            return ExitCode::from(EXIT_FAILED);
-        }
-    };
+    );
     let code = super::here::run_plan(plan, &installed, options, args.dry_run, args.syslog);
     if args.dry_run {
         return code;

@@ -95,20 +95,14 @@ pub fn run(state_dir: Option<&Path>, args: UpgradeArgs<'_>) -> ExitCode {
         Err(code) => return code,
     };
     let target_text = crate::spec::to_toml(&target);
-    let options = match launch::day2_options(
+    let options = launch::day2_options(
         RunKind::Upgrade,
         &target,
         &pki,
         &cluster,
         &target_text,
         args.dry_run,
-    ) {
-        Ok(o) => o,
-        Err(e) => {
-            eprintln!("kubewiz: {e}");
-            return ExitCode::from(EXIT_FAILED);
-        }
-    };
+    );
     let code = super::here::run_plan(plan, &target, options, args.dry_run, args.syslog);
     if args.dry_run {
         return code;

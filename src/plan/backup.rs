@@ -8,8 +8,6 @@ use super::phases::{self, Builder};
 use super::{Local, Plan};
 use crate::spec::layout::Layout;
 
-pub use super::phases::backup_etcd::SNAPSHOT_ON_HOST;
-
 /// The backup plan for `layout`: the snapshot ends up at `to` on the KVM host.
 pub fn build(layout: &Layout, local: &Local, to: &Path) -> Plan {
     let mut b = Builder::new(layout, &[], local);
@@ -32,11 +30,7 @@ mod tests {
             .join(preset);
         let spec = crate::spec::load_file(&path).unwrap().spec;
         let layout = Layout::new(&spec).unwrap();
-        let local = Local {
-            libvirt_uri: "test:///default".into(),
-            state_dir: "/nonexistent".into(),
-            hosts_file: "/nonexistent/hosts".into(),
-        };
+        let local = crate::plan::test_local();
         build(&layout, &local, Path::new("/state/spool/snapshot.db"))
     }
 

@@ -42,11 +42,7 @@ mod tests {
         let issued =
             renew::reissue(&mut pki, &layout, &picked, time::OffsetDateTime::now_utc()).unwrap();
         let files = crate::render::render(&spec, &pki).unwrap();
-        let local = Local {
-            libvirt_uri: "test:///default".into(),
-            state_dir: "/nonexistent".into(),
-            hosts_file: "/nonexistent/hosts".into(),
-        };
+        let local = crate::plan::test_local();
         build(&layout, &files, &local, &issued)
     }
 

@@ -100,6 +100,17 @@ pub struct Restore {
     pub token: String,
 }
 
+/// The KVM host of the plans built by unit tests: libvirt's test driver, a state
+/// directory that is never written.
+#[cfg(test)]
+pub(crate) fn test_local() -> Local {
+    Local {
+        libvirt_uri: "test:///default".into(),
+        state_dir: "/nonexistent".into(),
+        hosts_file: "/nonexistent/hosts".into(),
+    }
+}
+
 /// What the plan needs to know of the KVM host kubewiz runs on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Local {

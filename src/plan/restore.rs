@@ -31,11 +31,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (pki, _) = crate::pki::load_or_create(dir.path(), &layout).unwrap();
         let files = crate::render::render(&spec, &pki).unwrap();
-        let local = Local {
-            libvirt_uri: "test:///default".into(),
-            state_dir: "/nonexistent".into(),
-            hosts_file: "/nonexistent/hosts".into(),
-        };
+        let local = crate::plan::test_local();
         let restore = Restore {
             snapshot: "/state/restore/snapshot.db".into(),
             sha256: "ab".repeat(32),

@@ -38,11 +38,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (pki, _) = crate::pki::load_or_create(dir.path(), &layout).unwrap();
         let files = crate::render::render(&spec, &pki).unwrap();
-        let local = Local {
-            libvirt_uri: "test:///default".into(),
-            state_dir: "/nonexistent".into(),
-            hosts_file: "/nonexistent/hosts".into(),
-        };
+        let local = crate::plan::test_local();
         let upgrade = Upgrade {
             from: KubeVersion::new(1, 34, 2),
             to: KubeVersion::new(1, 35, 0),

@@ -83,7 +83,7 @@ async fn phase_of(run: Arc<Run>, phase: Phase) -> Vec<String> {
             let batch = batch.clone();
             let stop_starting = stop_starting.clone();
             tasks.push(tokio::spawn(async move {
-                let _batch = match batch {
+                let batch_permit = match batch {
                     Some(b) => Some(b.acquire_owned().await.expect("never closed")),
                     None => None,
                 };
@@ -100,7 +100,7 @@ async fn phase_of(run: Arc<Run>, phase: Phase) -> Vec<String> {
                     return (host_name, None);
                 }
                 let ok = host_steps(run, phase_name, host).await;
-                if !ok && _batch.is_some() {
+                if !ok && batch_permit.is_some() {
                     stop_starting.store(true, std::sync::atomic::Ordering::SeqCst);
                 }
                 (host_name, Some(ok))

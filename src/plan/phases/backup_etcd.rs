@@ -14,7 +14,7 @@ use crate::spec::layout::Layout;
 pub const PHASE: PhaseDef = PhaseDef::on_hosts("backup-etcd", "Take an etcd snapshot", steps);
 
 /// Where the snapshot is made on the host, private to root, until it is copied.
-pub const SNAPSHOT_ON_HOST: &str = "/var/lib/kubewiz/backup/snapshot.db";
+const SNAPSHOT_ON_HOST: &str = "/var/lib/kubewiz/backup/snapshot.db";
 
 /// The host a backup takes its snapshot on.
 pub fn snapshot_host<'a>(layout: &Layout<'a>) -> &'a HostSpec {

@@ -415,11 +415,7 @@ mod tests {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("presets/kvm-lab.toml");
         let spec = crate::spec::load_file(&path).unwrap().spec;
         let layout = Layout::new(&spec).unwrap();
-        let local = Local {
-            libvirt_uri: "test:///default".into(),
-            state_dir: "/nonexistent".into(),
-            hosts_file: "/nonexistent/hosts".into(),
-        };
+        let local = crate::plan::test_local();
         let plan = build(&layout, &[], &local);
         for (phase, host, step) in plan.steps() {
             assert!(
