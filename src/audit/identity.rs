@@ -11,8 +11,6 @@ use std::process::Command;
 
 use serde::{Deserialize, Serialize};
 
-use crate::digest::sha256_hex;
-
 /// What `/proc/self/loginuid` holds when no login session set it.
 const NO_LOGIN_UID: u32 = u32::MAX;
 
@@ -177,8 +175,10 @@ fn executable_sha256() -> String {
         Ok(p) => p,
         Err(e) => return format!("cannot find the executable: {e}"),
     };
-    match std::fs::read(&exe) {
-        Ok(bytes) => sha256_hex(&bytes),
+    // Read a piece at a time: the program is tens of MiB, more than the rest of a run
+    // holds at its peak.
+    match crate::digest::sha256_file_hex(&exe) {
+        Ok((hex, _)) => hex,
         Err(e) => format!("cannot read {}: {e}", Path::new(&exe).display()),
     }
 }

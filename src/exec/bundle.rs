@@ -2,28 +2,31 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
+use super::transport::LocalFile;
 use crate::plan::BundlePick;
 
-/// The bundle's programs, read from the KVM host once per run and shared by every
-/// host's upload: a bundle is hundreds of megabytes, and a copy per host would
-/// multiply kubewiz's memory by the hosts uploading at once. A file whose size or
-/// modification time changed since it was read is read again.
+/// The bundle's programs, hashed once per run and shared by every host's upload; each
+/// upload then reads its program from disk a piece at a time as it is sent
+/// ([`LocalFile`]), so kubewiz's memory does not grow with the bundle's size or with the
+/// hosts uploading at once. A file whose size or modification time changed since it was
+/// hashed is hashed again; a change the look misses is caught by the host's check of
+/// what arrived.
 #[derive(Default)]
-pub struct BundleCache(Mutex<BTreeMap<PathBuf, Cached>>);
+pub struct BundleCache(tokio::sync::Mutex<BTreeMap<PathBuf, Cached>>);
 
-/// A program of the bundle: its file name and content.
-pub type Program = (String, Arc<[u8]>);
+/// A program of the bundle: its file name and the file to send.
+pub type Program = (String, Arc<LocalFile>);
 
 struct Cached {
     modified: Option<std::time::SystemTime>,
-    content: Arc<[u8]>,
+    file: Arc<LocalFile>,
 }
 
 impl BundleCache {
     /// The programs of the bundle directory `dir` that `pick` takes, by name.
-    pub fn files(&self, dir: &Path, pick: &BundlePick) -> Result<Vec<Program>, String> {
+    pub async fn files(&self, dir: &Path, pick: &BundlePick) -> Result<Vec<Program>, String> {
         let entries = std::fs::read_dir(dir).map_err(|e| {
             format!(
                 "cannot read the bundle directory {}: {e}; packages.bundle_dir must hold bin/",
@@ -60,27 +63,34 @@ impl BundleCache {
             ));
         }
         found.sort_by(|a, b| a.0.cmp(&b.0));
-        let mut cache = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        found
-            .into_iter()
-            .map(|(name, path, meta)| {
-                let modified = meta.modified().ok();
-                if let Some(c) = cache.get(&path)
-                    && c.content.len() as u64 == meta.len()
-                    && c.modified == modified
-                {
-                    return Ok((name, c.content.clone()));
-                }
-                let content: Arc<[u8]> = std::fs::read(&path)
-                    .map_err(|e| format!("{}: {e}", path.display()))?
-                    .into();
-                let cached = Cached {
+        // Held while a program is hashed: the hosts that need it wait for the one reading
+        // it rather than each reading it too.
+        let mut cache = self.0.lock().await;
+        let mut programs = Vec::with_capacity(found.len());
+        for (name, path, meta) in found {
+            let modified = meta.modified().ok();
+            if let Some(c) = cache.get(&path)
+                && c.file.len == meta.len()
+                && c.modified == modified
+            {
+                programs.push((name, c.file.clone()));
+                continue;
+            }
+            let source = path.clone();
+            let file = tokio::task::spawn_blocking(move || LocalFile::hash(source))
+                .await
+                .map_err(|e| format!("{}: the read stopped: {e}", path.display()))?
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+            let file = Arc::new(file);
+            cache.insert(
+                path,
+                Cached {
                     modified,
-                    content: content.clone(),
-                };
-                cache.insert(path, cached);
-                Ok((name, content))
-            })
-            .collect()
+                    file: file.clone(),
+                },
+            );
+            programs.push((name, file));
+        }
+        Ok(programs)
     }
 }

@@ -8,7 +8,7 @@ use tokio::sync::mpsc;
 
 use super::events::Stream;
 use super::facts;
-use super::transport::{BoxFuture, Line, Session, Transport, TransportError};
+use super::transport::{BoxFuture, Line, LocalFile, Session, Transport, TransportError};
 use crate::spec::{HostSpec, SshSpec};
 
 /// A transport that runs nothing.
@@ -129,6 +129,18 @@ impl Session for DrySession {
         _path: &'a str,
         _mode: u32,
         _content: &'a [u8],
+    ) -> BoxFuture<'a, Result<bool, TransportError>> {
+        Box::pin(async move {
+            pause(self.pace, 40).await;
+            Ok(true)
+        })
+    }
+
+    fn upload_file<'a>(
+        &'a self,
+        _path: &'a str,
+        _mode: u32,
+        _file: &'a LocalFile,
     ) -> BoxFuture<'a, Result<bool, TransportError>> {
         Box::pin(async move {
             pause(self.pace, 40).await;

@@ -15,11 +15,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use openssh::{KnownHosts, SessionBuilder, Stdio};
-use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::sync::{Semaphore, mpsc};
 
 use super::events::Stream;
-use super::transport::{BoxFuture, Line, Session, Transport, TransportError};
+use super::transport::{BoxFuture, Line, LocalFile, Session, Transport, TransportError};
 use crate::digest::sha256_hex;
 use crate::plan::record::{RECORD_DIR, keep_original};
 use crate::shell::quote;
@@ -500,12 +500,90 @@ impl SshSession {
         }
     }
 
+    /// Writes `path` from `feed`, whose SHA-256 is `sum`, atomically (see
+    /// [`Session::upload`]).
+    async fn write_file(
+        &self,
+        path: &str,
+        mode: u32,
+        sum: &str,
+        feed: Feed<'_>,
+    ) -> Result<bool, TransportError> {
+        if !path.starts_with('/') || path.ends_with('/') {
+            return Err(TransportError::Remote(format!(
+                "{}: cannot upload to {path}: not an absolute file path",
+                self.target.name
+            )));
+        }
+        let mode = mode & 0o7777;
+        let quoted = quote(path);
+        // The file is left alone when it already has this content, mode and owner.
+        let same = format!(
+            "[ -f {quoted} ] && [ \"$(stat -c '%a %u' -- {quoted})\" = '{mode:o} 0' ] && \
+             [ \"$(sha256sum < {quoted})\" = '{sum}  -' ]"
+        );
+        // A large file is compared first, so an unchanged one is not sent at all;
+        // a small one is compared and written in one round trip.
+        if feed.len() > SMALL_UPLOAD as u64 {
+            let current = self.exec(&same, None, Duration::from_secs(60)).await?;
+            if current.code == 0 {
+                return Ok(false);
+            }
+        }
+        let dir = match path.rsplit_once('/') {
+            Some(("", _)) | None => "/".to_owned(),
+            Some((dir, _)) => dir.to_owned(),
+        };
+        let qdir = quote(&dir);
+        // umask 022 makes every created parent 0755; mktemp makes the file 0600 until
+        // the mode is applied; the content is checked before the rename, so a cut
+        // connection never leaves a partial file in place; the temporary file is removed
+        // on every way out, also when sshd died and writing an error kills the shell
+        // (SIGPIPE), which skips a plain EXIT trap. No fsync: the rename is
+        // what makes the change atomic (ext4 and xfs flush a file renamed over another).
+        //
+        // The first time kubewiz replaces a file it keeps the original, and it notes
+        // the files and directories it creates (see [`RECORD_DIR`]), so `kubewiz
+        // reset` can put the host back as it was.
+        let record = RECORD_DIR;
+        let keep = keep_original(path);
+        let write = format!(
+            "set -e; umask 022; \
+             if {same}; then cat > /dev/null; echo unchanged; exit 0; fi; \
+             if [ -d {quoted} ]; then echo {quoted}' is a directory' >&2; exit 1; fi; \
+             mkdir -p {record}/orig {record}/new; \
+             d={qdir}; while [ ! -d \"$d\" ]; do printf '%s\\n' \"$d\" >> {record}/dirs; d=$(dirname -- \"$d\"); done; \
+             [ -d {qdir} ] || mkdir -p -- {qdir}; \
+             tmp=$(mktemp {qdir}/.kubewiz.XXXXXXXX); \
+             trap 'rm -f \"$tmp\"' EXIT; trap 'exit 1' HUP INT TERM PIPE; \
+             cat > \"$tmp\"; \
+             [ \"$(sha256sum < \"$tmp\")\" = '{sum}  -' ] || {{ rm -f \"$tmp\"; echo 'the content that arrived does not match what was sent: it was cut off, or the file changed while it was sent' >&2; exit 1; }}; \
+             chown 0:0 \"$tmp\"; chmod {mode:o} \"$tmp\"; \
+             {keep}; \
+             mv -f \"$tmp\" {quoted}; echo written"
+        );
+        let timeout = Duration::from_secs(60) + Duration::from_secs(feed.len() / (1 << 20));
+        let done = self.exec(&write, Some(feed), timeout).await?;
+        if done.code != 0 {
+            return Err(TransportError::Remote(format!(
+                "{}: cannot write {path} (exit {}): {}",
+                self.target.name,
+                done.code,
+                tail(&done.stderr)
+            )));
+        }
+        if String::from_utf8_lossy(&done.stdout).trim() == "unchanged" {
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
     /// Runs the POSIX sh `script` with `input` on stdin, collecting its output (for the
     /// transport's own small scripts: uploads, reads, kills).
     async fn exec(
         &self,
         script: &str,
-        input: Option<&[u8]>,
+        input: Option<Feed<'_>>,
         timeout: Duration,
     ) -> Result<Finished, TransportError> {
         let _permit = self
@@ -522,11 +600,10 @@ impl SshSession {
             let stdout = child.stdout().take();
             let stderr = child.stderr().take();
             let feed = async move {
-                if let (Some(mut stdin), Some(input)) = (stdin, input) {
-                    stdin.write_all(input).await?;
-                    stdin.shutdown().await?;
+                match (stdin, input) {
+                    (Some(mut stdin), Some(input)) => input.send(&mut stdin).await,
+                    _ => Ok(()),
                 }
-                Ok::<(), std::io::Error>(())
             };
             let (fed, stdout, stderr) = tokio::join!(feed, read_all(stdout), read_all(stderr));
             let code = match child.wait().await {
@@ -536,12 +613,17 @@ impl SshSession {
                     Err(e) => return Err(self.failure("the transfer was cut off", e).await),
                 },
             };
-            // A command that failed may not have read its input: its own error says more.
-            if let (Err(e), 0) = (fed, code) {
-                return Err(TransportError::Remote(format!(
-                    "{}: sending the input failed: {e}",
-                    self.target.name
-                )));
+            // A command that failed may not have read its input: its own error says more,
+            // unless the input could not be read here.
+            match (fed, code) {
+                (Err(FeedError::Local(e)), _) => return Err(TransportError::Remote(e)),
+                (Err(FeedError::Send(e)), 0) => {
+                    return Err(TransportError::Remote(format!(
+                        "{}: sending the input failed: {e}",
+                        self.target.name
+                    )));
+                }
+                _ => {}
             }
             Ok(Finished {
                 code,
@@ -569,6 +651,63 @@ fn exit_code_of(error: openssh::Error) -> Result<i32, openssh::Error> {
     match error {
         openssh::Error::Remote(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(127),
         other => Err(other),
+    }
+}
+
+/// What an upload sends on the command's stdin.
+#[derive(Clone, Copy)]
+enum Feed<'a> {
+    Bytes(&'a [u8]),
+    /// Read from the KVM host's file a piece at a time as the channel takes it.
+    File(&'a LocalFile),
+}
+
+/// Why an upload's input did not arrive whole.
+enum FeedError {
+    /// The KVM host's file could not be read, or is no longer what was hashed.
+    Local(String),
+    /// The channel to the host took no more.
+    Send(std::io::Error),
+}
+
+impl Feed<'_> {
+    fn len(&self) -> u64 {
+        match self {
+            Feed::Bytes(b) => b.len() as u64,
+            Feed::File(f) => f.len,
+        }
+    }
+
+    async fn send<W: AsyncWrite + Unpin>(self, to: &mut W) -> Result<(), FeedError> {
+        match self {
+            Feed::Bytes(b) => to.write_all(b).await.map_err(FeedError::Send)?,
+            Feed::File(f) => {
+                let local = |e: std::io::Error| {
+                    FeedError::Local(format!("cannot read {}: {e}", f.path.display()))
+                };
+                let file = tokio::fs::File::open(&f.path).await.map_err(local)?;
+                let mut from = BufReader::with_capacity(crate::digest::PIECE, file).take(f.len);
+                let mut sent = 0u64;
+                loop {
+                    let piece = from.fill_buf().await.map_err(local)?;
+                    if piece.is_empty() {
+                        break;
+                    }
+                    let n = piece.len();
+                    to.write_all(piece).await.map_err(FeedError::Send)?;
+                    from.consume(n);
+                    sent += n as u64;
+                }
+                if sent != f.len {
+                    return Err(FeedError::Local(format!(
+                        "{} shrank while it was sent: {sent} of {} bytes",
+                        f.path.display(),
+                        f.len
+                    )));
+                }
+            }
+        }
+        to.shutdown().await.map_err(FeedError::Send)
     }
 }
 
@@ -707,75 +846,21 @@ impl Session for SshSession {
         content: &'a [u8],
     ) -> BoxFuture<'a, Result<bool, TransportError>> {
         Box::pin(async move {
-            if !path.starts_with('/') || path.ends_with('/') {
-                return Err(TransportError::Remote(format!(
-                    "{}: cannot upload to {path}: not an absolute file path",
-                    self.target.name
-                )));
-            }
-            let mode = mode & 0o7777;
             let sum = sha256_hex(content);
-            let quoted = quote(path);
-            // The file is left alone when it already has this content, mode and owner.
-            let same = format!(
-                "[ -f {quoted} ] && [ \"$(stat -c '%a %u' -- {quoted})\" = '{mode:o} 0' ] && \
-                 [ \"$(sha256sum < {quoted})\" = '{sum}  -' ]"
-            );
-            // A large file is compared first, so an unchanged one is not sent at all;
-            // a small one is compared and written in one round trip.
-            if content.len() > SMALL_UPLOAD {
-                let current = self.exec(&same, None, Duration::from_secs(60)).await?;
-                if current.code == 0 {
-                    return Ok(false);
-                }
-            }
-            let dir = match path.rsplit_once('/') {
-                Some(("", _)) | None => "/".to_owned(),
-                Some((dir, _)) => dir.to_owned(),
-            };
-            let qdir = quote(&dir);
-            // umask 022 makes every created parent 0755; mktemp makes the file 0600 until
-            // the mode is applied; the content is checked before the rename, so a cut
-            // connection never leaves a partial file in place; the temporary file is removed
-            // on every way out, also when sshd died and writing an error kills the shell
-            // (SIGPIPE), which skips a plain EXIT trap. No fsync: the rename is
-            // what makes the change atomic (ext4 and xfs flush a file renamed over another).
-            //
-            // The first time kubewiz replaces a file it keeps the original, and it notes
-            // the files and directories it creates (see [`RECORD_DIR`]), so `kubewiz
-            // reset` can put the host back as it was.
-            let record = RECORD_DIR;
-            let keep = keep_original(path);
-            let write = format!(
-                "set -e; umask 022; \
-                 if {same}; then cat > /dev/null; echo unchanged; exit 0; fi; \
-                 if [ -d {quoted} ]; then echo {quoted}' is a directory' >&2; exit 1; fi; \
-                 mkdir -p {record}/orig {record}/new; \
-                 d={qdir}; while [ ! -d \"$d\" ]; do printf '%s\\n' \"$d\" >> {record}/dirs; d=$(dirname -- \"$d\"); done; \
-                 [ -d {qdir} ] || mkdir -p -- {qdir}; \
-                 tmp=$(mktemp {qdir}/.kubewiz.XXXXXXXX); \
-                 trap 'rm -f \"$tmp\"' EXIT; trap 'exit 1' HUP INT TERM PIPE; \
-                 cat > \"$tmp\"; \
-                 [ \"$(sha256sum < \"$tmp\")\" = '{sum}  -' ] || {{ rm -f \"$tmp\"; echo 'the uploaded content arrived incomplete' >&2; exit 1; }}; \
-                 chown 0:0 \"$tmp\"; chmod {mode:o} \"$tmp\"; \
-                 {keep}; \
-                 mv -f \"$tmp\" {quoted}; echo written"
-            );
-            let timeout =
-                Duration::from_secs(60) + Duration::from_secs((content.len() / (1 << 20)) as u64);
-            let done = self.exec(&write, Some(content), timeout).await?;
-            if done.code != 0 {
-                return Err(TransportError::Remote(format!(
-                    "{}: cannot write {path} (exit {}): {}",
-                    self.target.name,
-                    done.code,
-                    tail(&done.stderr)
-                )));
-            }
-            if String::from_utf8_lossy(&done.stdout).trim() == "unchanged" {
-                return Ok(false);
-            }
-            Ok(true)
+            self.write_file(path, mode, &sum, Feed::Bytes(content))
+                .await
+        })
+    }
+
+    fn upload_file<'a>(
+        &'a self,
+        path: &'a str,
+        mode: u32,
+        file: &'a LocalFile,
+    ) -> BoxFuture<'a, Result<bool, TransportError>> {
+        Box::pin(async move {
+            let feed = Feed::File(file);
+            self.write_file(path, mode, &file.sha256, feed).await
         })
     }
 

@@ -2,6 +2,7 @@
 //! with their output streamed line by line, atomic uploads, file reads.
 
 use std::future::Future;
+use std::path::PathBuf;
 use std::pin::Pin;
 use std::time::Duration;
 
@@ -18,6 +19,24 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 pub struct Line {
     pub stream: Stream,
     pub text: String,
+}
+
+/// A file of the KVM host to upload as it is read (a bundle's program, an etcd
+/// snapshot), with the length and SHA-256 it was found to have, so its content is never
+/// held in memory whole and a change after it was hashed is caught on the host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalFile {
+    pub path: PathBuf,
+    pub len: u64,
+    pub sha256: String,
+}
+
+impl LocalFile {
+    /// Reads `path` once to learn its length and SHA-256 (blocking).
+    pub fn hash(path: PathBuf) -> std::io::Result<LocalFile> {
+        let (sha256, len) = crate::digest::sha256_file_hex(&path)?;
+        Ok(LocalFile { path, len, sha256 })
+    }
 }
 
 /// Why a transport operation failed.
@@ -82,6 +101,16 @@ pub trait Session: Send + Sync {
         path: &'a str,
         mode: u32,
         content: &'a [u8],
+    ) -> BoxFuture<'a, Result<bool, TransportError>>;
+
+    /// Like [`Session::upload`], with the content read from the KVM host's `file` as it
+    /// is sent: memory stays the same whatever the file's size. The host checks what
+    /// arrived against `file.sha256`, so a file changed since it was hashed is refused.
+    fn upload_file<'a>(
+        &'a self,
+        path: &'a str,
+        mode: u32,
+        file: &'a LocalFile,
     ) -> BoxFuture<'a, Result<bool, TransportError>>;
 
     /// The content of `path`, or None when it does not exist.

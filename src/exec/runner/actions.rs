@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use super::host::{Failure, Run};
 use crate::exec::events::Stream;
+use crate::exec::transport::LocalFile;
 use crate::exec::{api_check, facts, kubeconfig, libvirt, preflight};
 use crate::kvm::hosts_file::{self, Change};
 use crate::plan::{Action, Blob, BundlePick, LibvirtNetwork, Preflight, Step};
@@ -298,10 +299,10 @@ async fn upload_bundle(
     pick: &BundlePick,
 ) -> Outcome {
     let session = run.session(host)?;
-    let programs = run.bundle.files(from, pick).map_err(Failure::new)?;
-    for (name, content) in &programs {
+    let programs = run.bundle.files(from, pick).await.map_err(Failure::new)?;
+    for (name, file) in &programs {
         let path = format!("{to}/{name}");
-        let changed = session.upload(&path, 0o755, content).await?;
+        let changed = session.upload_file(&path, 0o755, file).await?;
         let word = if changed {
             "installed"
         } else {
@@ -378,25 +379,25 @@ async fn put_file(
     sha256: &str,
 ) -> Outcome {
     let source = from.to_path_buf();
-    let content = tokio::task::spawn_blocking(move || std::fs::read(&source))
+    let file = tokio::task::spawn_blocking(move || LocalFile::hash(source))
         .await
         .map_err(|e| Failure::new(format!("the read stopped: {e}")))?
         .map_err(|e| Failure::new(format!("cannot read {}: {e}", from.display())))?;
-    let digest = crate::digest::sha256_hex(&content);
-    if digest != sha256 {
+    if file.sha256 != sha256 {
         return Err(Failure::new(format!(
-            "{} changed since the plan was made: sha256 {digest}, the plan has {sha256}",
-            from.display()
+            "{} changed since the plan was made: sha256 {}, the plan has {sha256}",
+            from.display(),
+            file.sha256
         )));
     }
     let session = run.session(host)?;
-    let changed = session.upload(to, mode, &content).await?;
+    let changed = session.upload_file(to, mode, &file).await?;
     let word = if changed { "put" } else { "already there:" };
     run.output(
         host,
         &step.id,
         Stream::Stdout,
-        format!("{word} {to} ({} bytes)", content.len()),
+        format!("{word} {to} ({} bytes)", file.len),
     )
     .await;
     Ok(None)
