@@ -3,7 +3,8 @@
 //! evicted), its node deleted and the host reset (no kubelet configuration, no kubelet
 //! left running); the kept preset no longer lists it, and an `apply` of the preset that
 //! still does joins it again. A control plane and a host that is not in the cluster
-//! are refused before anything is contacted.
+//! are refused before anything is contacted. A worker that stops answering is removed
+//! all the same: its node and Pods deleted, the host left as it is.
 
 #[path = "lab/mod.rs"]
 mod lab;
@@ -120,4 +121,50 @@ fn a_worker_is_drained_deleted_reset_and_can_join_again() {
         cluster::text(&apply)
     );
     assert_eq!(cluster::nodes(&admin), ["kubemaster-1", "kubenode-1"]);
+
+    // The worker stops answering (its link cut, as a hung VM): it is removed all the
+    // same, said first, with its node and the Pods bound to it deleted; it is not
+    // drained (its kubelet would never stop them) nor reset.
+    let pod2 = setup.work.path().join("web2.json");
+    fs::write(
+        &pod2,
+        fs::read_to_string(&pod).unwrap().replace("web-1", "web-2"),
+    )
+    .unwrap();
+    let created = cluster::kubectl_local(
+        &admin,
+        &["create", "--validate=false", "-f", pod2.to_str().unwrap()],
+    );
+    assert!(created.status.success(), "{created:?}");
+    setup.lab.cut_link(1);
+    let out = kubewiz(
+        state,
+        &["node", "remove", "kubenode-1", "--preset", preset, "--yes"],
+    );
+    setup.lab.restore_link(1);
+    assert!(out.status.success(), "{}", cluster::text(&out));
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        said.contains("kubenode-1 does not answer over SSH")
+            && said.contains("kubenode-1 was not reset"),
+        "{}",
+        cluster::text(&out)
+    );
+    let ran = String::from_utf8_lossy(&out.stdout);
+    assert!(!ran.contains("drain"), "{ran}");
+    assert_eq!(cluster::nodes(&admin), ["kubemaster-1"]);
+    let pods = cluster::kubectl_local(&admin, &["get", "pods", "--all-namespaces", "-o", "name"]);
+    assert!(
+        !String::from_utf8_lossy(&pods.stdout).contains("web-2"),
+        "{pods:?}"
+    );
+    let kept = fs::read_to_string(state.join("labsingle/preset.toml")).unwrap();
+    assert!(!kept.contains("kubenode-1"), "{kept}");
+    // Not reset: the host still has its kubelet configuration.
+    assert!(
+        setup
+            .lab
+            .host_file(1, "/etc/kubernetes/kubelet.conf")
+            .is_some()
+    );
 }

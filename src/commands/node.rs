@@ -3,14 +3,21 @@
 //! journal of its own. Once it is through, the kept preset no longer lists the host and
 //! the install's journal has none of its steps, so the next `apply` of a preset that
 //! still lists it joins it again from the start, as a new worker.
+//!
+//! A worker that does not answer over SSH (tried once, for at most 10 s) is removed all
+//! the same, said first: its node and the Pods still bound to it are deleted from the
+//! first control plane, and the host itself is left as it is.
 
 use std::path::Path;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use super::apply::confirm;
 use super::prepare;
 use super::{EXIT_FAILED, EXIT_OK};
 use crate::audit::RunKind;
+use crate::exec::ssh::Ssh;
+use crate::exec::{Transport, TransportError};
 use crate::launch;
 use crate::plan;
 use crate::spec::layout::Layout;
@@ -50,9 +57,19 @@ pub fn remove(state_dir: Option<&Path>, args: NodeArgs<'_>) -> ExitCode {
         Ok(p) => p,
         Err(code) => return code,
     };
+    let answers = match probe(&installed, args.host) {
+        Ok(()) => true,
+        Err(why) => {
+            eprintln!(
+                "kubewiz: {} does not answer over SSH ({why}); it is taken out of the cluster without a drain, and the host is not reset",
+                args.host
+            );
+            false
+        }
+    };
     let local = crate::generate::local(&cluster, &crate::kvm::connect_uri());
-    let plan = plan::node::remove(&layout, &local, args.host);
-    let question = question(&layout, args.host);
+    let plan = plan::node::remove(&layout, &local, args.host, answers);
+    let question = question(&layout, args.host, answers);
     if !args.dry_run && !args.yes && !confirm(&question) {
         eprintln!("kubewiz: nothing was done");
         return ExitCode::from(EXIT_FAILED);
@@ -90,6 +107,12 @@ pub fn remove(state_dir: Option<&Path>, args: NodeArgs<'_>) -> ExitCode {
             args.host
         );
         return ExitCode::from(EXIT_FAILED);
+    }
+    if !answers {
+        eprintln!(
+            "kubewiz: {} was not reset: if it comes back, its kubelet registers the node again; run `kubeadm reset -f` on it before it is used again",
+            args.host
+        );
     }
     let still = given.hosts.iter().any(|h| h.name.as_str() == args.host);
     eprintln!(
@@ -161,9 +184,48 @@ fn check(
     }
 }
 
-fn question(layout: &Layout, host: &str) -> String {
-    format!(
-        "Remove worker {host} from cluster {}: drain it, delete its node, then reset the host (kubeadm reset, its data deleted, every file kubewiz wrote put back)?",
-        layout.spec.name
-    )
+/// How long the host has to accept an SSH connection before it counts as not answering.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Whether `host` of `spec` answers over SSH now, or why not. A host that answers but
+/// refuses (a changed host key, a refused login) counts as answering: the run's own
+/// connection then stops with the cause, and nothing is removed half-way.
+fn probe(spec: &ClusterSpec, host: &str) -> Result<(), String> {
+    let Some(target) = spec.hosts.iter().find(|h| h.name.as_str() == host) else {
+        return Ok(());
+    };
+    let transport = Ssh::new(false).with_connect_timeout(PROBE_TIMEOUT);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start: {e}"))?;
+    let tried = runtime.block_on(async {
+        let connected = transport.connect(target, &spec.ssh);
+        tokio::time::timeout(PROBE_TIMEOUT + Duration::from_secs(5), connected).await
+    });
+    match tried {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(
+            e @ (TransportError::Connect(_) | TransportError::Timeout(_) | TransportError::Lost(_)),
+        )) => Err(e.to_string()),
+        Ok(Err(_)) => Ok(()),
+        Err(_) => Err(format!(
+            "no answer within {} s",
+            PROBE_TIMEOUT.as_secs() + 5
+        )),
+    }
+}
+
+fn question(layout: &Layout, host: &str, answers: bool) -> String {
+    if answers {
+        format!(
+            "Remove worker {host} from cluster {}: drain it, delete its node, then reset the host (kubeadm reset, its data deleted, every file kubewiz wrote put back)?",
+            layout.spec.name
+        )
+    } else {
+        format!(
+            "Remove worker {host}, which does not answer, from cluster {}: delete its node and the Pods bound to it, leaving the host as it is?",
+            layout.spec.name
+        )
+    }
 }

@@ -199,7 +199,16 @@ pub struct Builder<'a> {
     /// How many hosts of a batched phase run at once.
     pub batch: Option<usize>,
     /// The host `kubewiz node remove` takes out (its phase only).
-    pub removing: Option<&'a str>,
+    pub removing: Option<Removing<'a>>,
+}
+
+/// The host `kubewiz node remove` takes out, and whether it answered over SSH when the
+/// plan was made: one that does not is removed from the cluster without being drained
+/// (its kubelet cannot stop its Pods) or reset.
+#[derive(Debug, Clone, Copy)]
+pub struct Removing<'a> {
+    pub host: &'a str,
+    pub answers: bool,
 }
 
 impl<'a> Builder<'a> {

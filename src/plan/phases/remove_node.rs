@@ -1,6 +1,9 @@
 //! `kubewiz node remove`: on the first control plane, with its admin.conf, the node
 //! drained (its Pods evicted) and its Node object deleted; the host itself is then
-//! reset by the reset phases' steps for it alone (`plan::node`).
+//! reset by the reset phases' steps for it alone (`plan::node`). A host that does not
+//! answer cannot be drained (eviction waits for its kubelet to stop the Pods, which
+//! never happens): its Node is deleted, then the Pods still bound to it, so their
+//! controllers start them elsewhere at once.
 
 use super::super::HostSteps;
 use super::super::steps::Steps;
@@ -10,12 +13,30 @@ pub const PHASE: PhaseDef =
     PhaseDef::on_hosts("remove-node", "Drain the node and delete it", steps);
 
 fn steps(b: &Builder) -> Vec<HostSteps> {
-    let Some(host) = b.removing else {
+    let Some(removing) = b.removing else {
         return Vec::new();
     };
+    let host = removing.host;
     let first = b.layout.first_control_plane();
     let mut s = Steps::new(PHASE.id, first.name.as_str());
     let k = format!("kubectl --kubeconfig {ADMIN_CONF}");
+    if !removing.answers {
+        s.run(
+            "delete",
+            format!("delete the node {host} (the host does not answer)"),
+            format!("{k} delete node {host} --ignore-not-found"),
+            60,
+        );
+        s.run(
+            "delete-pods",
+            format!("delete the Pods still bound to {host}, so they start elsewhere"),
+            format!(
+                "{k} delete pods --all-namespaces --field-selector spec.nodeName={host} --force --grace-period=0 --ignore-not-found"
+            ),
+            120,
+        );
+        return vec![s.done()];
+    }
     s.run(
         "drain",
         format!("drain {host} (cordon, evict its Pods)"),
