@@ -4,7 +4,8 @@
 //! after `kubewiz reset` and `kubewiz restore`, read through the endpoint with the
 //! operator's old admin.conf, and one written after the backup is not. The archive is
 //! private, checks with `sha256sum -c` and lists its manifest first with `tar`, and
-//! `--keep 1` deletes the archive before it; a copy
+//! `--keep 1` deletes the archive before it (taken on the next member while the first
+//! one's sshd is down); a copy
 //! with one byte changed is refused before any host is touched, and so is a restore
 //! onto the cluster while it still answers. With external etcd every member restores
 //! the snapshot; with stacked etcd the first control plane restores it and the others
@@ -150,7 +151,9 @@ fn backup_reset_restore(topology: Topology) -> Option<(cluster::Setup, PathBuf)>
     };
     let first = archive_of(&backup("--yes"));
     // Archives are named to the second; a second one with --keep 1 deletes the first.
+    // The first snapshot host's sshd is down meanwhile: the next one takes it.
     std::thread::sleep(std::time::Duration::from_millis(1100));
+    setup.lab.stop_sshd(0);
     let out = kubewiz(
         state,
         &[
@@ -164,7 +167,20 @@ fn backup_reset_restore(topology: Topology) -> Option<(cluster::Setup, PathBuf)>
             "--yes",
         ],
     );
+    setup.lab.start_sshd(0);
     let archive = archive_of(&out);
+    let names = topology.hosts(0);
+    let (down, next) = (&names[0].0, &names[1].0);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains(&format!("{down} does not answer over SSH")),
+        "{}",
+        cluster::text(&out)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains(&format!("trying {next}")),
+        "{}",
+        cluster::text(&out)
+    );
     assert_ne!(archive, first);
     assert!(
         String::from_utf8_lossy(&out.stdout)

@@ -54,7 +54,13 @@ pub fn run(state_dir: Option<&Path>, args: BackupArgs<'_>) -> ExitCode {
     let out_dir = args
         .out
         .map_or_else(|| cluster.dir().join("backups"), Path::to_path_buf);
-    let host = plan::backup::snapshot_host(&layout);
+    let host = match snapshot_host(&spec, &layout, args.dry_run) {
+        Ok(h) => h,
+        Err(e) => {
+            eprintln!("kubewiz: {e}");
+            return ExitCode::from(EXIT_FAILED);
+        }
+    };
     let question = format!(
         "Back up cluster {}: an etcd snapshot taken on {host}, with the kept PKI, into {}?",
         spec.name,
@@ -74,7 +80,7 @@ pub fn run(state_dir: Option<&Path>, args: BackupArgs<'_>) -> ExitCode {
         .dir()
         .join(format!("backup-{}.snapshot", std::process::id()));
     let local = crate::generate::local(&cluster, &crate::kvm::connect_uri());
-    let plan = plan::backup::build(&layout, &local, &spool);
+    let plan = plan::backup::build(&layout, &local, &spool, &host);
     let options = launch::backup_options(&spec, &pki, &cluster, &preset_text, args.dry_run);
     let code = super::here::run_plan(plan, &spec, options, args.dry_run, args.syslog);
     if args.dry_run || code != ExitCode::from(EXIT_OK) {
@@ -128,6 +134,38 @@ pub fn run(state_dir: Option<&Path>, args: BackupArgs<'_>) -> ExitCode {
 
 /// The archive of `cluster` with the snapshot at `spool`, written into `out_dir` as
 /// `<cluster>-<UTC time>.tar.gz`.
+/// The host the snapshot is taken on: the first of the etcd members (stacked: the
+/// control planes) that answers over SSH, each one that does not said; a dry run
+/// contacts none and shows the first.
+fn snapshot_host(
+    spec: &crate::spec::ClusterSpec,
+    layout: &crate::spec::layout::Layout,
+    dry_run: bool,
+) -> Result<String, String> {
+    let hosts = plan::backup::snapshot_hosts(layout);
+    if dry_run {
+        return hosts
+            .first()
+            .cloned()
+            .ok_or_else(|| "the cluster has no etcd member".to_owned());
+    }
+    for (i, host) in hosts.iter().enumerate() {
+        match super::here::answers(spec, host) {
+            Ok(()) => return Ok(host.clone()),
+            Err(why) => eprintln!(
+                "kubewiz: {host} does not answer over SSH ({why}){}",
+                hosts
+                    .get(i + 1)
+                    .map_or(String::new(), |next| format!("; trying {next}"))
+            ),
+        }
+    }
+    Err(format!(
+        "none of {} answers over SSH: no snapshot can be taken; bring one of them back",
+        hosts.join(", ")
+    ))
+}
+
 fn pack(
     cluster: &ClusterState,
     spool: &Path,

@@ -5,15 +5,16 @@
 use std::io::Write;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use super::{EXIT_CANCELLED, EXIT_FAILED, EXIT_OK, audit};
 use crate::audit::{Identity, RunKind};
 use crate::detached::lock::{self, Holder};
-use crate::exec::Transport;
 use crate::exec::dry_run::DryRun;
 use crate::exec::runner;
 use crate::exec::ssh::Ssh;
 use crate::exec::{RunOutcome, lines};
+use crate::exec::{Transport, TransportError};
 use crate::plan::Plan;
 use crate::spec::ClusterSpec;
 use crate::state::ClusterState;
@@ -156,4 +157,36 @@ pub(super) fn run_plan(
         RunOutcome::Cancelled => EXIT_CANCELLED,
         RunOutcome::Failed => EXIT_FAILED,
     })
+}
+
+/// How long the host has to accept an SSH connection before it counts as not answering.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Whether `host` of `spec` answers over SSH now, or why not. A host that answers but
+/// refuses (a changed host key, a refused login) counts as answering: the run's own
+/// connection then stops with the cause, and nothing is removed half-way.
+pub(super) fn answers(spec: &ClusterSpec, host: &str) -> Result<(), String> {
+    let Some(target) = spec.hosts.iter().find(|h| h.name.as_str() == host) else {
+        return Ok(());
+    };
+    let transport = Ssh::new(false).with_connect_timeout(PROBE_TIMEOUT);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start: {e}"))?;
+    let tried = runtime.block_on(async {
+        let connected = transport.connect(target, &spec.ssh);
+        tokio::time::timeout(PROBE_TIMEOUT + Duration::from_secs(5), connected).await
+    });
+    match tried {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(
+            e @ (TransportError::Connect(_) | TransportError::Timeout(_) | TransportError::Lost(_)),
+        )) => Err(e.to_string()),
+        Ok(Err(_)) => Ok(()),
+        Err(_) => Err(format!(
+            "no answer within {} s",
+            PROBE_TIMEOUT.as_secs() + 5
+        )),
+    }
 }

@@ -4,20 +4,17 @@
 //! the install's journal has none of its steps, so the next `apply` of a preset that
 //! still lists it joins it again from the start, as a new worker.
 //!
-//! A worker that does not answer over SSH (tried once, for at most 10 s) is removed all
+//! A worker that does not answer over SSH (`here::answers`) is removed all
 //! the same, said first: its node and the Pods still bound to it are deleted from the
 //! first control plane, and the host itself is left as it is.
 
 use std::path::Path;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use super::apply::confirm;
 use super::prepare;
 use super::{EXIT_FAILED, EXIT_OK};
 use crate::audit::RunKind;
-use crate::exec::ssh::Ssh;
-use crate::exec::{Transport, TransportError};
 use crate::launch;
 use crate::plan;
 use crate::spec::layout::Layout;
@@ -57,7 +54,7 @@ pub fn remove(state_dir: Option<&Path>, args: NodeArgs<'_>) -> ExitCode {
         Ok(p) => p,
         Err(code) => return code,
     };
-    let answers = match probe(&installed, args.host) {
+    let answers = match super::here::answers(&installed, args.host) {
         Ok(()) => true,
         Err(why) => {
             eprintln!(
@@ -181,38 +178,6 @@ fn check(
                 lines.join("\n")
             ))
         }
-    }
-}
-
-/// How long the host has to accept an SSH connection before it counts as not answering.
-const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Whether `host` of `spec` answers over SSH now, or why not. A host that answers but
-/// refuses (a changed host key, a refused login) counts as answering: the run's own
-/// connection then stops with the cause, and nothing is removed half-way.
-fn probe(spec: &ClusterSpec, host: &str) -> Result<(), String> {
-    let Some(target) = spec.hosts.iter().find(|h| h.name.as_str() == host) else {
-        return Ok(());
-    };
-    let transport = Ssh::new(false).with_connect_timeout(PROBE_TIMEOUT);
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| format!("cannot start: {e}"))?;
-    let tried = runtime.block_on(async {
-        let connected = transport.connect(target, &spec.ssh);
-        tokio::time::timeout(PROBE_TIMEOUT + Duration::from_secs(5), connected).await
-    });
-    match tried {
-        Ok(Ok(_)) => Ok(()),
-        Ok(Err(
-            e @ (TransportError::Connect(_) | TransportError::Timeout(_) | TransportError::Lost(_)),
-        )) => Err(e.to_string()),
-        Ok(Err(_)) => Ok(()),
-        Err(_) => Err(format!(
-            "no answer within {} s",
-            PROBE_TIMEOUT.as_secs() + 5
-        )),
     }
 }
 

@@ -4,20 +4,24 @@
 
 use std::path::Path;
 
-use super::phases::{self, Builder};
+use super::phases::{self, BackupTo, Builder};
 use super::{Local, Plan};
 use crate::spec::layout::Layout;
 
-/// The backup plan for `layout`: the snapshot ends up at `to` on the KVM host.
-pub fn build(layout: &Layout, local: &Local, to: &Path) -> Plan {
+/// The backup plan for `layout`: the snapshot is taken on host `on` (one of
+/// [`snapshot_hosts`]) and ends up at `to` on the KVM host.
+pub fn build(layout: &Layout, local: &Local, to: &Path, on: &str) -> Plan {
     let mut b = Builder::new(layout, &[], local);
-    b.backup_to = Some(to);
+    b.backup = Some(BackupTo { to, on });
     phases::plan(&b, phases::BACKUP)
 }
 
-/// The host the snapshot is taken on.
-pub fn snapshot_host(layout: &Layout) -> String {
-    phases::backup_etcd::snapshot_host(layout).name.to_string()
+/// The hosts the snapshot can be taken on, in the order to try them.
+pub fn snapshot_hosts(layout: &Layout) -> Vec<String> {
+    phases::backup_etcd::snapshot_hosts(layout)
+        .iter()
+        .map(|h| h.name.to_string())
+        .collect()
 }
 
 #[cfg(test)]
@@ -25,13 +29,21 @@ mod tests {
     use super::*;
 
     fn plan_of(preset: &str) -> Plan {
+        plan_on(preset, None)
+    }
+
+    /// The plan of `preset`'s cluster, its snapshot taken on `on` (else the first of
+    /// the snapshot hosts).
+    fn plan_on(preset: &str, on: Option<&str>) -> Plan {
         let path = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("presets")
             .join(preset);
         let spec = crate::spec::load_file(&path).unwrap().spec;
         let layout = Layout::new(&spec).unwrap();
         let local = crate::plan::test_local();
-        build(&layout, &local, Path::new("/state/spool/snapshot.db"))
+        let first = snapshot_hosts(&layout).remove(0);
+        let on = on.unwrap_or(&first);
+        build(&layout, &local, Path::new("/state/spool/snapshot.db"), on)
     }
 
     #[test]
@@ -51,6 +63,14 @@ mod tests {
         ] {
             assert!(text.contains(expected), "{expected}:\n{text}");
         }
+    }
+
+    #[test]
+    fn the_snapshot_can_be_taken_on_another_member_with_the_same_endpoints() {
+        let on_second = plan_on("external-etcd.toml", Some("etcd-2"));
+        assert_eq!(on_second.phases[0].hosts[0].host, "etcd-2");
+        let (first, second) = (plan_of("external-etcd.toml"), on_second.to_string());
+        assert_eq!(first.to_string().replace("etcd-1", "etcd-2"), second);
     }
 
     #[test]

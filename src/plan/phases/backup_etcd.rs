@@ -1,6 +1,6 @@
-//! `kubewiz backup`: an etcd snapshot taken on one host (external etcd's first member,
-//! or the first control plane of stacked etcd) from the first member that answers
-//! healthy, checked with `snapshot status`, copied to the KVM host and deleted from
+//! `kubewiz backup`: an etcd snapshot taken on one host (external etcd's first member
+//! that answers over SSH, or the first such control plane of stacked etcd) from the
+//! first member that answers healthy, checked with `snapshot status`, copied to the KVM host and deleted from
 //! the host (it holds every Secret of the cluster).
 
 use super::super::steps::Steps;
@@ -16,21 +16,21 @@ pub const PHASE: PhaseDef = PhaseDef::on_hosts("backup-etcd", "Take an etcd snap
 /// Where the snapshot is made on the host, private to root, until it is copied.
 const SNAPSHOT_ON_HOST: &str = "/var/lib/kubewiz/backup/snapshot.db";
 
-/// The host a backup takes its snapshot on.
-pub fn snapshot_host<'a>(layout: &Layout<'a>) -> &'a HostSpec {
-    layout
-        .etcd
-        .first()
-        .copied()
-        .unwrap_or_else(|| layout.first_control_plane())
+/// The hosts a backup can take its snapshot on, in the order they are tried: the etcd
+/// members, or with stacked etcd the control planes.
+pub fn snapshot_hosts<'a>(layout: &Layout<'a>) -> Vec<&'a HostSpec> {
+    if layout.etcd.is_empty() {
+        layout.control_planes.clone()
+    } else {
+        layout.etcd.clone()
+    }
 }
 
 fn steps(b: &Builder) -> Vec<HostSteps> {
-    let Some(to) = b.backup_to else {
+    let Some(super::BackupTo { to, on }) = b.backup else {
         return Vec::new();
     };
-    let host = snapshot_host(b.layout);
-    let mut s = Steps::new(PHASE.id, host.name.as_str());
+    let mut s = Steps::new(PHASE.id, on);
     s.push(
         "ssh",
         "connect over SSH and check the host key",

@@ -190,8 +190,9 @@ pub struct Builder<'a> {
     pub reset: ResetOptions,
     /// The certificates `certs renew` issued again (its phases only).
     pub renewal: Option<&'a BTreeMap<LeafId, CertKey>>,
-    /// Where `kubewiz backup` puts the snapshot on the KVM host (its phase only).
-    pub backup_to: Option<&'a std::path::Path>,
+    /// Where `kubewiz backup` puts the snapshot on the KVM host, and the host it is
+    /// taken on (its phase only).
+    pub backup: Option<BackupTo<'a>>,
     /// The snapshot `kubewiz restore` starts etcd from (install phases).
     pub restore: Option<&'a super::Restore>,
     /// What `kubewiz upgrade` upgrades to (its phases only).
@@ -200,6 +201,15 @@ pub struct Builder<'a> {
     pub batch: Option<usize>,
     /// The host `kubewiz node remove` takes out (its phase only).
     pub removing: Option<Removing<'a>>,
+}
+
+/// Where `kubewiz backup` takes its snapshot (`on`, a host that runs etcdctl with the
+/// etcd client certificates: an etcd member or a stacked control plane) and where it
+/// puts it on the KVM host (`to`).
+#[derive(Debug, Clone, Copy)]
+pub struct BackupTo<'a> {
+    pub to: &'a std::path::Path,
+    pub on: &'a str,
 }
 
 /// The host `kubewiz node remove` takes out, and whether it answered over SSH when the
@@ -219,7 +229,7 @@ impl<'a> Builder<'a> {
             local,
             reset: ResetOptions { delete_data: false },
             renewal: None,
-            backup_to: None,
+            backup: None,
             restore: None,
             upgrade: None,
             batch: None,
