@@ -35,10 +35,11 @@ pub fn check(plan: &Plan) -> Result<(), String> {
     if problems.is_empty() {
         return Ok(());
     }
+    // One line: the engine that refuses it hands its clients one line.
     Err(format!(
-        "cluster {} installs from a bundle (packages.source = \"bundle\"), for hosts without the internet, and its plan cannot run so; nothing was changed:\n  {}",
+        "cluster {} installs from a bundle (packages.source = \"bundle\"), for hosts without the internet, and its plan cannot run so (nothing was changed): {}",
         spec.name,
-        problems.join("\n  ")
+        problems.join("; ")
     ))
 }
 
