@@ -375,18 +375,7 @@ fn a_bundle_install_uploads_the_bundles_programs_or_says_why_it_cannot() {
         )
         .unwrap();
     }
-    let single =
-        fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("presets/single-node.toml"))
-            .unwrap();
-    let preset = state.path().join("bundle.toml");
-    fs::write(
-        &preset,
-        format!(
-            "{single}\n[packages]\nsource = \"bundle\"\nbundle_dir = \"{}\"\n",
-            bundle.display()
-        ),
-    )
-    .unwrap();
+    let preset = bundle_preset(state.path(), "flannel", &bundle);
     let run = kubewiz(
         state.path(),
         &[

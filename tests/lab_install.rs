@@ -206,6 +206,13 @@ fn fetched_nothing(lab: &lab::Lab, state: &Path) {
     );
 }
 
+/// What the real kubectl prints for `args` with `kubeconfig`, trimmed; it must succeed.
+fn get(kubeconfig: &Path, args: &[&str]) -> String {
+    let out = cluster::kubectl_local(kubeconfig, args);
+    assert!(out.status.success(), "kubectl {args:?}: {out:?}");
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
 /// The `command` and `title` strings anywhere in an audit record.
 fn said<'a>(value: &'a serde_json::Value, out: &mut Vec<&'a str>) {
     match value {
@@ -231,22 +238,23 @@ fn single_master_with_calico_installs_and_a_second_apply_changes_nothing() {
     assert_eq!(cluster::nodes(&kubeconfig), ["kubemaster-1", "kubenode-1"]);
     fetched_nothing(&lab, &work.path().join("state"));
     // Calico's operator and the cluster's Installation, with the cluster's pod network.
-    let get = |args: &[&str]| {
-        let out = cluster::kubectl_local(&kubeconfig, args);
-        assert!(out.status.success(), "kubectl {args:?}: {out:?}");
-        String::from_utf8_lossy(&out.stdout).trim().to_owned()
-    };
     assert_eq!(
-        get(&["get", "deployments", "-n", "tigera-operator", "-o", "name"]),
+        get(
+            &kubeconfig,
+            &["get", "deployments", "-n", "tigera-operator", "-o", "name"]
+        ),
         "deployment.apps/tigera-operator"
     );
     assert_eq!(
-        get(&[
-            "get",
-            "installations",
-            "-o",
-            "jsonpath={.items[*].metadata.name} {.items[*].spec.calicoNetwork.ipPools[*].cidr}"
-        ]),
+        get(
+            &kubeconfig,
+            &[
+                "get",
+                "installations",
+                "-o",
+                "jsonpath={.items[*].metadata.name} {.items[*].spec.calicoNetwork.ipPools[*].cidr}"
+            ]
+        ),
         "default 10.244.0.0/16"
     );
     let digest = |i: usize| {
@@ -280,7 +288,7 @@ fn single_node_with_flannel_installs() {
     fetched_nothing(&lab, &work.path().join("state"));
     // flannel's DaemonSet, restarted with the cluster's network in its ConfigMap (the
     // bundle's manifest has flannel's default, 10.244.0.0/16).
-    let out = cluster::kubectl_local(
+    let annotations = get(
         &kubeconfig,
         &[
             "get",
@@ -292,12 +300,11 @@ fn single_node_with_flannel_installs() {
             "jsonpath={.spec.template.metadata.annotations}",
         ],
     );
-    assert!(out.status.success(), "{out:?}");
     assert!(
-        String::from_utf8_lossy(&out.stdout).contains("kubectl.kubernetes.io/restartedAt"),
-        "{out:?}"
+        annotations.contains("kubectl.kubernetes.io/restartedAt"),
+        "{annotations}"
     );
-    let out = cluster::kubectl_local(
+    let net_conf = get(
         &kubeconfig,
         &[
             "get",
@@ -310,7 +317,7 @@ fn single_node_with_flannel_installs() {
         ],
     );
     assert!(
-        String::from_utf8_lossy(&out.stdout).contains("\"Network\": \"10.32.0.0/16\""),
-        "{out:?}"
+        net_conf.contains("\"Network\": \"10.32.0.0/16\""),
+        "{net_conf}"
     );
 }
