@@ -123,7 +123,7 @@ fn a_dry_run_reports_every_step_once_and_executes_nothing() {
         },
     );
     let step_ids: Vec<&str> = plan.steps().map(|(_, _, s)| s.id.as_str()).collect();
-    assert_eq!(step_ids.len(), 288, "steps in the plan");
+    assert_eq!(step_ids.len(), 289, "steps in the plan");
 
     let events = audit(state.path(), "kvm-lab");
     // The operator is who the system says runs kubewiz, not the USER it was given.
@@ -375,18 +375,7 @@ fn a_bundle_install_uploads_the_bundles_programs_or_says_why_it_cannot() {
         )
         .unwrap();
     }
-    let single =
-        fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("presets/single-node.toml"))
-            .unwrap();
-    let preset = state.path().join("bundle.toml");
-    fs::write(
-        &preset,
-        format!(
-            "{single}\n[packages]\nsource = \"bundle\"\nbundle_dir = \"{}\"\n",
-            bundle.display()
-        ),
-    )
-    .unwrap();
+    let preset = bundle_preset(state.path(), "flannel", &bundle);
     let run = kubewiz(
         state.path(),
         &[
@@ -433,4 +422,106 @@ fn a_bundle_install_uploads_the_bundles_programs_or_says_why_it_cannot() {
         ),
         "{out}"
     );
+}
+
+/// The single-node preset with `cni`, installing from the bundle at `bundle`.
+fn bundle_preset(state: &Path, cni: &str, bundle: &Path) -> std::path::PathBuf {
+    let single =
+        fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("presets/single-node.toml"))
+            .unwrap()
+            .replace("cni = \"flannel\"\n", &format!("cni = \"{cni}\"\n"));
+    assert!(single.contains(&format!("cni = \"{cni}\"\n")));
+    let preset = state.join(format!("bundle-{cni}.toml"));
+    fs::write(
+        &preset,
+        format!(
+            "{single}\n[packages]\nsource = \"bundle\"\nbundle_dir = \"{}\"\n",
+            bundle.display()
+        ),
+    )
+    .unwrap();
+    preset
+}
+
+/// The lines of `kubewiz plan`'s phase `cni`, the bundle's directory shown as
+/// `[bundle]`.
+fn cni_phase(plan: &str, bundle: &Path) -> String {
+    plan.lines()
+        .skip_while(|l| !l.contains("[cni]"))
+        .take_while(|l| !l.contains("[verify]"))
+        .collect::<Vec<_>>()
+        .join("\n")
+        .replace(&bundle.display().to_string(), "[bundle]")
+}
+
+#[test]
+fn a_bundle_install_takes_its_pod_network_from_the_bundle_or_names_the_file_it_lacks() {
+    let state = tempfile::tempdir().unwrap();
+    let bundle = state.path().join("bundle");
+    fs::create_dir_all(bundle.join("bin")).unwrap();
+    for program in ["kubeadm", "kubelet", "kubectl", "containerd", "runc"] {
+        fs::write(bundle.join("bin").join(program), "#!/bin/sh\n").unwrap();
+    }
+    let files = [
+        ("flannel", vec!["manifests/kube-flannel-v0.27.4.yml"]),
+        (
+            "calico",
+            vec![
+                "manifests/calico-operator-crds-v3.30.3.yaml",
+                "manifests/calico-tigera-operator-v3.30.3.yaml",
+            ],
+        ),
+        ("cilium", vec!["charts/cilium-1.19.3.tgz", "bin/helm"]),
+    ];
+    for (cni, needs) in &files {
+        let preset = bundle_preset(state.path(), cni, &bundle);
+        let preset = preset.to_str().unwrap();
+        // Without the files: the run is refused before any host, each file named with
+        // where it goes; the plan says the same and is still shown.
+        let run = kubewiz(
+            state.path(),
+            &["apply", "--preset", preset, "--dry-run", "--no-tui"],
+        );
+        let out = String::from_utf8_lossy(&run.stdout).into_owned()
+            + &String::from_utf8_lossy(&run.stderr);
+        assert_eq!(run.status.code(), Some(1), "{cni}: {out}");
+        for need in needs {
+            let (dir, name) = need.rsplit_once('/').unwrap();
+            assert!(
+                out.contains(&format!(
+                    "packages.bundle_dir: {} has no {name}, which the cni phase needs: put ",
+                    bundle.join(dir).display()
+                )),
+                "{cni}: {out}"
+            );
+        }
+        assert!(
+            !out.contains("[kube-solo]"),
+            "{cni}: a host was started: {out}"
+        );
+        let plan = kubewiz(state.path(), &["plan", "--preset", preset]);
+        assert_eq!(plan.status.code(), Some(0), "{cni}");
+        let err = String::from_utf8_lossy(&plan.stderr);
+        assert!(err.contains("apply would refuse this plan"), "{cni}: {err}");
+
+        // With them: the plan puts the bundle's files on the host and names no URL.
+        for need in needs {
+            fs::create_dir_all(bundle.join(need).parent().unwrap()).unwrap();
+            fs::write(bundle.join(need), format!("{need} as upstream ships it\n")).unwrap();
+        }
+        let plan = kubewiz(state.path(), &["plan", "--preset", preset]);
+        let text = String::from_utf8_lossy(&plan.stdout).into_owned();
+        assert!(
+            !String::from_utf8_lossy(&plan.stderr).contains("refuse"),
+            "{cni}"
+        );
+        insta::assert_snapshot!(format!("bundle_{cni}_plan"), cni_phase(&text, &bundle));
+        let run = kubewiz(
+            state.path(),
+            &["apply", "--preset", preset, "--dry-run", "--no-tui"],
+        );
+        let out = String::from_utf8_lossy(&run.stdout);
+        assert_eq!(run.status.code(), Some(0), "{cni}: {out}");
+        assert!(!out.contains("https://github.com"), "{cni}: {out}");
+    }
 }

@@ -1,7 +1,8 @@
 //! Whole installs on lab hosts with `kubewiz apply --no-tui --yes`, from the air-gap
 //! bundle (kubeadm, kubelet and the control plane are the stand-ins of tests/standins;
 //! etcd, haproxy, keepalived and kubectl are real), checked from the KVM host with the
-//! operator's kubeconfig and the real kubectl.
+//! operator's kubeconfig and the real kubectl. Two of them install a pod network from
+//! the bundle's manifests (tests/fixtures/cni), as an air-gapped install does.
 
 #[path = "lab/mod.rs"]
 mod lab;
@@ -27,14 +28,30 @@ fn wait_for<T>(what: &str, timeout: Duration, mut probe: impl FnMut() -> Option<
     }
 }
 
-/// Installs `topology` on fresh lab hosts and checks the cluster through its endpoint.
-/// Returns the lab, the state directory's parent and the preset path.
-fn install(topology: Topology) -> Option<(lab::Lab, tempfile::TempDir, String)> {
+/// Installs `topology` with the pod network `cni` (on `pod_cidr` when given) on fresh
+/// lab hosts and checks the cluster through its endpoint. Returns the lab, the state
+/// directory's parent and the preset path.
+fn install(
+    topology: Topology,
+    cni: &str,
+    pod_cidr: Option<&str>,
+) -> Option<(lab::Lab, tempfile::TempDir, String)> {
     let lab = cluster::start_lab(topology.size(0))?;
     let work = tempfile::tempdir().unwrap();
     let bundle = cluster::bundle(work.path());
     let preset = work.path().join(format!("{}.toml", topology.name()));
-    fs::write(&preset, cluster::preset(&lab, topology, 0, &bundle)).unwrap();
+    let mut text = cluster::preset(&lab, topology, 0, &bundle);
+    if cni != "none" {
+        text = cluster::with_cni(&text, cni);
+        cluster::write_cni_config(&lab);
+    }
+    if let Some(cidr) = pod_cidr {
+        text = text.replace(
+            "[kubernetes]\n",
+            &format!("[kubernetes]\npod_cidr = \"{cidr}\"\n"),
+        );
+    }
+    fs::write(&preset, text).unwrap();
     let preset = preset.to_str().unwrap().to_owned();
     let state = work.path().join("state");
     let (out, took) =
@@ -68,7 +85,7 @@ fn vip_holders(lab: &lab::Lab, balancers: &[usize]) -> Vec<usize> {
 
 #[test]
 fn external_etcd_installs_and_survives_losing_the_vip_holder() {
-    let Some((lab, work, _preset)) = install(Topology::ExternalEtcd) else {
+    let Some((lab, work, _preset)) = install(Topology::ExternalEtcd, "none", None) else {
         return;
     };
     let kubeconfig = admin_conf(work.path(), "labext");
@@ -132,7 +149,7 @@ fn external_etcd_installs_and_survives_losing_the_vip_holder() {
 
 #[test]
 fn stacked_ha_with_haproxy_on_the_control_planes_installs() {
-    let Some((lab, work, _preset)) = install(Topology::StackedHa) else {
+    let Some((lab, work, _preset)) = install(Topology::StackedHa, "none", None) else {
         return;
     };
     let kubeconfig = admin_conf(work.path(), "labstacked");
@@ -147,13 +164,99 @@ fn stacked_ha_with_haproxy_on_the_control_planes_installs() {
     );
 }
 
+/// Every URL the commands and titles of the steps in the audit logs of `state` name is
+/// the cluster's own (its hosts, its VIP, the loopback): an install from a bundle
+/// fetches nothing. Output is not read: programs print URLs of documentation.
+fn fetched_nothing(lab: &lab::Lab, state: &Path) {
+    let own: Vec<String> = lab
+        .hosts
+        .iter()
+        .map(|h| h.address.to_string())
+        .chain([lab.unused_address().to_string(), "127.0.0.1".into()])
+        .collect();
+    let mut commands = 0;
+    for (path, content) in cluster::files_under(state) {
+        if path.extension().is_none_or(|e| e != "jsonl") {
+            continue;
+        }
+        for line in String::from_utf8_lossy(&content).lines() {
+            let record: serde_json::Value = serde_json::from_str(line).unwrap();
+            let mut texts = Vec::new();
+            said(&record, &mut texts);
+            commands += texts.len();
+            for text in texts {
+                for (at, _) in text.match_indices("://") {
+                    if !text[..at].ends_with("http") && !text[..at].ends_with("https") {
+                        continue;
+                    }
+                    let rest = &text[at + 3..];
+                    assert!(
+                        own.iter().any(|a| rest.starts_with(a.as_str())),
+                        "{}: a step names a URL outside the cluster: {text}",
+                        path.display()
+                    );
+                }
+            }
+        }
+    }
+    assert!(
+        commands > 0,
+        "no step in the audit logs of {}",
+        state.display()
+    );
+}
+
+/// What the real kubectl prints for `args` with `kubeconfig`, trimmed; it must succeed.
+fn get(kubeconfig: &Path, args: &[&str]) -> String {
+    let out = cluster::kubectl_local(kubeconfig, args);
+    assert!(out.status.success(), "kubectl {args:?}: {out:?}");
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// The `command` and `title` strings anywhere in an audit record.
+fn said<'a>(value: &'a serde_json::Value, out: &mut Vec<&'a str>) {
+    match value {
+        serde_json::Value::Object(map) => {
+            for (key, v) in map {
+                match (key.as_str(), v) {
+                    ("command" | "title", serde_json::Value::String(s)) => out.push(s),
+                    _ => said(v, out),
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter().for_each(|v| said(v, out)),
+        _ => {}
+    }
+}
+
 #[test]
-fn single_master_installs_and_a_second_apply_changes_nothing() {
-    let Some((lab, work, preset)) = install(Topology::SingleMaster) else {
+fn single_master_with_calico_installs_and_a_second_apply_changes_nothing() {
+    let Some((lab, work, preset)) = install(Topology::SingleMaster, "calico", None) else {
         return;
     };
     let kubeconfig = admin_conf(work.path(), "labsingle");
     assert_eq!(cluster::nodes(&kubeconfig), ["kubemaster-1", "kubenode-1"]);
+    fetched_nothing(&lab, &work.path().join("state"));
+    // Calico's operator and the cluster's Installation, with the cluster's pod network.
+    assert_eq!(
+        get(
+            &kubeconfig,
+            &["get", "deployments", "-n", "tigera-operator", "-o", "name"]
+        ),
+        "deployment.apps/tigera-operator"
+    );
+    assert_eq!(
+        get(
+            &kubeconfig,
+            &[
+                "get",
+                "installations",
+                "-o",
+                "jsonpath={.items[*].metadata.name} {.items[*].spec.calicoNetwork.ipPools[*].cidr}"
+            ]
+        ),
+        "default 10.244.0.0/16"
+    );
     let digest = |i: usize| {
         lab.exec(
             i,
@@ -175,10 +278,46 @@ fn single_master_installs_and_a_second_apply_changes_nothing() {
 }
 
 #[test]
-fn single_node_installs() {
-    let Some((_lab, work, _preset)) = install(Topology::SingleNode) else {
+fn single_node_with_flannel_installs() {
+    let Some((lab, work, _preset)) = install(Topology::SingleNode, "flannel", Some("10.32.0.0/16"))
+    else {
         return;
     };
     let kubeconfig = admin_conf(work.path(), "labsolo");
     assert_eq!(cluster::nodes(&kubeconfig), ["kube-solo-1"]);
+    fetched_nothing(&lab, &work.path().join("state"));
+    // flannel's DaemonSet, restarted with the cluster's network in its ConfigMap (the
+    // bundle's manifest has flannel's default, 10.244.0.0/16).
+    let annotations = get(
+        &kubeconfig,
+        &[
+            "get",
+            "daemonset",
+            "-n",
+            "kube-flannel",
+            "kube-flannel-ds",
+            "-o",
+            "jsonpath={.spec.template.metadata.annotations}",
+        ],
+    );
+    assert!(
+        annotations.contains("kubectl.kubernetes.io/restartedAt"),
+        "{annotations}"
+    );
+    let net_conf = get(
+        &kubeconfig,
+        &[
+            "get",
+            "configmap",
+            "-n",
+            "kube-flannel",
+            "kube-flannel-cfg",
+            "-o",
+            "jsonpath={.data.net-conf\\.json}",
+        ],
+    );
+    assert!(
+        net_conf.contains("\"Network\": \"10.32.0.0/16\""),
+        "{net_conf}"
+    );
 }

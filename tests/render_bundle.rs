@@ -135,7 +135,7 @@ fn bundle_installs_get_the_kubelet_and_containerd_units() {
     );
     assert!(
         plan.contains(
-            "upload every file of /srv/bundle/bin but etcd, etcdctl, kubectl to /usr/local/bin (0755)"
+            "upload every file of /srv/bundle/bin but etcd, etcdctl, kubectl, helm to /usr/local/bin (0755)"
         ),
         "{plan}"
     );

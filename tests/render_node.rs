@@ -1184,25 +1184,55 @@ fn cni_none_renders_nothing_and_manifests_are_pinned() {
     let spec = with_cni(preset("kvm-lab.toml"), Cni::None);
     assert!(cni::files(&Layout::new(&spec).unwrap()).is_empty());
     assert_eq!(cni::config_path(&spec), None);
-    assert!(cni::manifest_urls(&spec).is_empty());
+    assert!(cni::manifests(&spec).is_empty());
+    assert!(cni::bundle_needs(&spec).is_empty());
 
-    let calico = cni::manifest_urls(&preset("kvm-lab.toml"));
+    let urls = |spec: &spec::ClusterSpec| -> Vec<String> {
+        cni::manifests(spec).into_iter().map(|m| m.url).collect()
+    };
+    let v = cni::CALICO_VERSION;
     assert_eq!(
-        calico,
-        [format!(
-            "https://raw.githubusercontent.com/projectcalico/calico/{}/manifests/tigera-operator.yaml",
-            cni::CALICO_VERSION
-        )]
+        urls(&preset("kvm-lab.toml")),
+        [
+            format!(
+                "https://raw.githubusercontent.com/projectcalico/calico/{v}/manifests/operator-crds.yaml"
+            ),
+            format!(
+                "https://raw.githubusercontent.com/projectcalico/calico/{v}/manifests/tigera-operator.yaml"
+            )
+        ]
     );
-    let flannel = cni::manifest_urls(&preset("single-node.toml"));
+    let flannel = cni::manifests(&preset("single-node.toml"));
     assert_eq!(
-        flannel,
-        [format!(
+        flannel[0].url,
+        format!(
             "https://github.com/flannel-io/flannel/releases/download/{}/kube-flannel.yml",
             cni::FLANNEL_VERSION
-        )]
+        )
     );
-    assert!(cni::manifest_urls(&corpus("every-section.toml")).is_empty());
+    // A bundle carries each under a name with its version (README.md, air-gap bundle).
+    let bundle_paths = |name: &str| -> Vec<String> {
+        cni::bundle_needs(&preset(name))
+            .into_iter()
+            .map(|m| m.bundle_path)
+            .collect()
+    };
+    assert_eq!(
+        bundle_paths("kvm-lab.toml"),
+        [
+            "manifests/calico-operator-crds-v3.30.3.yaml",
+            "manifests/calico-tigera-operator-v3.30.3.yaml"
+        ]
+    );
+    assert_eq!(
+        bundle_paths("single-node.toml"),
+        ["manifests/kube-flannel-v0.27.4.yml"]
+    );
+    assert_eq!(
+        bundle_paths("stacked-ha-kube-vip.toml"),
+        ["charts/cilium-1.19.3.tgz", "bin/helm"]
+    );
+    assert!(cni::manifests(&corpus("every-section.toml")).is_empty());
     for version in [cni::CALICO_VERSION, cni::FLANNEL_VERSION] {
         assert!(
             version.starts_with('v') && version.matches('.').count() == 2,

@@ -24,6 +24,10 @@ pub fn run(state_dir: Option<&Path>, preset: &Path, json: bool) -> ExitCode {
             return ExitCode::from(super::EXIT_FAILED);
         }
     };
+    // `apply` refuses such a plan (`plan::offline`); the plan is still shown.
+    if let Err(refused) = crate::plan::offline::check(&prepared.plan) {
+        eprintln!("kubewiz: apply would refuse this plan: {refused}");
+    }
     if json {
         // A reader that stops early (`| head`) closes the pipe; stop writing then.
         let mut out = std::io::stdout().lock();

@@ -97,7 +97,9 @@ pub struct Ready {
 
 /// Generates the plan of `job` for `spec` and opens its records (the audit log, the
 /// journal; a reset sets the journal aside). Call it with the cluster's lock held.
-/// The audit log names `identity` as the operator.
+/// The audit log names `identity` as the operator. An install from a bundle whose plan
+/// would reach outside the cluster, or needs a file its bundle lacks, is refused
+/// before anything is opened (`plan::offline`).
 pub fn ready(
     job: &Job,
     spec: &ClusterSpec,
@@ -115,6 +117,8 @@ pub fn ready(
             if let Some(only) = phases(&job.phases)? {
                 plan = plan.only(&only);
             }
+            // Before the records: a refused plan leaves no trace but its message.
+            crate::plan::offline::check(&plan)?;
             let options = launch::run_options(
                 job.kind.run_kind(),
                 spec,

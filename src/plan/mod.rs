@@ -13,6 +13,7 @@ pub mod certs;
 pub mod libvirt;
 mod needs;
 pub mod node;
+pub mod offline;
 pub mod phases;
 pub mod record;
 pub mod reset;

@@ -12,7 +12,8 @@ pub struct HostNeeds {
     pub node: bool,
     /// An external etcd member.
     pub etcd: bool,
-    /// The first control plane of a cluster whose CNI is installed with helm.
+    /// The first control plane of a cluster whose CNI is installed with helm, online
+    /// (an install from a bundle brings helm itself).
     pub helm: bool,
     /// Ports that must be free.
     pub ports: Vec<u16>,
@@ -30,7 +31,8 @@ impl HostNeeds {
             etcd: is(&layout.etcd),
             helm: control_plane
                 && layout.first_control_plane().name.as_str() == host
-                && layout.spec.kubernetes.cni == Cni::Cilium,
+                && layout.spec.kubernetes.cni == Cni::Cilium
+                && layout.spec.packages.source == PackageSource::Online,
             ports: required_ports(layout, host),
             package_manager: needs_package_manager(layout, host),
         }

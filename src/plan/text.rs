@@ -232,6 +232,16 @@ fn write_action(f: &mut fmt::Formatter<'_>, step: &Step) -> fmt::Result {
             to,
             mode,
             sha256,
+        } if sha256.is_empty() => writeln!(
+            f,
+            "      put {} (not there when the plan was made) at {to} ({mode:04o})",
+            from.display()
+        )?,
+        Action::PutFile {
+            from,
+            to,
+            mode,
+            sha256,
         } => writeln!(
             f,
             "      put {} (sha256 {}) at {to} ({mode:04o})",

@@ -7,18 +7,23 @@
 //! exist. What the install does at the CNI phase, in order:
 //!
 //! - calico: `kubectl create -f` (or `apply --server-side`: the CRDs are too large for
-//!   a client-side apply's annotation) each of [`manifest_urls`], wait until the CRD
-//!   `installations.operator.tigera.io` is established, then `kubectl apply -f`
-//!   [`config_path`]. The operator reads ip pools once: a later change to the
-//!   Installation's pools is not applied.
-//! - flannel: `kubectl apply -f` [`manifest_urls`] (which creates the namespace and a
+//!   a client-side apply's annotation) each of [`manifests`] (the CRDs, then the
+//!   operator), wait until the CRD `installations.operator.tigera.io` is established,
+//!   then `kubectl apply -f` [`config_path`]. The operator reads ip pools once: a later
+//!   change to the Installation's pools is not applied.
+//! - flannel: `kubectl apply -f` [`manifests`] (which creates the namespace and a
 //!   default ConfigMap), then `kubectl apply -f` [`config_path`] to replace that
 //!   ConfigMap, then `kubectl -n kube-flannel rollout restart daemonset/kube-flannel-ds`
 //!   so that no pod keeps the default network.
-//! - cilium: no manifest; `helm install cilium cilium --repo https://helm.cilium.io
-//!   --version` [`CILIUM_VERSION`] `--namespace kube-system --values` [`config_path`]
-//!   (or `cilium install --version ... --values ...`).
+//! - cilium: no manifest; `helm upgrade --install cilium` with the [`chart`] (from
+//!   Cilium's Helm repository, or the bundle's file) `--namespace kube-system --values`
+//!   [`config_path`].
 //! - none: nothing; the operator installs a CNI themselves.
+//!
+//! An install from a bundle (`packages.source = "bundle"`) fetches none of them: the
+//! bundle carries each under [`Upstream::bundle_path`], and the install puts it on the
+//! first control plane and applies it from there ([`bundle_needs`] lists what the
+//! bundle must hold).
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -51,19 +56,94 @@ pub fn config_path(spec: &ClusterSpec) -> Option<String> {
     Some(format!("{CNI_DIR}/{name}"))
 }
 
-/// The upstream manifests the install applies at the CNI phase, before
+/// A file the CNI phase takes from upstream: where an online install fetches it, and
+/// the name an air-gap bundle carries it under.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Upstream {
+    /// What it is, for the operator: `flannel v0.27.4's kube-flannel.yml`.
+    pub what: String,
+    /// Where it is published.
+    pub url: String,
+    /// Its path inside the bundle directory: `manifests/kube-flannel-v0.27.4.yml`.
+    pub bundle_path: String,
+}
+
+impl Upstream {
+    /// The file's name, without the bundle's directory.
+    pub fn file_name(&self) -> &str {
+        self.bundle_path
+            .rsplit_once('/')
+            .map_or(self.bundle_path.as_str(), |(_, name)| name)
+    }
+}
+
+/// Where a bundle keeps the CNI's manifests.
+pub const BUNDLE_MANIFESTS: &str = "manifests";
+/// Where a bundle keeps Helm charts.
+pub const BUNDLE_CHARTS: &str = "charts";
+
+fn manifest(what: String, url: String, name: String) -> Upstream {
+    Upstream {
+        what,
+        url,
+        bundle_path: format!("{BUNDLE_MANIFESTS}/{name}"),
+    }
+}
+
+/// The upstream manifests the install applies at the CNI phase, in order, before
 /// [`config_path`]. Empty for cilium, which is installed from its Helm chart with the
 /// values file, and for none.
-pub fn manifest_urls(spec: &ClusterSpec) -> Vec<String> {
+pub fn manifests(spec: &ClusterSpec) -> Vec<Upstream> {
+    let calico = |file: &str| {
+        let stem = file.trim_end_matches(".yaml");
+        manifest(
+            format!("Calico {CALICO_VERSION}'s {file}"),
+            format!(
+                "https://raw.githubusercontent.com/projectcalico/calico/{CALICO_VERSION}/manifests/{file}"
+            ),
+            format!("calico-{stem}-{CALICO_VERSION}.yaml"),
+        )
+    };
     match spec.kubernetes.cni {
-        Cni::Calico => vec![format!(
-            "https://raw.githubusercontent.com/projectcalico/calico/{CALICO_VERSION}/manifests/tigera-operator.yaml"
-        )],
-        Cni::Flannel => vec![format!(
-            "https://github.com/flannel-io/flannel/releases/download/{FLANNEL_VERSION}/kube-flannel.yml"
+        // The CRDs first: Calico 3.30 publishes them apart from the operator.
+        Cni::Calico => vec![calico("operator-crds.yaml"), calico("tigera-operator.yaml")],
+        Cni::Flannel => vec![manifest(
+            format!("flannel {FLANNEL_VERSION}'s kube-flannel.yml"),
+            format!(
+                "https://github.com/flannel-io/flannel/releases/download/{FLANNEL_VERSION}/kube-flannel.yml"
+            ),
+            format!("kube-flannel-{FLANNEL_VERSION}.yml"),
         )],
         Cni::Cilium | Cni::None => Vec::new(),
     }
+}
+
+/// Cilium's Helm chart, which a bundle carries as a file; None for the other CNIs.
+pub fn chart(spec: &ClusterSpec) -> Option<Upstream> {
+    (spec.kubernetes.cni == Cni::Cilium).then(|| Upstream {
+        what: format!("the cilium Helm chart {CILIUM_VERSION}"),
+        url: format!("https://helm.cilium.io/cilium-{CILIUM_VERSION}.tgz"),
+        bundle_path: format!("{BUNDLE_CHARTS}/cilium-{CILIUM_VERSION}.tgz"),
+    })
+}
+
+/// The program helm in a bundle: Cilium is installed with it, on the first control
+/// plane.
+pub const BUNDLE_HELM: &str = "bin/helm";
+
+/// What a bundle must hold for the CNI phase of `spec`: its manifests or chart, and
+/// helm for cilium.
+pub fn bundle_needs(spec: &ClusterSpec) -> Vec<Upstream> {
+    let mut needs = manifests(spec);
+    if let Some(chart) = chart(spec) {
+        needs.push(chart);
+        needs.push(Upstream {
+            what: "helm 3 for the hosts' architecture".into(),
+            url: "https://github.com/helm/helm/releases".into(),
+            bundle_path: BUNDLE_HELM.into(),
+        });
+    }
+    needs
 }
 
 /// The CNI file for the first control plane, if the CNI needs one.

@@ -13,6 +13,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
+use kubewiz::render::cni;
+
 use super::lab::Lab;
 
 #[path = "../audit_verify/mod.rs"]
@@ -118,7 +120,9 @@ impl Drop for Setup {
 }
 
 /// Writes the bundle directory into `dir`: `bin/` with every stand-in but systemd's
-/// and the real kubectl. Returns the bundle directory.
+/// and the real kubectl, and `manifests/` with the project's own manifests in the shape
+/// of flannel's and Calico's (tests/fixtures/cni), under the names the install looks
+/// for. Returns the bundle directory.
 pub fn bundle(dir: &Path) -> PathBuf {
     let bundle = dir.join("bundle");
     let bin = bundle.join("bin");
@@ -144,7 +148,46 @@ pub fn bundle(dir: &Path) -> PathBuf {
             panic!("{}: {e} (scripts/test.sh fetches etcd 3.5)", from.display())
         });
     }
+    let manifests = bundle.join(cni::BUNDLE_MANIFESTS);
+    fs::create_dir_all(&manifests).unwrap();
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/cni");
+    for (fixture, name) in [
+        (
+            "kube-flannel.yml",
+            format!("kube-flannel-{}.yml", cni::FLANNEL_VERSION),
+        ),
+        (
+            "calico-operator-crds.yaml",
+            format!("calico-operator-crds-{}.yaml", cni::CALICO_VERSION),
+        ),
+        (
+            "calico-tigera-operator.yaml",
+            format!("calico-tigera-operator-{}.yaml", cni::CALICO_VERSION),
+        ),
+    ] {
+        fs::copy(fixtures.join(fixture), manifests.join(name)).unwrap();
+    }
     bundle
+}
+
+/// `preset` (from [`preset`]) with the pod network `cni` instead of none.
+pub fn with_cni(preset: &str, cni: &str) -> String {
+    let changed = preset.replace("cni = \"none\"\n", &format!("cni = \"{cni}\"\n"));
+    assert_ne!(changed, preset, "the preset names no cni");
+    changed
+}
+
+/// Gives every lab host the network configuration a CNI's DaemonSet would write: the
+/// stand-in kubelet reports Ready once /etc/cni/net.d holds one, and lab hosts run no
+/// DaemonSet's pods.
+pub fn write_cni_config(lab: &Lab) {
+    for i in 0..lab.hosts.len() {
+        let out = lab.exec(
+            i,
+            "mkdir -p /etc/cni/net.d && echo '{\"cniVersion\":\"1.0.0\",\"name\":\"lab\",\"plugins\":[{\"type\":\"bridge\"}]}' > /etc/cni/net.d/10-lab.conflist",
+        );
+        assert!(out.status.success(), "{out:?}");
+    }
 }
 
 /// The topologies the end-to-end tests install.

@@ -136,8 +136,9 @@ fn packages(b: &Builder, s: &mut Steps, h: &HostSpec) {
             // no admin credentials for it.
             let control_plane = h.roles.contains(&Role::ControlPlane);
             let mut except: Vec<String> = vec!["etcd".into(), "etcdctl".into()];
+            // helm, when the bundle has it, installs Cilium from the first control plane.
             if !control_plane {
-                except.push("kubectl".into());
+                except.extend(["kubectl".into(), "helm".into()]);
             }
             let kubectl = if control_plane { "kubectl, " } else { "" };
             let from = dir.join("bin");
