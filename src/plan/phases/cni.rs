@@ -133,8 +133,8 @@ fn put_from_bundle(s: &mut Steps, slug: &str, dir: &Path, file: &Upstream) -> St
 /// The SHA-256 of the file at `path`, or empty when it cannot be read: the plan is
 /// then refused before it runs ([`bundle_problems`]), and the step would fail.
 fn file_sha256(path: &Path) -> String {
-    std::fs::read(path)
-        .map(|content| crate::digest::sha256_hex(&content))
+    crate::digest::sha256_file_hex(path)
+        .map(|(hex, _)| hex)
         .unwrap_or_default()
 }
 
