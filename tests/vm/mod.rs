@@ -941,13 +941,23 @@ impl VmLab {
     /// Replaces the known_hosts line of `address` with the key the VM shows now.
     pub fn learn_host_key(&self, address: Ipv4Addr) {
         let text = address.to_string();
-        let out = run("ssh-keyscan", &["-T", "10", "-t", "ed25519", &text]);
-        let keys: String = String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
-            .map(|l| format!("{l}\n"))
-            .collect();
-        assert!(!keys.is_empty(), "VM lab: no host key from {address}");
+        // A VM under TCG on a loaded machine may accept the connection and still not
+        // finish the key exchange within one scan's timeout (a clone's first boot also
+        // restarts sshd with its new keys): scanned again for up to a minute.
+        let started = Instant::now();
+        let keys = loop {
+            let out = run("ssh-keyscan", &["-T", "10", "-t", "ed25519", &text]);
+            let keys: String = String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+                .map(|l| format!("{l}\n"))
+                .collect();
+            if !keys.is_empty() || started.elapsed() > Duration::from_secs(60) {
+                break keys;
+            }
+            std::thread::sleep(Duration::from_secs(2));
+        };
+        assert!(!keys.is_empty(), "VM lab: no host key from {address} within a minute");
         let kept: String = fs::read_to_string(&self.known_hosts)
             .unwrap_or_default()
             .lines()
