@@ -108,19 +108,7 @@ fn bundle_installs_get_the_kubelet_and_containerd_units() {
     );
 
     // The whole render puts them in the tree and the plan uploads them.
-    let state = tempfile::tempdir().unwrap();
-    let (pki, _) = kubewiz::pki::load_or_create(state.path(), &layout).unwrap();
-    let all = render::render(&spec, &pki).unwrap();
-    let plan = kubewiz::plan::build(
-        &layout,
-        &all,
-        &kubewiz::plan::Local {
-            libvirt_uri: "test:///default".into(),
-            state_dir: state.path().to_path_buf(),
-            hosts_file: state.path().join("hosts"),
-        },
-    )
-    .to_string();
+    let plan = bundle_plan(&spec);
     assert!(
         plan.contains("upload /etc/systemd/system/kubelet.service.d/10-kubeadm.conf (0644)"),
         "{plan}"
@@ -129,18 +117,59 @@ fn bundle_installs_get_the_kubelet_and_containerd_units() {
     // to the control planes only.
     assert!(
         plan.contains(
-            "upload every file of /srv/bundle/bin but etcd, etcdctl to /usr/local/bin (0755)"
+            "upload every file of /srv/bundle/bin but etcd, etcdctl, etcdutl to /usr/local/bin (0755)"
         ),
         "{plan}"
     );
     assert!(
         plan.contains(
-            "upload every file of /srv/bundle/bin but etcd, etcdctl, kubectl, helm to /usr/local/bin (0755)"
+            "upload every file of /srv/bundle/bin but etcd, etcdctl, etcdutl, kubectl, helm to /usr/local/bin (0755)"
         ),
         "{plan}"
     );
     assert!(
         plan.contains("upload etcd, etcdctl from /srv/bundle/bin to /usr/local/bin (0755)"),
+        "{plan}"
+    );
+}
+
+/// The plan of `spec` (an install from a bundle) as `kubewiz plan` prints it.
+fn bundle_plan(spec: &spec::ClusterSpec) -> String {
+    let layout = Layout::new(spec).unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let (pki, _) = kubewiz::pki::load_or_create(state.path(), &layout).unwrap();
+    let all = render::render(spec, &pki).unwrap();
+    kubewiz::plan::build(
+        &layout,
+        &all,
+        &kubewiz::plan::Local {
+            libvirt_uri: "test:///default".into(),
+            state_dir: state.path().to_path_buf(),
+            hosts_file: state.path().join("hosts"),
+        },
+    )
+    .to_string()
+}
+
+#[test]
+fn stacked_control_planes_get_etcdctl_from_the_bundle_for_backups() {
+    let mut spec =
+        spec::load_file(&Path::new(env!("CARGO_MANIFEST_DIR")).join("presets/stacked-ha.toml"))
+            .unwrap()
+            .spec;
+    spec.packages.source = PackageSource::Bundle;
+    spec.packages.bundle_dir = Some("/srv/bundle".into());
+    let plan = bundle_plan(&spec);
+    // The control planes are etcd's members: etcdctl and etcdutl, not etcd itself
+    // (kubeadm runs it as a static Pod); workers get neither.
+    assert!(
+        plan.contains("upload every file of /srv/bundle/bin but etcd to /usr/local/bin (0755)"),
+        "{plan}"
+    );
+    assert!(
+        plan.contains(
+            "upload every file of /srv/bundle/bin but etcd, etcdctl, etcdutl, kubectl, helm to /usr/local/bin (0755)"
+        ),
         "{plan}"
     );
 }

@@ -957,7 +957,10 @@ impl VmLab {
             }
             std::thread::sleep(Duration::from_secs(2));
         };
-        assert!(!keys.is_empty(), "VM lab: no host key from {address} within a minute");
+        assert!(
+            !keys.is_empty(),
+            "VM lab: no host key from {address} within a minute"
+        );
         let kept: String = fs::read_to_string(&self.known_hosts)
             .unwrap_or_default()
             .lines()

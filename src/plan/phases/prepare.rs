@@ -131,16 +131,26 @@ fn packages(b: &Builder, s: &mut Steps, h: &HostSpec) {
         }
         PackageSource::Bundle => {
             let dir = spec.packages.bundle_dir.clone().unwrap_or_default();
-            // etcd and etcdctl are the etcd hosts' (phase etcd); kubectl is for the
+            // etcd and its tools are the etcd hosts' (phase etcd); kubectl is for the
             // control planes, where kubewiz runs it with admin.conf: workers have
-            // no admin credentials for it.
+            // no admin credentials for it. With stacked etcd the control planes are
+            // its members and get etcdctl and etcdutl (the etcd program itself runs
+            // from kubeadm's static Pod): `kubewiz backup` takes its snapshot there.
             let control_plane = h.roles.contains(&Role::ControlPlane);
-            let mut except: Vec<String> = vec!["etcd".into(), "etcdctl".into()];
+            let stacked_member = control_plane && b.layout.etcd.is_empty();
+            let mut except: Vec<String> = vec!["etcd".into()];
+            if !stacked_member {
+                except.extend(["etcdctl".into(), "etcdutl".into()]);
+            }
             // helm, when the bundle has it, installs Cilium from the first control plane.
             if !control_plane {
                 except.extend(["kubectl".into(), "helm".into()]);
             }
-            let kubectl = if control_plane { "kubectl, " } else { "" };
+            let kubectl = match (control_plane, stacked_member) {
+                (true, true) => "kubectl, etcdctl, ",
+                (true, false) => "kubectl, ",
+                _ => "",
+            };
             let from = dir.join("bin");
             s.push(
                 "bundle",
