@@ -392,6 +392,54 @@ fn config_files_are_refused_the_way_kubeadm_refuses_them() {
         "json: cannot unmarshal string into Go struct field InitConfiguration.localAPIEndpoint.bindPort of type int32",
     );
 
+    // Component configs are decoded with their group's one version and Go types.
+    let out = try_init(&init.replace(
+        "kubeproxy.config.k8s.io/v1alpha1",
+        "kubeproxy.config.k8s.io/v1beta9",
+    ));
+    expect_failure(
+        &out,
+        "unexpected apiVersion \"kubeproxy.config.k8s.io/v1beta9\", you may have to do manual conversion to \
+         \"kubeproxy.config.k8s.io/v1alpha1\" and execute kubeadm again",
+    );
+    let dns = init
+        .lines()
+        .skip_while(|l| !l.starts_with("clusterDNS:"))
+        .nth(1)
+        .and_then(|l| l.trim().strip_prefix("- "))
+        .expect("the KubeletConfiguration's clusterDNS list")
+        .to_owned();
+    let out = try_init(&init.replace(
+        &format!("clusterDNS:\n- {dns}\n"),
+        &format!("clusterDNS: {dns}\n"),
+    ));
+    expect_failure(
+        &out,
+        "json: cannot unmarshal string into Go struct field KubeletConfiguration.clusterDNS of type []string",
+    );
+    // The pod subnet must hold between 1 and 2^16 node ranges (/24 each by default).
+    let pod = init
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("podSubnet: "))
+        .expect("the ClusterConfiguration's podSubnet")
+        .to_owned();
+    for (subnet, error) in [
+        (
+            "10.0.0.0/7",
+            "networking.podSubnet: Invalid value: \"10.0.0.0/7\": pod subnet mask (7) and node-mask (24) difference is greater than 16",
+        ),
+        (
+            "10.244.0.0/25",
+            "networking.podSubnet: Invalid value: \"10.244.0.0/25\": the size of pod subnet with mask 25 is smaller than the size of node subnet with mask 24",
+        ),
+    ] {
+        let out = try_init(&init.replace(
+            &format!("podSubnet: {pod}"),
+            &format!("podSubnet: {subnet}"),
+        ));
+        expect_failure(&out, error);
+    }
+
     // kubeadm's strict decoding only warns for init and join: an unknown field is named
     // and dropped, and the command goes on (here to its first real failure).
     let join = "apiVersion: kubeadm.k8s.io/v1beta4\nkind: JoinConfiguration\nnodeRegistration:\n  name: lab-1\n  critSocket: unix:///run/x.sock\n";
