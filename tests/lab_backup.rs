@@ -114,7 +114,10 @@ fn backup_reset_restore(topology: Topology) -> Option<(cluster::Setup, PathBuf)>
     // With stacked etcd the control planes are its members: the bundle's etcdctl is
     // there for the snapshot (external etcd's hosts get it with etcd).
     let etcdctl = setup.lab.host_file(0, "/usr/local/bin/etcdctl");
-    assert!(etcdctl.is_some(), "no etcdctl from the bundle on the first etcd member");
+    assert!(
+        etcdctl.is_some(),
+        "no etcdctl from the bundle on the first etcd member"
+    );
     let (state, preset) = (&setup.state, setup.preset_arg());
     let name = fs::read_dir(state)
         .unwrap()
