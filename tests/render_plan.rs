@@ -830,3 +830,87 @@ fn plan_against_a_journal_skips_what_was_done_and_names_the_hosts_with_work() {
         "{text}"
     );
 }
+
+/// The command of each host's image pull in the prepare phase of `spec`'s plan.
+fn image_pulls(spec: &ClusterSpec) -> Vec<(String, String)> {
+    let layout = Layout::new(spec).unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let (pki, _) = pki::load_or_create(state.path(), &layout).unwrap();
+    let files = render::render(spec, &pki).unwrap();
+    let local = kubewiz::plan::Local {
+        libvirt_uri: "test:///default".into(),
+        state_dir: state.path().to_path_buf(),
+        hosts_file: state.path().join("hosts"),
+    };
+    let plan = kubewiz::plan::build(&layout, &files, &local);
+    plan.steps()
+        .filter(|(_, _, step)| step.id.starts_with("prepare/") && step.id.ends_with("/images"))
+        .map(|(_, host, step)| match &step.action {
+            kubewiz::plan::Action::Run { command } => (host.host.clone(), command.clone()),
+            other => panic!("{}: {other:?}", step.id),
+        })
+        .collect()
+}
+
+#[test]
+fn online_installs_pull_each_roles_images_in_prepare_and_bundle_installs_pull_none() {
+    // Stacked etcd: every image kubeadm lists for the version, on each control plane;
+    // kube-proxy and pause on the workers.
+    let stacked = preset("presets/stacked-ha.toml");
+    let pulls = image_pulls(&stacked);
+    let hosts: Vec<&str> = pulls.iter().map(|(h, _)| h.as_str()).collect();
+    let nodes: Vec<&str> = stacked
+        .hosts
+        .iter()
+        .filter(|h| {
+            h.roles
+                .iter()
+                .any(|r| matches!(r, spec::Role::ControlPlane | spec::Role::Worker))
+        })
+        .map(|h| h.name.as_str())
+        .collect();
+    assert_eq!(hosts, nodes, "one pull per node");
+    let version = stacked.kubernetes.version.tag();
+    let list = format!(
+        "kubeadm config images list --kubernetes-version {version} --image-repository registry.k8s.io |"
+    );
+    for (host, command) in &pulls {
+        assert!(command.contains(&list), "{host}: {command}");
+        assert!(
+            command.contains("crictl --runtime-endpoint unix:///var/run/containerd/containerd.sock pull \"$image\""),
+            "{host}: {command}"
+        );
+        let worker = host.starts_with("kubenode");
+        assert_eq!(
+            command.contains("| grep -E '/(kube-proxy|pause):'"),
+            worker,
+            "{host}: {command}"
+        );
+        assert_eq!(command.contains("| cat)"), !worker, "{host}: {command}");
+    }
+    // External etcd: the control planes leave etcd's image out; etcd hosts and load
+    // balancers pull nothing.
+    let external = preset("presets/external-etcd.toml");
+    let pulls = image_pulls(&external);
+    assert!(
+        pulls
+            .iter()
+            .all(|(h, _)| h.starts_with("kubemaster") || h.starts_with("kubenode")),
+        "{pulls:?}"
+    );
+    let masters: Vec<&String> = pulls
+        .iter()
+        .filter(|(h, _)| h.starts_with("kubemaster"))
+        .map(|(_, c)| c)
+        .collect();
+    assert!(!masters.is_empty());
+    assert!(
+        masters.iter().all(|c| c.contains("| grep -v '/etcd:')")),
+        "{masters:?}"
+    );
+    // From a bundle there is no registry: nothing is pulled.
+    let mut bundle = stacked.clone();
+    bundle.packages.source = spec::PackageSource::Bundle;
+    bundle.packages.bundle_dir = Some("/srv/bundle".into());
+    assert_eq!(image_pulls(&bundle), []);
+}

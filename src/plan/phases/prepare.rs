@@ -7,6 +7,7 @@ use super::super::steps::Steps;
 use super::super::{Action, BundlePick, HostSteps, OsFamily};
 use super::{Builder, PhaseDef, bundle_fingerprint, stop_units};
 use crate::files::Purpose;
+use crate::render::kubeadm::CRI_SOCKET;
 use crate::render::node;
 use crate::shell::quote;
 use crate::spec::{HostSpec, PackageSource, Role};
@@ -84,6 +85,44 @@ sed -ri '/^[^#].*\\sswap\\s/s/^/#/' /etc/fstab; fi",
         30,
     )
     .unit = Some("kubelet");
+    pull_images(b, s, h);
+}
+
+/// An online install pulls the images each node's first Pods run here, where every
+/// host pulls at once, rather than inside `kubeadm init` and each control plane's
+/// `kubeadm join`, which run one after the other. kubeadm lists the images of the
+/// preset's version and repository; containerd pulls them through its CRI socket (its
+/// `k8s.io` namespace, where the kubelet looks). Control planes take them all but
+/// etcd's when etcd is external; workers kube-proxy's and the pause image. A bundle
+/// install has no registry to pull from.
+fn pull_images(b: &Builder, s: &mut Steps, h: &HostSpec) {
+    let spec = b.layout.spec;
+    if spec.packages.source != PackageSource::Online {
+        return;
+    }
+    let control_plane = h.roles.contains(&Role::ControlPlane);
+    let (which, filter) = if control_plane && b.layout.etcd.is_empty() {
+        ("the control plane's images", "cat")
+    } else if control_plane {
+        ("the control plane's images (etcd is external)", "grep -v '/etcd:'")
+    } else if h.roles.contains(&Role::Worker) {
+        ("kube-proxy and pause", "grep -E '/(kube-proxy|pause):'")
+    } else {
+        return;
+    };
+    let version = spec.kubernetes.version.tag();
+    s.run(
+        "images",
+        format!("pull {which} for {version}, before kubeadm needs them"),
+        format!(
+            "images=$(kubeadm config images list --kubernetes-version {version} --image-repository {repo} | {filter}) && \
+test -n \"$images\" && for image in $images; do crictl --runtime-endpoint {CRI_SOCKET} pull \"$image\" || exit 1; done",
+            repo = quote(spec.kubernetes.image_repository.as_str()),
+        ),
+        900,
+    )
+    // A pull that fails is containerd's to explain (registry, proxy, disk).
+    .unit = Some("containerd");
 }
 
 /// containerd, the kubelet and kubeadm (and kubectl on control planes): from the
