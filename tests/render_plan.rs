@@ -872,7 +872,7 @@ fn online_installs_pull_each_roles_images_in_prepare_and_bundle_installs_pull_no
     assert_eq!(hosts, nodes, "one pull per node");
     let version = stacked.kubernetes.version.tag();
     let list = format!(
-        "kubeadm config images list --kubernetes-version {version} --image-repository registry.k8s.io |"
+        "kubeadm config images list --kubernetes-version {version} --image-repository 'registry.k8s.io' |"
     );
     for (host, command) in &pulls {
         assert!(command.contains(&list), "{host}: {command}");
