@@ -19,8 +19,6 @@ mod common;
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::Path;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use cluster::Topology;
 use common::{secs, shell_line};
@@ -82,23 +80,20 @@ fn install_once(hosts: usize, mib: u64, preset_out: &mut String) -> Option<Case>
         "installing on {hosts} hosts with a bundle of {} MiB",
         bin_bytes / MIB
     ));
-    let load_before = common::load1();
     let probe = common::Probe::start();
-    let done = Arc::new(AtomicBool::new(false));
-    let peak = common::watch_peak_memory(done.clone());
-    let (out, took) = cluster::kubewiz(
-        &state,
-        &[
-            "apply",
-            "--preset",
-            preset.to_str().unwrap(),
-            "--no-tui",
-            "--yes",
-        ],
-    );
+    let ((out, took), peak_kib) = common::with_peak_memory(|| {
+        cluster::kubewiz(
+            &state,
+            &[
+                "apply",
+                "--preset",
+                preset.to_str().unwrap(),
+                "--no-tui",
+                "--yes",
+            ],
+        )
+    });
     let (_, others) = probe.stop();
-    done.store(true, Ordering::Relaxed);
-    let peak_kib = peak.join().unwrap_or(0);
     assert!(
         out.status.success(),
         "the install failed on {hosts} hosts with a bundle of {bin_bytes} bytes:\n{}",
@@ -110,7 +105,7 @@ fn install_once(hosts: usize, mib: u64, preset_out: &mut String) -> Option<Case>
         etcd_bytes,
         peak_kib,
         total: took,
-        load_before,
+        load_before: probe.load,
         others,
     })
 }

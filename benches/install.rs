@@ -150,21 +150,19 @@ fn install_once(hosts: usize, preset_out: &mut String, bundle_bytes: &mut u64) -
     let cpu_before = common::CpuLook::now();
     let children_before = children_ticks();
     let probe = common::Probe::start();
-    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let peak = common::watch_peak_memory(done.clone());
-    let (out, took) = cluster::kubewiz(
-        &state,
-        &[
-            "apply",
-            "--preset",
-            preset.to_str().unwrap(),
-            "--no-tui",
-            "--yes",
-        ],
-    );
+    let ((out, took), kubewiz_peak_kib) = common::with_peak_memory(|| {
+        cluster::kubewiz(
+            &state,
+            &[
+                "apply",
+                "--preset",
+                preset.to_str().unwrap(),
+                "--no-tui",
+                "--yes",
+            ],
+        )
+    });
     let (wall, others) = probe.stop();
-    done.store(true, std::sync::atomic::Ordering::Relaxed);
-    let kubewiz_peak_kib = peak.join().unwrap_or(0);
     let mut install = Install {
         kubewiz_peak_kib,
         load_before: probe.load,

@@ -6,7 +6,7 @@ use std::fs;
 use std::path::Path;
 use std::process::Command;
 
-use kubewiz::render::{self, Layout, Target, node};
+use kubewiz::render::{Layout, Target, node};
 use kubewiz::spec::{self, PackageSource};
 
 /// systemd-analyze's complaints about `units` (file name, content) laid out together,
@@ -135,20 +135,12 @@ fn bundle_installs_get_the_kubelet_and_containerd_units() {
 
 /// The plan of `spec` (an install from a bundle) as `kubewiz plan` prints it.
 fn bundle_plan(spec: &spec::ClusterSpec) -> String {
-    let layout = Layout::new(spec).unwrap();
     let state = tempfile::tempdir().unwrap();
-    let (pki, _) = kubewiz::pki::load_or_create(state.path(), &layout).unwrap();
-    let all = render::render(spec, &pki).unwrap();
-    kubewiz::plan::build(
-        &layout,
-        &all,
-        &kubewiz::plan::Local {
-            libvirt_uri: "test:///default".into(),
-            state_dir: state.path().to_path_buf(),
-            hosts_file: state.path().join("hosts"),
-        },
-    )
-    .to_string()
+    let cluster = kubewiz::state::ClusterState::new(state.path(), spec.name.as_str());
+    kubewiz::generate::generate(spec, &cluster, "test:///default")
+        .unwrap()
+        .plan
+        .to_string()
 }
 
 #[test]

@@ -833,16 +833,11 @@ fn plan_against_a_journal_skips_what_was_done_and_names_the_hosts_with_work() {
 
 /// The command of each host's image pull in the prepare phase of `spec`'s plan.
 fn image_pulls(spec: &ClusterSpec) -> Vec<(String, String)> {
-    let layout = Layout::new(spec).unwrap();
     let state = tempfile::tempdir().unwrap();
-    let (pki, _) = pki::load_or_create(state.path(), &layout).unwrap();
-    let files = render::render(spec, &pki).unwrap();
-    let local = kubewiz::plan::Local {
-        libvirt_uri: "test:///default".into(),
-        state_dir: state.path().to_path_buf(),
-        hosts_file: state.path().join("hosts"),
-    };
-    let plan = kubewiz::plan::build(&layout, &files, &local);
+    let cluster = kubewiz::state::ClusterState::new(state.path(), spec.name.as_str());
+    let plan = kubewiz::generate::generate(spec, &cluster, "test:///default")
+        .unwrap()
+        .plan;
     plan.steps()
         .filter(|(_, _, step)| step.id.starts_with("prepare/") && step.id.ends_with("/images"))
         .map(|(_, host, step)| match &step.action {

@@ -444,7 +444,7 @@ pub fn summary(line: &str) {
 /// Watches the kubewiz process this one runs and keeps its peak resident memory
 /// (VmHWM, which only grows) as last read, every 50 ms until `done` is set. The
 /// machine's process list is read only until kubewiz is found.
-pub fn watch_peak_memory(
+fn watch_peak_memory(
     done: std::sync::Arc<std::sync::atomic::AtomicBool>,
 ) -> std::thread::JoinHandle<u64> {
     use std::sync::atomic::Ordering;
@@ -472,6 +472,17 @@ pub fn watch_peak_memory(
         }
         peak
     })
+}
+
+/// Runs `f` (which starts kubewiz as a child of this process) and returns what it
+/// returns with kubewiz's peak resident memory in KiB, read as [`watch_peak_memory`]
+/// does.
+pub fn with_peak_memory<T>(f: impl FnOnce() -> T) -> (T, u64) {
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let watcher = watch_peak_memory(done.clone());
+    let out = f();
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    (out, watcher.join().unwrap_or(0))
 }
 
 /// Bytes in a directory tree.
