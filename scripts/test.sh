@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Debian packages the tests run (real tools, never stand-ins for them).
-packages=(openssl haproxy keepalived etcd-server etcd-client libxml2-utils containerd curl iproute2 iptables iputils-ping python3 python3-yaml tmux libvirt-clients openssh-server openssh-client
+packages=(openssl haproxy keepalived etcd-server etcd-client libxml2-utils containerd busybox-static curl iproute2 iptables iputils-ping python3 python3-yaml tmux libvirt-clients openssh-server openssh-client
   # the Debian package (scripts/deb.sh), the preset schema's independent validator,
   # and the man pages' renderers (tests/package.rs, tests/schema.rs, tests/completions_man.rs)
   dpkg-dev binutils python3-jsonschema groff-base mandoc bash-completion)

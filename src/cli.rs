@@ -202,6 +202,11 @@ pub enum Command {
         #[command(subcommand)]
         command: KvmCommand,
     },
+    /// Look at an air-gap bundle (packages.bundle_dir)
+    Bundle {
+        #[command(subcommand)]
+        command: BundleCommand,
+    },
     /// Put cluster NAME's admin kubeconfig into ~/.kube/config (or $KUBECONFIG's first
     /// file) as a context named NAME, or write it to a file
     Kubeconfig {
@@ -268,6 +273,18 @@ pub enum AuditCommand {
     Verify {
         #[arg(required = true, value_name = "FILE")]
         files: Vec<PathBuf>,
+    },
+}
+
+/// `kubewiz bundle ...`
+#[derive(Debug, Subcommand)]
+pub enum BundleCommand {
+    /// Print what the preset's bundle holds against what the preset needs: programs
+    /// with their versions, the pod network's files, images by reference; exit 1
+    /// when something is missing
+    Check {
+        #[arg(long, value_name = "FILE")]
+        preset: PathBuf,
     },
 }
 
@@ -347,6 +364,7 @@ impl Command {
             Command::Restore { .. } => "restore",
             Command::Audit { .. } => "audit",
             Command::Kvm { .. } => "kvm",
+            Command::Bundle { .. } => "bundle",
             Command::Kubeconfig { .. } => "kubeconfig",
             Command::Schema => "schema",
             Command::Completions { .. } => "completions",

@@ -12,6 +12,7 @@ pub mod exec;
 pub mod exit;
 pub mod files;
 pub mod generate;
+pub mod images;
 pub mod kvm;
 pub mod launch;
 pub mod pki;

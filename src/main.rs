@@ -170,6 +170,9 @@ fn run(cli: &Cli, state_dir: Option<&Path>) -> ExitCode {
             AuditCommand::Verify { files } => commands::audit::verify(files),
         },
         Some(Command::Kvm { command }) => commands::kvm::run(command),
+        Some(Command::Bundle {
+            command: kubewiz::cli::BundleCommand::Check { preset },
+        }) => commands::bundle::check(preset),
         Some(Command::Kubeconfig { name, merge, out }) => {
             commands::kubeconfig::run(state_dir, name, *merge, out.as_deref())
         }

@@ -1595,3 +1595,55 @@ fn workers_upgrade_with_kubeadm_upgrade_node_and_drain_with_the_real_kubectl() {
     }
     println!("the whole test {:?}", started.elapsed());
 }
+
+/// `kubeadm config images list`, run where kubewiz runs it (the KVM host, for `bundle
+/// check`, and each node, for the import's check): kubeadm's images in its order, CoreDNS
+/// under coredns/ in the default registry only, and a version that is none refused.
+#[test]
+fn config_images_list_names_kubeadms_images() {
+    let kubeadm = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/standins/kubeadm");
+    let list = |args: &[&str]| {
+        std::process::Command::new(&kubeadm)
+            .args(["config", "images", "list"])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let out = list(&["--kubernetes-version", "1.34.2"]);
+    let listed = text(&out);
+    let names: Vec<&str> = listed
+        .lines()
+        .map(|l| l.rsplit_once(':').unwrap().0)
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "registry.k8s.io/kube-apiserver",
+            "registry.k8s.io/kube-controller-manager",
+            "registry.k8s.io/kube-scheduler",
+            "registry.k8s.io/kube-proxy",
+            "registry.k8s.io/coredns/coredns",
+            "registry.k8s.io/pause",
+            "registry.k8s.io/etcd"
+        ],
+        "{listed}"
+    );
+    assert!(
+        listed.starts_with("registry.k8s.io/kube-apiserver:v1.34.2\n"),
+        "{listed}"
+    );
+    let out = list(&[
+        "--kubernetes-version=v1.34.2",
+        "--image-repository",
+        "mirror.lab:5000/k8s",
+    ]);
+    assert!(
+        text(&out).contains("mirror.lab:5000/k8s/coredns:v1.12.1\n"),
+        "{}",
+        text(&out)
+    );
+    expect_failure(
+        &list(&["--kubernetes-version", "1.34"]),
+        "version \"1.34\" doesn't match patterns for neither semantic version nor labels (stable, latest, ...)",
+    );
+}

@@ -3,6 +3,7 @@
 pub mod apply;
 pub mod audit;
 pub mod backup;
+pub mod bundle;
 pub mod certs_check;
 pub mod certs_renew;
 mod colour;

@@ -28,6 +28,7 @@ pub fn run(state_dir: Option<&Path>, preset: &Path, json: bool) -> ExitCode {
     if let Err(refused) = crate::plan::offline::check(&prepared.plan) {
         eprintln!("kubewiz: apply would refuse this plan: {refused}");
     }
+    images_warning(&prepared.plan);
     if json {
         // A reader that stops early (`| head`) closes the pipe; stop writing then.
         let mut out = std::io::stdout().lock();
@@ -86,4 +87,22 @@ pub fn json_lines(plan: &Plan, finished: Option<&Finished>) -> Vec<String> {
         }
     }
     out
+}
+
+/// What `apply` checks of the bundle's images before a run, said as a warning: the
+/// images the preset's nodes run that the bundle lacks, or why that cannot be told here.
+fn images_warning(plan: &Plan) {
+    let Ok(layout) = crate::spec::layout::Layout::new(&plan.spec) else {
+        return;
+    };
+    match crate::exec::bundle::lacking_images(&layout) {
+        Ok(Some(lacking)) if !lacking.is_empty() => eprintln!(
+            "kubewiz: apply would refuse this plan: the bundle's images/ lacks {}",
+            lacking.join(", ")
+        ),
+        Err(e) => eprintln!(
+            "kubewiz: warning: the bundle's images cannot be checked here ({e}); each node checks containerd's images after the import"
+        ),
+        _ => {}
+    }
 }

@@ -119,6 +119,7 @@ pub fn ready(
             }
             // Before the records: a refused plan leaves no trace but its message.
             crate::plan::offline::check(&plan)?;
+            lacking_images(spec, &plan)?;
             let options = launch::run_options(
                 job.kind.run_kind(),
                 spec,
@@ -173,4 +174,30 @@ pub fn phases(names: &[String]) -> Result<Option<BTreeSet<PhaseId>>, String> {
         only.insert(phase);
     }
     Ok(Some(only))
+}
+
+/// Refuses an install from a bundle whose `images/` lacks an image its nodes run, as
+/// the bundle's kubeadm lists them. When that kubeadm cannot run here (a bundle for
+/// another architecture), the run goes on: each node checks containerd's images after
+/// the import, and stops there naming what is missing.
+fn lacking_images(spec: &ClusterSpec, plan: &crate::plan::Plan) -> Result<(), String> {
+    if !plan
+        .phases
+        .iter()
+        .any(|p| p.id == crate::plan::phases::prepare::PHASE.id)
+    {
+        return Ok(());
+    }
+    let layout = Layout::new(spec).map_err(|e| e.to_string())?;
+    match crate::exec::bundle::lacking_images(&layout) {
+        Ok(Some(lacking)) if !lacking.is_empty() => Err(format!(
+            "cluster {} installs from a bundle whose images/ lacks images its nodes run, and cannot run so (nothing was changed): {}; add archives holding them to {} (`kubewiz bundle check --preset FILE` lists what the bundle holds against what the preset needs)",
+            spec.name,
+            lacking.join(", "),
+            crate::plan::images::bundle_images_dir(spec)
+                .map(|d| d.display().to_string())
+                .unwrap_or_default()
+        )),
+        _ => Ok(()),
+    }
 }

@@ -4,7 +4,7 @@
 //! log and the resume journal, behind [`sink::EventSink`]).
 
 pub mod api_check;
-mod bundle;
+pub mod bundle;
 pub mod certs;
 pub mod dry_run;
 pub mod events;

@@ -106,6 +106,8 @@ pub enum Action {
         to: String,
         pick: BundlePick,
         fingerprint: String,
+        /// The files' mode on the host: 0755 for programs, 0644 for image archives.
+        mode: u32,
     },
     /// On the KVM host, after the operator agreed: make the libvirt network hold the
     /// cluster's DHCP reservations and DNS entries, live and persistent.
@@ -190,6 +192,33 @@ impl BundlePick {
             BundlePick::Except(names) => !names.iter().any(|n| n == name),
         }
     }
+}
+
+/// `name size mtime` of each program of a bundle directory, sorted; empty when the
+/// directory cannot be read (the step itself then says why when it runs).
+pub fn bundle_fingerprint(dir: &std::path::Path) -> String {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return String::new();
+    };
+    let mut lines: Vec<String> = entries
+        .filter_map(Result::ok)
+        .filter_map(|e| {
+            let meta = e.metadata().ok().filter(|m| m.is_file())?;
+            let mtime = meta
+                .modified()
+                .ok()?
+                .duration_since(std::time::UNIX_EPOCH)
+                .ok()?
+                .as_nanos();
+            Some(format!(
+                "{} {} {mtime}",
+                e.file_name().to_string_lossy(),
+                meta.len()
+            ))
+        })
+        .collect();
+    lines.sort();
+    lines.join("\n")
 }
 
 /// The package manager a step is for; the runner skips it on hosts of the other kind.

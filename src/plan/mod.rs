@@ -10,6 +10,7 @@
 mod action;
 pub mod backup;
 pub mod certs;
+pub mod images;
 pub mod libvirt;
 mod needs;
 pub mod node;
@@ -28,7 +29,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use action::{Action, Blob, BundlePick, CaDigests, OsFamily, Preflight};
+pub use action::{Action, Blob, BundlePick, CaDigests, OsFamily, Preflight, bundle_fingerprint};
 pub use libvirt::{LibvirtNetwork, NetworkChanges, NetworkPreview};
 pub use needs::{HostNeeds, needs_package_manager, required_ports};
 pub use phases::BUNDLE_TARGET;

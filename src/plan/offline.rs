@@ -32,6 +32,13 @@ pub fn check(plan: &Plan) -> Result<(), String> {
     if plan.phases.iter().any(|p| p.id == phases::cni::PHASE.id) {
         problems.extend(phases::cni::bundle_problems(spec));
     }
+    if plan
+        .phases
+        .iter()
+        .any(|p| p.id == phases::prepare::PHASE.id)
+    {
+        problems.extend(super::images::bundle_problems(spec));
+    }
     if problems.is_empty() {
         return Ok(());
     }

@@ -177,21 +177,27 @@ fn write_action(f: &mut fmt::Formatter<'_>, step: &Step) -> fmt::Result {
             "      from the KVM host, wait up to {}s for {url} to answer with local/{kubeconfig}",
             step.timeout.as_secs()
         )?,
-        Action::UploadBundle { from, to, pick, .. } => match pick {
+        Action::UploadBundle {
+            from,
+            to,
+            pick,
+            mode,
+            ..
+        } => match pick {
             BundlePick::Only(names) => writeln!(
                 f,
-                "      upload {} from {} to {to} (0755)",
+                "      upload {} from {} to {to} ({mode:04o})",
                 names.join(", "),
                 from.display()
             )?,
             BundlePick::Except(names) if names.is_empty() => writeln!(
                 f,
-                "      upload every file of {} to {to} (0755)",
+                "      upload every file of {} to {to} ({mode:04o})",
                 from.display()
             )?,
             BundlePick::Except(names) => writeln!(
                 f,
-                "      upload every file of {} but {} to {to} (0755)",
+                "      upload every file of {} but {} to {to} ({mode:04o})",
                 from.display(),
                 names.join(", ")
             )?,

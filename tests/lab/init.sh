@@ -30,6 +30,10 @@ ln -s pts/ptmx "$R/dev/ptmx"
 mount -t tmpfs -o mode=1777,size=64m tmpfs "$R/dev/shm"
 mount -t tmpfs -o mode=755,size=64m tmpfs "$R/run"
 mount -t tmpfs -o mode=1777 tmpfs "$R/tmp"
+# containerd's own disk, as on a node: its overlayfs snapshotter cannot keep its layers
+# on the overlay root.
+mkdir -p "$R/var/lib/containerd"
+mount -t tmpfs -o mode=711 tmpfs "$R/var/lib/containerd"
 mkdir -p "$R/run/sshd"
 # sshd daemonizes once it listens, and becomes a child of this PID 1.
 chroot "$R" /usr/sbin/sshd -f /etc/ssh/sshd_config.lab -E /var/log/sshd.log

@@ -47,9 +47,13 @@ pub(super) async fn step(run: &Run, host: &str, step: &Step, inputs: &str) -> Ou
             ..
         } => check_api(run, host, step, url, content, workdir).await,
         Action::LibvirtNetwork(network) => libvirt_network(run, host, step, network).await,
-        Action::UploadBundle { from, to, pick, .. } => {
-            upload_bundle(run, host, step, from, to, pick).await
-        }
+        Action::UploadBundle {
+            from,
+            to,
+            pick,
+            mode,
+            ..
+        } => upload_bundle(run, host, step, from, to, pick, *mode).await,
         Action::WriteLocal {
             to, mode, content, ..
         } => write_local(run, host, step, to, *mode, content).await,
@@ -297,12 +301,13 @@ async fn upload_bundle(
     from: &Path,
     to: &str,
     pick: &BundlePick,
+    mode: u32,
 ) -> Outcome {
     let session = run.session(host)?;
     let programs = run.bundle.files(from, pick).await.map_err(Failure::new)?;
     for (name, file) in &programs {
         let path = format!("{to}/{name}");
-        let changed = session.upload_file(&path, 0o755, file).await?;
+        let changed = session.upload_file(&path, mode, file).await?;
         let word = if changed {
             "installed"
         } else {

@@ -3,7 +3,7 @@
 
 use super::super::steps::Steps;
 use super::super::{Action, BundlePick, HostSteps, Restore};
-use super::{BUNDLE_TARGET, Builder, PhaseDef, bundle_fingerprint, empty_dirs, stop_units};
+use super::{BUNDLE_TARGET, Builder, PhaseDef, empty_dirs, stop_units};
 use crate::files::Purpose;
 use crate::render::etcd;
 use crate::render::pki::ETCD_PKI_DIR;
@@ -25,10 +25,11 @@ fn member(b: &Builder, s: &mut Steps, h: &HostSpec) {
                 "install",
                 "install etcd and etcdctl from the bundle",
                 Action::UploadBundle {
-                    fingerprint: bundle_fingerprint(&from),
+                    fingerprint: crate::plan::bundle_fingerprint(&from),
                     from,
                     to: BUNDLE_TARGET.into(),
                     pick: BundlePick::Only(vec!["etcd".into(), "etcdctl".into()]),
+                    mode: 0o755,
                 },
                 300,
             );

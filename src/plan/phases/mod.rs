@@ -336,33 +336,6 @@ impl<'a> Builder<'a> {
 /// The operator's kubeconfig on the first control plane, which kubectl steps use.
 const ADMIN_CONF: &str = "/etc/kubernetes/admin.conf";
 
-/// `name size mtime` of each program of a bundle directory, sorted; empty when the
-/// directory cannot be read (the step itself then says why when it runs).
-fn bundle_fingerprint(dir: &std::path::Path) -> String {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return String::new();
-    };
-    let mut lines: Vec<String> = entries
-        .filter_map(Result::ok)
-        .filter_map(|e| {
-            let meta = e.metadata().ok().filter(|m| m.is_file())?;
-            let mtime = meta
-                .modified()
-                .ok()?
-                .duration_since(std::time::UNIX_EPOCH)
-                .ok()?
-                .as_nanos();
-            Some(format!(
-                "{} {} {mtime}",
-                e.file_name().to_string_lossy(),
-                meta.len()
-            ))
-        })
-        .collect();
-    lines.sort();
-    lines.join("\n")
-}
-
 /// Deletes everything inside `dirs`, keeping the directories themselves (packages
 /// create them, with their owners and modes).
 fn empty_dirs(dirs: &[&str]) -> String {

@@ -5,7 +5,7 @@
 use super::super::record::{HOST_STATE, RECORD_DIR, SWAP_RECORD, keep_original};
 use super::super::steps::Steps;
 use super::super::{Action, BundlePick, HostSteps, OsFamily};
-use super::{Builder, PhaseDef, bundle_fingerprint, stop_units};
+use super::{Builder, PhaseDef, stop_units};
 use crate::files::Purpose;
 use crate::render::kubeadm::CRI_SOCKET;
 use crate::render::node;
@@ -86,6 +86,7 @@ sed -ri '/^[^#].*\\sswap\\s/s/^/#/' /etc/fstab; fi",
     )
     .unit = Some("kubelet");
     pull_images(b, s, h);
+    crate::plan::images::import_steps(b.layout, s, h);
 }
 
 /// An online install pulls the images each node's first Pods run here, where every
@@ -195,10 +196,11 @@ fn packages(b: &Builder, s: &mut Steps, h: &HostSpec) {
                 "bundle",
                 format!("install kubeadm, kubelet, {kubectl}containerd and runc from the bundle"),
                 Action::UploadBundle {
-                    fingerprint: bundle_fingerprint(&from),
+                    fingerprint: crate::plan::bundle_fingerprint(&from),
                     from,
                     to: BUNDLE_TARGET.into(),
                     pick: BundlePick::Except(except),
+                    mode: 0o755,
                 },
                 600,
             );

@@ -6,7 +6,7 @@
 
 use super::super::steps::Steps;
 use super::super::{Action, BundlePick, OsFamily, Upgrade};
-use super::{ADMIN_CONF, BUNDLE_TARGET, Builder, bundle_fingerprint};
+use super::{ADMIN_CONF, BUNDLE_TARGET, Builder};
 use crate::files::Purpose;
 use crate::render::node;
 use crate::shell::quote;
@@ -93,10 +93,11 @@ fn programs(b: &Builder, s: &mut Steps, up: &Upgrade, title: &str, names: &[&str
                 &format!("bundle-{}", names.join("-")),
                 format!("install {title} {} from the new bundle", up.to.tag()),
                 Action::UploadBundle {
-                    fingerprint: bundle_fingerprint(from),
+                    fingerprint: crate::plan::bundle_fingerprint(from),
                     from: from.clone(),
                     to: BUNDLE_TARGET.into(),
                     pick: BundlePick::Only(names.iter().map(|n| n.to_string()).collect()),
+                    mode: 0o755,
                 },
                 600,
             );
