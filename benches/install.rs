@@ -45,6 +45,13 @@ struct Install {
     kubewiz_cpu: f64,
     /// The kubewiz process's peak resident memory (VmHWM), in KiB, as last seen.
     kubewiz_peak_kib: u64,
+    /// From `kubewiz audit show --timing`'s reading of the log (`audit::timing`): the
+    /// phases' wall time, the part of it no step on a phase's critical path covered
+    /// (kubewiz's scheduling, connections, barriers), and kubewiz's own CPU time as
+    /// the log's closing record has it, per host and phase.
+    phases_wall_ms: u64,
+    gap_ms: u64,
+    cpu_ms_per_host_phase: f64,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -90,6 +97,15 @@ fn read_audit(state: &Path, cluster: &str, install: &mut Install) {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
+    let records = kubewiz::audit::read_log(&jsonl).expect("the audit log reads");
+    let timing = kubewiz::audit::timing::timing(&records).expect("the run's timing");
+    install.phases_wall_ms = timing.phases.iter().map(|p| p.wall_ms).sum();
+    install.gap_ms = timing.phases.iter().map(|p| p.gap_ms()).sum();
+    let cpu = timing
+        .cpu
+        .expect("the closing record has kubewiz's CPU time");
+    install.cpu_ms_per_host_phase =
+        cpu.own_ms as f64 / (timing.hosts.max(1) * timing.phases.len().max(1)) as f64;
     let at = |e: &Value| epoch_seconds(e["at"].as_str().unwrap());
     let first = events.first().map(at).unwrap_or(0.0);
     let last = events.last().map(at).unwrap_or(0.0);
@@ -316,65 +332,77 @@ fn main() {
         write!(out, " **{}** |", secs(total)).unwrap();
     }
     writeln!(out).unwrap();
-    write!(out, "| runs (total of each) |").unwrap();
-    for (_, rs) in &results {
-        let all: Vec<String> = rs.iter().map(|r| secs(r.total)).collect();
-        write!(out, " {} |", all.join(", ")).unwrap();
-    }
-    writeln!(out).unwrap();
-    write!(out, "| 1-min load before → after each run |").unwrap();
-    for (_, rs) in &results {
-        let all: Vec<String> = rs
-            .iter()
-            .map(|r| format!("{:.2} → {:.2}", r.load_before, r.load_after))
-            .collect();
-        write!(out, " {} |", all.join("; ")).unwrap();
-    }
-    writeln!(out).unwrap();
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
-    write!(
-        out,
-        "| CPU: kubewiz itself; the lab hosts (core-s); the machine busy (share of its {cores} cores) |"
-    )
-    .unwrap();
-    for (_, rs) in &results {
-        let all: Vec<String> = rs
-            .iter()
-            .map(|r| {
-                format!(
-                    "{:.1}; {:.0}; {:.0}%",
-                    r.kubewiz_cpu,
-                    r.cpu.1,
-                    100.0 * ((r.cpu.0 + r.cpu.1) / (r.total.as_secs_f64() * cores) + r.others)
-                )
-            })
-            .collect();
-        write!(out, " {} |", all.join("<br>")).unwrap();
-    }
-    writeln!(out).unwrap();
-    write!(out, "| kubewiz's peak memory (VmHWM) in each run |").unwrap();
-    for (_, rs) in &results {
-        let all: Vec<String> = rs
-            .iter()
-            .map(|r| format!("{:.1} MiB", r.kubewiz_peak_kib as f64 / 1024.0))
-            .collect();
-        write!(out, " {} |", all.join("; ")).unwrap();
-    }
-    writeln!(out).unwrap();
-    write!(out, "| other programs' CPU during each run |").unwrap();
-    for (_, rs) in &results {
-        let all: Vec<String> = rs
-            .iter()
-            .map(|r| common::share_range(&[r.others]))
-            .collect();
-        write!(out, " {} |", all.join("; ")).unwrap();
-    }
+    let per_run = |out: &mut String, title: &str, sep: &str, cell: &dyn Fn(&Install) -> String| {
+        write!(out, "| {title} |").unwrap();
+        for (_, rs) in &results {
+            let all: Vec<String> = rs.iter().map(cell).collect();
+            write!(out, " {} |", all.join(sep)).unwrap();
+        }
+        writeln!(out).unwrap();
+    };
+    per_run(&mut out, "runs (total of each)", ", ", &|r| secs(r.total));
+    per_run(
+        &mut out,
+        "1-min load before → after each run",
+        "; ",
+        &|r| format!("{:.2} → {:.2}", r.load_before, r.load_after),
+    );
+    per_run(
+        &mut out,
+        &format!(
+            "CPU: kubewiz itself; the lab hosts (core-s); the machine busy (share of its {cores} cores)"
+        ),
+        "<br>",
+        &|r| {
+            format!(
+                "{:.1}; {:.0}; {:.0}%",
+                r.kubewiz_cpu,
+                r.cpu.1,
+                100.0 * ((r.cpu.0 + r.cpu.1) / (r.total.as_secs_f64() * cores) + r.others)
+            )
+        },
+    );
+    per_run(
+        &mut out,
+        "kubewiz's share of the phases' wall time (target under 3%)",
+        "; ",
+        &|r| {
+            format!(
+                "{:.1}% ({:.1} s of {:.1} s)",
+                100.0 * r.gap_ms as f64 / r.phases_wall_ms.max(1) as f64,
+                r.gap_ms as f64 / 1000.0,
+                r.phases_wall_ms as f64 / 1000.0
+            )
+        },
+    );
+    per_run(
+        &mut out,
+        "kubewiz's CPU per host per phase (target under 20 ms)",
+        "; ",
+        &|r| format!("{:.1} ms", r.cpu_ms_per_host_phase),
+    );
+    per_run(
+        &mut out,
+        "kubewiz's peak memory (VmHWM) in each run",
+        "; ",
+        &|r| format!("{:.1} MiB", r.kubewiz_peak_kib as f64 / 1024.0),
+    );
+    per_run(
+        &mut out,
+        "other programs' CPU during each run",
+        "; ",
+        &|r| common::share_range(&[r.others]),
+    );
     writeln!(out, "\n").unwrap();
     writeln!(
         out,
         "\"at once\": the time the phase's steps took on all its hosts together, divided by the phase's wall time — \
          how many hosts were busy at the same time on average (hosts of a phase run at once, up to 32; control \
-         planes join one after the other). CPU: core-seconds of the kubewiz process (from its rusage) and of \
+         planes join one after the other). kubewiz's share: per phase, its wall time less the steps on its critical \
+         path (the host whose steps took longest, or all hosts of a phase whose hosts take turns), summed over the \
+         phases, as `kubewiz audit show NAME --timing` prints it; CPU per host per phase: the kubewiz process's own \
+         user and system time from the audit log's closing record, divided by hosts × phases. CPU: core-seconds of the kubewiz process (from its rusage) and of \
          the lab hosts' processes, and how busy the whole machine was (/proc/stat; other programs' share is the \
          next row). Peak memory: the kubewiz process's VmHWM, read every 50 ms while it runs. The bundle's \
          `bin/` is {:.0} MiB; the prepare phase uploads to each node the programs its roles run (etcd and \

@@ -122,7 +122,7 @@ async fn exit_codes_come_back() {
         ("true", 0),
         ("exit 3", 3),
         ("no-such-command-kubewiz", 127),
-        ("kill -TERM $$", 143),
+        ("sh -c 'kill -TERM $$'", 143),
     ] {
         let (result, lines) = run(&*session, command).await;
         assert_eq!(result, Ok(code), "{command}: {lines:?}");
@@ -292,6 +292,31 @@ async fn uploads_are_atomic_idempotent_and_keep_modes() {
         Err(TransportError::Remote(m)) => assert!(m.contains("/proc/version/x"), "{m}"),
         other => panic!("upload below a file: {other:?}"),
     }
+    // In a set-group-ID directory a new file would take the directory's group: it is
+    // root's all the same. In a sticky one (/tmp), where another user may have taken
+    // a temporary name first, the file still gets its mode.
+    output(
+        &*session,
+        "mkdir -p /opt/kubewiz-test/sgid && chgrp daemon /opt/kubewiz-test/sgid && chmod 2775 /opt/kubewiz-test/sgid",
+    )
+    .await;
+    assert_eq!(
+        session
+            .upload("/opt/kubewiz-test/sgid/f", 0o644, b"x")
+            .await,
+        Ok(true)
+    );
+    assert_eq!(session.upload("/tmp/sticky/f", 0o600, b"y").await, Ok(true));
+    output(&*session, "chmod 1777 /tmp/sticky").await;
+    assert_eq!(session.upload("/tmp/sticky/g", 0o640, b"z").await, Ok(true));
+    assert_eq!(
+        output(
+            &*session,
+            "stat -c '%a %U:%G %n' /opt/kubewiz-test/sgid/f /tmp/sticky/f /tmp/sticky/g; ls -A /tmp/sticky /opt/kubewiz-test/sgid"
+        )
+        .await,
+        "644 root:root /opt/kubewiz-test/sgid/f\n600 root:root /tmp/sticky/f\n640 root:root /tmp/sticky/g\n/opt/kubewiz-test/sgid:\nf\n\n/tmp/sticky:\nf\ng"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -11,19 +11,20 @@
 # KUBEWIZ_BENCH_RUNS sets the runs per case (default 3). The remote-execution
 # benchmark takes about half an hour on 2 cores, most of it Ansible's;
 # KUBEWIZ_BENCH_INSTALL_SIZES the whole install's host counts (default 8,30,60);
-# KUBEWIZ_BENCH_BUNDLE_CASES the bundle-size cases as HOSTS:MIB (default 30:0,30:1024,60:1024).
+# KUBEWIZ_BENCH_BUNDLE_CASES the bundle-size cases as HOSTS:MIB (default 30:0,30:1024,60:1024);
+# KUBEWIZ_BENCH_IMAGES_MIB the image set imported on 8 hosts (default 200).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 out=BENCHMARKS.md
 # In the order they appear in the file.
-all=(ssh install bundle render wizard)
+all=(ssh install bundle images render wizard)
 only=""
 while [ $# -gt 0 ]; do
   case $1 in
     --out) out=$2; shift 2 ;;
     --only) only=$2; shift 2 ;;
-    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
     *) echo "scripts/bench/run.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -39,9 +40,10 @@ fi
 
 # What the benchmarks run. pssh: parallel-ssh/parallel-scp; time: GNU time for peak
 # memory; tmux: the wizard in a real terminal; python3-venv: Ansible's environment;
-# haproxy to python3-yaml: the whole install on lab hosts, as scripts/test.sh has them.
+# haproxy to python3-yaml: the whole install on lab hosts, as scripts/test.sh has them;
+# containerd: the image import.
 packages=(openssh-server openssh-client pssh openssl tmux time iproute2 python3-venv
-  haproxy keepalived iptables iputils-ping python3 python3-pip python3-yaml)
+  haproxy keepalived iptables iputils-ping python3 python3-pip python3-yaml containerd)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -535,8 +535,8 @@ impl SshSession {
             Some((dir, _)) => dir.to_owned(),
         };
         let qdir = quote(&dir);
-        // umask 022 makes every created parent 0755; mktemp makes the file 0600 until
-        // the mode is applied; the content is checked before the rename, so a cut
+        // umask 022 makes every created parent 0755; the temporary file has its mode
+        // before any content is in it, as it is made or from mktemp's 0600; the content is checked before the rename, so a cut
         // connection never leaves a partial file in place; the temporary file is removed
         // on every way out, also when sshd died and writing an error kills the shell
         // (SIGPIPE), which skips a plain EXIT trap. No fsync: the rename is
@@ -547,20 +547,43 @@ impl SshSession {
         // reset` can put the host back as it was.
         let record = RECORD_DIR;
         let keep = keep_original(path);
+        // Every program started on the host costs it CPU (on a KVM host, the VMs'), so
+        // the script uses the shell's own means where they do the same: `${d%/*}` for
+        // dirname, a temporary file made with the shell's exclusive create (`set -C`)
+        // under a umask that gives it the mode (else, and in a sticky directory such as
+        // /tmp where others may have put a name first, `mktemp` and `chmod`), and `chown`
+        // only where root's files would not get group 0 by themselves (a set-group-ID
+        // directory) or the user is not root.
+        let chown = if self.target.user == "root" {
+            format!("if [ -g {qdir} ]; then chown 0:0 \"$tmp\"; fi; ")
+        } else {
+            "chown 0:0 \"$tmp\"; ".to_owned()
+        };
+        let create = if mode & 0o7111 == 0 {
+            format!(
+                "t={qdir}/.kubewiz.$$; set -C; umask {umask:03o}; \
+                 if [ ! -k {qdir} ] && true 2>/dev/null > \"$t\"; then tmp=$t; \
+                 else tmp=$(mktemp {qdir}/.kubewiz.XXXXXXXX); chmod {mode:o} \"$tmp\"; fi; \
+                 set +C; umask 022; ",
+                umask = 0o666 & !mode
+            )
+        } else {
+            format!("tmp=$(mktemp {qdir}/.kubewiz.XXXXXXXX); chmod {mode:o} \"$tmp\"; ")
+        };
         let write = format!(
             "set -e; umask 022; \
              if {same}; then cat > /dev/null; echo unchanged; exit 0; fi; \
              if [ -d {quoted} ]; then echo {quoted}' is a directory' >&2; exit 1; fi; \
-             mkdir -p {record}/orig {record}/new; \
-             d={qdir}; while [ ! -d \"$d\" ]; do printf '%s\\n' \"$d\" >> {record}/dirs; d=$(dirname -- \"$d\"); done; \
+             [ -d {record}/new ] || mkdir -p {record}/orig {record}/new; \
+             d={qdir}; while [ ! -d \"$d\" ]; do printf '%s\\n' \"$d\" >> {record}/dirs; d=${{d%/*}}; d=${{d:-/}}; done; \
              [ -d {qdir} ] || mkdir -p -- {qdir}; \
-             tmp=$(mktemp {qdir}/.kubewiz.XXXXXXXX); \
-             trap 'rm -f \"$tmp\"' EXIT; trap 'exit 1' HUP INT TERM PIPE; \
+             tmp=; trap '[ -z \"$tmp\" ] || rm -f \"$tmp\"' EXIT; trap 'exit 1' HUP INT TERM PIPE; \
+             {create}\
              cat > \"$tmp\"; \
-             [ \"$(sha256sum < \"$tmp\")\" = '{sum}  -' ] || {{ rm -f \"$tmp\"; echo 'the content that arrived does not match what was sent: it was cut off, or the file changed while it was sent' >&2; exit 1; }}; \
-             chown 0:0 \"$tmp\"; chmod {mode:o} \"$tmp\"; \
+             [ \"$(sha256sum < \"$tmp\")\" = '{sum}  -' ] || {{ echo 'the content that arrived does not match what was sent: it was cut off, or the file changed while it was sent' >&2; exit 1; }}; \
+             {chown}\
              {keep}; \
-             mv -f \"$tmp\" {quoted}; echo written"
+             mv -f \"$tmp\" {quoted}; tmp=; echo written"
         );
         let timeout = Duration::from_secs(60) + Duration::from_secs(feed.len() / (1 << 20));
         let done = self.exec(&write, Some(feed), timeout).await?;
@@ -727,12 +750,16 @@ async fn read_all<R: AsyncRead + Unpin>(reader: Option<R>) -> Vec<u8> {
     buf
 }
 
-/// The wrapper every command runs in: it reports its process group (sshd makes each
-/// session's shell a session leader), runs the command with `sh -c` whatever the login
-/// shell is, and exits with its code (not exec'ing keeps a signal-killed command's code
-/// as 128+N).
+/// The wrapper every command runs in: the login shell (whatever it is) becomes `sh`,
+/// which reports its process group (sshd makes each session's shell a session leader),
+/// runs the command and exits with its code. The closing `exit $?` keeps the command a
+/// child of that shell, so a signal-killed command's code is 128+N. One shell is
+/// started per command besides the login shell, and neither forks for the other.
 fn wrap(command: &str) -> String {
-    format!("echo {PGID_MARK}$$ >&2; sh -c {}; exit $?", quote(command))
+    format!(
+        "exec sh -c {}",
+        quote(&format!("echo {PGID_MARK}$$ >&2; {command}\nexit $?"))
+    )
 }
 
 fn lines_of(bytes: &[u8]) -> impl Iterator<Item = String> + '_ {
@@ -890,7 +917,7 @@ mod tests {
     fn quoting_survives_quotes() {
         assert_eq!(
             wrap("echo 'a'"),
-            format!("echo {PGID_MARK}$$ >&2; sh -c 'echo '\\''a'\\'''; exit $?")
+            format!("exec sh -c 'echo {PGID_MARK}$$ >&2; echo '\\''a'\\''\nexit $?'")
         );
     }
 

@@ -129,7 +129,7 @@ pub(super) fn import_steps(layout: &Layout, s: &mut Steps, h: &HostSpec) {
         .iter()
         .map(|f| {
             format!(
-                "ctr -n k8s.io images import {} && ",
+                "ctr -n k8s.io images import {}; ",
                 quote(&format!("{HOST_IMAGES}/{f}"))
             )
         })
@@ -148,8 +148,8 @@ pub(super) fn import_steps(layout: &Layout, s: &mut Steps, h: &HostSpec) {
         "images",
         format!("import the images into containerd and check it has every image this node runs for {version}"),
         format!(
-            "{imports}want=$({{ kubeadm config images list --kubernetes-version {version} --image-repository {repo} | {filter}{extra}; }}) && \
-test -n \"$want\" && have=$(ctr -n k8s.io images ls -q) && missing= && \
+            "set -e; {imports}want=$({{ kubeadm config images list --kubernetes-version {version} --image-repository {repo} | {filter}{extra}; }} || true); \
+test -n \"$want\" || {{ echo 'kubeadm config images list printed no image' >&2; exit 1; }}; have=$(ctr -n k8s.io images ls -q); missing=; \
 for i in $want; do printf '%s\\n' \"$have\" | grep -qxF \"$i\" || missing=\"$missing $i\"; done; \
 if [ -n \"$missing\" ]; then echo \"after the import, containerd still lacks these images this node runs:$missing; put archives holding them in the bundle's {BUNDLE_IMAGES}/\" >&2; exit 1; fi; \
 echo \"containerd has all $(echo $want | wc -w) images this node runs\"",

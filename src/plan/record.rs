@@ -27,6 +27,6 @@ pub fn keep_original(path: &str) -> String {
     format!(
         "if [ ! -e {RECORD_DIR}/orig{quoted} ] && [ ! -e {RECORD_DIR}/new{quoted} ]; then \
          if [ -e {quoted} ]; then mkdir -p {RECORD_DIR}/orig{qdir} && cp -a -- {quoted} {RECORD_DIR}/orig{quoted}; \
-         else mkdir -p {RECORD_DIR}/new{qdir} && : > {RECORD_DIR}/new{quoted}; fi; fi"
+         else {{ [ -d {RECORD_DIR}/new{qdir} ] || mkdir -p {RECORD_DIR}/new{qdir}; }} && : > {RECORD_DIR}/new{quoted}; fi; fi"
     )
 }
