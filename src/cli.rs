@@ -184,6 +184,10 @@ pub enum Command {
         /// The archive `kubewiz backup` wrote
         #[arg(long, value_name = "ARCHIVE")]
         from: PathBuf,
+        /// When the cluster still answers: reset its hosts first (every object written
+        /// since the backup is lost); asked twice unless --yes is given too
+        #[arg(long)]
+        replace_running: bool,
         /// Do not ask for confirmation
         #[arg(long)]
         yes: bool,

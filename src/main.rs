@@ -117,6 +117,7 @@ fn run(cli: &Cli, state_dir: Option<&Path>) -> ExitCode {
         Some(Command::Restore {
             preset,
             from,
+            replace_running,
             yes,
             dry_run,
         }) => commands::restore::run(
@@ -124,6 +125,7 @@ fn run(cli: &Cli, state_dir: Option<&Path>) -> ExitCode {
             commands::restore::RestoreArgs {
                 preset,
                 from,
+                replace_running: *replace_running,
                 yes: *yes,
                 dry_run: *dry_run,
                 syslog,

@@ -7,9 +7,10 @@
 //! `--keep 1` deletes the archive before it (taken on the next member while the first
 //! one's sshd is down); a copy
 //! with one byte changed is refused before any host is touched, and so is a restore
-//! onto the cluster while it still answers. With external etcd every member restores
-//! the snapshot; with stacked etcd the first control plane restores it and the others
-//! join it as new members.
+//! onto the cluster while it still answers, unless `--replace-running` (the stacked
+//! cluster is restored so, its reset run by the restore). With external etcd every
+//! member restores the snapshot; with stacked etcd the first control plane restores it
+//! and the others join it as new members.
 
 #[path = "lab/mod.rs"]
 mod lab;
@@ -108,8 +109,12 @@ fn members(lab: &lab::Lab, i: usize, endpoint: &str, pki: &str) -> Vec<String> {
 }
 
 /// Installs `topology`, backs it up, resets it and restores it; returns the setup for
-/// the topology's own checks.
-fn backup_reset_restore(topology: Topology) -> Option<(cluster::Setup, PathBuf)> {
+/// the topology's own checks. `over_running`: the restore itself resets the cluster that
+/// still answers (`--replace-running`), instead of `kubewiz reset` before it.
+fn backup_reset_restore(
+    topology: Topology,
+    over_running: bool,
+) -> Option<(cluster::Setup, PathBuf)> {
     let setup = cluster::installed(topology, &[])?;
     // With stacked etcd the control planes are its members: the bundle's etcdctl is
     // there for the snapshot (external etcd's hosts get it with etcd).
@@ -135,12 +140,16 @@ fn backup_reset_restore(topology: Topology) -> Option<(cluster::Setup, PathBuf)>
         let out = out_dir.to_str().unwrap();
         kubewiz(state, &["backup", "--preset", preset, "--out", out, last])
     };
-    let restore = |from: &Path, last: &str| {
+    let restore = |from: &Path, more: &[&str]| {
         let from = from.to_str().unwrap();
-        kubewiz(
-            state,
-            &["restore", "--preset", preset, "--from", from, last],
-        )
+        let mut args = vec!["restore", "--preset", preset, "--from", from];
+        args.extend(more);
+        kubewiz(state, &args)
+    };
+    let replacing: &[&str] = if over_running {
+        &["--replace-running"]
+    } else {
+        &[]
     };
     let dry = backup("--dry-run");
     assert!(dry.status.success(), "{}", cluster::text(&dry));
@@ -256,7 +265,7 @@ fn backup_reset_restore(topology: Topology) -> Option<(cluster::Setup, PathBuf)>
     )
     .unwrap();
     let logged = runs_logged(state, &name);
-    let refused = restore(&bad, "--yes");
+    let refused = restore(&bad, &["--yes"]);
     assert_eq!(
         refused.status.code(),
         Some(1),
@@ -270,27 +279,43 @@ fn backup_reset_restore(topology: Topology) -> Option<(cluster::Setup, PathBuf)>
     );
     assert_eq!(runs_logged(state, &name), logged, "a host was touched");
 
-    // The cluster still answers: a restore over it is refused.
-    let over = restore(&archive, "--yes");
+    // The cluster still answers: a restore over it is refused unless asked for.
+    let over = restore(&archive, &["--yes"]);
     assert_eq!(over.status.code(), Some(1), "{}", cluster::text(&over));
     assert!(
-        String::from_utf8_lossy(&over.stderr).contains("still answers"),
+        String::from_utf8_lossy(&over.stderr).contains("still answers")
+            && String::from_utf8_lossy(&over.stderr).contains("--replace-running"),
         "{}",
         cluster::text(&over)
     );
     assert_eq!(runs_logged(state, &name), logged, "a host was touched");
 
-    let reset = kubewiz(state, &["reset", "--preset", preset, "--yes"]);
-    assert!(reset.status.success(), "{}", cluster::text(&reset));
-    let dry = restore(&archive, "--dry-run");
+    if !over_running {
+        let reset = kubewiz(state, &["reset", "--preset", preset, "--yes"]);
+        assert!(reset.status.success(), "{}", cluster::text(&reset));
+    }
+    let dry = restore(&archive, &[&["--dry-run"], replacing].concat());
     assert!(dry.status.success(), "{}", cluster::text(&dry));
     assert!(
         !state.join(&name).join("restore").exists(),
         "a dry run kept a restore"
     );
-    let restored = restore(&archive, "--yes");
+    if over_running {
+        assert!(
+            cluster::text(&dry).contains("would reset its hosts first"),
+            "{}",
+            cluster::text(&dry)
+        );
+    }
+    let restored = restore(&archive, &[&["--yes"], replacing].concat());
     assert!(restored.status.success(), "{}", cluster::text(&restored));
     let said = cluster::text(&restored);
+    if over_running {
+        assert!(
+            said.contains("resetting cluster") && said.contains("is restored"),
+            "{said}"
+        );
+    }
     assert!(
         said.contains("restore etcd's data") || said.contains("/restore"),
         "{said}"
@@ -319,7 +344,7 @@ fn backup_reset_restore(topology: Topology) -> Option<(cluster::Setup, PathBuf)>
 /// `topology` backed up, reset and restored; then `etcdctl member list` on the first
 /// host (with the certificates under `pki`) lists `names`, every one started.
 fn restored_with_members(topology: Topology, pki: &str, names: [&str; 3]) {
-    let Some((setup, _)) = backup_reset_restore(topology) else {
+    let Some((setup, _)) = backup_reset_restore(topology, topology == Topology::StackedHa) else {
         return;
     };
     let first = setup.lab.hosts[0].address;
@@ -338,7 +363,8 @@ fn external_etcd_is_backed_up_reset_and_restored_on_every_member() {
 }
 
 #[test]
-fn stacked_etcd_is_restored_on_the_first_control_plane_and_the_others_join() {
+fn stacked_etcd_is_restored_over_the_running_cluster_on_the_first_control_plane_and_the_others_join()
+ {
     restored_with_members(
         Topology::StackedHa,
         "/etc/kubernetes/pki/etcd",

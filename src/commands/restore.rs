@@ -22,6 +22,8 @@ use crate::state::{self, ClusterState};
 pub struct RestoreArgs<'a> {
     pub preset: &'a Path,
     pub from: &'a Path,
+    /// Reset a cluster that still answers first, instead of refusing.
+    pub replace_running: bool,
     pub yes: bool,
     pub dry_run: bool,
     pub syslog: bool,
@@ -70,9 +72,12 @@ pub fn run(state_dir: Option<&Path>, args: RestoreArgs<'_>) -> ExitCode {
         );
         return ExitCode::from(EXIT_FAILED);
     }
-    if let Some(running) = answers(&cluster, &layout) {
+    let running = answers(&cluster, &layout);
+    if let Some(running) = &running
+        && !args.replace_running
+    {
         eprintln!(
-            "kubewiz: cluster {} still answers at {running}: a restore replaces its whole state. Reset it first (`kubewiz reset --preset {}` deletes etcd's data), then restore",
+            "kubewiz: cluster {} still answers at {running}: a restore replaces its whole state. Reset it first (`kubewiz reset --preset {}` deletes etcd's data), then restore; or give --replace-running to have restore reset it",
             spec.name,
             args.preset.display()
         );
@@ -92,6 +97,16 @@ pub fn run(state_dir: Option<&Path>, args: RestoreArgs<'_>) -> ExitCode {
     if !args.dry_run && !args.yes && !confirm(&question) {
         eprintln!("kubewiz: nothing was done");
         return ExitCode::from(EXIT_FAILED);
+    }
+    if let Some(running) = &running {
+        if args.dry_run {
+            eprintln!(
+                "kubewiz: cluster {} still answers at {running}: the restore would reset its hosts first (`kubewiz reset`, etcd's data deleted); this dry run shows the restore after it",
+                spec.name
+            );
+        } else if let Err(code) = reset_running(state_dir, &args, &spec, &preset_text, running) {
+            return code;
+        }
     }
     let snapshot = checked.file(archive::SNAPSHOT).unwrap_or_default();
     // A new token per archive: no member of the old cluster can talk to the new one.
@@ -162,6 +177,70 @@ pub fn run(state_dir: Option<&Path>, args: RestoreArgs<'_>) -> ExitCode {
         );
     }
     code
+}
+
+/// Resets the hosts of a cluster that still answers, after the operator confirmed it
+/// twice: `--replace-running` and `--yes`, or at the terminal a yes and then the
+/// cluster's name typed out. Every object written since the backup is lost.
+fn reset_running(
+    state_dir: Option<&Path>,
+    args: &RestoreArgs<'_>,
+    spec: &crate::spec::ClusterSpec,
+    preset_text: &str,
+    running: &str,
+) -> Result<(), ExitCode> {
+    let name = spec.name.as_str();
+    if !args.yes {
+        let question = format!(
+            "Cluster {name} still answers at {running}. Reset its {} host(s) first, deleting etcd's data: everything written since the backup is lost?",
+            spec.hosts.len()
+        );
+        if !confirm(&question)
+            || !typed(
+                &format!("Type the cluster's name ({name}) to reset it"),
+                name,
+            )
+        {
+            eprintln!("kubewiz: nothing was done");
+            return Err(ExitCode::from(EXIT_FAILED));
+        }
+    }
+    eprintln!("kubewiz: resetting cluster {name} before the restore");
+    let job = Job {
+        kind: JobKind::Reset,
+        state_dir: absolute(&state_dir.map_or_else(state::default_dir, Path::to_path_buf)),
+        preset_text: preset_text.to_owned(),
+        dry_run: false,
+        pace: 0.0,
+        phases: Vec::new(),
+        accept_new_host_keys: false,
+        keep_data: false,
+        syslog: args.syslog || spec.audit.syslog,
+        libvirt_uri: crate::kvm::connect_uri(),
+        terminal: crate::audit::identity::terminal(),
+        restore: None,
+    };
+    let code = follow::start(&job, name, OnCtrlC::for_run(args.yes));
+    if code != ExitCode::from(EXIT_OK) {
+        eprintln!(
+            "kubewiz: the reset before the restore did not finish; nothing was restored. `kubewiz resume {name}` finishes the reset, then run the restore again"
+        );
+        return Err(code);
+    }
+    Ok(())
+}
+
+/// Asks `prompt` at the terminal and tells whether the answer is exactly `expected`.
+fn typed(prompt: &str, expected: &str) -> bool {
+    use std::io::{BufRead, IsTerminal, Write};
+    if !std::io::stdin().is_terminal() {
+        return false;
+    }
+    eprint!("{prompt}: ");
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    let _ = std::io::stdin().lock().read_line(&mut answer);
+    answer.trim() == expected
 }
 
 /// The endpoint's address when the cluster kept in `cluster` answers there with the
