@@ -18,6 +18,9 @@ mod lab;
 #[path = "lab/cluster.rs"]
 mod cluster;
 
+#[path = "tmux/mod.rs"]
+mod tmux;
+
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -370,4 +373,80 @@ fn stacked_etcd_is_restored_over_the_running_cluster_on_the_first_control_plane_
         "/etc/kubernetes/pki/etcd",
         ["kubemaster-1", "kubemaster-2", "kubemaster-3"],
     );
+}
+
+/// At a terminal, a restore over the running cluster asks for the restore, then for the
+/// reset, then for the cluster's name typed out: a wrong name leaves the cluster as it
+/// was; the right one resets and restores it.
+#[test]
+fn at_a_terminal_a_restore_over_the_running_cluster_wants_its_name_typed_out() {
+    if !tmux::tmux_available() {
+        panic!("tmux is missing: scripts/test.sh installs it");
+    }
+    let Some(setup) = cluster::installed(Topology::SingleNode, &[]) else {
+        return;
+    };
+    let (state, preset) = (&setup.state, setup.preset_arg());
+    let admin = state.join("labsolo/admin.conf");
+    create_configmap(&admin, "before-backup", "kept");
+    let out_dir = setup.work.path().join("backups");
+    let backup = kubewiz(
+        state,
+        &[
+            "backup",
+            "--preset",
+            preset,
+            "--out",
+            out_dir.to_str().unwrap(),
+            "--yes",
+        ],
+    );
+    assert!(backup.status.success(), "{}", cluster::text(&backup));
+    let archive = fs::read_dir(&out_dir)
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .find(|p| p.to_string_lossy().ends_with(".tar.gz"))
+        .expect("an archive");
+    create_configmap(&admin, "after-backup", "lost");
+    let term = tmux::Tmux::start("restore-over");
+    let joined = || {
+        String::from_utf8_lossy(&term.run(&["capture-pane", "-p", "-J", "-t", "kw"]).stdout)
+            .into_owned()
+    };
+    let wait_asked = |n: usize| {
+        let started = std::time::Instant::now();
+        while joined().matches("[y/N]").count() < n {
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(60),
+                "no question {n}:\n{}",
+                joined()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+    };
+    let command = format!(
+        "clear; {} --state-dir {} restore --preset {preset} --from {} --replace-running; echo EXIT=$?",
+        env!("CARGO_BIN_EXE_kubewiz"),
+        state.display(),
+        archive.display()
+    );
+    for (name, code) in [("labsol", 1), ("labsolo", 0)] {
+        term.keys(&[&command, "Enter"]);
+        wait_asked(1);
+        term.keys(&["y", "Enter"]);
+        wait_asked(2);
+        term.keys(&["y", "Enter"]);
+        term.wait_for("to reset it:", std::time::Duration::from_secs(30));
+        term.keys(&[name, "Enter"]);
+        let (exit, screen) = term.wait_for_exit(std::time::Duration::from_secs(300));
+        assert_eq!(exit, code, "{}", joined());
+        if code == 1 {
+            assert!(screen.contains("nothing was done"), "{screen}");
+            // Untouched: what was written after the backup is still there.
+            assert_eq!(configmap(&admin, "after-backup").as_deref(), Some("lost"));
+        }
+    }
+    assert_eq!(configmap(&admin, "before-backup").as_deref(), Some("kept"));
+    assert_eq!(configmap(&admin, "after-backup"), None);
 }

@@ -191,14 +191,20 @@ fn question(prepared: &Prepared, only: Option<&BTreeSet<PhaseId>>) -> String {
 
 /// Asks the operator on the terminal; false unless they type yes.
 pub fn confirm(question: &str) -> bool {
+    ask(&format!("{question} [y/N] ")).is_some_and(|a| matches!(a.as_str(), "y" | "Y" | "yes"))
+}
+
+/// Prints `prompt` and reads one answer line at the terminal, trimmed; None without a
+/// terminal to ask on.
+pub fn ask(prompt: &str) -> Option<String> {
     if !std::io::stdin().is_terminal() {
-        return false;
+        return None;
     }
-    eprint!("{question} [y/N] ");
+    eprint!("{prompt}");
     let _ = std::io::stderr().flush();
     let mut answer = String::new();
     let _ = std::io::stdin().lock().read_line(&mut answer);
-    matches!(answer.trim(), "y" | "Y" | "yes")
+    Some(answer.trim().to_owned())
 }
 
 /// What kind of run `execute` starts.

@@ -8,7 +8,7 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use super::apply::{absolute, confirm};
+use super::apply::{absolute, ask, confirm};
 use super::follow::{self, OnCtrlC};
 use super::prepare;
 use super::{EXIT_FAILED, EXIT_OK};
@@ -104,7 +104,7 @@ pub fn run(state_dir: Option<&Path>, args: RestoreArgs<'_>) -> ExitCode {
                 "kubewiz: cluster {} still answers at {running}: the restore would reset its hosts first (`kubewiz reset`, etcd's data deleted); this dry run shows the restore after it",
                 spec.name
             );
-        } else if let Err(code) = reset_running(state_dir, &args, &spec, &preset_text, running) {
+        } else if let Err(code) = reset_running(&cluster, &args, &spec, &preset_text, running) {
             return code;
         }
     }
@@ -147,20 +147,9 @@ pub fn run(state_dir: Option<&Path>, args: RestoreArgs<'_>) -> ExitCode {
         None
     };
     let job = Job {
-        kind: JobKind::Restore,
-        state_dir: absolute(cluster.dir().parent().unwrap_or(Path::new("."))),
-        preset_text,
         dry_run: args.dry_run,
-        pace: 0.0,
-        phases: Vec::new(),
-        // Host keys were accepted, if at all, by the install; new hosts' keys are
-        // taken into known_hosts first (`kubewiz kvm import` or ssh-keyscan).
-        accept_new_host_keys: false,
-        keep_data: false,
-        syslog: args.syslog || spec.audit.syslog,
-        libvirt_uri: crate::kvm::connect_uri(),
-        terminal: crate::audit::identity::terminal(),
         restore,
+        ..job(JobKind::Restore, &cluster, preset_text, &args, &spec)
     };
     let code = follow::start(&job, spec.name.as_str(), OnCtrlC::for_run(args.yes));
     drop(scratch);
@@ -183,7 +172,7 @@ pub fn run(state_dir: Option<&Path>, args: RestoreArgs<'_>) -> ExitCode {
 /// twice: `--replace-running` and `--yes`, or at the terminal a yes and then the
 /// cluster's name typed out. Every object written since the backup is lost.
 fn reset_running(
-    state_dir: Option<&Path>,
+    cluster: &ClusterState,
     args: &RestoreArgs<'_>,
     spec: &crate::spec::ClusterSpec,
     preset_text: &str,
@@ -195,31 +184,14 @@ fn reset_running(
             "Cluster {name} still answers at {running}. Reset its {} host(s) first, deleting etcd's data: everything written since the backup is lost?",
             spec.hosts.len()
         );
-        if !confirm(&question)
-            || !typed(
-                &format!("Type the cluster's name ({name}) to reset it"),
-                name,
-            )
-        {
+        let prompt = format!("Type the cluster's name ({name}) to reset it: ");
+        if !confirm(&question) || ask(&prompt).is_none_or(|a| a != name) {
             eprintln!("kubewiz: nothing was done");
             return Err(ExitCode::from(EXIT_FAILED));
         }
     }
     eprintln!("kubewiz: resetting cluster {name} before the restore");
-    let job = Job {
-        kind: JobKind::Reset,
-        state_dir: absolute(&state_dir.map_or_else(state::default_dir, Path::to_path_buf)),
-        preset_text: preset_text.to_owned(),
-        dry_run: false,
-        pace: 0.0,
-        phases: Vec::new(),
-        accept_new_host_keys: false,
-        keep_data: false,
-        syslog: args.syslog || spec.audit.syslog,
-        libvirt_uri: crate::kvm::connect_uri(),
-        terminal: crate::audit::identity::terminal(),
-        restore: None,
-    };
+    let job = job(JobKind::Reset, cluster, preset_text.to_owned(), args, spec);
     let code = follow::start(&job, name, OnCtrlC::for_run(args.yes));
     if code != ExitCode::from(EXIT_OK) {
         eprintln!(
@@ -230,17 +202,30 @@ fn reset_running(
     Ok(())
 }
 
-/// Asks `prompt` at the terminal and tells whether the answer is exactly `expected`.
-fn typed(prompt: &str, expected: &str) -> bool {
-    use std::io::{BufRead, IsTerminal, Write};
-    if !std::io::stdin().is_terminal() {
-        return false;
+/// A run of `kind` on the cluster kept in `cluster`, not a dry run, deleting etcd's data
+/// where it resets. Host keys were accepted, if at all, by the install; new hosts' keys
+/// are taken into known_hosts first (`kubewiz kvm import` or ssh-keyscan).
+fn job(
+    kind: JobKind,
+    cluster: &ClusterState,
+    preset_text: String,
+    args: &RestoreArgs<'_>,
+    spec: &crate::spec::ClusterSpec,
+) -> Job {
+    Job {
+        kind,
+        state_dir: absolute(cluster.dir().parent().unwrap_or(Path::new("."))),
+        preset_text,
+        dry_run: false,
+        pace: 0.0,
+        phases: Vec::new(),
+        accept_new_host_keys: false,
+        keep_data: false,
+        syslog: args.syslog || spec.audit.syslog,
+        libvirt_uri: crate::kvm::connect_uri(),
+        terminal: crate::audit::identity::terminal(),
+        restore: None,
     }
-    eprint!("{prompt}: ");
-    let _ = std::io::stderr().flush();
-    let mut answer = String::new();
-    let _ = std::io::stdin().lock().read_line(&mut answer);
-    answer.trim() == expected
 }
 
 /// The endpoint's address when the cluster kept in `cluster` answers there with the
