@@ -128,6 +128,15 @@ fn programs(spec: &ClusterSpec, layout: &Layout, dir: &Path, r: &mut Report) {
                 10,
                 &format!("{version}, the preset installs {tag}: put kubeadm {tag} in bin/"),
             ),
+            Ok(version) if name == "kubectl" && !within_one_minor(&version, spec) => r.line(
+                "warn",
+                name,
+                10,
+                &format!(
+                    "{version} (kubectl is supported within one minor of the cluster's v{}.{})",
+                    spec.kubernetes.version.major, spec.kubernetes.version.minor
+                ),
+            ),
             Ok(version) => r.line("ok", name, 10, &version),
             Err(e) => r.line(
                 "ok",
@@ -137,6 +146,20 @@ fn programs(spec: &ClusterSpec, layout: &Layout, dir: &Path, r: &mut Report) {
             ),
         }
     }
+}
+
+/// Whether `kubectl version --client`'s line names a version within one minor of the
+/// cluster's (kubectl's supported skew); true when it names none.
+fn within_one_minor(line: &str, spec: &ClusterSpec) -> bool {
+    let Some(v) = line.split_whitespace().find_map(|w| w.strip_prefix('v')) else {
+        return true;
+    };
+    let mut parts = v.split('.').map(|p| p.parse::<u64>().ok());
+    let (Some(Some(major)), Some(Some(minor))) = (parts.next(), parts.next()) else {
+        return true;
+    };
+    let want = &spec.kubernetes.version;
+    u64::from(want.major) == major && u64::from(want.minor).abs_diff(minor) <= 1
 }
 
 /// manifests/ and charts/: the files the preset's pod network is installed from.

@@ -226,3 +226,77 @@ pub fn needed(layout: &Layout, kubeadm: &[String]) -> Vec<(String, &'static str)
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec_of(preset: &str) -> ClusterSpec {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("presets")
+            .join(preset);
+        crate::spec::load_file(&path).unwrap().spec
+    }
+
+    const KUBEADM: [&str; 7] = [
+        "registry.k8s.io/kube-apiserver:v1.34.2",
+        "registry.k8s.io/kube-controller-manager:v1.34.2",
+        "registry.k8s.io/kube-scheduler:v1.34.2",
+        "registry.k8s.io/kube-proxy:v1.34.2",
+        "registry.k8s.io/coredns/coredns:v1.12.1",
+        "registry.k8s.io/pause:3.10.1",
+        "registry.k8s.io/etcd:3.6.5-0",
+    ];
+
+    #[test]
+    fn external_etcd_runs_no_etcd_image_and_kube_vip_runs_on_control_planes() {
+        let kubeadm: Vec<String> = KUBEADM.iter().map(|s| s.to_string()).collect();
+        let spec = spec_of("external-etcd.toml");
+        let layout = Layout::new(&spec).unwrap();
+        let runs = needed(&layout, &kubeadm);
+        assert!(!runs.iter().any(|(i, _)| i.contains("/etcd:")), "{runs:?}");
+        assert_eq!(runs.len(), 6);
+        let etcd_host = spec.hosts.iter().find(|h| h.roles == [Role::Etcd]).unwrap();
+        assert!(
+            places(&layout, etcd_host).is_empty(),
+            "etcd hosts run no kubelet"
+        );
+
+        let spec = spec_of("stacked-ha-kube-vip.toml");
+        let layout = Layout::new(&spec).unwrap();
+        let runs = needed(&layout, &kubeadm);
+        assert!(
+            runs.contains(&(
+                "registry.k8s.io/etcd:3.6.5-0".into(),
+                "control planes, stacked etcd"
+            )),
+            "{runs:?}"
+        );
+        assert!(
+            runs.contains(&(KUBE_VIP_IMAGE.into(), "control planes")),
+            "{runs:?}"
+        );
+        // An archive holding only the control plane's images is not a worker's.
+        let archive = Archive {
+            file: "cp.tar".into(),
+            refs: vec![KUBEADM[0].into(), KUBE_VIP_IMAGE.into()],
+        };
+        let worker = spec
+            .hosts
+            .iter()
+            .find(|h| h.roles == [Role::Worker])
+            .unwrap();
+        assert!(!archive.wanted_by(&places(&layout, worker)));
+        let missing = missing(&layout, &kubeadm[..6], &[archive]);
+        assert_eq!(
+            missing,
+            [
+                "registry.k8s.io/kube-controller-manager:v1.34.2 (control planes)",
+                "registry.k8s.io/kube-scheduler:v1.34.2 (control planes)",
+                "registry.k8s.io/kube-proxy:v1.34.2 (every node)",
+                "registry.k8s.io/coredns/coredns:v1.12.1 (every node)",
+                "registry.k8s.io/pause:3.10.1 (every node)",
+            ]
+        );
+    }
+}
