@@ -478,6 +478,18 @@ fn main() {
         std::thread::available_parallelism().map_or(1, |n| n.get())
     )
     .unwrap();
+    writeln!(
+        out,
+        "What each tool starts on a host. A command: parallel-ssh's runs in the login shell (bash); kubewiz's \
+         login shell execs one `sh`, which runs the command whatever the login shell is (POSIX syntax, the \
+         process group reported for a timeout's kill). An upload: parallel-scp's goes over SFTP, which these lab \
+         hosts' sshd serves in its own process (`Subsystem sftp internal-sftp`; Debian's default sshd_config \
+         starts /usr/lib/openssh/sftp-server through the login shell instead); kubewiz's runs `sh` with `cat` \
+         into a temporary file, `sha256sum` of what arrived (compared with what was sent) and `mv` into place, \
+         plus `mkdir` the first time in a directory. Those programs are the checks (whole content, atomic \
+         replacement) and are the hosts' CPU kubewiz spends beyond parallel-ssh's.\n"
+    )
+    .unwrap();
     let find = |n: &str| cases.iter().find(|c| c.name == n).map(Case::median);
     let pssh_ratio = find(name(Tool::Pssh)).map(|t| t.as_secs_f64() / ours.as_secs_f64());
     if let Some(r) = pssh_ratio {
