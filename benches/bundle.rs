@@ -81,18 +81,7 @@ fn install_once(hosts: usize, mib: u64, preset_out: &mut String) -> Option<Case>
         bin_bytes / MIB
     ));
     let probe = common::Probe::start();
-    let ((out, took), peak_kib) = common::with_peak_memory(|| {
-        cluster::kubewiz(
-            &state,
-            &[
-                "apply",
-                "--preset",
-                preset.to_str().unwrap(),
-                "--no-tui",
-                "--yes",
-            ],
-        )
-    });
+    let ((out, took), peak_kib) = common::with_peak_memory(|| cluster::apply(&state, &preset));
     let (_, others) = probe.stop();
     assert!(
         out.status.success(),

@@ -166,18 +166,8 @@ fn install_once(hosts: usize, preset_out: &mut String, bundle_bytes: &mut u64) -
     let cpu_before = common::CpuLook::now();
     let children_before = children_ticks();
     let probe = common::Probe::start();
-    let ((out, took), kubewiz_peak_kib) = common::with_peak_memory(|| {
-        cluster::kubewiz(
-            &state,
-            &[
-                "apply",
-                "--preset",
-                preset.to_str().unwrap(),
-                "--no-tui",
-                "--yes",
-            ],
-        )
-    });
+    let ((out, took), kubewiz_peak_kib) =
+        common::with_peak_memory(|| cluster::apply(&state, &preset));
     let (wall, others) = probe.stop();
     let mut install = Install {
         kubewiz_peak_kib,

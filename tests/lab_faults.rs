@@ -29,16 +29,7 @@ fn an_unreachable_host_stops_the_run_before_anything_changes() {
     let preset = work.path().join("labsingle.toml");
     fs::write(&preset, text).unwrap();
     let state = work.path().join("state");
-    let (out, _) = cluster::kubewiz(
-        &state,
-        &[
-            "apply",
-            "--preset",
-            preset.to_str().unwrap(),
-            "--no-tui",
-            "--yes",
-        ],
-    );
+    let (out, _) = cluster::apply(&state, &preset);
     assert_eq!(out.status.code(), Some(1), "{}", cluster::text(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
@@ -181,16 +172,7 @@ fn a_failing_step_reports_its_command_exit_code_output_and_journal() {
     let preset = work.path().join("labsolo.toml");
     fs::write(&preset, cluster::preset(&lab, topology, 0, &bundle)).unwrap();
     let state = work.path().join("state");
-    let (out, _) = cluster::kubewiz(
-        &state,
-        &[
-            "apply",
-            "--preset",
-            preset.to_str().unwrap(),
-            "--no-tui",
-            "--yes",
-        ],
-    );
+    let (out, _) = cluster::apply(&state, &preset);
     assert_eq!(out.status.code(), Some(1), "{}", cluster::text(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
     let report = stdout

@@ -94,7 +94,7 @@ fn a_bundle_install_imports_its_images_into_the_real_containerd() {
 
     // Without images/, the nodes would pull: kubeadm init's image check stops the run
     // naming the image, as kubeadm does with no registry in reach.
-    let (out, _) = cluster::kubewiz(&state, &["apply", "--preset", preset, "--no-tui", "--yes"]);
+    let (out, _) = cluster::apply(&state, Path::new(preset));
     let said = cluster::text(&out);
     assert!(!out.status.success(), "{said}");
     assert!(
@@ -139,7 +139,7 @@ fn a_bundle_install_imports_its_images_into_the_real_containerd() {
             && report.contains("ok       registry.k8s.io/kube-proxy:v1.34.2"),
         "{report}"
     );
-    let (out, _) = cluster::kubewiz(&state, &["apply", "--preset", preset, "--no-tui", "--yes"]);
+    let (out, _) = cluster::apply(&state, Path::new(preset));
     let said = cluster::text(&out);
     assert!(!out.status.success(), "{said}");
     assert!(
@@ -152,7 +152,7 @@ fn a_bundle_install_imports_its_images_into_the_real_containerd() {
     oci_archive(&images.join("control-plane.tar"), &control_plane);
     let (out, _) = cluster::kubewiz(&state, &["bundle", "check", "--preset", preset]);
     assert_eq!(out.status.code(), Some(0), "{}", cluster::text(&out));
-    let (out, _) = cluster::kubewiz(&state, &["apply", "--preset", preset, "--no-tui", "--yes"]);
+    let (out, _) = cluster::apply(&state, Path::new(preset));
     assert!(out.status.success(), "{}", cluster::text(&out));
     let kubeconfig = state.join("labsingle/admin.conf");
     assert_eq!(cluster::nodes(&kubeconfig), ["kubemaster-1", "kubenode-1"]);

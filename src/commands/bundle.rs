@@ -191,7 +191,8 @@ fn pod_network(spec: &ClusterSpec, dir: &Path, r: &mut Report) {
 /// archives hold.
 fn images_of(spec: &ClusterSpec, layout: &Layout, dir: &Path, r: &mut Report) {
     println!("\nimages ({BUNDLE_IMAGES}/)");
-    let archives = match plan_images::bundle_images_dir(spec) {
+    let images_dir = plan_images::bundle_images_dir(spec);
+    let archives = match &images_dir {
         None => {
             println!(
                 "  (no {BUNDLE_IMAGES}/ in {}: the nodes pull every image from {}, which they must reach)",
@@ -200,7 +201,7 @@ fn images_of(spec: &ClusterSpec, layout: &Layout, dir: &Path, r: &mut Report) {
             );
             Vec::new()
         }
-        Some(images_dir) => match images::archives(&images_dir) {
+        Some(images_dir) => match images::archives(images_dir) {
             Ok(a) => a,
             Err(e) => {
                 r.line("broken", &images_dir.display().to_string(), 0, &e);
@@ -221,7 +222,6 @@ fn images_of(spec: &ClusterSpec, layout: &Layout, dir: &Path, r: &mut Report) {
         }
     };
     let needed = plan_images::needed(layout, &kubeadm);
-    let have_dir = plan_images::bundle_images_dir(spec).is_some();
     let extra: Vec<(&String, &String)> = archives
         .iter()
         .flat_map(|a| a.refs.iter().map(move |i| (i, &a.file)))
@@ -237,7 +237,7 @@ fn images_of(spec: &ClusterSpec, layout: &Layout, dir: &Path, r: &mut Report) {
     for (image, on) in &needed {
         match archives.iter().find(|a| a.refs.contains(image)) {
             Some(a) => r.line("ok", image, width, &format!("{}  ({on})", a.file)),
-            None if have_dir => r.line("missing", image, width, &format!("({on})")),
+            None if images_dir.is_some() => r.line("missing", image, width, &format!("({on})")),
             None => r.line("pulled", image, width, &format!("({on})")),
         }
     }

@@ -156,7 +156,7 @@ pub fn program_version(path: &Path) -> Result<String, String> {
         .ok_or_else(|| format!("{shown} printed nothing"))
 }
 
-/// Runs `program` with `args` here, on the KVM host, for at most [`KUBEADM_TIMEOUT`];
+/// Runs `program` with `args` here, on the KVM host, for at most [`RUN_HERE_TIMEOUT`];
 /// its standard output, or why it failed (`shown` is the command as the operator
 /// would type it).
 fn run_here(program: &Path, args: &[&str], shown: &str) -> Result<String, String> {
@@ -179,14 +179,14 @@ fn run_here(program: &Path, args: &[&str], shown: &str) -> Result<String, String
     };
     let stdout = reader(child.stdout.take().map(|p| Box::new(p) as _));
     let stderr = reader(child.stderr.take().map(|p| Box::new(p) as _));
-    let deadline = std::time::Instant::now() + KUBEADM_TIMEOUT;
+    let deadline = std::time::Instant::now() + RUN_HERE_TIMEOUT;
     while child.try_wait().map_err(|e| e.to_string())?.is_none() {
         if std::time::Instant::now() > deadline {
             let _ = child.kill();
             let _ = child.wait();
             return Err(format!(
                 "{shown} did not answer within {}s",
-                KUBEADM_TIMEOUT.as_secs()
+                RUN_HERE_TIMEOUT.as_secs()
             ));
         }
         std::thread::sleep(std::time::Duration::from_millis(20));
@@ -202,7 +202,7 @@ fn run_here(program: &Path, args: &[&str], shown: &str) -> Result<String, String
 }
 
 /// How long a program of the bundle may take to answer here.
-const KUBEADM_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+const RUN_HERE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// What the bundle's `images/` lacks for the preset: each image its nodes run that no
 /// archive holds, with where it runs. Ok(None) when the install has no `images/` (its

@@ -91,22 +91,49 @@ fn kubeadm_filter(places: &[RunsOn]) -> &'static str {
     }
 }
 
+/// What the prepare phase reads of the bundle's images once for all its hosts.
+pub(super) struct BundleImages {
+    dir: PathBuf,
+    fingerprint: String,
+    /// Unreadable archives leave this empty: the plan's check refuses the run, naming
+    /// them ([`bundle_problems`]).
+    archives: Vec<Archive>,
+    cni: Vec<String>,
+}
+
+impl BundleImages {
+    /// None for an install without the bundle's `images/`.
+    pub(super) fn read(spec: &ClusterSpec) -> Option<BundleImages> {
+        let dir = bundle_images_dir(spec)?;
+        Some(BundleImages {
+            fingerprint: super::bundle_fingerprint(&dir),
+            archives: images::archives(&dir).unwrap_or_default(),
+            cni: cni_images(spec),
+            dir,
+        })
+    }
+}
+
 /// The prepare phase's steps for the bundle's images on host `h`, once containerd
 /// runs: its archives sent (each once, and not again when unchanged), imported, and
 /// containerd's list checked against every image the node runs. Nothing for a host
 /// without a kubelet, or a bundle without `images/`.
-pub(super) fn import_steps(layout: &Layout, s: &mut Steps, h: &HostSpec) {
+pub(super) fn import_steps(
+    layout: &Layout,
+    bundle: Option<&BundleImages>,
+    s: &mut Steps,
+    h: &HostSpec,
+) {
     let spec = layout.spec;
-    let Some(dir) = bundle_images_dir(spec) else {
+    let Some(bundle) = bundle else {
         return;
     };
     let places = places(layout, h);
     if places.is_empty() {
         return;
     }
-    // Unreadable archives: the plan's check refuses the run, naming them.
-    let archives: Vec<Archive> = images::archives(&dir).unwrap_or_default();
-    let files: Vec<String> = archives
+    let files: Vec<String> = bundle
+        .archives
         .iter()
         .filter(|a| a.wanted_by(&places))
         .map(|a| a.file.clone())
@@ -116,8 +143,8 @@ pub(super) fn import_steps(layout: &Layout, s: &mut Steps, h: &HostSpec) {
             "image-archives",
             format!("send {} from the bundle", files.join(", ")),
             Action::UploadBundle {
-                fingerprint: super::bundle_fingerprint(&dir),
-                from: dir.clone(),
+                fingerprint: bundle.fingerprint.clone(),
+                from: bundle.dir.clone(),
                 to: HOST_IMAGES.into(),
                 pick: BundlePick::Only(files.clone()),
                 mode: 0o644,
@@ -134,7 +161,7 @@ pub(super) fn import_steps(layout: &Layout, s: &mut Steps, h: &HostSpec) {
             )
         })
         .collect();
-    let extra: String = extra_images(layout, h, &cni_images(spec))
+    let extra: String = extra_images(layout, h, &bundle.cni)
         .iter()
         .map(|i| format!(" {}", quote(i)))
         .collect();

@@ -286,6 +286,20 @@ pub fn preset(lab: &Lab, topology: Topology, workers: usize, bundle: &Path) -> S
     text
 }
 
+/// `kubewiz apply --preset PRESET --no-tui --yes`, as [`kubewiz`] runs it.
+pub fn apply(state: &Path, preset: &Path) -> (Output, Duration) {
+    kubewiz(
+        state,
+        &[
+            "apply",
+            "--preset",
+            preset.to_str().unwrap(),
+            "--no-tui",
+            "--yes",
+        ],
+    )
+}
+
 /// Runs the real kubewiz with `--state-dir state` and `args`; returns its output and
 /// how long it took (the audit logs' check after it not counted). Every audit log in
 /// `state` must verify afterwards.

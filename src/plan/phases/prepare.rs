@@ -2,6 +2,7 @@
 //! files, and containerd, kubelet and kubeadm from the package repository or the
 //! bundle. Hosts that run no kubelet (etcd members, load balancers) get their name only.
 
+use super::super::images::BundleImages;
 use super::super::record::{HOST_STATE, RECORD_DIR, SWAP_RECORD, keep_original};
 use super::super::steps::Steps;
 use super::super::{Action, BundlePick, HostSteps, OsFamily};
@@ -19,10 +20,12 @@ pub const PHASE: PhaseDef = PhaseDef::on_hosts("prepare", "Prepare hosts", steps
 pub const BUNDLE_TARGET: &str = "/usr/local/bin";
 
 fn steps(b: &Builder) -> Vec<HostSteps> {
-    b.every_host(PHASE.id, |s, h| prepare_host(b, s, h))
+    // Read once, not once per host: each archive's index and the CNI's manifests.
+    let images = BundleImages::read(b.layout.spec);
+    b.every_host(PHASE.id, |s, h| prepare_host(b, images.as_ref(), s, h))
 }
 
-fn prepare_host(b: &Builder, s: &mut Steps, h: &HostSpec) {
+fn prepare_host(b: &Builder, images: Option<&BundleImages>, s: &mut Steps, h: &HostSpec) {
     let name = h.name.as_str();
     s.run(
         "hostname",
@@ -86,7 +89,7 @@ sed -ri '/^[^#].*\\sswap\\s/s/^/#/' /etc/fstab; fi",
     )
     .unit = Some("kubelet");
     pull_images(b, s, h);
-    crate::plan::images::import_steps(b.layout, s, h);
+    crate::plan::images::import_steps(b.layout, images, s, h);
 }
 
 /// An online install pulls the images each node's first Pods run here, where every
