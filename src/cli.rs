@@ -381,10 +381,12 @@ impl Command {
 
 #[derive(Debug, Subcommand)]
 pub enum NodeCommand {
-    /// Take a worker out of the cluster: drain it and delete its node (kubectl on the
-    /// first control plane), then reset the host as `kubewiz reset` does
+    /// Take a worker, a control plane or a load balancer out of the cluster: drain it
+    /// and delete its node (kubectl on the first control plane), take its stacked etcd
+    /// member out (quorum checked first), reset the host as `kubewiz reset` does, and
+    /// reload the other load balancers
     Remove {
-        /// The worker, as the preset names it
+        /// The host, as the preset names it
         #[arg(value_name = "HOST")]
         host: String,
         #[arg(long, value_name = "FILE")]
@@ -395,6 +397,27 @@ pub enum NodeCommand {
         /// Run nothing and keep nothing; show what would run
         #[arg(long)]
         dry_run: bool,
+    },
+    /// Put a new host in the place of a failed (or working) one: take the old one out
+    /// as `node remove` does, then join the host at the address the preset now gives
+    /// it (or the same address), with the same name and roles
+    Replace {
+        /// The host, as the preset names it
+        #[arg(value_name = "HOST")]
+        host: String,
+        /// The cluster's preset, naming HOST at the new host's address
+        #[arg(long, value_name = "FILE")]
+        preset: PathBuf,
+        /// Do not ask for confirmation
+        #[arg(long)]
+        yes: bool,
+        /// Run nothing and keep nothing; show what would run
+        #[arg(long)]
+        dry_run: bool,
+        /// Accept the new host's SSH key on first contact (trust on first use) and
+        /// record it in known_hosts
+        #[arg(long)]
+        accept_new_host_keys: bool,
     },
 }
 

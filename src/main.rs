@@ -2,7 +2,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use clap::Parser;
-use kubewiz::cli::{AuditCommand, CertsCommand, Cli, Command, NodeCommand};
+use kubewiz::cli::{AuditCommand, CertsCommand, Cli, Command};
 use kubewiz::commands;
 
 fn main() -> ExitCode {
@@ -60,24 +60,7 @@ fn run(cli: &Cli, state_dir: Option<&Path>) -> ExitCode {
             yes,
             keep_data,
         }) => commands::reset::run(state_dir, preset, *yes, *keep_data, syslog),
-        Some(Command::Node {
-            command:
-                NodeCommand::Remove {
-                    host,
-                    preset,
-                    yes,
-                    dry_run,
-                },
-        }) => commands::node::remove(
-            state_dir,
-            commands::node::NodeArgs {
-                host,
-                preset,
-                yes: *yes,
-                dry_run: *dry_run,
-                syslog,
-            },
-        ),
+        Some(Command::Node { command }) => commands::node::run(state_dir, command, syslog),
         Some(Command::Upgrade {
             preset,
             to,

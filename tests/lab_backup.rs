@@ -90,27 +90,6 @@ fn runs_logged(state: &Path, cluster: &str) -> usize {
         .unwrap_or(0)
 }
 
-/// `etcdctl member list` on lab host `i` with the certificates under `pki`: the
-/// members' names and whether they started.
-fn members(lab: &lab::Lab, i: usize, endpoint: &str, pki: &str) -> Vec<String> {
-    let out = lab.exec(
-        i,
-        &format!(
-            "ETCDCTL_API=3 etcdctl --endpoints={endpoint} --cacert={pki}/ca.crt --cert={pki}/healthcheck-client.crt --key={pki}/healthcheck-client.key member list -w simple"
-        ),
-    );
-    assert!(out.status.success(), "{out:?}");
-    let mut names: Vec<String> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| {
-            let fields: Vec<&str> = l.split(',').map(str::trim).collect();
-            format!("{} {}", fields[2], fields[1])
-        })
-        .collect();
-    names.sort();
-    names
-}
-
 /// Installs `topology`, backs it up, resets it and restores it; returns the setup for
 /// the topology's own checks. `over_running`: the restore itself resets the cluster that
 /// still answers (`--replace-running`), instead of `kubewiz reset` before it.
@@ -351,7 +330,11 @@ fn restored_with_members(topology: Topology, pki: &str, names: [&str; 3]) {
         return;
     };
     let first = setup.lab.hosts[0].address;
-    let listed = members(&setup.lab, 0, &format!("https://{first}:2379"), pki);
+    let listed = cluster::etcd_members(&setup.lab, 0, &format!("https://{first}:2379"), pki);
+    let listed: Vec<String> = listed
+        .iter()
+        .map(|m| m.rsplit_once(' ').unwrap().0.to_owned())
+        .collect();
     let expected: Vec<String> = names.iter().map(|n| format!("{n} started")).collect();
     assert_eq!(listed, expected);
 }

@@ -2,8 +2,8 @@
 //! real kubectl): a worker of a single master is drained (a Pod a ReplicaSet owns on it
 //! evicted), its node deleted and the host reset (no kubelet configuration, no kubelet
 //! left running); the kept preset no longer lists it, and an `apply` of the preset that
-//! still does joins it again. A control plane and a host that is not in the cluster
-//! are refused before anything is contacted. A worker that stops answering is removed
+//! still does joins it again. The first control plane and a host that is not in the
+//! cluster are refused before anything is contacted. A worker that stops answering is removed
 //! all the same: its node and Pods deleted, the host left as it is.
 
 #[path = "lab/mod.rs"]
@@ -49,7 +49,10 @@ fn a_worker_is_drained_deleted_reset_and_can_join_again() {
 
     let before = logs();
     for (host, said) in [
-        ("kubemaster-1", "is not only a worker (control-plane)"),
+        (
+            "kubemaster-1",
+            "kubemaster-1 is the first control plane: kubewiz runs kubectl and etcdctl there",
+        ),
         (
             "kubenode-9",
             "kubenode-9 is not a host of cluster labsingle",
@@ -116,7 +119,7 @@ fn a_worker_is_drained_deleted_reset_and_can_join_again() {
     let apply = kubewiz(state, &["apply", "--preset", preset, "--no-tui", "--yes"]);
     assert!(apply.status.success(), "{}", cluster::text(&apply));
     assert!(
-        String::from_utf8_lossy(&apply.stderr).contains("adds the worker(s) kubenode-1"),
+        String::from_utf8_lossy(&apply.stderr).contains("this run adds kubenode-1 and"),
         "{}",
         cluster::text(&apply)
     );

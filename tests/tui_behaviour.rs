@@ -968,7 +968,7 @@ fn the_start_screen_names_an_installed_cluster_and_opens_its_choices() {
     h.press(KeyCode::Down);
     let screen = h.screen();
     assert!(
-        screen.contains("Cluster homelab: installed; add workers to it"),
+        screen.contains("Cluster homelab: installed; add hosts to it"),
         "{screen}"
     );
     let about: String = screen.split_whitespace().collect::<Vec<_>>().join(" ");
@@ -1007,9 +1007,9 @@ fn the_start_screen_names_an_installed_cluster_and_opens_its_choices() {
     let asked = h.screen();
     assert!(
         asked.contains(&format!(
-            "homelab is installed: this adds the worker(s) {}; the hosts",
+            "homelab is installed: this adds {}; the hosts",
             added.name
-        )) && asked.contains("already in it are only checked."),
+        )) && asked.contains("are only checked."),
         "{asked}"
     );
 }

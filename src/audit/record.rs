@@ -31,6 +31,10 @@ pub enum RunKind {
     /// `kubewiz node remove`.
     #[serde(rename = "node-remove")]
     NodeRemove,
+    /// The first part of `kubewiz node replace`: the host taken out, as by `node
+    /// remove`; an install run then joins it again.
+    #[serde(rename = "node-replace")]
+    NodeReplace,
 }
 
 impl RunKind {
@@ -44,6 +48,7 @@ impl RunKind {
             RunKind::Restore => "restore",
             RunKind::Upgrade => "upgrade",
             RunKind::NodeRemove => "node-remove",
+            RunKind::NodeReplace => "node-replace",
         }
     }
 }

@@ -52,7 +52,7 @@ pub fn run(state_dir: Option<&Path>, args: ApplyArgs<'_>) -> ExitCode {
     };
     if !prepared.added.is_empty() {
         eprintln!(
-            "kubewiz: cluster {} is installed; this run adds the worker(s) {} and only checks the hosts already in it",
+            "kubewiz: cluster {} is installed; this run adds {} and only checks the hosts already in it",
             prepared.spec.name,
             prepared.added.join(", ")
         );

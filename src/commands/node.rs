@@ -1,45 +1,123 @@
-//! `kubewiz node remove`: a worker taken out of an installed cluster (`plan::node`),
-//! run in this process with line output, an audit log of kind `node-remove` and a
-//! journal of its own. Once it is through, the kept preset no longer lists the host and
-//! the install's journal has none of its steps, so the next `apply` of a preset that
-//! still lists it joins it again from the start, as a new worker.
+//! `kubewiz node remove` and `kubewiz node replace`: a host taken out of an installed
+//! cluster (`plan::node`), run in this process with line output, an audit log of kind
+//! `node-remove` (or `node-replace`) and a journal of its own. Once it is through, the
+//! kept preset no longer lists the host (or lists it at its new address) and the
+//! install's journal has none of its steps.
 //!
-//! A worker that does not answer over SSH (`here::answers`) is removed all
-//! the same, said first: its node and the Pods still bound to it are deleted from the
-//! first control plane, and the host itself is left as it is.
+//! A host that does not answer over SSH (`here::answers`) is removed all the same, said
+//! first: its node and the Pods still bound to it are deleted from the first control
+//! plane, its etcd member is taken out, and the host itself is left as it is.
+//!
+//! Taking out a control plane or a load balancer changes the others' load balancer
+//! configuration (haproxy's backends, keepalived's peers): an install run of the kept
+//! preset follows (`apply::run`), which skips what earlier runs did and reloads haproxy
+//! and keepalived where their files changed. `node replace` is the same removal
+//! followed by that install run of the preset that names the host again, which joins
+//! it from the start.
 
 use std::path::Path;
 use std::process::ExitCode;
 
-use super::apply::confirm;
+use super::apply::{ApplyArgs, confirm};
 use super::prepare;
 use super::{EXIT_FAILED, EXIT_OK};
 use crate::audit::RunKind;
+use crate::cli::NodeCommand;
 use crate::launch;
 use crate::plan;
-use crate::spec::layout::Layout;
-use crate::spec::{ClusterSpec, Role};
+use crate::spec::layout::{Layout, LbLayout};
+use crate::spec::{ClusterSpec, HostSpec, Role};
 use crate::state::ClusterState;
 
-/// What `kubewiz node remove` was asked to do.
-pub struct NodeArgs<'a> {
-    pub host: &'a str,
-    pub preset: &'a Path,
-    pub yes: bool,
-    pub dry_run: bool,
-    pub syslog: bool,
+/// What `kubewiz node remove` or `node replace` was asked to do.
+struct NodeArgs<'a> {
+    host: &'a str,
+    preset: &'a Path,
+    yes: bool,
+    dry_run: bool,
+    syslog: bool,
+    /// `node replace`: accept the new host's key on first contact.
+    accept_new_host_keys: bool,
 }
 
-pub fn remove(state_dir: Option<&Path>, args: NodeArgs<'_>) -> ExitCode {
-    if let Err(code) = prepare::can_ask("node remove changes the hosts and", args.yes, args.dry_run)
-    {
+/// Which of the two commands runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Op {
+    Remove,
+    Replace,
+}
+
+impl Op {
+    fn kind(self) -> RunKind {
+        match self {
+            Op::Remove => RunKind::NodeRemove,
+            Op::Replace => RunKind::NodeReplace,
+        }
+    }
+
+    fn command(self) -> &'static str {
+        match self {
+            Op::Remove => "node remove",
+            Op::Replace => "node replace",
+        }
+    }
+}
+
+/// `kubewiz node remove|replace ...`; `syslog`: send the run's start and head to the
+/// system log.
+pub fn run(state_dir: Option<&Path>, command: &NodeCommand, syslog: bool) -> ExitCode {
+    let (op, args) = match command {
+        NodeCommand::Remove {
+            host,
+            preset,
+            yes,
+            dry_run,
+        } => (
+            Op::Remove,
+            NodeArgs {
+                host,
+                preset,
+                yes: *yes,
+                dry_run: *dry_run,
+                syslog,
+                accept_new_host_keys: false,
+            },
+        ),
+        NodeCommand::Replace {
+            host,
+            preset,
+            yes,
+            dry_run,
+            accept_new_host_keys,
+        } => (
+            Op::Replace,
+            NodeArgs {
+                host,
+                preset,
+                yes: *yes,
+                dry_run: *dry_run,
+                syslog,
+                accept_new_host_keys: *accept_new_host_keys,
+            },
+        ),
+    };
+    take_out(state_dir, &args, op)
+}
+
+fn take_out(state_dir: Option<&Path>, args: &NodeArgs<'_>, op: Op) -> ExitCode {
+    let what = format!("{} changes the hosts and", op.command());
+    if let Err(code) = prepare::can_ask(&what, args.yes, args.dry_run) {
         return code;
     }
     let (given, _, cluster) = match prepare::load_cluster(state_dir, args.preset) {
         Ok(loaded) => loaded,
         Err(code) => return code,
     };
-    let (installed, remaining) = match check(&cluster, &given, args.host, args.preset) {
+    let checked = match op {
+        Op::Remove => check_remove(&cluster, &given, args.host, args.preset),
+        Op::Replace => check_replace(&cluster, &given, args.host, args.preset),
+    };
+    let (installed, after) = match checked {
         Ok(specs) => specs,
         Err(e) => {
             eprintln!("kubewiz: {e}");
@@ -54,89 +132,242 @@ pub fn remove(state_dir: Option<&Path>, args: NodeArgs<'_>) -> ExitCode {
         Ok(p) => p,
         Err(code) => return code,
     };
+    let host = layout
+        .host(args.host)
+        .expect("checked: a host of the cluster");
     let answers = match super::here::answers(&installed, args.host) {
         Ok(()) => true,
         Err(why) => {
             eprintln!(
-                "kubewiz: {} does not answer over SSH ({why}); it is taken out of the cluster without a drain, and the host is not reset",
-                args.host
+                "kubewiz: {} does not answer over SSH at {} ({why}); it is taken out of the cluster without a drain, and the host is not reset",
+                args.host, host.address
             );
             false
         }
     };
     let local = crate::generate::local(&cluster, &crate::kvm::connect_uri());
     let plan = plan::node::remove(&layout, &local, args.host, answers);
-    let question = question(&layout, args.host, answers);
+    let others_change = changes_others(&layout, host);
+    let new_address = after
+        .hosts
+        .iter()
+        .find(|h| h.name == host.name)
+        .map(|h| h.address);
+    let question = question(&layout, host, answers, others_change, new_address);
     if !args.dry_run && !args.yes && !confirm(&question) {
         eprintln!("kubewiz: nothing was done");
         return ExitCode::from(EXIT_FAILED);
     }
-    let _lock = match super::here::lock(&cluster, RunKind::NodeRemove, args.dry_run) {
+    let lock = match super::here::lock(&cluster, op.kind(), args.dry_run) {
         Ok(l) => l,
         Err(code) => return code,
     };
-    let remaining_text = crate::spec::to_toml(&remaining);
+    let after_text = crate::spec::to_toml(&after);
     let options = launch::day2_options(
-        RunKind::NodeRemove,
+        op.kind(),
         &installed,
         &pki,
         &cluster,
-        &remaining_text,
+        &after_text,
         args.dry_run,
     );
     let code = super::here::run_plan(plan, &installed, options, args.dry_run, args.syslog);
     if args.dry_run {
+        if op == Op::Replace || others_change {
+            eprintln!(
+                "kubewiz: then an install run of the cluster {} {}: `kubewiz plan` of that preset shows its steps once {} is out",
+                if op == Op::Replace { "with" } else { "without" },
+                args.host,
+                args.host
+            );
+        }
         return code;
     }
     if code != ExitCode::from(EXIT_OK) {
         eprintln!(
-            "kubewiz: {} was not removed; fix the cause, then run the same `kubewiz node remove` again: it continues where it stopped",
-            args.host
+            "kubewiz: {} was not taken out; fix the cause, then run the same `kubewiz {}` again: it continues where it stopped",
+            args.host,
+            op.command()
         );
         return code;
     }
-    let kept = super::here::finished(&cluster, RunKind::NodeRemove, &remaining_text, || {
+    let kept = super::here::finished(&cluster, op.kind(), &after_text, || {
         crate::exec::journal::forget_host(&cluster.journal(), args.host)
     });
     if let Err(e) = kept {
         eprintln!(
-            "kubewiz: {} is removed, but the cluster's record was not updated: {e}",
+            "kubewiz: {} is taken out, but the cluster's record was not updated: {e}",
             args.host
         );
         return ExitCode::from(EXIT_FAILED);
     }
-    if !answers {
+    drop(lock);
+    if !answers && op == Op::Remove {
         eprintln!(
             "kubewiz: {} was not reset: if it comes back, its kubelet registers the node again; run `kubeadm reset -f` on it before it is used again",
             args.host
         );
     }
-    let still = given.hosts.iter().any(|h| h.name.as_str() == args.host);
-    eprintln!(
-        "kubewiz: {} is removed from cluster {}{}",
-        args.host,
-        installed.name,
-        if still {
-            format!(
-                "; take its [[hosts]] entry out of {} (an apply with it adds it back)",
-                args.preset.display()
-            )
-        } else {
-            String::new()
+    if matches!(layout.lb, LbLayout::External) && host.roles.contains(&Role::ControlPlane) {
+        eprintln!(
+            "kubewiz: the load balancer at {} is the operator's own: take {} out of its backends there",
+            layout.control_plane_endpoint(),
+            host.address
+        );
+    }
+    let code = if op == Op::Replace || others_change {
+        let then = match new_address {
+            Some(address) => format!("joins {} at {address}", args.host),
+            None => "reloads haproxy and keepalived on the other load balancers with their new configuration".to_owned(),
+        };
+        eprintln!(
+            "kubewiz: {} is out of cluster {}; an install run of the cluster now {then}, skipping what earlier runs did",
+            args.host, installed.name
+        );
+        let kept_preset = cluster.preset();
+        let apply = super::apply::run(
+            state_dir,
+            ApplyArgs {
+                preset: &kept_preset,
+                yes: true,
+                dry_run: false,
+                no_tui: true,
+                phases: &[],
+                accept_new_host_keys: args.accept_new_host_keys,
+                pace: 0.0,
+                syslog: args.syslog,
+            },
+        );
+        if apply != ExitCode::from(EXIT_OK) {
+            eprintln!(
+                "kubewiz: {} is out of the cluster, but the install run that follows did not finish; fix the cause, then `kubewiz resume {}` continues it",
+                args.host, installed.name
+            );
+            return apply;
         }
-    );
+        apply
+    } else {
+        code
+    };
+    match op {
+        Op::Remove => {
+            let still = given.hosts.iter().any(|h| h.name.as_str() == args.host);
+            eprintln!(
+                "kubewiz: {} is removed from cluster {}{}",
+                args.host,
+                installed.name,
+                if still {
+                    format!(
+                        "; take its [[hosts]] entry out of {} (an apply with it adds it back)",
+                        args.preset.display()
+                    )
+                } else {
+                    String::new()
+                }
+            );
+        }
+        Op::Replace => eprintln!(
+            "kubewiz: {} is replaced in cluster {}: it runs at {}",
+            args.host,
+            installed.name,
+            new_address.map_or_else(String::new, |a| a.to_string())
+        ),
+    }
     code
 }
 
-/// The installed spec and the one without `host`: the host must be a worker of the
-/// installed cluster, and the preset must be the installed one, with or without it.
-fn check(
+/// Whether taking `host` out changes other hosts' files: haproxy's backends (a control
+/// plane) or keepalived's peers (a load balancer).
+fn changes_others(layout: &Layout, host: &HostSpec) -> bool {
+    matches!(layout.lb, LbLayout::HaproxyKeepalived { .. })
+        && host
+            .roles
+            .iter()
+            .any(|r| matches!(r, Role::ControlPlane | Role::LoadBalancer))
+}
+
+/// The installed spec and the one without `host`: the host may be a worker, a control
+/// plane other than the first or a load balancer of the installed cluster, the cluster
+/// without it must still be valid, and the preset must be the installed one, with or
+/// without it.
+fn check_remove(
     cluster: &ClusterState,
     given: &ClusterSpec,
     host: &str,
     preset: &Path,
 ) -> Result<(ClusterSpec, ClusterSpec), String> {
     let installed = super::here::installed(cluster, given.name.as_str(), "remove")?;
+    removable(&installed, host, "remove")?;
+    let mut remaining = installed.clone();
+    remaining.hosts.retain(|h| h.name.as_str() != host);
+    // A control plane or load balancer fewer must leave a valid topology (etcd's
+    // quorum, the VIP's holders). A worker fewer may leave none: the control planes
+    // run on, and a worker is added back with `apply`.
+    let only_worker = installed
+        .hosts
+        .iter()
+        .any(|h| h.name.as_str() == host && h.roles == [Role::Worker]);
+    let errors: Vec<String> = if only_worker {
+        Vec::new()
+    } else {
+        crate::spec::validate::validate(&remaining)
+            .iter()
+            .filter(|d| d.is_error())
+            .map(|d| format!("  {}: {}", d.path, d.message))
+            .collect()
+    };
+    if !errors.is_empty() {
+        return Err(format!(
+            "without {host}, cluster {} would not be valid:\n{}\nto put a new host in its place, use `kubewiz node replace {host} --preset FILE` with the new host's address",
+            installed.name,
+            errors.join("\n")
+        ));
+    }
+    let mut without = given.clone();
+    without.hosts.retain(|h| h.name.as_str() != host);
+    same_otherwise(&installed, &remaining, &without, host, preset)?;
+    Ok((installed, remaining))
+}
+
+/// The installed spec and the preset's: the preset must name `host` with the same
+/// roles (at the same or a new address) and otherwise be the installed cluster.
+fn check_replace(
+    cluster: &ClusterState,
+    given: &ClusterSpec,
+    host: &str,
+    preset: &Path,
+) -> Result<(ClusterSpec, ClusterSpec), String> {
+    let installed = super::here::installed(cluster, given.name.as_str(), "replace")?;
+    removable(&installed, host, "replace")?;
+    let Some(new) = given.hosts.iter().find(|h| h.name.as_str() == host) else {
+        return Err(format!(
+            "{} has no [[hosts]] entry named {host}: give the host that takes its place that name, with its address",
+            preset.display()
+        ));
+    };
+    let mut expected = installed.clone();
+    for h in &mut expected.hosts {
+        if h.name.as_str() == host {
+            h.address = new.address;
+        }
+    }
+    if let Some(other) = installed
+        .hosts
+        .iter()
+        .find(|h| h.name.as_str() != host && h.address == new.address)
+    {
+        return Err(format!(
+            "{host}'s new address {} is {}'s: give the new host an address of its own",
+            new.address, other.name
+        ));
+    }
+    same_otherwise(&installed, &expected, given, host, preset)?;
+    Ok((installed, given.clone()))
+}
+
+/// Refuses what neither command takes out: a host not in the cluster, the first
+/// control plane, an external etcd member.
+fn removable(installed: &ClusterSpec, host: &str, what: &str) -> Result<(), String> {
     let Some(h) = installed.hosts.iter().find(|h| h.name.as_str() == host) else {
         let names: Vec<&str> = installed.hosts.iter().map(|h| h.name.as_str()).collect();
         return Err(format!(
@@ -145,24 +376,32 @@ fn check(
             names.join(", ")
         ));
     };
-    if h.roles.iter().any(|r| *r != Role::Worker) {
+    if h.roles.contains(&Role::Etcd) {
         return Err(format!(
-            "{host} is not only a worker ({}): removing a control plane, an etcd member or a load balancer changes every other host (etcd's members, the load balancers' backends) and is not built yet",
-            h.roles
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join(", ")
+            "{host} is an external etcd member: to {what} it, every control plane's etcd endpoints change, and that is not built yet"
         ));
     }
-    let mut remaining = installed.clone();
-    remaining.hosts.retain(|h| h.name.as_str() != host);
-    let mut without = given.clone();
-    without.hosts.retain(|h| h.name.as_str() != host);
-    match crate::spec::growth::check(&remaining, &without) {
-        Ok(added) if added.is_empty() => Ok((installed, remaining)),
+    let layout = Layout::new(installed).map_err(|e| e.to_string())?;
+    if layout.first_control_plane().name.as_str() == host {
+        return Err(format!(
+            "{host} is the first control plane: kubewiz runs kubectl and etcdctl there for every change to the cluster, so it cannot {what} it; that is not built yet"
+        ));
+    }
+    Ok(())
+}
+
+/// `given` (the preset, made comparable) must be `expected` and add nothing.
+fn same_otherwise(
+    installed: &ClusterSpec,
+    expected: &ClusterSpec,
+    given: &ClusterSpec,
+    host: &str,
+    preset: &Path,
+) -> Result<(), String> {
+    match crate::spec::growth::check(expected, given) {
+        Ok(added) if added.is_empty() => Ok(()),
         Ok(added) => Err(format!(
-            "{} adds {}: node remove takes one host out and changes nothing else; add them with `kubewiz apply` before or after",
+            "{} adds {}: node remove and node replace change one host and nothing else; add them with `kubewiz apply` before or after",
             preset.display(),
             added.join(", ")
         )),
@@ -181,16 +420,38 @@ fn check(
     }
 }
 
-fn question(layout: &Layout, host: &str, answers: bool) -> String {
-    if answers {
+fn question(
+    layout: &Layout,
+    host: &HostSpec,
+    answers: bool,
+    others_change: bool,
+    new_address: Option<std::net::IpAddr>,
+) -> String {
+    let roles: Vec<String> = host.roles.iter().map(ToString::to_string).collect();
+    let what = format!("{} {}", roles.join(" + "), host.name);
+    let member = if layout.etcd.is_empty() && host.roles.contains(&Role::ControlPlane) {
+        ", take its etcd member out (etcd's quorum checked first)"
+    } else {
+        ""
+    };
+    let out = if answers {
         format!(
-            "Remove worker {host} from cluster {}: drain it, delete its node, then reset the host (kubeadm reset, its data deleted, every file kubewiz wrote put back)?",
-            layout.spec.name
+            "drain it, delete its node{member}, then reset the host (kubeadm reset, its data deleted, every file kubewiz wrote put back)"
         )
     } else {
         format!(
-            "Remove worker {host}, which does not answer, from cluster {}: delete its node and the Pods bound to it, leaving the host as it is?",
-            layout.spec.name
+            "delete its node and the Pods bound to it{member}, leaving the host (which does not answer) as it is"
         )
-    }
+    };
+    let then = match new_address {
+        Some(address) => format!("; then join a new {} at {address}", roles.join(" + ")),
+        None if others_change => {
+            "; then reload haproxy and keepalived on the other load balancers".to_owned()
+        }
+        None => String::new(),
+    };
+    format!(
+        "Take {what} out of cluster {}: {out}{then}?",
+        layout.spec.name
+    )
 }

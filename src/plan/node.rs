@@ -1,10 +1,15 @@
-//! `kubewiz node remove`: the plan that takes a worker out of the cluster
+//! `kubewiz node remove`: the plan that takes a host out of the cluster
 //! ([`phases::NODE_REMOVE`]): connections to it and to the first control plane, the
-//! node drained and deleted there, then the worker reset as `kubewiz reset` resets
-//! it (kubeadm reset, the kubelet's data, its runtime, every file put back). A worker
-//! that does not answer is only taken out of the cluster, from the first control plane.
+//! node drained and deleted there (after a control plane with stacked etcd was checked
+//! to leave etcd its quorum), then the host reset as `kubewiz reset` resets it
+//! (kubeadm reset, the kubelet's data, its runtime, haproxy and keepalived, every file
+//! put back), then its etcd member taken out when it still is one. A host that does
+//! not answer is only taken out of the cluster, from the first control plane. The
+//! other load balancers' new configuration is an apply of the cluster without it.
 
-use super::phases::{self, Builder, Removing, ResetOptions, connect, remove_node};
+use super::phases::{
+    self, Builder, Removing, ResetOptions, connect, remove_etcd_member, remove_node,
+};
 use super::{Local, Plan};
 use crate::spec::layout::Layout;
 
@@ -21,6 +26,7 @@ pub fn remove(layout: &Layout, local: &Local, host: &str, answers: bool) -> Plan
         phase.hosts.retain(|h| {
             (h.host == host && answers)
                 || id == remove_node::PHASE.id
+                || id == remove_etcd_member::PHASE.id
                 || (id == connect::PHASE.id && h.host == first)
         });
     }
@@ -32,13 +38,95 @@ pub fn remove(layout: &Layout, local: &Local, host: &str, answers: bool) -> Plan
 mod tests {
     use super::*;
 
-    /// The plan removing kubenode-2 from the kvm-lab preset.
-    fn removal_of_kubenode_2(answers: bool) -> Plan {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("presets/kvm-lab.toml");
+    /// The plan removing `host` from the cluster of the shipped preset `preset`.
+    fn removal(preset: &str, host: &str, answers: bool) -> Plan {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("presets")
+            .join(preset);
         let spec = crate::spec::load_file(&path).unwrap().spec;
         let layout = Layout::new(&spec).unwrap();
         let local = crate::plan::test_local();
-        remove(&layout, &local, "kubenode-2", answers)
+        remove(&layout, &local, host, answers)
+    }
+
+    /// The plan removing kubenode-2 from the kvm-lab preset.
+    fn removal_of_kubenode_2(answers: bool) -> Plan {
+        removal("kvm-lab.toml", "kubenode-2", answers)
+    }
+
+    /// The slugs of `host`'s steps in the phase `phase`.
+    fn slugs<'a>(plan: &'a Plan, phase: &str, host: &str) -> Vec<&'a str> {
+        plan.phases
+            .iter()
+            .filter(|p| p.id.name() == phase)
+            .flat_map(|p| &p.hosts)
+            .filter(|h| h.host == host)
+            .flat_map(|h| &h.steps)
+            .map(|s| s.id.rsplit('/').next().unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn a_stacked_control_plane_is_drained_after_a_quorum_check_and_leaves_etcd_last() {
+        let plan = removal("stacked-ha.toml", "kubemaster-2", true);
+        assert_eq!(
+            shape(&plan),
+            [
+                ("connect", vec!["kubemaster-1", "kubemaster-2"]),
+                ("remove-node", vec!["kubemaster-1"]),
+                ("reset-nodes", vec!["kubemaster-2"]),
+                ("reset-services", vec!["kubemaster-2"]),
+                ("restore-files", vec!["kubemaster-2"]),
+                ("remove-etcd-member", vec!["kubemaster-1"]),
+            ]
+        );
+        assert_eq!(
+            slugs(&plan, "remove-node", "kubemaster-1"),
+            ["etcd-quorum", "drain", "delete"]
+        );
+        let text = plan.to_string();
+        assert!(text.contains("systemctl disable --now haproxy"), "{text}");
+        assert!(
+            text.contains(
+                "[ \"$name\" = kubemaster-2 ] || [ \"$peer\" = 'https://192.168.122.12:2380' ]"
+            ),
+            "{text}"
+        );
+        // One that does not answer: no drain and no reset, the member still taken out.
+        let plan = removal("stacked-ha.toml", "kubemaster-2", false);
+        assert_eq!(
+            shape(&plan),
+            [
+                ("connect", vec!["kubemaster-1"]),
+                ("remove-node", vec!["kubemaster-1"]),
+                ("remove-etcd-member", vec!["kubemaster-1"]),
+            ]
+        );
+        assert_eq!(
+            slugs(&plan, "remove-node", "kubemaster-1"),
+            ["etcd-quorum", "delete", "delete-pods"]
+        );
+    }
+
+    #[test]
+    fn a_load_balancer_alone_is_only_reset_and_external_etcd_keeps_its_members() {
+        let plan = removal("kvm-lab.toml", "haproxy-2", true);
+        assert_eq!(
+            shape(&plan),
+            [
+                ("connect", vec!["kubemaster-1", "haproxy-2"]),
+                ("reset-services", vec!["haproxy-2"]),
+                ("restore-files", vec!["haproxy-2"]),
+            ]
+        );
+        // A control plane of external etcd has no member of its own to take out.
+        let plan = removal("kvm-lab.toml", "kubemaster-2", true);
+        let phases: Vec<&str> = shape(&plan).into_iter().map(|(p, _)| p).collect();
+        assert!(!phases.contains(&"remove-etcd-member"), "{phases:?}");
+        assert_eq!(
+            slugs(&plan, "remove-node", "kubemaster-1"),
+            ["drain", "delete"]
+        );
     }
 
     /// Each phase's name and hosts.

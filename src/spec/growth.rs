@@ -1,10 +1,12 @@
 //! What an apply may change on a cluster that is installed, read by comparing its
-//! preset with the one the cluster's last run applied: it may add workers, and nothing
-//! else yet. Anything that would change a host already in the cluster or a setting all
-//! of them share (a new control plane's etcd member and load balancer backends, a pod
-//! CIDR, a version, a host's address or roles, a host taken out) is refused with what
-//! differs and what to do, before anything is contacted: the journal would redo such
-//! steps on a running cluster in an order no one has proven.
+//! preset with the one the cluster's last run applied: it may add workers, control
+//! planes and load balancers (the others' haproxy backends and keepalived peers follow
+//! from their files, reloaded by the load-balancer phase; a stacked control plane's
+//! etcd member is added by kubeadm join), and nothing else yet. Anything that would
+//! change a host already in the cluster or a setting all of them share (an external
+//! etcd member, a pod CIDR, a version, a host's address or roles, a host taken out) is
+//! refused with what differs and what to do, before anything is contacted: the journal
+//! would redo such steps on a running cluster in an order no one has proven.
 
 use super::{ClusterSpec, Diagnostic, HostSpec, Role};
 
@@ -43,7 +45,8 @@ const SHARED: [(&str, Read); 10] = [
     }),
 ];
 
-/// The workers `new` adds to the installed cluster `installed`, or what it changes
+/// The hosts `new` adds to the installed cluster `installed` (a worker by its name,
+/// any other with its roles: `kubemaster-4 (control-plane)`), or what it changes
 /// beyond that.
 pub fn check(installed: &ClusterSpec, new: &ClusterSpec) -> Result<Vec<String>, Vec<Diagnostic>> {
     let mut problems = Vec::new();
@@ -92,15 +95,16 @@ pub fn check(installed: &ClusterSpec, new: &ClusterSpec) -> Result<Vec<String>, 
                     ));
                 }
             }
-            None if host.roles == [Role::Worker] => added.push(host.name.to_string()),
-            None => problems.push(Diagnostic::error(
+            None if host.roles.contains(&Role::Etcd) => problems.push(Diagnostic::error(
                 format!("hosts[{i}].roles"),
                 format!(
-                    "{} would join the installed cluster as {}; only workers can be added to a running cluster yet: make it a worker, or take it out of the preset",
+                    "{} would join the installed cluster as {}; adding an external etcd member (every control plane's etcd endpoints change) is not built yet: take it out of the preset",
                     host.name,
                     roles(host)
                 ),
             )),
+            None if host.roles == [Role::Worker] => added.push(host.name.to_string()),
+            None => added.push(format!("{} ({})", host.name, roles(host))),
         }
     }
     for was in &installed.hosts {
@@ -108,8 +112,8 @@ pub fn check(installed: &ClusterSpec, new: &ClusterSpec) -> Result<Vec<String>, 
             problems.push(Diagnostic::error(
                 "hosts",
                 format!(
-                    "{} ({}) is in the installed cluster but not in the preset; removing hosts is not built: put its [[hosts]] entry back",
-                    was.name, was.address
+                    "{} ({}) is in the installed cluster but not in the preset; a host is taken out with `kubewiz node remove {}`: put its [[hosts]] entry back until then",
+                    was.name, was.address, was.name
                 ),
             ));
         }
@@ -146,7 +150,7 @@ mod tests {
     }
 
     #[test]
-    fn workers_may_be_added_and_nothing_else() {
+    fn hosts_may_be_added_and_nothing_else() {
         let installed = spec("single-master.toml");
         assert_eq!(check(&installed, &installed), Ok(vec![]));
 
@@ -157,15 +161,28 @@ mod tests {
         grown.hosts.push(worker.clone());
         assert_eq!(check(&installed, &grown), Ok(vec!["kubenode-9".to_owned()]));
 
-        let mut control_plane = worker;
+        let mut control_plane = worker.clone();
         control_plane.name = "kubemaster-2".parse().unwrap();
         control_plane.roles = vec![Role::ControlPlane];
         let mut with_cp = grown.clone();
         with_cp.hosts.push(control_plane);
-        let said = messages(check(&installed, &with_cp));
+        assert_eq!(
+            check(&installed, &with_cp),
+            Ok(vec![
+                "kubenode-9".to_owned(),
+                "kubemaster-2 (control-plane)".to_owned()
+            ])
+        );
+
+        let mut member = worker;
+        member.name = "etcd-4".parse().unwrap();
+        member.roles = vec![Role::Etcd];
+        let mut with_etcd = grown.clone();
+        with_etcd.hosts.push(member);
+        let said = messages(check(&installed, &with_etcd));
         assert_eq!(said.len(), 1, "{said:?}");
         assert!(
-            said[0].starts_with("hosts[5].roles: kubemaster-2 would join the installed cluster as control-plane; only workers"),
+            said[0].starts_with("hosts[5].roles: etcd-4 would join the installed cluster as etcd; adding an external etcd member"),
             "{said:?}"
         );
 
@@ -179,7 +196,7 @@ mod tests {
             [
                 "kubernetes.pod_cidr: differs from the installed cluster's (10.244.0.0/16); changing it on a running cluster is not built: set it back as it was",
                 "hosts[1].address: kubenode-1 was installed at 192.168.122.21; moving a host is not built: set it back, or reset the cluster and install it again",
-                "hosts: kubenode-3 (192.168.122.23) is in the installed cluster but not in the preset; removing hosts is not built: put its [[hosts]] entry back",
+                "hosts: kubenode-3 (192.168.122.23) is in the installed cluster but not in the preset; a host is taken out with `kubewiz node remove kubenode-3`: put its [[hosts]] entry back until then",
             ]
         );
     }

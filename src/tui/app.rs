@@ -517,7 +517,7 @@ impl App {
     fn growth(&self) -> Vec<String> {
         match self.prepared.as_ref().map(|p| p.added.as_slice()) {
             Some(added) if !added.is_empty() => vec![format!(
-                "{} is installed: this adds the worker(s) {}; the hosts already in it are only checked.",
+                "{} is installed: this adds {}; the hosts already in it are only checked.",
                 self.spec.name,
                 added.join(", ")
             )],

@@ -86,7 +86,13 @@ pub struct Setup {
 impl Setup {
     /// Lab hosts for `topology` with no extra workers, or None when the lab cannot run.
     pub fn start(topology: Topology) -> Option<Setup> {
-        let lab = start_lab(topology.size(0))?;
+        Self::start_with_spares(topology, 0)
+    }
+
+    /// As [`Setup::start`], with `spares` more lab hosts after the preset's, for hosts
+    /// a test adds or puts in another's place.
+    pub fn start_with_spares(topology: Topology, spares: usize) -> Option<Setup> {
+        let lab = start_lab(topology.size(spares))?;
         let work = tempfile::tempdir().unwrap();
         let bundle = bundle(work.path());
         let text = preset(&lab, topology, 0, &bundle);
@@ -327,7 +333,17 @@ pub fn kubewiz_env(state: &Path, env: &[(&str, &str)], args: &[&str]) -> (Output
 /// loaded machine, and the day-2 tests that use this are not about the algorithm),
 /// `env` set for the install; None when the lab cannot run.
 pub fn installed(topology: Topology, env: &[(&str, &str)]) -> Option<Setup> {
-    let setup = Setup::start(topology)?;
+    installed_with_spares(topology, env, 0)
+}
+
+/// As [`installed`], with `spares` lab hosts beyond the preset's (see
+/// [`Setup::start_with_spares`]).
+pub fn installed_with_spares(
+    topology: Topology,
+    env: &[(&str, &str)],
+    spares: usize,
+) -> Option<Setup> {
+    let setup = Setup::start_with_spares(topology, spares)?;
     let ecdsa = setup.text.replace(
         "cni = \"none\"\n",
         "cni = \"none\"\nencryption_algorithm = \"ECDSA-P256\"\n",
@@ -393,4 +409,25 @@ pub fn kubectl_local(kubeconfig: &Path, args: &[&str]) -> Output {
         .args(args)
         .output()
         .unwrap()
+}
+
+/// `etcdctl member list` on lab host `i` with the certificates under `pki`: each
+/// member's name, status and peer URL (`kubemaster-1 started https://...:2380`), sorted.
+pub fn etcd_members(lab: &Lab, i: usize, endpoint: &str, pki: &str) -> Vec<String> {
+    let out = lab.exec(
+        i,
+        &format!(
+            "ETCDCTL_API=3 etcdctl --endpoints={endpoint} --cacert={pki}/ca.crt --cert={pki}/healthcheck-client.crt --key={pki}/healthcheck-client.key member list -w simple"
+        ),
+    );
+    assert!(out.status.success(), "{out:?}");
+    let mut members: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| {
+            let fields: Vec<&str> = l.split(',').map(str::trim).collect();
+            format!("{} {} {}", fields[2], fields[1], fields[3])
+        })
+        .collect();
+    members.sort();
+    members
 }

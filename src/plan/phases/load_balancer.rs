@@ -44,12 +44,7 @@ fn haproxy_keepalived(b: &Builder, s: &mut Steps, h: &HostSpec) {
         interface_command(b, h),
         30,
     );
-    s.run(
-        "start",
-        "start haproxy and keepalived",
-        "haproxy -c -q -f /etc/haproxy/haproxy.cfg && systemctl enable haproxy keepalived && systemctl restart haproxy keepalived",
-        120,
-    )
+    s.run("start", "start haproxy and keepalived, or reload them (the VIP stays where it is) when their configuration changed", start_command(b, h), 120)
     .unit = Some("keepalived");
     let vip = b.layout.vip.expect("haproxy-keepalived has a VIP");
     s.wait(
@@ -59,6 +54,23 @@ fn haproxy_keepalived(b: &Builder, s: &mut Steps, h: &HostSpec) {
         60,
     )
     .unit = Some("keepalived");
+}
+
+/// haproxy and keepalived started, or reloaded when they run: haproxy takes its new
+/// backends without dropping a connection, keepalived its new peers without giving up
+/// the VIP. The command names the digest of the host's load balancer files, so a run
+/// after a control plane or load balancer was added or removed (their files changed)
+/// does this step again, and one that changes nothing skips it.
+fn start_command(b: &Builder, h: &HostSpec) -> String {
+    let files: String = b
+        .files_for(h.name.as_str(), Purpose::LoadBalancer)
+        .map(|f| format!("{} {}\n", f.path, crate::digest::sha256_hex(f.content.as_bytes())))
+        .collect();
+    let digest = crate::digest::sha256_hex(files.as_bytes());
+    format!(
+        "echo 'configuration sha256 {}'; haproxy -c -q -f /etc/haproxy/haproxy.cfg && systemctl enable haproxy keepalived && systemctl reload-or-restart haproxy keepalived",
+        &digest[..16]
+    )
 }
 
 /// keepalived needs the name of the interface that carries the host's address.

@@ -67,6 +67,8 @@ pub const CERTS_RENEW: &[&PhaseDef] = &[
     &kubeconfig::PHASE,
 ];
 
+pub mod etcd_members;
+pub mod remove_etcd_member;
 pub mod remove_node;
 pub mod upgrade_check;
 pub mod upgrade_control_planes;
@@ -85,13 +87,28 @@ pub const UPGRADE: &[&PhaseDef] = &[
 ];
 
 /// `kubewiz node remove`'s phases (`plan::node` keeps the removed host's steps and the
-/// first control plane's).
+/// first control plane's): with stacked etcd, a control plane's member is taken out
+/// after its host was reset.
 pub const NODE_REMOVE: &[&PhaseDef] = &[
     &connect::PHASE,
     &remove_node::PHASE,
     &reset_nodes::PHASE,
+    &reset_services::PHASE,
     &restore_files::PHASE,
+    &remove_etcd_member::PHASE,
 ];
+
+/// `host` when it is a control plane whose etcd member runs beside it (stacked etcd).
+fn stacked_member<'a>(layout: &Layout<'a>, host: &str) -> Option<&'a HostSpec> {
+    if !layout.etcd.is_empty() {
+        return None;
+    }
+    layout
+        .control_planes
+        .iter()
+        .copied()
+        .find(|h| h.name.as_str() == host)
+}
 
 /// `kubewiz backup`'s one phase: the snapshot, on one host, with its own connection.
 pub const BACKUP: &[&PhaseDef] = &[&backup_etcd::PHASE];

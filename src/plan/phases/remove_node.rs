@@ -1,5 +1,6 @@
 //! `kubewiz node remove`: on the first control plane, with its admin.conf, the node
-//! drained (its Pods evicted) and its Node object deleted; the host itself is then
+//! drained (its Pods evicted) and its Node object deleted, after a control plane with
+//! stacked etcd was checked to leave etcd its quorum; the host itself is then
 //! reset by the reset phases' steps for it alone (`plan::node`). A host that does not
 //! answer cannot be drained (eviction waits for its kubelet to stop the Pods, which
 //! never happens): its Node is deleted, then the Pods still bound to it, so their
@@ -7,7 +8,7 @@
 
 use super::super::HostSteps;
 use super::super::steps::Steps;
-use super::{ADMIN_CONF, Builder, PhaseDef};
+use super::{ADMIN_CONF, Builder, PhaseDef, etcd_members};
 
 pub const PHASE: PhaseDef =
     PhaseDef::on_hosts("remove-node", "Drain the node and delete it", steps);
@@ -17,9 +18,21 @@ fn steps(b: &Builder) -> Vec<HostSteps> {
         return Vec::new();
     };
     let host = removing.host;
+    // A load balancer alone runs no kubelet: there is no node to drain or delete.
+    if !b.layout.nodes().any(|n| n.name.as_str() == host) {
+        return Vec::new();
+    }
     let first = b.layout.first_control_plane();
     let mut s = Steps::new(PHASE.id, first.name.as_str());
     let k = format!("kubectl --kubeconfig {ADMIN_CONF}");
+    if let Some(member) = super::stacked_member(b.layout, host) {
+        s.wait(
+            "etcd-quorum",
+            format!("check that etcd keeps its quorum without {host}'s member"),
+            etcd_members::quorum_check(b.layout, member),
+            20,
+        );
+    }
     if !removing.answers {
         s.run(
             "delete",

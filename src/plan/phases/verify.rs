@@ -1,9 +1,10 @@
 //! From the first control plane: the endpoint answers, every node registered (Ready
-//! with a CNI), kube-system running, the external etcd reached through the API.
+//! with a CNI), kube-system running, stacked etcd's members the control planes and
+//! healthy (where etcdctl is), the external etcd reached through the API.
 
 use super::super::steps::Steps;
 use super::super::HostSteps;
-use super::{ADMIN_CONF, Builder, PhaseDef};
+use super::{ADMIN_CONF, Builder, PhaseDef, etcd_members};
 use crate::spec::Cni;
 
 pub const PHASE: PhaseDef = PhaseDef::on_hosts("verify", "Verify", steps);
@@ -45,6 +46,20 @@ fn steps(b: &Builder) -> Vec<HostSteps> {
                 "{kubectl} get pods -n kube-system --no-headers | awk '$3 != \"Running\" && $3 != \"Completed\" {{ bad = 1; print }} END {{ exit bad }}'"
             ),
             600,
+        );
+    }
+    if layout.etcd.is_empty() && layout.control_planes.len() > 1 {
+        s.wait(
+            "etcd-members",
+            format!(
+                "check that etcd's members are the {} control planes, all healthy",
+                layout.control_planes.len()
+            ),
+            format!(
+                "if command -v etcdctl >/dev/null; then {}; else echo 'etcdctl is not on this host: the members of etcd are not checked'; fi",
+                etcd_members::all_members_healthy(layout)
+            ),
+            60,
         );
     }
     if !layout.etcd.is_empty() {

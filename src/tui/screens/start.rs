@@ -311,8 +311,8 @@ impl Screen for Start {
          $XDG_CONFIG_HOME/kubewiz/presets, ~/.config/kubewiz/presets) and the shared ones in \
          /etc/kubewiz/presets. \"Open a file...\" takes any preset's path; Tab completes it.\n\
          The clusters of the state directory are listed too: an installed one opens its \
-         last run's choices to add workers (only workers can be added to a running \
-         cluster; the preview's plan shows what changes).\n\
+         last run's choices to add hosts (workers, control planes and load balancers; \
+         the preview's plan shows what changes).\n\
          kubewiz --preset FILE opens the wizard with your own preset; kubewiz --ascii draws \
          it with ASCII only, for serial consoles without UTF-8."
     }
@@ -426,7 +426,7 @@ impl Screen for Start {
                 Entry::Saved(i) => {
                     let saved = &self.saved[*i];
                     let what = match (&saved.installed, saved.journal) {
-                        (Some(_), _) => "installed; add workers to it",
+                        (Some(_), _) => "installed; add hosts to it",
                         (None, true) => "continue its last run's choices",
                         (None, false) => "reuse its last run's choices",
                     };
@@ -460,7 +460,7 @@ impl Screen for Start {
             Some(Entry::Preset(i)) => templates::BUILTIN[*i].summary(),
             Some(Entry::Saved(i)) => match &self.saved[*i].installed {
                 Some(summary) => format!(
-                    "{summary} Enter opens its choices: add workers on Hosts; the preview shows only what changes."
+                    "{summary} Enter opens its choices: add hosts on Hosts; the preview shows only what changes."
                 ),
                 None => format!(
                     "The preset of the last run of {}, from {}. `kubewiz resume {}` continues a run that stopped part way.",
