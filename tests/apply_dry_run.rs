@@ -123,7 +123,7 @@ fn a_dry_run_reports_every_step_once_and_executes_nothing() {
         },
     );
     let step_ids: Vec<&str> = plan.steps().map(|(_, _, s)| s.id.as_str()).collect();
-    assert_eq!(step_ids.len(), 297, "steps in the plan");
+    assert_eq!(step_ids.len(), 305, "steps in the plan");
 
     let events = audit(state.path(), "kvm-lab");
     // The operator is who the system says runs kubewiz, not the USER it was given.

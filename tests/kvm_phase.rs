@@ -179,7 +179,7 @@ fn plan_shows_the_phase_first_with_its_exact_changes() {
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(0), "{text}");
     assert!(
-        text.starts_with("Plan for cluster kvm-lab: 13 phases, 297 steps. Nothing has run."),
+        text.starts_with("Plan for cluster kvm-lab: 13 phases, 305 steps. Nothing has run."),
         "{text}"
     );
     let expected = format!(

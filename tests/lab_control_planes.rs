@@ -19,10 +19,8 @@ mod lab;
 mod cluster;
 
 use std::fs;
-use std::net::IpAddr;
 use std::path::Path;
 use std::process::Output;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use cluster::Topology;
 
@@ -31,44 +29,7 @@ const PKI: &str = "/etc/kubernetes/pki/etcd";
 fn kubewiz(state: &Path, args: &[&str]) -> Output {
     let (out, took) = cluster::kubewiz(state, args);
     eprintln!("kubewiz {} {}: {took:.1?}", args[0], args[1]);
-    if std::env::var_os("KUBEWIZ_TEST_SHOW").is_some() {
-        eprintln!("{}", cluster::text(&out));
-    }
     out
-}
-
-/// Runs `f` while sampling every 100 ms whether lab host `i` holds `vip`; returns
-/// what `f` returned and how many samples there were and how many found it elsewhere.
-fn vip_watched<T>(
-    lab: &lab::Lab,
-    i: usize,
-    vip: IpAddr,
-    f: impl FnOnce() -> T,
-) -> (T, usize, usize) {
-    let stop = AtomicBool::new(false);
-    std::thread::scope(|scope| {
-        let watcher = scope.spawn(|| {
-            let (mut samples, mut missing) = (0, 0);
-            while !stop.load(Ordering::Relaxed) {
-                let out = lab.exec(i, "ip -o addr show");
-                samples += 1;
-                if !String::from_utf8_lossy(&out.stdout).contains(&format!(" {vip}/")) {
-                    missing += 1;
-                }
-                std::thread::sleep(std::time::Duration::from_millis(100));
-            }
-            (samples, missing)
-        });
-        let result = f();
-        stop.store(true, Ordering::Relaxed);
-        let (samples, missing) = watcher.join().unwrap();
-        (result, samples, missing)
-    })
-}
-
-/// The preset text with one more `[[hosts]]` entry.
-fn with_host(text: &str, name: &str, address: IpAddr, role: &str) -> String {
-    format!("{text}\n[[hosts]]\nname = \"{name}\"\naddress = \"{address}\"\nroles = [\"{role}\"]\n")
 }
 
 #[test]
@@ -117,10 +78,11 @@ fn control_planes_are_added_removed_and_replaced_with_etcd_quorum_kept() {
     let grown = setup.work.path().join("grown.toml");
     fs::write(
         &grown,
-        with_host(&text, "kubemaster-4", address(4), "control-plane"),
+        cluster::with_host(&text, "kubemaster-4", address(4), "control-plane"),
     )
     .unwrap();
-    let (out, samples, moved) = vip_watched(lab, 0, vip, || cluster::apply(state, &grown).0);
+    let (out, samples, moved) =
+        cluster::vip_watched(lab, 0, vip, || cluster::apply(state, &grown).0);
     assert!(out.status.success(), "{}", cluster::text(&out));
     assert!(
         String::from_utf8_lossy(&out.stderr)
@@ -152,7 +114,7 @@ fn control_planes_are_added_removed_and_replaced_with_etcd_quorum_kept() {
     assert!(cluster::nodes(&admin).contains(&"kubemaster-4".to_owned()));
 
     // node remove of it: out of the cluster, of etcd and of every haproxy.
-    let (out, samples, moved) = vip_watched(lab, 0, vip, || {
+    let (out, samples, moved) = cluster::vip_watched(lab, 0, vip, || {
         kubewiz(
             state,
             &[
@@ -241,7 +203,7 @@ fn control_planes_are_added_removed_and_replaced_with_etcd_quorum_kept() {
         ),
     )
     .unwrap();
-    let (out, samples, moved) = vip_watched(lab, 0, vip, || {
+    let (out, samples, moved) = cluster::vip_watched(lab, 0, vip, || {
         kubewiz(
             state,
             &[

@@ -218,6 +218,7 @@ fn take_out(state_dir: Option<&Path>, args: &NodeArgs<'_>, op: Op) -> ExitCode {
     let code = if op == Op::Replace || others_change {
         let then = match new_address {
             Some(address) => format!("joins {} at {address}", args.host),
+            None if host.roles.contains(&Role::Etcd) => "gives the API servers the etcd hosts left".to_owned(),
             None => "reloads haproxy and keepalived on the other load balancers with their new configuration".to_owned(),
         };
         eprintln!(
@@ -277,13 +278,15 @@ fn take_out(state_dir: Option<&Path>, args: &NodeArgs<'_>, op: Op) -> ExitCode {
 }
 
 /// Whether taking `host` out changes other hosts' files: haproxy's backends (a control
-/// plane) or keepalived's peers (a load balancer).
+/// plane), keepalived's peers (a load balancer), the API servers' etcd servers (an
+/// external etcd member).
 fn changes_others(layout: &Layout, host: &HostSpec) -> bool {
-    matches!(layout.lb, LbLayout::HaproxyKeepalived { .. })
-        && host
-            .roles
-            .iter()
-            .any(|r| matches!(r, Role::ControlPlane | Role::LoadBalancer))
+    host.roles.contains(&Role::Etcd)
+        || (matches!(layout.lb, LbLayout::HaproxyKeepalived { .. })
+            && host
+                .roles
+                .iter()
+                .any(|r| matches!(r, Role::ControlPlane | Role::LoadBalancer)))
 }
 
 /// The installed spec and the one without `host`: the host may be a worker, a control
@@ -366,19 +369,14 @@ fn check_replace(
 }
 
 /// Refuses what neither command takes out: a host not in the cluster, the first
-/// control plane, an external etcd member.
+/// control plane.
 fn removable(installed: &ClusterSpec, host: &str, what: &str) -> Result<(), String> {
-    let Some(h) = installed.hosts.iter().find(|h| h.name.as_str() == host) else {
+    if !installed.hosts.iter().any(|h| h.name.as_str() == host) {
         let names: Vec<&str> = installed.hosts.iter().map(|h| h.name.as_str()).collect();
         return Err(format!(
             "{host} is not a host of cluster {}; its hosts are {}",
             installed.name,
             names.join(", ")
-        ));
-    };
-    if h.roles.contains(&Role::Etcd) {
-        return Err(format!(
-            "{host} is an external etcd member: to {what} it, every control plane's etcd endpoints change, and that is not built yet"
         ));
     }
     let layout = Layout::new(installed).map_err(|e| e.to_string())?;
@@ -429,7 +427,9 @@ fn question(
 ) -> String {
     let roles: Vec<String> = host.roles.iter().map(ToString::to_string).collect();
     let what = format!("{} {}", roles.join(" + "), host.name);
-    let member = if layout.etcd.is_empty() && host.roles.contains(&Role::ControlPlane) {
+    let member = if (layout.etcd.is_empty() && host.roles.contains(&Role::ControlPlane))
+        || host.roles.contains(&Role::Etcd)
+    {
         ", take its etcd member out (etcd's quorum checked first)"
     } else {
         ""
@@ -445,6 +445,9 @@ fn question(
     };
     let then = match new_address {
         Some(address) => format!("; then join a new {} at {address}", roles.join(" + ")),
+        None if host.roles.contains(&Role::Etcd) => {
+            "; then give the API servers the etcd hosts left".to_owned()
+        }
         None if others_change => {
             "; then reload haproxy and keepalived on the other load balancers".to_owned()
         }

@@ -27,6 +27,7 @@ echo "listening=$( { ss -Hltn || netstat -ltn; } | awk '{ print $4 }' | sed -n '
 echo "kubelet_conf=$(test -f /etc/kubernetes/kubelet.conf && echo yes)"
 echo "cluster_ca=$(sha256sum /etc/kubernetes/pki/ca.crt | cut -c1-64)"
 echo "etcd_ca=$(sha256sum /etc/etcd/pki/ca.crt | cut -c1-64)"
+echo "lb_cluster=$(sed -n '1s/^# Rendered by kubewiz for cluster \([^:]*\):.*/\1/p' /etc/haproxy/haproxy.cfg 2>/dev/null)"
 "#;
 
 /// A host's facts.
@@ -50,6 +51,9 @@ pub struct Facts {
     pub cluster_ca: Option<String>,
     /// sha256 of /etc/etcd/pki/ca.crt, if any.
     pub etcd_ca: Option<String>,
+    /// The cluster whose load balancer kubewiz made this host (its haproxy.cfg's first
+    /// line), if any.
+    pub lb_cluster: Option<String>,
     /// The host's clock minus the KVM host's, in seconds, measured around the script.
     pub clock_offset: f64,
 }
@@ -92,6 +96,7 @@ pub fn parse(output: &str, local_time: f64) -> Result<Facts, String> {
             "kubelet_conf" => facts.kubelet_conf = value == "yes",
             "cluster_ca" => facts.cluster_ca = (!value.is_empty()).then(|| value.to_owned()),
             "etcd_ca" => facts.etcd_ca = (!value.is_empty()).then(|| value.to_owned()),
+            "lb_cluster" => facts.lb_cluster = (!value.is_empty()).then(|| value.to_owned()),
             "time" => {
                 let remote: f64 = value
                     .parse()

@@ -67,7 +67,8 @@ pub fn check(
         ));
     }
     let ours = facts.cluster_ca.as_deref() == Some(ca.kubernetes.as_str())
-        || facts.etcd_ca.as_deref() == Some(ca.etcd.as_str());
+        || facts.etcd_ca.as_deref() == Some(ca.etcd.as_str())
+        || facts.lb_cluster.as_deref() == Some(ca.cluster.as_str());
     if (is_node && (facts.kubelet_conf || facts.cluster_ca.is_some())
         || is_etcd && facts.etcd_ca.is_some())
         && !ours
@@ -156,6 +157,7 @@ mod tests {
         let ca = CaDigests {
             kubernetes: "ours".into(),
             etcd: "ours-etcd".into(),
+            cluster: "homelab".into(),
         };
         check(&HostNeeds::of(layout, host), all, host, &ca)
             .into_iter()
@@ -207,6 +209,12 @@ mod tests {
         // haproxy on the control planes needs its frontend port too.
         all.get_mut("kubemaster-3").unwrap().listening.insert(8443);
         assert!(fatal(&layout, &all, "kubemaster-3")[0].contains("8443"));
+        // Another cluster's haproxy holds it just the same; this cluster's own (an
+        // apply on the installed cluster, on a load balancer with no CA) is fine.
+        all.get_mut("kubemaster-3").unwrap().lb_cluster = Some("other".into());
+        assert!(fatal(&layout, &all, "kubemaster-3")[0].contains("8443"));
+        all.get_mut("kubemaster-3").unwrap().lb_cluster = Some("homelab".into());
+        assert!(fatal(&layout, &all, "kubemaster-3").is_empty());
 
         let mut all = all_healthy(&spec);
         let cp = all.get_mut("kubemaster-1").unwrap();

@@ -43,11 +43,13 @@ impl fmt::Debug for Blob {
 }
 
 /// sha256 of this cluster's CA certificates, to tell an earlier install of this
-/// cluster (a resumed run) from another cluster's.
+/// cluster (a resumed run) from another cluster's; and the cluster's name, as the
+/// haproxy.cfg kubewiz renders for it says it, for load balancers, which hold no CA.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct CaDigests {
     pub kubernetes: String,
     pub etcd: String,
+    pub cluster: String,
 }
 
 /// The preflight checks of one host: their descriptions as the plan shows them, and

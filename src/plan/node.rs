@@ -20,15 +20,24 @@ pub fn remove(layout: &Layout, local: &Local, host: &str, answers: bool) -> Plan
     b.removing = Some(Removing { host, answers });
     b.reset = ResetOptions { delete_data: true };
     let mut plan = phases::plan(&b, phases::NODE_REMOVE);
-    let first = layout.first_control_plane().name.to_string();
-    for phase in &mut plan.phases {
+    // The removed host's own steps (when it answers), and all of the phases that act
+    // on the cluster from other hosts; then connections to every host that has steps.
+    for phase in plan.phases.iter_mut().filter(|p| p.id != connect::PHASE.id) {
         let id = phase.id;
         phase.hosts.retain(|h| {
             (h.host == host && answers)
                 || id == remove_node::PHASE.id
                 || id == remove_etcd_member::PHASE.id
-                || (id == connect::PHASE.id && h.host == first)
         });
+    }
+    let acting: std::collections::BTreeSet<String> = plan
+        .phases
+        .iter()
+        .filter(|p| p.id != connect::PHASE.id)
+        .flat_map(|p| p.hosts.iter().map(|h| h.host.clone()))
+        .collect();
+    for phase in plan.phases.iter_mut().filter(|p| p.id == connect::PHASE.id) {
+        phase.hosts.retain(|h| acting.contains(&h.host));
     }
     plan.phases.retain(|p| !p.hosts.is_empty());
     plan
@@ -114,7 +123,7 @@ mod tests {
         assert_eq!(
             shape(&plan),
             [
-                ("connect", vec!["kubemaster-1", "haproxy-2"]),
+                ("connect", vec!["haproxy-2"]),
                 ("reset-services", vec!["haproxy-2"]),
                 ("restore-files", vec!["haproxy-2"]),
             ]
@@ -181,6 +190,39 @@ mod tests {
         assert!(
             text.contains("delete pods --all-namespaces --field-selector spec.nodeName=kubenode-2 --force --grace-period=0"),
             "{text}"
+        );
+    }
+
+    #[test]
+    fn an_external_etcd_member_is_checked_and_taken_out_from_another_member() {
+        let plan = removal("kvm-lab.toml", "etcd-1", true);
+        assert_eq!(
+            shape(&plan),
+            [
+                ("connect", vec!["etcd-1", "etcd-2"]),
+                ("remove-node", vec!["etcd-2"]),
+                ("reset-services", vec!["etcd-1"]),
+                ("restore-files", vec!["etcd-1"]),
+                ("remove-etcd-member", vec!["etcd-2"]),
+            ]
+        );
+        assert_eq!(slugs(&plan, "remove-node", "etcd-2"), ["etcd-quorum"]);
+        let text = plan.to_string();
+        assert!(
+            text.contains(
+                "--cacert=/etc/etcd/pki/ca.crt --cert=/etc/etcd/pki/healthcheck-client.crt"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("$3 == \"etcd-1\""), "{text}");
+        let gone = removal("kvm-lab.toml", "etcd-1", false);
+        assert_eq!(
+            shape(&gone),
+            [
+                ("connect", vec!["etcd-2"]),
+                ("remove-node", vec!["etcd-2"]),
+                ("remove-etcd-member", vec!["etcd-2"]),
+            ]
         );
     }
 }

@@ -10,6 +10,9 @@ use crate::spec::{HostSpec, PackageSource};
 
 pub const UNIT: &str = "/etc/systemd/system/etcd.service";
 pub const ENV_FILE: &str = "/etc/etcd/etcd.env";
+/// Written on a member that joins a running cluster (the etcd phase's start step), read
+/// after [`ENV_FILE`]: the cluster as it is, and `existing` instead of `new`.
+pub const JOIN_ENV_FILE: &str = "/etc/etcd/etcd.join.env";
 pub const DATA_DIR: &str = "/var/lib/etcd";
 pub const CLIENT_PORT: u16 = 2379;
 pub const PEER_PORT: u16 = 2380;
@@ -17,6 +20,13 @@ pub const PEER_PORT: u16 = 2380;
 /// `https://addr:2379` (brackets for IPv6).
 pub fn client_url(ip: IpAddr) -> String {
     url(ip, CLIENT_PORT)
+}
+
+/// The client URLs of `members`, comma-separated, as etcdctl's `--endpoints` and the
+/// API server's `--etcd-servers` take them.
+pub fn client_urls(members: &[&HostSpec]) -> String {
+    let urls: Vec<String> = members.iter().map(|m| client_url(m.address)).collect();
+    urls.join(",")
 }
 
 /// `https://addr:2380`
@@ -36,6 +46,7 @@ struct Member<'a> {
     name: &'a str,
     cluster: &'a str,
     env_file: &'a str,
+    join_env_file: &'a str,
     binary: &'a str,
     data_dir: &'a str,
     listen_client_urls: String,
@@ -106,6 +117,7 @@ fn member_context<'a>(
         name: member.name.as_str(),
         cluster: layout.spec.name.as_str(),
         env_file: ENV_FILE,
+        join_env_file: JOIN_ENV_FILE,
         binary,
         data_dir: DATA_DIR,
         listen_client_urls: format!("{},{}", client_url(loopback), client_url(member.address)),

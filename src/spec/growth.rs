@@ -1,12 +1,13 @@
 //! What an apply may change on a cluster that is installed, read by comparing its
-//! preset with the one the cluster's last run applied: it may add workers, control
-//! planes and load balancers (the others' haproxy backends and keepalived peers follow
-//! from their files, reloaded by the load-balancer phase; a stacked control plane's
-//! etcd member is added by kubeadm join), and nothing else yet. Anything that would
-//! change a host already in the cluster or a setting all of them share (an external
-//! etcd member, a pod CIDR, a version, a host's address or roles, a host taken out) is
-//! refused with what differs and what to do, before anything is contacted: the journal
-//! would redo such steps on a running cluster in an order no one has proven.
+//! preset with the one the cluster's last run applied: it may add hosts of any role
+//! (the others' haproxy backends and keepalived peers follow from their files,
+//! reloaded by the load-balancer phase; a stacked control plane's etcd member is added
+//! by kubeadm join, an external etcd host joins the running cluster in the etcd phase
+//! and the API servers' etcd servers follow), and nothing else yet. Anything that
+//! would change a host already in the cluster or a setting all of them share (a pod
+//! CIDR, a version, a host's address or roles, a host taken out) is refused with what
+//! differs and what to do, before anything is contacted: the journal would redo such
+//! steps on a running cluster in an order no one has proven.
 
 use super::{ClusterSpec, Diagnostic, HostSpec, Role};
 
@@ -95,14 +96,6 @@ pub fn check(installed: &ClusterSpec, new: &ClusterSpec) -> Result<Vec<String>, 
                     ));
                 }
             }
-            None if host.roles.contains(&Role::Etcd) => problems.push(Diagnostic::error(
-                format!("hosts[{i}].roles"),
-                format!(
-                    "{} would join the installed cluster as {}; adding an external etcd member (every control plane's etcd endpoints change) is not built yet: take it out of the preset",
-                    host.name,
-                    roles(host)
-                ),
-            )),
             None if host.roles == [Role::Worker] => added.push(host.name.to_string()),
             None => added.push(format!("{} ({})", host.name, roles(host))),
         }
@@ -179,11 +172,9 @@ mod tests {
         member.roles = vec![Role::Etcd];
         let mut with_etcd = grown.clone();
         with_etcd.hosts.push(member);
-        let said = messages(check(&installed, &with_etcd));
-        assert_eq!(said.len(), 1, "{said:?}");
-        assert!(
-            said[0].starts_with("hosts[5].roles: etcd-4 would join the installed cluster as etcd; adding an external etcd member"),
-            "{said:?}"
+        assert_eq!(
+            check(&installed, &with_etcd),
+            Ok(vec!["kubenode-9".to_owned(), "etcd-4 (etcd)".to_owned()])
         );
 
         let mut moved = installed.clone();

@@ -325,6 +325,10 @@ pub fn kubewiz_env(state: &Path, env: &[(&str, &str)], args: &[&str]) -> (Output
         .output()
         .unwrap();
     let took = started.elapsed();
+    // KUBEWIZ_TEST_SHOW=1: every run's output, for reading a passing test's runs.
+    if std::env::var_os("KUBEWIZ_TEST_SHOW").is_some() {
+        eprintln!("$ kubewiz {}\n{}", args.join(" "), text(&output));
+    }
     verify_audit_logs(state);
     (output, took)
 }
@@ -430,4 +434,38 @@ pub fn etcd_members(lab: &Lab, i: usize, endpoint: &str, pki: &str) -> Vec<Strin
         .collect();
     members.sort();
     members
+}
+
+/// Runs `f` while sampling every 100 ms whether lab host `i` holds `vip`; returns
+/// what `f` returned, how many samples there were, and in how many the host lacked it.
+pub fn vip_watched<T>(
+    lab: &Lab,
+    i: usize,
+    vip: std::net::IpAddr,
+    f: impl FnOnce() -> T,
+) -> (T, usize, usize) {
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        let watcher = scope.spawn(|| {
+            let (mut samples, mut missing) = (0, 0);
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let out = lab.exec(i, "ip -o addr show");
+                samples += 1;
+                if !String::from_utf8_lossy(&out.stdout).contains(&format!(" {vip}/")) {
+                    missing += 1;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+            (samples, missing)
+        });
+        let result = f();
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let (samples, missing) = watcher.join().unwrap();
+        (result, samples, missing)
+    })
+}
+
+/// The preset text with one more `[[hosts]]` entry.
+pub fn with_host(text: &str, name: &str, address: std::net::IpAddr, role: &str) -> String {
+    format!("{text}\n[[hosts]]\nname = \"{name}\"\naddress = \"{address}\"\nroles = [\"{role}\"]\n")
 }

@@ -7,6 +7,7 @@ use super::{BUNDLE_TARGET, Builder, PhaseDef, empty_dirs, stop_units};
 use crate::files::Purpose;
 use crate::render::etcd;
 use crate::render::pki::ETCD_PKI_DIR;
+use crate::shell::quote;
 use crate::spec::{HostSpec, PackageSource};
 
 pub const PHASE: PhaseDef = PhaseDef::on_hosts("etcd", "External etcd", steps).with_pki();
@@ -55,12 +56,61 @@ fn member(b: &Builder, s: &mut Steps, h: &HostSpec) {
     }
     s.run(
         "start",
-        "start etcd",
-        "systemctl daemon-reload && systemctl enable etcd && systemctl restart etcd",
-        120,
+        "start etcd: with the others at once in a new cluster, or joining the running one as a new member",
+        start_command(b, h),
+        180,
     )
     .unit = Some("etcd");
     wait_healthy(b, s);
+}
+
+/// Starts etcd on member `h`. A member with data runs on (started when it is not).
+/// One without data first asks the other members whether a cluster already runs: when
+/// none answers, this is a new cluster and every member starts at once with the
+/// rendered settings; when one does, `h` is a member added to a running cluster, and
+/// under an etcd lock (so two new members join one after the other) it is added with
+/// `etcdctl member add`, then started with the cluster as it is and `existing`.
+fn start_command(b: &Builder, h: &HostSpec) -> String {
+    let data = etcd::DATA_DIR;
+    let start = "systemctl daemon-reload && systemctl enable etcd && systemctl restart etcd";
+    let others: Vec<String> = b
+        .layout
+        .etcd
+        .iter()
+        .filter(|m| m.name != h.name)
+        .map(|m| etcd::client_url(m.address))
+        .collect();
+    let names: Vec<String> = b
+        .layout
+        .etcd
+        .iter()
+        .map(|m| format!("{}={}", etcd::peer_url(m.address), m.name))
+        .collect();
+    let tls = format!(
+        "--cacert={ETCD_PKI_DIR}/ca.crt --cert={ETCD_PKI_DIR}/healthcheck-client.crt --key={ETCD_PKI_DIR}/healthcheck-client.key"
+    );
+    let peer = etcd::peer_url(h.address);
+    let name = &h.name;
+    let join_env = etcd::JOIN_ENV_FILE;
+    // Run under `etcdctl lock` with $RUNNING set; the cluster's members as
+    // `name=peer`, unstarted ones named from the preset.
+    let join = format!(
+        "set -e; e=\"etcdctl --endpoints=$RUNNING {tls} --command-timeout=10s\"; \
+if ! $e member list -w simple | awk -F', ' '$4 == \"{peer}\"' | grep -q .; then $e member add {name} --peer-urls={peer}; fi; \
+initial=$($e member list -w simple | awk -F', ' -v names='{names}' 'BEGIN {{ n = split(names, kv, \" \"); for (i = 1; i <= n; i++) {{ split(kv[i], p, \"=\"); name[p[1]] = p[2] }} }} {{ m = $3; if (m == \"\") m = name[$4]; if (m == \"\") {{ print \"member \" $1 \" (\" $4 \") is unstarted and no etcd host of the preset: remove it with etcdctl member remove \" $1 > \"/dev/stderr\"; exit 1 }} out = out sep m \"=\" $4; sep = \",\" }} END {{ print out }}'); \
+printf 'ETCD_INITIAL_CLUSTER=%s\\nETCD_INITIAL_CLUSTER_STATE=existing\\n' \"$initial\" > {join_env}; \
+echo \"joining etcd as {name}: $initial\"; {start}",
+        names = names.join(" "),
+    );
+    format!(
+        "if [ -d {data}/member ]; then systemctl daemon-reload; systemctl enable etcd; systemctl is-active --quiet etcd || systemctl restart etcd; exit 0; fi; \
+running=; for ep in {others}; do if ETCDCTL_API=3 etcdctl --endpoints=$ep {tls} --dial-timeout=2s --command-timeout=3s endpoint health >/dev/null 2>&1; then running=$ep; break; fi; done; \
+if [ -z \"$running\" ]; then rm -f {join_env}; {start}; exit $?; fi; \
+echo \"etcd runs at $running: {name} joins it as a new member\"; \
+RUNNING=$running ETCDCTL_API=3 etcdctl --endpoints=$running {tls} lock kubewiz-etcd-join -- sh -c {join}",
+        others = others.join(" "),
+        join = quote(&join),
+    )
 }
 
 /// Where a restore puts the snapshot on a host, private to root, until it is restored.
@@ -107,18 +157,12 @@ pub(super) fn restore_data(s: &mut Steps, restore: &Restore, h: &HostSpec, initi
 
 /// Waits until every member answers healthy with the healthcheck client.
 fn wait_healthy(b: &Builder, s: &mut Steps) {
-    let endpoints: Vec<String> = b
-        .layout
-        .etcd
-        .iter()
-        .map(|m| etcd::client_url(m.address))
-        .collect();
     s.wait(
         "healthy",
         "wait until every etcd member is healthy",
         format!(
             "ETCDCTL_API=3 etcdctl --endpoints={} --cacert={ETCD_PKI_DIR}/ca.crt --cert={ETCD_PKI_DIR}/healthcheck-client.crt --key={ETCD_PKI_DIR}/healthcheck-client.key endpoint health",
-            endpoints.join(",")
+            etcd::client_urls(&b.layout.etcd)
         ),
         180,
     )
@@ -142,7 +186,16 @@ pub(super) fn renew(b: &Builder, s: &mut Steps) {
 /// Undoes the member on `kubewiz reset`: etcd stopped and disabled, its data deleted
 /// when agreed.
 pub(super) fn reset(b: &Builder, s: &mut Steps) {
-    s.run("etcd", "stop and disable etcd", stop_units(&["etcd"]), 120);
+    s.run(
+        "etcd",
+        "stop and disable etcd",
+        format!(
+            "{}; rm -f {}",
+            stop_units(&["etcd"]),
+            etcd::JOIN_ENV_FILE
+        ),
+        120,
+    );
     if b.reset.delete_data {
         s.run(
             "etcd-data",

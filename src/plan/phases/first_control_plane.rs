@@ -42,6 +42,21 @@ fn steps(b: &Builder) -> Vec<HostSteps> {
         300,
     )
     .unit = Some("kubelet");
+    super::join::etcd_servers(b, &mut s, first);
+    if !b.layout.etcd.is_empty() {
+        // kubeadm join and upgrade read the cluster's configuration from there: a new
+        // control plane or an upgrade then keeps the etcd hosts as they are now.
+        s.run(
+            "upload-config",
+            "store the cluster's configuration, with its etcd hosts, in the kubeadm-config ConfigMap",
+            format!(
+                "echo 'etcd hosts: {}'; kubeadm init phase upload-config kubeadm --config {} --kubeconfig {ADMIN_CONF}",
+                etcd::client_urls(&b.layout.etcd),
+                kubeadm::INIT_CONFIG
+            ),
+            120,
+        );
+    }
     if let LbLayout::KubeVip { .. } = b.layout.lb {
         s.run(
             "kube-vip-admin",

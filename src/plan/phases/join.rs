@@ -57,6 +57,7 @@ pub(super) fn join(b: &Builder, phase: PhaseId, host: &HostSpec, control_plane: 
             300,
         )
         .unit = Some("kubelet");
+        etcd_servers(b, &mut s, host);
     } else {
         s.wait(
             "kubelet",
@@ -67,6 +68,45 @@ pub(super) fn join(b: &Builder, phase: PhaseId, host: &HostSpec, control_plane: 
         .unit = Some("kubelet");
     }
     s.done()
+}
+
+/// With external etcd, on control plane `host`: the API server's `--etcd-servers` made
+/// the preset's members (etcd hosts were added or taken out since kubeadm wrote it),
+/// the static Pod's manifest replaced whole so the kubelet restarts it, then the API
+/// server running with them and ready. On an install kubeadm wrote the same list, and
+/// nothing changes. The list is in the commands, so a run after the members changed
+/// does these steps again.
+pub(super) fn etcd_servers(b: &Builder, s: &mut Steps, host: &HostSpec) {
+    if b.layout.etcd.is_empty() {
+        return;
+    }
+    let list = etcd::client_urls(&b.layout.etcd);
+    let manifest = "/etc/kubernetes/manifests/kube-apiserver.yaml";
+    // Written beside the manifests, not among them, where the kubelet would read it.
+    let staged = "/etc/kubernetes/kube-apiserver.yaml.kubewiz";
+    s.run(
+        "etcd-servers",
+        "make the API server's etcd servers the preset's etcd hosts",
+        format!(
+            "f={manifest}; want=--etcd-servers={list}; if grep -q -- \"$want\\$\" $f; then echo \"the API server uses etcd at {list}\"; exit 0; fi; \
+grep -q -- '--etcd-servers=' $f || {{ echo \"$f has no --etcd-servers flag\" >&2; exit 1; }}; \
+sed \"s|--etcd-servers=.*|$want|\" $f > {staged} && mv {staged} $f && echo \"the API server now uses etcd at {list}; the kubelet restarts it\""
+        ),
+        60,
+    )
+    .unit = Some("kubelet");
+    // `[s]`: the pattern must not match the shell that runs pgrep, whose own command
+    // line holds it.
+    s.wait(
+        "etcd-servers-ready",
+        "wait until the API server runs with them and is ready",
+        format!(
+            "pgrep -f -- '--etcd-server[s]={list}' >/dev/null && kubectl --kubeconfig {ADMIN_CONF} --server https://{} get --raw /readyz",
+            std::net::SocketAddr::new(host.address, 6443)
+        ),
+        300,
+    )
+    .unit = Some("kubelet");
 }
 
 /// Undoes what `kubeadm init`/`join` and the kubelet made on node `h`: kubeadm reset,

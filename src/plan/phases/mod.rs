@@ -87,8 +87,8 @@ pub const UPGRADE: &[&PhaseDef] = &[
 ];
 
 /// `kubewiz node remove`'s phases (`plan::node` keeps the removed host's steps and the
-/// first control plane's): with stacked etcd, a control plane's member is taken out
-/// after its host was reset.
+/// first control plane's): an etcd member (a stacked control plane, an external etcd
+/// host) is taken out of etcd after its host was reset.
 pub const NODE_REMOVE: &[&PhaseDef] = &[
     &connect::PHASE,
     &remove_node::PHASE,
@@ -97,18 +97,6 @@ pub const NODE_REMOVE: &[&PhaseDef] = &[
     &restore_files::PHASE,
     &remove_etcd_member::PHASE,
 ];
-
-/// `host` when it is a control plane whose etcd member runs beside it (stacked etcd).
-fn stacked_member<'a>(layout: &Layout<'a>, host: &str) -> Option<&'a HostSpec> {
-    if !layout.etcd.is_empty() {
-        return None;
-    }
-    layout
-        .control_planes
-        .iter()
-        .copied()
-        .find(|h| h.name.as_str() == host)
-}
 
 /// `kubewiz backup`'s one phase: the snapshot, on one host, with its own connection.
 pub const BACKUP: &[&PhaseDef] = &[&backup_etcd::PHASE];

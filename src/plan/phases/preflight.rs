@@ -43,6 +43,7 @@ fn ca_digests(b: &Builder) -> CaDigests {
             format!("{ETCD_PKI_DIR}/ca.crt"),
             format!("{K8S_PKI_DIR}/etcd/ca.crt"),
         ]),
+        cluster: b.layout.spec.name.to_string(),
     }
 }
 

@@ -1,6 +1,6 @@
 //! `kubewiz node remove`: on the first control plane, with its admin.conf, the node
-//! drained (its Pods evicted) and its Node object deleted, after a control plane with
-//! stacked etcd was checked to leave etcd its quorum; the host itself is then
+//! drained (its Pods evicted) and its Node object deleted, after an etcd member was
+//! checked to leave etcd its quorum; the host itself is then
 //! reset by the reset phases' steps for it alone (`plan::node`). A host that does not
 //! answer cannot be drained (eviction waits for its kubelet to stop the Pods, which
 //! never happens): its Node is deleted, then the Pods still bound to it, so their
@@ -18,21 +18,35 @@ fn steps(b: &Builder) -> Vec<HostSteps> {
         return Vec::new();
     };
     let host = removing.host;
-    // A load balancer alone runs no kubelet: there is no node to drain or delete.
-    if !b.layout.nodes().any(|n| n.name.as_str() == host) {
-        return Vec::new();
-    }
     let first = b.layout.first_control_plane();
+    let mut out = Vec::new();
     let mut s = Steps::new(PHASE.id, first.name.as_str());
-    let k = format!("kubectl --kubeconfig {ADMIN_CONF}");
-    if let Some(member) = super::stacked_member(b.layout, host) {
-        s.wait(
+    // Before anything changes: etcd keeps its quorum without the member. External
+    // etcd is asked from another member, alone in this phase (its host is no node).
+    if let Some(member) = etcd_members::member(b.layout, host)
+        && let Some(access) = etcd_members::access(b.layout, host)
+    {
+        let mut on_member = Steps::new(PHASE.id, access.on.name.as_str());
+        let check = if access.on.name == first.name {
+            &mut s
+        } else {
+            &mut on_member
+        };
+        check.wait(
             "etcd-quorum",
             format!("check that etcd keeps its quorum without {host}'s member"),
-            etcd_members::quorum_check(b.layout, member),
+            access.quorum_check(member),
             20,
         );
+        if access.on.name != first.name {
+            out.push(on_member.done());
+        }
     }
+    // A load balancer or an etcd host alone runs no kubelet: no node to drain or delete.
+    if !b.layout.nodes().any(|n| n.name.as_str() == host) {
+        return out;
+    }
+    let k = format!("kubectl --kubeconfig {ADMIN_CONF}");
     if !removing.answers {
         s.run(
             "delete",
@@ -48,21 +62,22 @@ fn steps(b: &Builder) -> Vec<HostSteps> {
             ),
             120,
         );
-        return vec![s.done()];
+    } else {
+        s.run(
+            "drain",
+            format!("drain {host} (cordon, evict its Pods)"),
+            format!(
+                "if {k} get node {host} >/dev/null 2>&1; then {k} drain {host} --ignore-daemonsets --delete-emptydir-data --timeout=300s; else echo 'node {host} is not in the cluster'; fi"
+            ),
+            330,
+        );
+        s.run(
+            "delete",
+            format!("delete the node {host}"),
+            format!("{k} delete node {host} --ignore-not-found"),
+            60,
+        );
     }
-    s.run(
-        "drain",
-        format!("drain {host} (cordon, evict its Pods)"),
-        format!(
-            "if {k} get node {host} >/dev/null 2>&1; then {k} drain {host} --ignore-daemonsets --delete-emptydir-data --timeout=300s; else echo 'node {host} is not in the cluster'; fi"
-        ),
-        330,
-    );
-    s.run(
-        "delete",
-        format!("delete the node {host}"),
-        format!("{k} delete node {host} --ignore-not-found"),
-        60,
-    );
-    vec![s.done()]
+    out.push(s.done());
+    out
 }

@@ -48,20 +48,6 @@ fn steps(b: &Builder) -> Vec<HostSteps> {
             600,
         );
     }
-    if layout.etcd.is_empty() && layout.control_planes.len() > 1 {
-        s.wait(
-            "etcd-members",
-            format!(
-                "check that etcd's members are the {} control planes, all healthy",
-                layout.control_planes.len()
-            ),
-            format!(
-                "if command -v etcdctl >/dev/null; then {}; else echo 'etcdctl is not on this host: the members of etcd are not checked'; fi",
-                etcd_members::all_members_healthy(layout)
-            ),
-            60,
-        );
-    }
     if !layout.etcd.is_empty() {
         s.wait(
             "etcd",
@@ -70,5 +56,40 @@ fn steps(b: &Builder) -> Vec<HostSteps> {
             60,
         );
     }
-    vec![s.done()]
+    // etcd's members are the preset's (none left over from a host taken out), all
+    // healthy; asked where etcdctl is (a stacked cluster installed from packages has
+    // none on its control planes). External etcd is asked on one of its members.
+    let members = etcd_members::members(layout);
+    let access = etcd_members::access(layout, "").filter(|_| members.len() > 1);
+    let Some(access) = access else {
+        return vec![s.done()];
+    };
+    let mut on_member = Steps::new(PHASE.id, access.on.name.as_str());
+    let e = if access.on.name == first.name {
+        &mut s
+    } else {
+        &mut on_member
+    };
+    e.wait(
+        "etcd-members",
+        format!(
+            "check that etcd's members are the {} {}, all healthy",
+            members.len(),
+            if layout.etcd.is_empty() {
+                "control planes"
+            } else {
+                "etcd hosts"
+            }
+        ),
+        format!(
+            "if command -v etcdctl >/dev/null; then {}; else echo 'etcdctl is not on this host: the members of etcd are not checked'; fi",
+            access.all_members_healthy(&members)
+        ),
+        60,
+    );
+    if access.on.name == first.name {
+        vec![s.done()]
+    } else {
+        vec![s.done(), on_member.done()]
+    }
 }
