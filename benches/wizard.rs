@@ -126,6 +126,7 @@ fn frames(hosts: &[GenHost], preset: &str, width: u16, height: u16, zoom: bool) 
             title: "prepare hosts".into(),
             hosts: names.clone(),
             one_at_a_time: false,
+            at_once: None,
         }),
     ];
     for name in &names {

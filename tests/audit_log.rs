@@ -830,14 +830,14 @@ fn diagnostics_go_to_their_own_file_not_the_audit_log_or_the_screen() {
     }));
 }
 
-/// `(wall, steps, gap)` in seconds from a row of `audit show --timing`.
-fn timing_row(line: &str) -> (f64, f64, f64) {
+/// `(wall, steps, slot wait, gap)` in seconds from a row of `audit show --timing`.
+fn timing_row(line: &str) -> (f64, f64, f64, f64) {
     let numbers: Vec<f64> = line
         .split(" s")
         .filter_map(|part| part.split_whitespace().last()?.parse().ok())
         .collect();
-    assert_eq!(numbers.len(), 3, "{line}");
-    (numbers[0], numbers[1], numbers[2])
+    assert_eq!(numbers.len(), 4, "{line}");
+    (numbers[0], numbers[1], numbers[2], numbers[3])
 }
 
 #[test]
@@ -909,8 +909,10 @@ fn timing_shows_each_phase_its_critical_path_and_the_gap() {
     assert_eq!(named, phases, "{text}");
     let mut walls = 0.0;
     for (row, logged) in rows.iter().zip(&walls_logged) {
-        let (wall, steps, _gap) = timing_row(row);
+        let (wall, steps, slot_wait, _gap) = timing_row(row);
         assert!(wall + 0.1 >= steps, "{row}");
+        // Five hosts, within the limit of hosts at once: none waits for a slot.
+        assert_eq!(slot_wait, 0.0, "{row}");
         assert!(
             (wall - logged).abs() <= 0.051,
             "{row}: the log says {logged:.3} s"

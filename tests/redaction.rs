@@ -162,6 +162,7 @@ fn events(planted: &Planted, place: Place, before: &str, after: &str) -> Vec<Eve
             title: "Workers".into(),
             hosts: vec![host.clone()],
             one_at_a_time: false,
+            at_once: None,
         },
         Event::StepStarted {
             phase: "workers".into(),

@@ -62,6 +62,7 @@ fn run_events() -> Vec<Event> {
             title: "Connect and gather facts".into(),
             hosts: hosts.iter().map(|h| h.0.clone()).collect(),
             one_at_a_time: false,
+            at_once: None,
         },
     ];
     for (i, (host, _)) in hosts.iter().enumerate() {

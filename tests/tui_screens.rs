@@ -87,6 +87,7 @@ fn run_events() -> Vec<Event> {
             title: "Connect and gather facts".into(),
             hosts: hosts.iter().map(|h| h.0.clone()).collect(),
             one_at_a_time: false,
+            at_once: None,
         },
     ];
     for (host, _) in &hosts {
@@ -305,6 +306,7 @@ fn execute_many_hosts_table_and_pane() {
         title: "Connect and gather facts".into(),
         hosts: names.clone(),
         one_at_a_time: false,
+        at_once: None,
     });
     for n in &names {
         events.push(Event::StepStarted {
@@ -391,6 +393,7 @@ fn dry_run_events(plan: &kubewiz::plan::Plan, upto: usize) -> Vec<Event> {
             title: phase.title.into(),
             hosts: phase.hosts.iter().map(|x| x.host.clone()).collect(),
             one_at_a_time: phase.one_at_a_time,
+            at_once: None,
         });
         for host in &phase.hosts {
             for step in &host.steps {

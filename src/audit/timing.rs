@@ -27,6 +27,13 @@ pub struct PhaseTiming {
     pub critical_ms: u64,
     /// The longest steps on that path: (host, title, ms).
     pub longest: Vec<(String, String, u64)>,
+    /// In a phase with more hosts than may run at once: how long the critical path's
+    /// host waited for a free slot before its first step (0 otherwise). It is the
+    /// limit's doing, not kubewiz's between steps, and is kept out of the gap; it holds
+    /// the earlier hosts' whole time, their gaps included.
+    pub slot_wait_ms: u64,
+    /// At most this many hosts ran at once (None in logs that do not say).
+    pub at_once: Option<usize>,
 }
 
 /// Whose steps made a phase as long as it was.
@@ -42,9 +49,11 @@ pub enum CriticalPath {
 }
 
 impl PhaseTiming {
-    /// Wall time not spent in a step on the critical path.
+    /// Wall time not spent in a step on the critical path, nor waiting for a slot.
     pub fn gap_ms(&self) -> u64 {
-        self.wall_ms.saturating_sub(self.critical_ms)
+        self.wall_ms
+            .saturating_sub(self.critical_ms)
+            .saturating_sub(self.slot_wait_ms)
     }
 }
 
@@ -68,6 +77,8 @@ pub struct Timing {
 
 #[derive(Default)]
 struct HostSteps {
+    /// When its first step in the phase started.
+    first: Option<OffsetDateTime>,
     total_ms: u64,
     steps: Vec<(String, u64)>,
 }
@@ -75,6 +86,7 @@ struct HostSteps {
 #[derive(Default)]
 struct PhaseData {
     one_at_a_time: bool,
+    at_once: Option<usize>,
     start: Option<OffsetDateTime>,
     end: Option<OffsetDateTime>,
     hosts: BTreeMap<String, HostSteps>,
@@ -126,18 +138,33 @@ pub fn timing(records: &[(String, Record)]) -> Result<Timing, String> {
                     Event::PhaseStarted {
                         phase,
                         one_at_a_time,
+                        at_once,
                         ..
                     } => {
                         order.push(phase.clone());
                         let data = phases.entry(phase.clone()).or_default();
                         data.start = Some(when);
                         data.one_at_a_time = *one_at_a_time;
+                        data.at_once = *at_once;
                     }
                     Event::PhaseFinished { phase, .. } => {
                         phases.entry(phase.clone()).or_default().end = Some(when);
                     }
-                    Event::StepStarted { step, title, .. } => {
+                    Event::StepStarted {
+                        phase,
+                        host,
+                        step,
+                        title,
+                        ..
+                    } => {
                         started.insert(step.clone(), title.clone());
+                        let h = phases
+                            .entry(phase.clone())
+                            .or_default()
+                            .hosts
+                            .entry(host.clone())
+                            .or_default();
+                        h.first.get_or_insert(when);
                     }
                     Event::StepFinished {
                         host,
@@ -181,9 +208,7 @@ pub fn timing(records: &[(String, Record)]) -> Result<Timing, String> {
         };
         let start = data.start.unwrap_or(first);
         let wall_ms = ms(start, data.end.unwrap_or(last));
-        timing
-            .phases
-            .push(phase_timing(name, wall_ms, data.one_at_a_time, data.hosts));
+        timing.phases.push(phase_timing(name, wall_ms, start, data));
     }
     Ok(timing)
 }
@@ -191,10 +216,28 @@ pub fn timing(records: &[(String, Record)]) -> Result<Timing, String> {
 fn phase_timing(
     phase: String,
     wall_ms: u64,
-    one_at_a_time: bool,
-    hosts: BTreeMap<String, HostSteps>,
+    start: OffsetDateTime,
+    data: PhaseData,
 ) -> PhaseTiming {
-    let busiest = hosts.iter().max_by_key(|(_, h)| h.total_ms);
+    let PhaseData {
+        one_at_a_time,
+        at_once,
+        hosts,
+        ..
+    } = data;
+    // More hosts than slots: a host's wait for one counts, so the critical path is
+    // the host that finished last counting from the phase's start.
+    let limited = !one_at_a_time && at_once.is_some_and(|n| hosts.len() > n);
+    let wait = |h: &HostSteps| h.first.map_or(0, |first| ms(start, first));
+    let busiest = if limited {
+        hosts.iter().max_by_key(|(_, h)| wait(h) + h.total_ms)
+    } else {
+        hosts.iter().max_by_key(|(_, h)| h.total_ms)
+    };
+    let slot_wait_ms = match busiest {
+        Some((_, h)) if limited => wait(h),
+        _ => 0,
+    };
     let (path, on_path): (CriticalPath, Vec<(&String, &HostSteps)>) = match busiest {
         _ if one_at_a_time && hosts.len() > 1 => {
             (CriticalPath::InTurn(hosts.len()), hosts.iter().collect())
@@ -218,6 +261,8 @@ fn phase_timing(
         path,
         critical_ms,
         longest,
+        slot_wait_ms,
+        at_once,
     }
 }
 
@@ -243,8 +288,8 @@ impl fmt::Display for Timing {
         )?;
         writeln!(
             f,
-            "{:<22} {:>9}  {:<26} {:>9} {:>9}",
-            "phase", "wall", "critical path", "steps", "gap"
+            "{:<22} {:>9}  {:<26} {:>9} {:>9} {:>9}",
+            "phase", "wall", "critical path", "steps", "slot wait", "gap"
         )?;
         for p in &self.phases {
             let path = match &p.path {
@@ -254,11 +299,12 @@ impl fmt::Display for Timing {
             };
             writeln!(
                 f,
-                "{:<22} {:>9}  {:<26} {:>9} {:>9}",
+                "{:<22} {:>9}  {:<26} {:>9} {:>9} {:>9}",
                 p.phase,
                 secs(p.wall_ms),
                 path,
                 secs(p.critical_ms),
+                secs(p.slot_wait_ms),
                 secs(p.gap_ms())
             )?;
             if !p.longest.is_empty() {
@@ -285,6 +331,19 @@ impl fmt::Display for Timing {
             secs(steps),
             secs(gaps)
         )?;
+        let waits: u64 = self.phases.iter().map(|p| p.slot_wait_ms).sum();
+        if let Some(limit) = self
+            .phases
+            .iter()
+            .filter(|p| p.slot_wait_ms > 0)
+            .find_map(|p| p.at_once)
+        {
+            writeln!(
+                f,
+                "More hosts than the {limit} that run at once: the critical paths' hosts waited {} for a free slot (apart from the gap; the wait holds the earlier hosts' time).",
+                secs(waits)
+            )?;
+        }
         match self.cpu {
             Some(cpu) => {
                 let per_host = if self.hosts == 0 {
@@ -305,5 +364,105 @@ impl fmt::Display for Timing {
             }
             None => writeln!(f, "kubewiz's own CPU time: not in this log."),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exec::{Stamped, StepOutcome};
+
+    /// An event record at `ms` milliseconds past a fixed second.
+    fn at(ms: u64, event: Event) -> (String, Record) {
+        let stamp = OffsetDateTime::UNIX_EPOCH + time::Duration::milliseconds(ms as i64);
+        let body = Body::Event(Stamped {
+            at: stamp.format(&Rfc3339).unwrap(),
+            event,
+        });
+        let record = Record {
+            seq: 0,
+            prev: String::new(),
+            operator: None,
+            body,
+        };
+        (String::new(), record)
+    }
+
+    /// A phase of `hosts` hosts, each with one step of 1000 ms; at most `at_once` of
+    /// them at once, each host starting 10 ms after a slot is free.
+    fn phase(hosts: usize, at_once: usize) -> Vec<(String, Record)> {
+        let mut records = vec![at(
+            0,
+            Event::PhaseStarted {
+                phase: "prepare".into(),
+                title: "Prepare".into(),
+                hosts: (0..hosts).map(|i| format!("h{i}")).collect(),
+                one_at_a_time: false,
+                at_once: Some(at_once),
+            },
+        )];
+        let mut end = 0;
+        for i in 0..hosts {
+            let round = (i / at_once) as u64;
+            let start = round * 1010 + 10;
+            let host = format!("h{i}");
+            let step = format!("prepare/{host}/sysctl");
+            records.push(at(
+                start,
+                Event::StepStarted {
+                    phase: "prepare".into(),
+                    host: host.clone(),
+                    step: step.clone(),
+                    title: "sysctl".into(),
+                    command: None,
+                },
+            ));
+            records.push(at(
+                start + 1000,
+                Event::StepFinished {
+                    host,
+                    step,
+                    outcome: StepOutcome::Done,
+                    duration_ms: 1000,
+                },
+            ));
+            end = end.max(start + 1000);
+        }
+        records.push(at(
+            end + 5,
+            Event::PhaseFinished {
+                phase: "prepare".into(),
+                failed_hosts: Vec::new(),
+            },
+        ));
+        records
+    }
+
+    #[test]
+    fn a_hosts_wait_for_a_free_slot_is_apart_from_the_gap() {
+        // Three rounds of two: the last host waited two rounds for a slot.
+        let timing = timing(&phase(6, 2)).unwrap();
+        let p = &timing.phases[0];
+        assert_eq!(p.wall_ms, 3035);
+        assert_eq!(p.critical_ms, 1000);
+        assert_eq!(p.slot_wait_ms, 2030);
+        assert_eq!(p.gap_ms(), 5);
+        assert_eq!(p.path, CriticalPath::Host("h5".into()));
+        let text = timing.to_string();
+        assert!(
+            text.contains(
+                "More hosts than the 2 that run at once: the critical paths' hosts waited 2.0 s"
+            ),
+            "{text}"
+        );
+        // Within the limit, no host waits: the time before a first step is the gap's.
+        let timing = timing_of(&phase(2, 2));
+        let p = &timing.phases[0];
+        assert_eq!((p.wall_ms, p.slot_wait_ms, p.gap_ms()), (1015, 0, 15));
+        assert!(!timing.to_string().contains("More hosts than"));
+    }
+
+    fn timing_of(records: &[(String, Record)]) -> Timing {
+        timing(records).unwrap()
     }
 }

@@ -62,6 +62,10 @@ pub enum Event {
         /// before this field say nothing, read as false.
         #[serde(default)]
         one_at_a_time: bool,
+        /// At most this many of its hosts run at once (the run's limit, or the phase's
+        /// batch when lower); logs written before this field say nothing.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        at_once: Option<usize>,
     },
     StepStarted {
         phase: String,

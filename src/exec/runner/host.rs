@@ -62,6 +62,8 @@ pub(super) struct Run {
     sessions: Mutex<BTreeMap<String, Arc<dyn Session>>>,
     pub facts: Mutex<BTreeMap<String, Facts>>,
     pub concurrency: Arc<Semaphore>,
+    /// The number of permits `concurrency` was made with: hosts at once.
+    pub limit: usize,
     pub finished: Finished,
     pub redactor: Redactor,
     pub bundle: BundleCache,
@@ -85,6 +87,7 @@ impl Run {
             sessions: Mutex::new(BTreeMap::new()),
             facts: Mutex::new(BTreeMap::new()),
             concurrency: Arc::new(Semaphore::new(concurrency.max(1))),
+            limit: concurrency.max(1),
             finished,
             redactor,
             bundle: BundleCache::default(),

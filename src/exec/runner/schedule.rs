@@ -59,6 +59,11 @@ async fn phase_of(run: Arc<Run>, phase: Phase) -> Vec<String> {
             title: phase.title.to_string(),
             hosts: phase.hosts.iter().map(|h| h.host.clone()).collect(),
             one_at_a_time: phase.one_at_a_time,
+            at_once: Some(if phase.one_at_a_time {
+                1
+            } else {
+                phase.at_most.map_or(run.limit, |n| n.clamp(1, run.limit))
+            }),
         })
         .await;
     let mut failed = Vec::new();
