@@ -241,8 +241,9 @@ fn take_out(state_dir: Option<&Path>, args: &NodeArgs<'_>, op: Op) -> ExitCode {
         );
         if apply != ExitCode::from(EXIT_OK) {
             eprintln!(
-                "kubewiz: {} is out of the cluster, but the install run that follows did not finish; fix the cause, then `kubewiz resume {}` continues it",
-                args.host, installed.name
+                "kubewiz: {} is out of the cluster, but the install run that follows did not finish; fix the cause, then `kubewiz apply --preset {}` continues it (add --accept-new-host-keys for a new host's key)",
+                args.host,
+                args.preset.display()
             );
             return apply;
         }
