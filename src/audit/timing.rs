@@ -441,14 +441,14 @@ mod tests {
     #[test]
     fn a_hosts_wait_for_a_free_slot_is_apart_from_the_gap() {
         // Three rounds of two: the last host waited two rounds for a slot.
-        let timing = timing(&phase(6, 2)).unwrap();
-        let p = &timing.phases[0];
+        let limited = timing(&phase(6, 2)).unwrap();
+        let p = &limited.phases[0];
         assert_eq!(p.wall_ms, 3035);
         assert_eq!(p.critical_ms, 1000);
         assert_eq!(p.slot_wait_ms, 2030);
         assert_eq!(p.gap_ms(), 5);
         assert_eq!(p.path, CriticalPath::Host("h5".into()));
-        let text = timing.to_string();
+        let text = limited.to_string();
         assert!(
             text.contains(
                 "More hosts than the 2 that run at once: the critical paths' hosts waited 2.0 s"
@@ -456,13 +456,9 @@ mod tests {
             "{text}"
         );
         // Within the limit, no host waits: the time before a first step is the gap's.
-        let timing = timing_of(&phase(2, 2));
-        let p = &timing.phases[0];
+        let within = timing(&phase(2, 2)).unwrap();
+        let p = &within.phases[0];
         assert_eq!((p.wall_ms, p.slot_wait_ms, p.gap_ms()), (1015, 0, 15));
-        assert!(!timing.to_string().contains("More hosts than"));
-    }
-
-    fn timing_of(records: &[(String, Record)]) -> Timing {
-        timing(records).unwrap()
+        assert!(!within.to_string().contains("More hosts than"));
     }
 }

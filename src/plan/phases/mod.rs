@@ -364,6 +364,19 @@ then systemctl disable --now {u}; else echo 'no {u} unit'; fi"
         .join("; ")
 }
 
+/// `hosts` with each host's steps in one entry, in the order given: a phase may build
+/// one host's steps in parts (a check asked on whichever host can, then its own).
+fn by_host(hosts: Vec<HostSteps>) -> Vec<HostSteps> {
+    let mut out: Vec<HostSteps> = Vec::new();
+    for h in hosts {
+        match out.iter_mut().find(|o| o.host == h.host) {
+            Some(o) => o.steps.extend(h.steps),
+            None => out.push(h),
+        }
+    }
+    out
+}
+
 /// The step slug of an upload: its path, readable.
 fn slug(path: &str) -> String {
     format!("upload{}", path.replace('/', ":"))

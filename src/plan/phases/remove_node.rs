@@ -20,32 +20,25 @@ fn steps(b: &Builder) -> Vec<HostSteps> {
     let host = removing.host;
     let first = b.layout.first_control_plane();
     let mut out = Vec::new();
-    let mut s = Steps::new(PHASE.id, first.name.as_str());
-    // Before anything changes: etcd keeps its quorum without the member. External
-    // etcd is asked from another member, alone in this phase (its host is no node).
+    // Before anything changes: etcd keeps its quorum without the member, asked from
+    // the first control plane (stacked) or another member (external).
     if let Some(member) = etcd_members::member(b.layout, host)
         && let Some(access) = etcd_members::access(b.layout, host)
     {
-        let mut on_member = Steps::new(PHASE.id, access.on.name.as_str());
-        let check = if access.on.name == first.name {
-            &mut s
-        } else {
-            &mut on_member
-        };
+        let mut check = Steps::new(PHASE.id, access.on.name.as_str());
         check.wait(
             "etcd-quorum",
             format!("check that etcd keeps its quorum without {host}'s member"),
             access.quorum_check(member),
             20,
         );
-        if access.on.name != first.name {
-            out.push(on_member.done());
-        }
+        out.push(check.done());
     }
     // A load balancer or an etcd host alone runs no kubelet: no node to drain or delete.
     if !b.layout.nodes().any(|n| n.name.as_str() == host) {
         return out;
     }
+    let mut s = Steps::new(PHASE.id, first.name.as_str());
     let k = format!("kubectl --kubeconfig {ADMIN_CONF}");
     if !removing.answers {
         s.run(
@@ -79,5 +72,5 @@ fn steps(b: &Builder) -> Vec<HostSteps> {
         );
     }
     out.push(s.done());
-    out
+    super::by_host(out)
 }

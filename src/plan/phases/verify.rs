@@ -61,15 +61,11 @@ fn steps(b: &Builder) -> Vec<HostSteps> {
     // none on its control planes). External etcd is asked on one of its members.
     let members = etcd_members::members(layout);
     let access = etcd_members::access(layout, "").filter(|_| members.len() > 1);
+    let mut out = vec![s.done()];
     let Some(access) = access else {
-        return vec![s.done()];
+        return out;
     };
-    let mut on_member = Steps::new(PHASE.id, access.on.name.as_str());
-    let e = if access.on.name == first.name {
-        &mut s
-    } else {
-        &mut on_member
-    };
+    let mut e = Steps::new(PHASE.id, access.on.name.as_str());
     e.wait(
         "etcd-members",
         format!(
@@ -87,9 +83,6 @@ fn steps(b: &Builder) -> Vec<HostSteps> {
         ),
         60,
     );
-    if access.on.name == first.name {
-        vec![s.done()]
-    } else {
-        vec![s.done(), on_member.done()]
-    }
+    out.push(e.done());
+    super::by_host(out)
 }
