@@ -47,8 +47,9 @@ fn bundle_of(dir: &Path, version: &str) -> PathBuf {
     bundle
 }
 
-/// Asks `/readyz` through the endpoint with `kubeconfig` every second until `stop`;
-/// each failure with its time and message.
+/// Reads the kube-system Namespace (from etcd) through the endpoint with `kubeconfig`
+/// every second until `stop`; each failure with its time and message. Not /readyz: a
+/// stopping API server fails that on purpose, for haproxy, while it serves on.
 fn ask_every_second(
     kubeconfig: PathBuf,
     stop: Arc<AtomicBool>,
@@ -58,7 +59,10 @@ fn ask_every_second(
         let (mut asked, mut failed) = (0, Vec::new());
         while !stop.load(Ordering::SeqCst) {
             let tick = Instant::now();
-            let out = cluster::kubectl_local(&kubeconfig, &["get", "--raw", "/readyz"]);
+            let out = cluster::kubectl_local(
+                &kubeconfig,
+                &["get", "--raw", "/api/v1/namespaces/kube-system"],
+            );
             asked += 1;
             if !out.status.success() {
                 failed.push(format!(

@@ -103,6 +103,11 @@ fn certificates(dir: &Path) {
 }
 
 fn start() -> Server {
+    start_with(&[])
+}
+
+/// The stand-in with `extra` arguments after the usual ones.
+fn start_with(extra: &[&str]) -> Server {
     for tool in [ETCD, KUBECTL] {
         assert!(
             Path::new(tool).is_file(),
@@ -145,6 +150,7 @@ fn start() -> Server {
                 "--bind-address=127.0.0.1",
                 &format!("--secure-port={port}"),
             ])
+            .args(extra)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -382,4 +388,71 @@ fn pod_network_manifests_apply_server_side_and_what_the_real_server_refuses_is_r
         "jsonpath={.data.net-conf\\.json}",
     ]);
     assert!(text(&out).contains("10.244.0.0/16"), "{}", text(&out));
+}
+
+/// A stopping API server behind a load balancer: on SIGTERM /readyz fails at once (so
+/// haproxy's checks take it out of rotation) while requests are still served for
+/// --shutdown-delay-duration; then it stops listening and exits 0, as the real one does.
+#[test]
+fn a_stopping_server_fails_readyz_but_serves_through_its_shutdown_delay() {
+    let mut server = start_with(&["--shutdown-delay-duration=3s"]);
+    let pid = server.children[1].id().to_string();
+    let kill = Command::new("kill").args(["-TERM", &pid]).output().unwrap();
+    assert!(kill.status.success(), "{kill:?}");
+    let stopped = Instant::now();
+    let ready = server.kubectl(&["get", "--raw", "/readyz"]);
+    assert!(!ready.status.success(), "{}", text(&ready));
+    assert!(
+        text(&ready).contains("[-]shutdown failed"),
+        "{}",
+        text(&ready)
+    );
+    let read = server.kubectl(&["get", "--raw", "/api/v1/namespaces/kube-system"]);
+    assert!(read.status.success(), "{}", text(&read));
+    assert!(
+        stopped.elapsed() < Duration::from_secs(3),
+        "the checks took longer than the delay: {:?}",
+        stopped.elapsed()
+    );
+    let status = loop {
+        if let Some(status) = server.children[1].try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            stopped.elapsed() < Duration::from_secs(30),
+            "the stand-in did not exit after its shutdown delay"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(status.success(), "exit status {status:?}");
+    assert!(
+        stopped.elapsed() >= Duration::from_secs(3),
+        "it exited before its shutdown delay: {:?}",
+        stopped.elapsed()
+    );
+    let after = server.kubectl(&["get", "--raw", "/readyz"]);
+    assert!(
+        text(&after).contains("was refused"),
+        "{}",
+        text(&after)
+    );
+}
+
+/// A shutdown delay that is no Go duration is refused the way pflag refuses it.
+#[test]
+fn a_shutdown_delay_that_is_no_duration_is_refused() {
+    let out =
+        Command::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/standins/kube-apiserver"))
+            .args([
+                "--shutdown-delay-duration=12",
+                "--etcd-servers=http://127.0.0.1:1",
+            ])
+            .output()
+            .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(
+        text(&out).contains("invalid argument \"12\" for \"--shutdown-delay-duration\" flag"),
+        "{}",
+        text(&out)
+    );
 }

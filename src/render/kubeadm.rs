@@ -9,7 +9,7 @@ use std::net::IpAddr;
 use serde::Serialize;
 
 use super::pki::K8S_PKI_DIR;
-use super::{API_SERVER_PORT, File, Layout, MODE_PRIVATE, Purpose};
+use super::{API_SERVER_PORT, File, Layout, LbLayout, MODE_PRIVATE, Purpose};
 use crate::pki::Pki;
 use crate::spec::{EndpointHost, HostSpec, Role};
 
@@ -60,6 +60,19 @@ struct NodeRegistration<'a> {
     kubelet_extra_args: Vec<Arg>,
 }
 
+/// kube-apiserver's arguments beyond kubeadm's. Behind haproxy, a stopping API server
+/// serves on until haproxy's checks have taken it out of rotation
+/// ([`super::lb::apiserver_shutdown_delay_secs`]), so its restarts fail no request.
+fn api_server_args(layout: &Layout) -> Vec<Arg> {
+    match layout.lb {
+        LbLayout::HaproxyKeepalived { .. } => vec![Arg {
+            name: "shutdown-delay-duration",
+            value: format!("{}s", super::lb::apiserver_shutdown_delay_secs()),
+        }],
+        _ => Vec::new(),
+    }
+}
+
 /// v1beta4's list form of extra arguments.
 #[derive(Serialize)]
 struct Arg {
@@ -96,6 +109,8 @@ struct Networking {
 struct ApiServer {
     #[serde(rename = "certSANs")]
     cert_sans: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    extra_args: Vec<Arg>,
 }
 
 /// `etcd.local` and `etcd.external` are mutually exclusive; a struct of two options
@@ -289,7 +304,10 @@ fn init_config(layout: &Layout, pki: &Pki) -> String {
             service_subnet: spec.kubernetes.service_cidr.to_string(),
             dns_domain: spec.kubernetes.dns_domain.to_string(),
         },
-        api_server: ApiServer { cert_sans: sans },
+        api_server: ApiServer {
+            cert_sans: sans,
+            extra_args: api_server_args(layout),
+        },
         etcd,
     };
     let kubelet = KubeletConfiguration {

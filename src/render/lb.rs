@@ -25,6 +25,21 @@ use crate::spec::{HostSpec, InterfaceName};
 pub const HAPROXY_CFG: &str = "/etc/haproxy/haproxy.cfg";
 /// keepalived's configuration, where the distributions' units look for it.
 pub const KEEPALIVED_CONF: &str = "/etc/keepalived/keepalived.conf";
+/// How often haproxy asks each API server's /readyz, in seconds.
+pub const HEALTH_CHECK_INTERVAL_SECS: u32 = 3;
+/// How many failed checks in a row take an API server out of haproxy's rotation.
+pub const HEALTH_CHECK_FALL: u32 = 3;
+
+/// How long a stopping kube-apiserver keeps serving after its /readyz starts failing
+/// (`--shutdown-delay-duration`), in seconds: longer than haproxy takes to see it fail
+/// ([`HEALTH_CHECK_FALL`] checks [`HEALTH_CHECK_INTERVAL_SECS`] apart, and one more
+/// interval for the check in flight). Without it, a restart (an upgrade, a renewal, an
+/// etcd list changed) closes the listener while haproxy still sends clients to it, and
+/// their requests fail. Well within the 30 s the kubelet gives a static Pod to stop.
+pub const fn apiserver_shutdown_delay_secs() -> u32 {
+    HEALTH_CHECK_INTERVAL_SECS * (HEALTH_CHECK_FALL + 1)
+}
+
 /// The health check keepalived runs; a failure moves the VIP to another host.
 pub const CHECK_APISERVER: &str = "/etc/keepalived/check_apiserver.sh";
 /// The file that names the network interface keepalived uses, written on each host by
@@ -145,6 +160,8 @@ struct HaproxyContext<'a> {
     cluster: &'a str,
     bind: String,
     servers: Vec<Backend>,
+    check_interval: u32,
+    check_fall: u32,
 }
 
 #[derive(Serialize)]
@@ -173,6 +190,8 @@ fn haproxy_cfg(layout: &Layout, frontend_port: u16) -> String {
         cluster: layout.spec.name.as_str(),
         bind,
         servers,
+        check_interval: HEALTH_CHECK_INTERVAL_SECS,
+        check_fall: HEALTH_CHECK_FALL,
     };
     super::render_template(
         "lb/haproxy.cfg.j2",

@@ -1113,12 +1113,13 @@ def process_alive(pid, marker=None):
 
 
 def kill_process_group(pid, marker=None, grace=10):
-    """SIGTERM to the container's process group, SIGKILL after `grace` seconds."""
+    """SIGTERM to the container's process group, SIGKILL after `grace` seconds; at once
+    with a grace of 0."""
     import signal
     if not process_alive(pid, marker):
         return
     try:
-        os.killpg(pid, signal.SIGTERM)
+        os.killpg(pid, signal.SIGTERM if grace > 0 else signal.SIGKILL)
     except OSError:
         return
     deadline = time.monotonic() + grace
@@ -1134,8 +1135,8 @@ def kill_process_group(pid, marker=None, grace=10):
 
 def remove_all_pods():
     """What `kubeadm reset` asks the runtime for: stop and remove every Kubernetes
-    container."""
+    container. containerd stops a Pod's sandbox with a timeout of 0: SIGKILL at once."""
     for name, state in pod_states().items():
         if state.get("pid"):
-            kill_process_group(state["pid"], state.get("marker"))
+            kill_process_group(state["pid"], state.get("marker"), grace=0)
         forget_pod_state(name)
