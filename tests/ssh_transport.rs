@@ -319,6 +319,145 @@ async fn uploads_are_atomic_idempotent_and_keep_modes() {
     );
 }
 
+/// What `kubewiz reset` needs of every upload: the directories it created, a mark for a
+/// file that was not there, and the first original of one that was, whichever way the
+/// file went (small ones over SFTP, large ones and hosts without SFTP through a shell).
+async fn uploads_keep_the_originals(lab: &Lab, session: &dyn Session) {
+    let record = "/var/lib/kubewiz/files";
+    lab.exec(
+        0,
+        "mkdir -p /opt/kubewiz-test/etc && printf old > /opt/kubewiz-test/etc/present && chmod 600 /opt/kubewiz-test/etc/present",
+    );
+    let binary: Vec<u8> = (0..=255u8).cycle().take(300_000).collect();
+    for (path, content) in [
+        ("/opt/kubewiz-test/etc/present", &b"new\n"[..]),
+        ("/opt/kubewiz-test/x/y/small", &b"small\n"[..]),
+        ("/opt/kubewiz-test/z/large", &binary[..]),
+    ] {
+        assert_eq!(
+            session.upload(path, 0o644, content).await,
+            Ok(true),
+            "{path}"
+        );
+        assert_eq!(
+            session.read(path).await,
+            Ok(Some(content.to_vec())),
+            "{path}"
+        );
+    }
+    // A second change keeps the first original.
+    assert_eq!(
+        session
+            .upload("/opt/kubewiz-test/etc/present", 0o644, b"newer\n")
+            .await,
+        Ok(true)
+    );
+    assert_eq!(
+        output(
+            session,
+            &format!(
+                "cat {record}/dirs; stat -c '%a %s %n' {record}/orig/opt/kubewiz-test/etc/present \
+                 {record}/new/opt/kubewiz-test/x/y/small {record}/new/opt/kubewiz-test/z/large; \
+                 cat {record}/orig/opt/kubewiz-test/etc/present; echo; ls -A /opt/kubewiz-test/etc /opt/kubewiz-test/x/y"
+            )
+        )
+        .await,
+        format!(
+            "/opt/kubewiz-test/x/y\n/opt/kubewiz-test/x\n/opt/kubewiz-test/z\n\
+             600 3 {record}/orig/opt/kubewiz-test/etc/present\n\
+             644 0 {record}/new/opt/kubewiz-test/x/y/small\n\
+             644 0 {record}/new/opt/kubewiz-test/z/large\n\
+             old\n/opt/kubewiz-test/etc:\npresent\n\n/opt/kubewiz-test/x/y:\nsmall"
+        )
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uploads_record_what_reset_puts_back() {
+    let Some(lab) = Lab::start_or_skip(1) else {
+        return;
+    };
+    let session = connect(&lab, 0).await;
+    uploads_keep_the_originals(&lab, &*session).await;
+    // Small files go over SFTP, inside sshd: ten uploads start no program on the host
+    // (through a shell each starts about four, see the test below).
+    let started = processes_for_ten_uploads(&lab, &*session).await;
+    assert!(
+        started <= 3,
+        "{started} processes were started on the host for ten small uploads"
+    );
+}
+
+/// How many processes the host started while ten small files were uploaded: its last
+/// process id before and after, less the two processes reading it takes.
+async fn processes_for_ten_uploads(lab: &Lab, session: &dyn Session) -> u64 {
+    let last_pid = || {
+        let out = lab.exec(0, "cat /proc/sys/kernel/ns_last_pid");
+        String::from_utf8_lossy(&out.stdout)
+            .trim()
+            .parse::<u64>()
+            .unwrap()
+    };
+    let before = last_pid();
+    for n in 0..10 {
+        let path = format!("/opt/kubewiz-test/x/y/file{n}");
+        assert_eq!(session.upload(&path, 0o644, b"x").await, Ok(true));
+    }
+    last_pid() - before
+}
+
+/// A host whose sshd offers no SFTP (no `Subsystem sftp`) gets every file through the
+/// shell, with the same result.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_host_without_sftp_gets_its_files_through_the_shell() {
+    let Some(lab) = Lab::start_or_skip(1) else {
+        return;
+    };
+    lab.stop_sshd(0);
+    let out = lab.exec(0, "sed -i '/^Subsystem/d' /etc/ssh/sshd_config.lab");
+    assert!(out.status.success(), "{out:?}");
+    lab.start_sshd(0);
+    let session = connect(&lab, 0).await;
+    uploads_keep_the_originals(&lab, &*session).await;
+    let log = lab.exec(0, "cat /var/log/sshd.log");
+    assert!(
+        String::from_utf8_lossy(&log.stdout).contains("subsystem request for sftp"),
+        "the transport did not ask for SFTP: {log:?}"
+    );
+    let started = processes_for_ten_uploads(&lab, &*session).await;
+    assert!(
+        started >= 30,
+        "only {started} processes were started on the host for ten uploads through the shell"
+    );
+}
+
+/// An SFTP upload cut off with the connection leaves the old file, and its temporary
+/// file goes with the next upload of the same file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_temporary_file_left_by_a_cut_upload_goes_with_the_next() {
+    let Some(lab) = Lab::start_or_skip(1) else {
+        return;
+    };
+    let session = connect(&lab, 0).await;
+    let path = "/opt/kubewiz-test/cut/file";
+    assert_eq!(session.upload(path, 0o644, b"old\n").await, Ok(true));
+    // What a cut upload leaves: the temporary file, half written.
+    lab.exec(
+        0,
+        "printf 'ne' > /opt/kubewiz-test/cut/.file.kubewiz-upload",
+    );
+    assert_eq!(session.read(path).await, Ok(Some(b"old\n".to_vec())));
+    assert_eq!(session.upload(path, 0o644, b"new\n").await, Ok(true));
+    assert_eq!(
+        output(
+            &*session,
+            "ls -A /opt/kubewiz-test/cut; cat /opt/kubewiz-test/cut/file"
+        )
+        .await,
+        "file\nnew"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_file_is_streamed_from_disk_checked_and_refused_when_it_changed() {
     let Some(lab) = Lab::start_or_skip(1) else {

@@ -431,11 +431,7 @@ fn a_stopping_server_fails_readyz_but_serves_through_its_shutdown_delay() {
         stopped.elapsed()
     );
     let after = server.kubectl(&["get", "--raw", "/readyz"]);
-    assert!(
-        text(&after).contains("was refused"),
-        "{}",
-        text(&after)
-    );
+    assert!(text(&after).contains("was refused"), "{}", text(&after));
 }
 
 /// A shutdown delay that is no Go duration is refused the way pflag refuses it.

@@ -16,6 +16,7 @@ pub mod lines;
 pub mod preflight;
 pub mod redact;
 pub mod runner;
+pub mod sftp;
 pub mod sink;
 pub mod ssh;
 pub mod transport;

@@ -6,9 +6,11 @@
 //!
 //! Commands run as `sh -c COMMAND` under a small wrapper that reports the remote process
 //! group first (on stderr, swallowed here), so a command that times out can be killed on
-//! the host instead of being left running. Uploads go through stdin into a temporary file
-//! in the target's directory, are checked by sha256 on the host, and are renamed into
-//! place, so a file is always either its old or its new content.
+//! the host instead of being left running. Uploads go into a temporary file in the
+//! target's directory, are checked whole and renamed into place, so a file is always
+//! either its old or its new content: small ones over one SFTP channel per host, served
+//! inside sshd without a program started per file (see [`super::sftp`]); large ones, and
+//! every one on a host without SFTP, through stdin of a shell, checked by sha256 there.
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -19,6 +21,8 @@ use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWrite
 use tokio::sync::{Semaphore, mpsc};
 
 use super::events::Stream;
+use super::sftp::upload::{Done, Failed};
+use super::sftp::{Sftp, SftpError};
 use super::transport::{BoxFuture, Line, LocalFile, Session, Transport, TransportError};
 use crate::digest::sha256_hex;
 use crate::plan::record::{RECORD_DIR, keep_original};
@@ -259,7 +263,8 @@ impl Transport for Ssh {
                     Ok(Ok(session)) => session,
                 };
             Ok(Box::new(SshSession {
-                session,
+                session: Arc::new(session),
+                sftp: tokio::sync::OnceCell::new(),
                 channels: Semaphore::new(CHANNELS_PER_HOST),
                 target,
                 _config: self
@@ -431,7 +436,10 @@ async fn fingerprint_of(line: &str) -> Option<String> {
 
 /// One host's master connection.
 struct SshSession {
-    session: openssh::Session,
+    session: Arc<openssh::Session>,
+    /// The SFTP channel small uploads go through, opened at the first; None when the
+    /// host offers none (they go through the shell then).
+    sftp: tokio::sync::OnceCell<Option<Sftp>>,
     channels: Semaphore,
     target: Target,
     /// Keeps the generated ssh_config alive as long as a connection may read it.
@@ -474,6 +482,20 @@ impl SshSession {
         }
     }
 
+    /// An error for a channel that broke with `detail`: Lost when the master connection
+    /// is gone, otherwise Remote.
+    async fn lost_or_remote(&self, what: &str, detail: String) -> TransportError {
+        match self.session.check().await {
+            Err(e) => TransportError::Lost(format!(
+                "{} ({}): {what} ({detail}; the master connection: {}); check that the host is up and its sshd runs, then resume",
+                self.target.name,
+                self.target.address,
+                describe(&e)
+            )),
+            Ok(()) => TransportError::Remote(format!("{}: {what}: {detail}", self.target.name)),
+        }
+    }
+
     /// Opens a channel running `script`. sshd frees a session slot only once the
     /// closing channel's last message is through, so a channel opened right after another
     /// one ended can still be refused under `MaxSessions`: that is retried, briefly.
@@ -497,6 +519,60 @@ impl SshSession {
                 }
                 Err(e) => return Err(self.failure("cannot open a channel", e).await),
             }
+        }
+    }
+
+    /// Writes a small file over SFTP as [`SshSession::write_file`] would through the
+    /// shell, without starting a program on the host (see [`super::sftp::upload`]).
+    /// None when it is for the shell: a user other than root (who writes root's files
+    /// through the shell's means), a large file (compared by its sum on the host before
+    /// it is sent), a host without SFTP, or an original that cannot be kept by a link.
+    async fn upload_by_sftp(
+        &self,
+        path: &str,
+        mode: u32,
+        content: &[u8],
+    ) -> Result<Option<bool>, TransportError> {
+        if self.target.user != "root"
+            || content.len() > SMALL_UPLOAD
+            || !path.starts_with('/')
+            || path.ends_with('/')
+        {
+            return Ok(None);
+        }
+        let sftp = self
+            .sftp
+            .get_or_init(|| async { Sftp::start(self.session.clone()).await.ok() })
+            .await;
+        let Some(sftp) = sftp else {
+            return Ok(None);
+        };
+        let limit = Duration::from_secs(60);
+        let done = tokio::time::timeout(
+            limit,
+            super::sftp::upload::upload(sftp, path, mode, content),
+        )
+        .await
+        .unwrap_or_else(|_| {
+            Err(Failed::Sftp(SftpError::Channel(format!(
+                "no answer within {} s",
+                limit.as_secs()
+            ))))
+        });
+        let name = &self.target.name;
+        match done {
+            Ok(Done::Unchanged) => Ok(Some(false)),
+            Ok(Done::Written) => Ok(Some(true)),
+            Ok(Done::UseShell) => Ok(None),
+            Err(Failed::Refused(why)) => Err(TransportError::Remote(format!(
+                "{name}: cannot write {path}: {why}"
+            ))),
+            Err(Failed::Sftp(e @ SftpError::Status { .. })) => Err(TransportError::Remote(
+                format!("{name}: cannot write {path}: {e}"),
+            )),
+            Err(Failed::Sftp(e)) => Err(self
+                .lost_or_remote(&format!("cannot write {path}"), e.to_string())
+                .await),
         }
     }
 
@@ -873,6 +949,9 @@ impl Session for SshSession {
         content: &'a [u8],
     ) -> BoxFuture<'a, Result<bool, TransportError>> {
         Box::pin(async move {
+            if let Some(changed) = self.upload_by_sftp(path, mode, content).await? {
+                return Ok(changed);
+            }
             let sum = sha256_hex(content);
             self.write_file(path, mode, &sum, Feed::Bytes(content))
                 .await
