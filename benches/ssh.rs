@@ -484,10 +484,13 @@ fn main() {
          login shell execs one `sh`, which runs the command whatever the login shell is (POSIX syntax, the \
          process group reported for a timeout's kill). An upload: parallel-scp's goes over SFTP, which these lab \
          hosts' sshd serves in its own process (`Subsystem sftp internal-sftp`; Debian's default sshd_config \
-         starts /usr/lib/openssh/sftp-server through the login shell instead); kubewiz's runs `sh` with `cat` \
-         into a temporary file, `sha256sum` of what arrived (compared with what was sent) and `mv` into place, \
-         plus `mkdir` the first time in a directory. Those programs are the checks (whole content, atomic \
-         replacement) and are the hosts' CPU kubewiz spends beyond parallel-ssh's.\n"
+         starts /usr/lib/openssh/sftp-server through the login shell instead), one SFTP channel per file; \
+         kubewiz's go over one SFTP channel per host for the whole run: a temporary file made exclusively, its \
+         mode set, its content written and its size checked, the reset record kept (the directories made, a \
+         mark for a new file), and a rename into place, all served inside sshd. So the hosts' CPU kubewiz \
+         spends beyond parallel-ssh's is the `sh` per command: kubewiz's commands are POSIX sh whatever the \
+         login shell is, and none sees what the login shell's rc files set (Ansible wraps its commands in \
+         `/bin/sh` too).\n"
     )
     .unwrap();
     let find = |n: &str| cases.iter().find(|c| c.name == n).map(Case::median);
@@ -528,8 +531,8 @@ fn main() {
         out,
         "- kubewiz: `kubewiz::exec::ssh::Ssh` with `{}={}`, the lab's key and known_hosts; all {HOSTS} hosts \
          at once, each on one multiplexed connection: `connect`, {COMMANDS}× `run(\"echo step N on $(hostname)\")`, \
-         {UPLOADS}× `upload(\"/tmp/bench/R/T/fileN\", 0644, …)` (stdin into a temporary file, sha256 checked on \
-         the host, renamed into place). This is the transport `kubewiz apply` uses.",
+         {UPLOADS}× `upload(\"/tmp/bench/R/T/fileN\", 0644, …)` (over SFTP into a temporary file, its size \
+         checked, renamed into place). This is the transport `kubewiz apply` uses.",
         lab::FAST_KEX.0,
         lab::FAST_KEX.1
     )
