@@ -382,7 +382,7 @@ impl Command {
 #[derive(Debug, Subcommand)]
 pub enum NodeCommand {
     /// Take a worker, a control plane or a load balancer out of the cluster: drain it
-    /// and delete its node (kubectl on the first control plane), take its stacked etcd
+    /// and delete its node (kubectl on another control plane), take its stacked etcd
     /// member out (quorum checked first), reset the host as `kubewiz reset` does, and
     /// reload the other load balancers
     Remove {

@@ -10,7 +10,9 @@
 //! - with one control plane's host gone (its link cut), replacing another one is
 //!   refused because etcd would lose its quorum, and nothing changes;
 //! - `node replace` of the gone one onto a new host: etcd has three healthy members
-//!   again, none of them the gone one, and the node runs at its new address.
+//!   again, none of them the gone one, and the node runs at its new address;
+//! - `node replace` of the first control plane: the second acts and becomes the first,
+//!   the new host joins, and an apply of a preset that still lists it first is refused.
 
 #[path = "lab/mod.rs"]
 mod lab;
@@ -259,5 +261,69 @@ fn control_planes_are_added_removed_and_replaced_with_etcd_quorum_kept() {
     assert!(
         kept.contains(&address(5).to_string()) && !kept.contains(&format!("\"{}\"", address(2))),
         "{kept}"
+    );
+
+    // The first control plane replaced by a new host (kubemaster-4's, reset above):
+    // the second acts on the cluster meanwhile and becomes the first, and the new
+    // kubemaster-1 joins.
+    let first_replaced = setup.work.path().join("first-replaced.toml");
+    fs::write(
+        &first_replaced,
+        fs::read_to_string(&replaced).unwrap().replace(
+            &format!("address = \"{}\"", address(0)),
+            &format!("address = \"{}\"", address(4)),
+        ),
+    )
+    .unwrap();
+    let out = kubewiz(
+        state,
+        &[
+            "node",
+            "replace",
+            "kubemaster-1",
+            "--preset",
+            first_replaced.to_str().unwrap(),
+            "--yes",
+        ],
+    );
+    assert!(out.status.success(), "{}", cluster::text(&out));
+    let said = cluster::text(&out);
+    assert!(
+        said.contains("kubemaster-2 is the cluster's first control plane now (kubemaster-1 joined as a new one)"),
+        "{said}"
+    );
+    let second = format!("https://{}:2379", address(1));
+    let expected: Vec<String> = [(1, 4), (2, 1), (3, 5)]
+        .iter()
+        .map(|(n, i)| format!("kubemaster-{n} started https://{}:2380", address(*i)))
+        .collect();
+    assert_eq!(cluster::etcd_members(lab, 1, &second, PKI), expected);
+    assert_eq!(
+        cluster::nodes(&admin),
+        ["kubemaster-1", "kubemaster-2", "kubemaster-3", "kubenode-1"]
+    );
+    let out = lab.exec(
+        0,
+        "test ! -e /etc/kubernetes/admin.conf && ! pgrep -x haproxy",
+    );
+    assert!(
+        out.status.success(),
+        "the old kubemaster-1 was not reset: {out:?}"
+    );
+    let kept = fs::read_to_string(state.join("labstacked/preset.toml")).unwrap();
+    let first_listed = kept
+        .lines()
+        .find_map(|l| l.strip_prefix("name = \"kubemaster-"))
+        .unwrap_or_default();
+    assert!(first_listed.starts_with('2'), "{kept}");
+    // The operator's preset still lists kubemaster-1 first: apply says what to move.
+    let (out, _) = cluster::apply(state, &first_replaced);
+    assert!(!out.status.success(), "{}", cluster::text(&out));
+    assert!(
+        cluster::text(&out).contains(
+            "kubemaster-2 is the installed cluster's first control plane, but the preset lists kubemaster-1 first"
+        ),
+        "{}",
+        cluster::text(&out)
     );
 }

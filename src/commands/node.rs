@@ -268,12 +268,30 @@ fn take_out(state_dir: Option<&Path>, args: &NodeArgs<'_>, op: Op) -> ExitCode {
                 }
             );
         }
-        Op::Replace => eprintln!(
-            "kubewiz: {} is replaced in cluster {}: it runs at {}",
-            args.host,
-            installed.name,
-            new_address.map_or_else(String::new, |a| a.to_string())
-        ),
+        Op::Replace => {
+            eprintln!(
+                "kubewiz: {} is replaced in cluster {}: it runs at {}",
+                args.host,
+                installed.name,
+                new_address.map_or_else(String::new, |a| a.to_string())
+            );
+            let first = |spec: &ClusterSpec| {
+                spec.hosts
+                    .iter()
+                    .find(|h| h.roles.contains(&Role::ControlPlane))
+                    .map(|h| h.name.to_string())
+            };
+            if let (Some(now), Some(listed)) = (first(&after), first(&given))
+                && now != listed
+            {
+                eprintln!(
+                    "kubewiz: {now} is the cluster's first control plane now ({} joined as a new one): in {}, move {}'s [[hosts]] entry after the other control planes' before the next apply",
+                    args.host,
+                    args.preset.display(),
+                    args.host
+                );
+            }
+        }
     }
     code
 }
@@ -291,7 +309,7 @@ fn changes_others(layout: &Layout, host: &HostSpec) -> bool {
 }
 
 /// The installed spec and the one without `host`: the host may be a worker, a control
-/// plane other than the first or a load balancer of the installed cluster, the cluster
+/// plane (the first too, but with kube-vip) or a load balancer of the installed cluster, the cluster
 /// without it must still be valid, and the preset must be the installed one, with or
 /// without it.
 fn check_remove(
@@ -366,11 +384,11 @@ fn check_replace(
         ));
     }
     same_otherwise(&installed, &expected, given, host, preset)?;
-    Ok((installed, given.clone()))
+    Ok((installed, first_control_plane_last(given.clone(), host)))
 }
 
 /// Refuses what neither command takes out: a host not in the cluster, the first
-/// control plane.
+/// control plane of a cluster behind kube-vip.
 fn removable(installed: &ClusterSpec, host: &str, what: &str) -> Result<(), String> {
     if !installed.hosts.iter().any(|h| h.name.as_str() == host) {
         let names: Vec<&str> = installed.hosts.iter().map(|h| h.name.as_str()).collect();
@@ -381,12 +399,39 @@ fn removable(installed: &ClusterSpec, host: &str, what: &str) -> Result<(), Stri
         ));
     }
     let layout = Layout::new(installed).map_err(|e| e.to_string())?;
-    if layout.first_control_plane().name.as_str() == host {
+    if layout.first_control_plane().name.as_str() == host
+        && matches!(layout.lb, LbLayout::KubeVip { .. })
+    {
         return Err(format!(
-            "{host} is the first control plane: kubewiz runs kubectl and etcdctl there for every change to the cluster, so it cannot {what} it; that is not built yet"
+            "{host} is the first control plane, and with kube-vip the first control plane's kube-vip reads super-admin.conf, which only the host that ran kubeadm init has; to {what} it is not built for kube-vip: {what} another control plane, or put the cluster behind haproxy-keepalived"
         ));
     }
     Ok(())
+}
+
+/// `spec` with `host`, when it is the first control plane, listed after the other
+/// control planes: the next one becomes the first (which acts on the cluster and where
+/// a fresh install would run `kubeadm init`), and the new host joins.
+fn first_control_plane_last(mut spec: ClusterSpec, host: &str) -> ClusterSpec {
+    let is_first = spec
+        .hosts
+        .iter()
+        .find(|h| h.roles.contains(&Role::ControlPlane))
+        .is_some_and(|h| h.name.as_str() == host);
+    if !is_first {
+        return spec;
+    }
+    let Some(at) = spec.hosts.iter().position(|h| h.name.as_str() == host) else {
+        return spec;
+    };
+    let moved = spec.hosts.remove(at);
+    let after = spec
+        .hosts
+        .iter()
+        .rposition(|h| h.roles.contains(&Role::ControlPlane))
+        .map_or(spec.hosts.len(), |i| i + 1);
+    spec.hosts.insert(after, moved);
+    spec
 }
 
 /// `given` (the preset, made comparable) must be `expected` and add nothing.

@@ -1,5 +1,6 @@
 //! `kubewiz node remove`: the plan that takes a host out of the cluster
-//! ([`phases::NODE_REMOVE`]): connections to it and to the first control plane, the
+//! ([`phases::NODE_REMOVE`]): connections to it and to the first control plane (the
+//! second when the first goes), the
 //! node drained and deleted there (after a control plane with stacked etcd was checked
 //! to leave etcd its quorum), then the host reset as `kubewiz reset` resets it
 //! (kubeadm reset, the kubelet's data, its runtime, haproxy and keepalived, every file
@@ -114,6 +115,35 @@ mod tests {
         assert_eq!(
             slugs(&plan, "remove-node", "kubemaster-1"),
             ["etcd-quorum", "delete", "delete-pods"]
+        );
+    }
+
+    #[test]
+    fn the_first_control_plane_is_taken_out_from_the_second() {
+        let plan = removal("stacked-ha.toml", "kubemaster-1", true);
+        assert_eq!(
+            shape(&plan),
+            [
+                ("connect", vec!["kubemaster-1", "kubemaster-2"]),
+                ("remove-node", vec!["kubemaster-2"]),
+                ("reset-nodes", vec!["kubemaster-1"]),
+                ("reset-services", vec!["kubemaster-1"]),
+                ("restore-files", vec!["kubemaster-1"]),
+                ("remove-etcd-member", vec!["kubemaster-2"]),
+            ]
+        );
+        assert_eq!(
+            slugs(&plan, "remove-node", "kubemaster-2"),
+            ["etcd-quorum", "drain", "delete"]
+        );
+        let text = plan.to_string();
+        assert!(
+            text.contains("drain kubemaster-1 --ignore-daemonsets"),
+            "{text}"
+        );
+        assert!(
+            text.contains("--endpoints=https://192.168.122.12:2379"),
+            "{text}"
         );
     }
 

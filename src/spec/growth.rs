@@ -5,7 +5,8 @@
 //! by kubeadm join, an external etcd host joins the running cluster in the etcd phase
 //! and the API servers' etcd servers follow), and nothing else yet. Anything that
 //! would change a host already in the cluster or a setting all of them share (a pod
-//! CIDR, a version, a host's address or roles, a host taken out) is refused with what
+//! CIDR, a version, a host's address or roles, a host taken out, another control plane
+//! listed first) is refused with what
 //! differs and what to do, before anything is contacted: the journal would redo such
 //! steps on a running cluster in an order no one has proven.
 
@@ -100,6 +101,26 @@ pub fn check(installed: &ClusterSpec, new: &ClusterSpec) -> Result<Vec<String>, 
             None => added.push(format!("{} ({})", host.name, roles(host))),
         }
     }
+    // The first control plane acts on the cluster (and ran `kubeadm init`): a preset
+    // that lists another one first would have that one act, or a new host start a
+    // second cluster. One taken out or replaced makes the next one the first.
+    let first = |spec: &ClusterSpec| {
+        spec.hosts
+            .iter()
+            .find(|h| h.roles.contains(&Role::ControlPlane))
+            .map(|h| h.name.clone())
+    };
+    if let (Some(was), Some(is)) = (first(installed), first(new))
+        && was != is
+        && new.hosts.iter().any(|h| h.name == was)
+    {
+        problems.push(Diagnostic::error(
+            "hosts",
+            format!(
+                "{was} is the installed cluster's first control plane, but the preset lists {is} first; kubewiz acts on the cluster from the first one and a new first one would run kubeadm init: move {was}'s [[hosts]] entry before the other control planes'"
+            ),
+        ));
+    }
     for was in &installed.hosts {
         if !new.hosts.iter().any(|h| h.name == was.name) {
             problems.push(Diagnostic::error(
@@ -140,6 +161,43 @@ mod tests {
             .into_iter()
             .map(|d| format!("{}: {}", d.path, d.message))
             .collect()
+    }
+
+    #[test]
+    fn the_first_control_plane_stays_first() {
+        let installed = spec("stacked-ha.toml");
+        let mut swapped = installed.clone();
+        let a = swapped
+            .hosts
+            .iter()
+            .position(|h| h.name.as_str() == "kubemaster-1")
+            .unwrap();
+        let b = swapped
+            .hosts
+            .iter()
+            .position(|h| h.name.as_str() == "kubemaster-2")
+            .unwrap();
+        swapped.hosts.swap(a, b);
+        assert_eq!(
+            messages(check(&installed, &swapped)),
+            [
+                "hosts: kubemaster-1 is the installed cluster's first control plane, but the preset lists kubemaster-2 first; kubewiz acts on the cluster from the first one and a new first one would run kubeadm init: move kubemaster-1's [[hosts]] entry before the other control planes'"
+            ]
+        );
+        // Workers and load balancers may be listed in any order.
+        let mut reordered = installed.clone();
+        reordered.hosts.reverse();
+        let cps: Vec<_> = installed
+            .hosts
+            .iter()
+            .filter(|h| h.roles.contains(&Role::ControlPlane))
+            .cloned()
+            .collect();
+        reordered
+            .hosts
+            .retain(|h| !h.roles.contains(&Role::ControlPlane));
+        reordered.hosts.extend(cps);
+        assert_eq!(check(&installed, &reordered), Ok(vec![]));
     }
 
     #[test]

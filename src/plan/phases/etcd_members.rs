@@ -19,12 +19,11 @@ pub struct Access<'a> {
 }
 
 /// How the cluster of `layout` reaches its etcd without `except` (a member being taken
-/// out): stacked, from the first control plane; external, from the first other member.
-/// None when there is no other member.
+/// out): stacked, from the first other control plane; external, from the first other
+/// member. None when there is no other member.
 pub fn access<'a>(layout: &Layout<'a>, except: &str) -> Option<Access<'a>> {
     if layout.etcd.is_empty() {
-        let on = layout.first_control_plane();
-        return (on.name.as_str() != except).then(|| Access {
+        return super::acting_control_plane(layout, except).map(|on| Access {
             on,
             pki: format!("{K8S_PKI_DIR}/etcd"),
         });

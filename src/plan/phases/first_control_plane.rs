@@ -1,10 +1,12 @@
-//! `kubeadm init` on the first control plane, then the API server ready and the
-//! bootstrap token in place for the joins.
+//! `kubeadm init` on the first control plane (refused when the cluster's endpoint
+//! already answers with its CA: that would be a second cluster), then the API server
+//! ready and the bootstrap token in place for the joins.
 
 use super::super::steps::Steps;
 use super::super::HostSteps;
 use super::{ADMIN_CONF, Builder, PhaseDef};
 use crate::files::Purpose;
+use crate::render::pki::K8S_PKI_DIR;
 use crate::render::{etcd, kubeadm, lb};
 use crate::spec::layout::LbLayout;
 
@@ -25,11 +27,15 @@ fn steps(b: &Builder) -> Vec<HostSteps> {
         super::etcd::restore_data(&mut s, restore, first, &member);
         ignore = " --ignore-preflight-errors=DirAvailable--var-lib-etcd";
     }
+    // Never a second cluster: when the endpoint already answers with this cluster's CA,
+    // a control plane runs it, and this host (one that was not the first, listed first
+    // now) must join instead.
+    let url = b.layout.api_url();
     s.run(
         "init",
         "kubeadm init",
         format!(
-            "test -f {ADMIN_CONF} -a -f /etc/kubernetes/manifests/kube-apiserver.yaml || kubeadm init --config {} --skip-token-print{ignore}",
+            "test -f {ADMIN_CONF} -a -f /etc/kubernetes/manifests/kube-apiserver.yaml || {{ if KUBECONFIG=/dev/null kubectl --server={url} --certificate-authority={K8S_PKI_DIR}/ca.crt --request-timeout=5s get --raw /readyz >/dev/null 2>&1; then echo 'the cluster already answers at {url}, so kubeadm init here would start a second one: the first control plane of the preset must be one that runs the cluster' >&2; exit 1; fi; kubeadm init --config {} --skip-token-print{ignore}; }}",
             kubeadm::INIT_CONFIG
         ),
         900,

@@ -364,6 +364,17 @@ then systemctl disable --now {u}; else echo 'no {u} unit'; fi"
         .join("; ")
 }
 
+/// The control plane that acts on the cluster (kubectl with its admin.conf, etcdctl of
+/// stacked etcd) while `except` is taken out: the first one, or the next when the first
+/// is the one going. None when `except` is the only one.
+fn acting_control_plane<'a>(layout: &Layout<'a>, except: &str) -> Option<&'a HostSpec> {
+    layout
+        .control_planes
+        .iter()
+        .copied()
+        .find(|cp| cp.name.as_str() != except)
+}
+
 /// `hosts` with each host's steps in one entry, in the order given: a phase may build
 /// one host's steps in parts (a check asked on whichever host can, then its own).
 fn by_host(hosts: Vec<HostSteps>) -> Vec<HostSteps> {

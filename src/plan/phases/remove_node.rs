@@ -1,4 +1,5 @@
-//! `kubewiz node remove`: on the first control plane, with its admin.conf, the node
+//! `kubewiz node remove`: on the first control plane (the second when the first is the
+//! one taken out), with its admin.conf, the node
 //! drained (its Pods evicted) and its Node object deleted, after an etcd member was
 //! checked to leave etcd its quorum; the host itself is then
 //! reset by the reset phases' steps for it alone (`plan::node`). A host that does not
@@ -18,7 +19,9 @@ fn steps(b: &Builder) -> Vec<HostSteps> {
         return Vec::new();
     };
     let host = removing.host;
-    let first = b.layout.first_control_plane();
+    let Some(first) = super::acting_control_plane(b.layout, host) else {
+        return Vec::new();
+    };
     let mut out = Vec::new();
     // Before anything changes: etcd keeps its quorum without the member, asked from
     // the first control plane (stacked) or another member (external).
