@@ -124,13 +124,35 @@ pub fn day2_options(
     preset_text: &str,
     dry_run: bool,
 ) -> Result<RunOptions, String> {
+    day2_options_for(
+        kind,
+        spec,
+        pki,
+        state,
+        preset_text,
+        dry_run,
+        Identity::current(),
+    )
+}
+
+/// [`day2_options`] with the audit log naming `identity` as the operator (an engine
+/// process names the operator of the terminal that started it).
+pub fn day2_options_for(
+    kind: RunKind,
+    spec: &ClusterSpec,
+    pki: &Pki,
+    state: &ClusterState,
+    preset_text: &str,
+    dry_run: bool,
+    identity: Identity,
+) -> Result<RunOptions, String> {
     let (journal, finished) = if dry_run {
         (None, Finished::new())
     } else {
         let (j, f) = open_journal(&day2_journal(state, kind))?;
         (Some(j), f)
     };
-    let audit = start_audit(state, spec, preset_text, kind, dry_run, Identity::current())?;
+    let audit = start_audit(state, spec, preset_text, kind, dry_run, identity)?;
     Ok(options(spec, pki, audit, journal, finished))
 }
 

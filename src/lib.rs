@@ -5,6 +5,7 @@ pub mod archive;
 pub mod audit;
 pub mod cli;
 pub mod commands;
+pub mod day2;
 pub mod detached;
 pub mod diagnostics;
 pub mod digest;

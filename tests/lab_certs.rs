@@ -6,7 +6,8 @@
 //! and etcd then serve and accept the new certificates. On external etcd and on
 //! stacked HA the three etcd members (etcd hosts, or control planes) are renewed one
 //! after the other, each serving its new certificate, all three still started members
-//! and healthy, the API answering through the VIP.
+//! and healthy, the API answering through the VIP. The single-master cluster is renewed
+//! once more from the wizard's manage view in a real terminal (tmux), by its engine.
 
 #[path = "lab/mod.rs"]
 mod lab;
@@ -14,10 +15,14 @@ mod lab;
 #[path = "lab/cluster.rs"]
 mod cluster;
 
+#[path = "tmux/mod.rs"]
+mod tmux;
+
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+use std::time::Duration;
 
 use cluster::Topology;
 
@@ -268,6 +273,11 @@ fn short_lived_leaves_are_reported_and_renewed_in_place() {
         "no certs-renew run in the audit index"
     );
 
+    // The same renewal from the wizard's manage view in a real terminal, run by an
+    // engine process: the nodes as the API lists them, the plan, then every leaf once
+    // more, placed and served.
+    renewed_from_the_wizard(&setup, &after);
+
     // A host that does not answer is reported, not waited on.
     setup.lab.cut_link(1);
     let out = kubewiz(state, &[], &["certs", "check", "--preset", preset]);
@@ -278,6 +288,74 @@ fn short_lived_leaves_are_reported_and_renewed_in_place() {
             && l.contains("kubenode-1")
             && l.contains("does not answer")),
         "{report}"
+    );
+}
+
+/// Start → the installed cluster's manage view (its nodes as its API lists them) →
+/// Renew certificates → dry run off, confirmed → the renewal's panes → Done; then every
+/// kept leaf differs from `before`, the renewal's record is gone and the API server
+/// serves its new certificate.
+fn renewed_from_the_wizard(setup: &cluster::Setup, before: &BTreeMap<PathBuf, Vec<u8>>) {
+    if !tmux::tmux_available() {
+        eprintln!(
+            "SKIPPED the wizard's renewal: tmux is not installed (scripts/test.sh installs it as root)"
+        );
+        return;
+    }
+    let state = &setup.state;
+    let pki = state.join("labsingle/pki");
+    let tmux = tmux::Tmux::start("lab-certs");
+    tmux.keys(&[
+        &format!(
+            "{} --state-dir {}; echo EXIT=$?",
+            env!("CARGO_BIN_EXE_kubewiz"),
+            state.display()
+        ),
+        "Enter",
+    ]);
+    tmux.wait_for("1/9 Start", Duration::from_secs(20));
+    // New cluster, then the clusters of the state directory.
+    tmux.keys(&["Down", "Enter"]);
+    // The node as its API lists it (NotReady: these clusters run no pod network).
+    let manage = tmux.wait_for("Ready v", Duration::from_secs(30));
+    let master = manage
+        .lines()
+        .find(|l| l.contains("kubemaster-1"))
+        .unwrap_or_default();
+    assert!(
+        master.contains("control-plane") && master.contains("Ready v1."),
+        "{manage}"
+    );
+    tmux.keys(&["Down", "Enter"]);
+    tmux.wait_for("dry run: ON", Duration::from_secs(60));
+    tmux.keys(&["d", "n"]);
+    tmux.wait_for("Run it?", Duration::from_secs(10));
+    tmux.keys(&["y"]);
+    tmux.wait_for("renewal finished", Duration::from_secs(300));
+    tmux.keys(&["n"]);
+    tmux.wait_for("are renewed on every host", Duration::from_secs(10));
+    tmux.keys(&["q"]);
+    let (code, after_screen) = tmux.wait_for_exit(Duration::from_secs(10));
+    assert_eq!(code, 0, "{after_screen}");
+    cluster::verify_audit_logs(state);
+    assert!(
+        !pki.join("renewal").exists(),
+        "the engine did not finish the renewal's record"
+    );
+    let after = kept_leaves(&pki);
+    for (rel, old) in before {
+        assert_ne!(
+            serial_and_end(old).0,
+            serial_and_end(&after[rel]).0,
+            "{}: the wizard's renewal left its serial",
+            rel.display()
+        );
+    }
+    let address = setup.lab.hosts[0].address.to_string();
+    assert_eq!(
+        serial_and_end(&served(&format!("{address}:6443"))).0,
+        serial_and_end(&after[Path::new("hosts/kubemaster-1/apiserver.crt")]).0,
+        "the API server does not serve the wizard's renewed certificate"
     );
 }
 

@@ -51,7 +51,7 @@ fn a_worker_is_drained_deleted_reset_and_can_join_again() {
     for (host, said) in [
         (
             "kubemaster-1",
-            "kubemaster-1 is the first control plane: kubewiz runs kubectl and etcdctl there",
+            "without kubemaster-1, cluster labsingle would not be valid",
         ),
         (
             "kubenode-9",

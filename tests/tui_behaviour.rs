@@ -920,18 +920,77 @@ fn ctrl_c_answers_the_quit_question_and_twice_leaves_from_anywhere() {
 }
 
 #[test]
+fn the_manage_view_renews_certificates_after_a_preview_and_saves_nothing_before() {
+    let mut h = Harness::new(80, 24);
+    let (_, cluster) = h.installed_homelab();
+    h.press(KeyCode::Down);
+    h.press(KeyCode::Enter);
+    assert_eq!(h.app.screen, ScreenId::Manage);
+    h.take_effects();
+    h.press(KeyCode::Down);
+    h.press(KeyCode::Enter);
+    let preview = h.screen();
+    assert_eq!(h.app.screen, ScreenId::Preview, "{preview}");
+    assert!(preview.contains("Preview"), "{preview}");
+    let prepared = h.app.prepared.as_ref().unwrap();
+    assert_eq!(
+        prepared.operation,
+        kubewiz::tui::prepare::Operation::RenewCerts { names: vec![] }
+    );
+    assert!(
+        prepared.notices[0].starts_with("renews ")
+            && prepared.notices[0]
+                .ends_with(" certificate(s) from the kept CAs, one host at a time"),
+        "{:?}",
+        prepared.notices
+    );
+    assert!(
+        prepared
+            .plan_text
+            .contains("certs-control-planes/kubemaster-1/restart:kube-apiserver"),
+        "{}",
+        prepared.plan_text
+    );
+    // The preview issued its certificates in memory only: the engine issues and saves
+    // its own when the run starts.
+    assert!(!cluster.pki_dir().join("renewal").exists());
+    // Esc goes back to the manage view.
+    h.press(KeyCode::Esc);
+    assert_eq!(h.app.screen, ScreenId::Manage);
+    h.press(KeyCode::Enter);
+    assert_eq!(h.app.screen, ScreenId::Preview);
+    // With the dry run off the question says what runs, on which cluster.
+    h.press(KeyCode::Char('d'));
+    h.press(KeyCode::Char('n'));
+    let asked = h.screen();
+    assert!(
+        asked.contains("this runs the renewal on the hosts of cluster"),
+        "{asked}"
+    );
+    h.press(KeyCode::Char('n'));
+    assert_eq!(h.app.screen, ScreenId::Preview);
+    h.press(KeyCode::Char('d'));
+    h.press(KeyCode::Char('n'));
+    assert_eq!(h.take_effects(), vec![Effect::Run { dry_run: true }]);
+    assert_eq!(h.app.screen, ScreenId::Execute);
+    h.app.engine_events(&[stamped(Event::RunFinished {
+        outcome: kubewiz::exec::RunOutcome::Succeeded,
+        log_path: None,
+    })]);
+    let status = h.screen();
+    assert!(status.contains("renewal finished"), "{status}");
+    h.press(KeyCode::Char('n'));
+    let done = h.screen();
+    assert_eq!(h.app.screen, ScreenId::Done, "{done}");
+    assert!(done.contains("To run the renewal for real"), "{done}");
+}
+
+#[test]
 fn the_start_screen_names_an_installed_cluster_and_opens_its_choices() {
     let mut h = Harness::new(80, 24);
     // What an install leaves in the state directory: the preset of its last run, the
     // kept PKI, the operator's kubeconfig and the run in the index of runs.
-    let preset = concat!(env!("CARGO_MANIFEST_DIR"), "/presets/single-master.toml");
-    let spec = spec::load_file(std::path::Path::new(preset)).unwrap().spec;
-    let cluster = kubewiz::state::ClusterState::new(h.dir.path(), "homelab");
-    std::fs::create_dir_all(cluster.dir()).unwrap();
-    std::fs::copy(preset, cluster.preset()).unwrap();
-    let layout = spec::layout::Layout::new(&spec).unwrap();
-    kubewiz::pki::load_or_create(&cluster.pki_dir(), &layout).unwrap();
-    std::fs::write(cluster.admin_conf(), "apiVersion: v1\n").unwrap();
+    let (spec, cluster) = h.installed_homelab();
     let run = |kind, dry_run, finished: &str| kubewiz::audit::index::Entry {
         log: "x.jsonl".into(),
         run: "x".into(),
@@ -968,7 +1027,7 @@ fn the_start_screen_names_an_installed_cluster_and_opens_its_choices() {
     h.press(KeyCode::Down);
     let screen = h.screen();
     assert!(
-        screen.contains("Cluster homelab: installed; add hosts to it"),
+        screen.contains("Cluster homelab: installed; manage it"),
         "{screen}"
     );
     let about: String = screen.split_whitespace().collect::<Vec<_>>().join(" ");
@@ -978,10 +1037,40 @@ fn the_start_screen_names_an_installed_cluster_and_opens_its_choices() {
         ),
         "{screen}"
     );
-    assert!(
-        about.contains(" days). Enter opens its choices"),
-        "{screen}"
+    assert!(about.contains(" days). Enter opens it:"), "{screen}");
+    // Enter opens its manage view, which asks the API for its nodes.
+    h.press(KeyCode::Enter);
+    assert_eq!(h.app.screen, ScreenId::Manage);
+    assert_eq!(
+        h.take_effects(),
+        vec![Effect::NodeStates {
+            state_dir: h.dir.path().to_path_buf(),
+            name: "homelab".into()
+        }]
     );
+    let manage = h.screen();
+    for host in &spec.hosts {
+        assert!(
+            manage.contains(host.name.as_str()) && manage.contains(&host.address.to_string()),
+            "{manage}"
+        );
+    }
+    assert!(manage.contains("asking the API..."), "{manage}");
+    h.app
+        .node_states(Ok(vec![("kubemaster-1".into(), "Ready v1.34.2".into())]));
+    let manage = h.screen();
+    assert!(manage.contains("Ready v1.34.2"), "{manage}");
+    assert!(manage.contains("no node"), "{manage}");
+    assert!(
+        manage.contains("Certificates that expire first"),
+        "{manage}"
+    );
+    // Esc goes back to the start; Enter on "Add hosts" opens the cluster's choices.
+    h.press(KeyCode::Esc);
+    assert_eq!(h.app.screen, ScreenId::Start);
+    h.press(KeyCode::Enter);
+    assert_eq!(h.app.screen, ScreenId::Manage);
+    h.take_effects();
     h.press(KeyCode::Enter);
     assert_eq!(h.app.screen, ScreenId::Topology);
     assert_eq!(h.app.origin, "installed cluster homelab");

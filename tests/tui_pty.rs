@@ -339,3 +339,65 @@ fn ctrl_c_during_an_install_detaches_and_attach_follows_it_to_the_end() {
         "the run closed its log:\n{said}"
     );
 }
+
+/// An installed cluster's manage view in the real binary: its hosts, then Renew
+/// certificates → the plan → a dry run in the engine process → Done. The dry run saves
+/// no certificate and writes an audit log of kind certs-renew.
+#[test]
+fn an_installed_cluster_is_managed_and_its_certificates_renewed_in_a_dry_run() {
+    if !tmux_available() {
+        eprintln!("SKIPPED: tmux is not installed (scripts/test.sh installs it as root)");
+        return;
+    }
+    let state = tempfile::tempdir().unwrap();
+    let preset =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("presets/single-master.toml");
+    let spec = kubewiz::spec::load_file(&preset).unwrap().spec;
+    let cluster = kubewiz::state::ClusterState::new(state.path(), "homelab");
+    std::fs::create_dir_all(cluster.dir()).unwrap();
+    std::fs::copy(&preset, cluster.preset()).unwrap();
+    let layout = kubewiz::spec::layout::Layout::new(&spec).unwrap();
+    kubewiz::pki::load_or_create(&cluster.pki_dir(), &layout).unwrap();
+    // An admin.conf whose API cannot answer: the manage view says so and goes on.
+    std::fs::write(cluster.admin_conf(), "apiVersion: v1\n").unwrap();
+    let tmux = start_kubewiz("manage", &format!("--state-dir {}", state.path().display()));
+    tmux.wait_for("1/9 Start", Duration::from_secs(20));
+    tmux.keys(&["Down", "Enter"]);
+    let manage = tmux.wait_for("the API did not answer", Duration::from_secs(20));
+    for expected in [
+        "Manage",
+        "kubemaster-1",
+        "192.168.122.11",
+        "control-plane",
+        "Certificates that expire first",
+        "Renew certificates",
+    ] {
+        assert!(
+            manage.contains(expected),
+            "Manage lacks {expected:?}:\n{manage}"
+        );
+    }
+    println!("Manage at 80x24:\n{manage}");
+    tmux.keys(&["Down", "Enter"]);
+    let preview = tmux.wait_for("dry run: ON", Duration::from_secs(60));
+    assert!(preview.contains("Plan ("), "{preview}");
+    tmux.keys(&["n"]);
+    let finished = tmux.wait_for("renewal finished", Duration::from_secs(120));
+    assert!(finished.contains("DRY RUN"), "{finished}");
+    tmux.keys(&["n"]);
+    let done = tmux.wait_for("dry run went through every step", Duration::from_secs(5));
+    assert!(done.contains("To run the renewal for real"), "{done}");
+    assert!(!cluster.pki_dir().join("renewal").exists());
+    let logs: Vec<String> = std::fs::read_dir(cluster.dir().join("logs"))
+        .unwrap()
+        .flatten()
+        .map(|e| std::fs::read_to_string(e.path()).unwrap_or_default())
+        .collect();
+    assert!(
+        logs.iter().any(|l| l.contains("certs-renew")),
+        "no audit log of the renewal"
+    );
+    tmux.keys(&["q"]);
+    let (code, _) = tmux.wait_for_exit(Duration::from_secs(10));
+    assert_eq!(code, 0);
+}

@@ -29,6 +29,28 @@ fn start() {
     }
 }
 
+/// The manage view of an installed cluster, with what its API said of its nodes. The
+/// certificates' expiry dates move with the day the test runs: masked.
+#[test]
+fn manage() {
+    for (w, ht, size) in sizes() {
+        let mut h = Harness::new(w, ht);
+        h.installed_homelab();
+        h.press(KeyCode::Down);
+        h.press(KeyCode::Enter);
+        h.app.node_states(Ok(vec![
+            ("kubemaster-1".into(), "Ready v1.34.2".into()),
+            ("kubenode-1".into(), "NotReady v1.34.2".into()),
+        ]));
+        let screen = h.screen();
+        let mut masks = filters();
+        masks.push((r"\d{4}-\d{2}-\d{2}", "[DATE]"));
+        insta::with_settings!({ filters => masks }, {
+            insta::assert_snapshot!(format!("manage_{size}"), screen);
+        });
+    }
+}
+
 #[test]
 fn wizard_screens() {
     for (w, ht, size) in sizes() {

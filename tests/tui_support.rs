@@ -73,7 +73,8 @@ impl Harness {
         }
     }
 
-    /// Runs the queued effects as the event loop would: Prepare inline; Run is left to
+    /// Runs the queued effects as the event loop would: Prepare (and a day-2 operation's)
+    /// inline; Run is left to
     /// the tests, which feed engine events themselves, and so is the libvirt import
     /// (see [`Harness::finish_import`]), so the wait can be seen.
     pub fn settle(&mut self) {
@@ -86,10 +87,40 @@ impl Harness {
             {
                 let result = app::prepare(&spec, &state_dir, &libvirt_uri);
                 self.app.prepared(result);
+            } else if let Effect::PrepareDay2 {
+                operation,
+                spec,
+                state_dir,
+                libvirt_uri,
+            } = effect
+            {
+                let result =
+                    kubewiz::tui::prepare::day2(&operation, &spec, &state_dir, &libvirt_uri);
+                self.app.prepared(result);
             } else {
                 self.effects.push(effect);
             }
         }
+    }
+
+    /// What an install of the single-master preset as cluster homelab leaves in the
+    /// state directory: the preset of its last run, the kept PKI and the operator's
+    /// kubeconfig (one whose API cannot answer); the start screen is read again.
+    pub fn installed_homelab(
+        &mut self,
+    ) -> (kubewiz::spec::ClusterSpec, kubewiz::state::ClusterState) {
+        let preset = concat!(env!("CARGO_MANIFEST_DIR"), "/presets/single-master.toml");
+        let spec = kubewiz::spec::load_file(std::path::Path::new(preset))
+            .unwrap()
+            .spec;
+        let cluster = kubewiz::state::ClusterState::new(self.dir.path(), "homelab");
+        std::fs::create_dir_all(cluster.dir()).unwrap();
+        std::fs::copy(preset, cluster.preset()).unwrap();
+        let layout = kubewiz::spec::layout::Layout::new(&spec).unwrap();
+        kubewiz::pki::load_or_create(&cluster.pki_dir(), &layout).unwrap();
+        std::fs::write(cluster.admin_conf(), "apiVersion: v1\n").unwrap();
+        self.app.start = kubewiz::tui::screens::start::Start::new(self.dir.path(), &[]);
+        (spec, cluster)
     }
 
     /// Runs the queued libvirt import as the event loop does (off the screen) and

@@ -233,6 +233,7 @@ fn execute(prepared: Prepared, run: Run) -> ExitCode {
         libvirt_uri: crate::kvm::connect_uri(),
         terminal: crate::audit::identity::terminal(),
         restore: None,
+        names: Vec::new(),
     };
     let name = prepared.spec.name.to_string();
     let admin = prepared.state.dir().join("admin.conf");

@@ -10,9 +10,8 @@ use super::apply::confirm;
 use super::prepare;
 use super::{EXIT_FAILED, EXIT_OK, EXIT_USAGE};
 use crate::audit::RunKind;
+use crate::day2::certs::{self, Choice};
 use crate::launch;
-use crate::pki::renew;
-use crate::plan;
 
 /// What `kubewiz certs renew` was asked to do.
 pub struct RenewArgs<'a> {
@@ -46,19 +45,23 @@ pub fn run(state_dir: Option<&Path>, args: RenewArgs<'_>) -> ExitCode {
         Ok(l) => l,
         Err(code) => return code,
     };
-    let pending = match renew::pending(&pki_dir, &layout) {
-        Ok(p) => p,
-        Err(e) => {
-            eprintln!("kubewiz: {e}");
-            return ExitCode::from(EXIT_FAILED);
+    let choice = match certs::choose(&cluster, &layout, args.names) {
+        Ok(c) => c,
+        Err(refused) => {
+            eprintln!("kubewiz: {}", refused.message);
+            return ExitCode::from(if refused.usage {
+                EXIT_USAGE
+            } else {
+                EXIT_FAILED
+            });
         }
     };
-    let renewed = match pending {
+    let question = match &choice {
         // A dry run shows the continuation too, saving nothing.
-        Some(pending) => {
+        Choice::Continue(kept) => {
             eprintln!(
                 "kubewiz: continuing the unfinished renewal of {} certificate(s) listed in {}",
-                pending.len(),
+                kept.len(),
                 pki_dir.join("renewal").display()
             );
             if !args.names.is_empty() {
@@ -67,58 +70,38 @@ pub fn run(state_dir: Option<&Path>, args: RenewArgs<'_>) -> ExitCode {
                     args.names.join(" ")
                 );
             }
-            if !args.dry_run && !args.yes && !confirm("Continue it?") {
-                eprintln!("kubewiz: nothing was done");
-                return ExitCode::from(EXIT_FAILED);
-            }
-            pending
+            "Continue it?".to_owned()
         }
-        _ => {
-            let profiles = match renew::select(&layout, args.names) {
-                Ok(p) => p,
-                Err(e) => {
-                    eprintln!("kubewiz: {e}");
-                    return ExitCode::from(EXIT_USAGE);
-                }
-            };
-            let question = format!(
-                "Renew {} certificate(s) of cluster {} from its kept CAs and restart what reads them, one host at a time?",
-                profiles.len(),
-                spec.name
-            );
-            if !args.dry_run && !args.yes && !confirm(&question) {
-                eprintln!("kubewiz: nothing was done");
-                return ExitCode::from(EXIT_FAILED);
-            }
-            let now = time::OffsetDateTime::now_utc();
-            let issued = match renew::reissue(&mut pki, &layout, &profiles, now) {
-                Ok(i) => i,
-                Err(e) => {
-                    eprintln!("kubewiz: {e}");
-                    return ExitCode::from(EXIT_FAILED);
-                }
-            };
-            if !args.dry_run
-                && let Err(e) = renew::save(&pki_dir, &issued)
-            {
-                eprintln!(
-                    "kubewiz: cannot save the renewed certificates in {}: {e}",
-                    pki_dir.display()
-                );
-                return ExitCode::from(EXIT_FAILED);
-            }
-            issued
-        }
+        Choice::Renew(profiles) => format!(
+            "Renew {} certificate(s) of cluster {} from its kept CAs and restart what reads them, one host at a time?",
+            profiles.len(),
+            spec.name
+        ),
     };
-    let files = match crate::render::render(&spec, &pki) {
-        Ok(f) => f,
+    if !args.dry_run && !args.yes && !confirm(&question) {
+        eprintln!("kubewiz: nothing was done");
+        return ExitCode::from(EXIT_FAILED);
+    }
+    let renewed = match certs::issue(choice, &mut pki, &layout, &cluster, !args.dry_run) {
+        Ok(r) => r,
         Err(e) => {
             eprintln!("kubewiz: {e}");
             return ExitCode::from(EXIT_FAILED);
         }
     };
-    let local = crate::generate::local(&cluster, &crate::kvm::connect_uri());
-    let plan = plan::certs::build(&layout, &files, &local, &renewed);
+    let plan = match certs::plan(
+        &layout,
+        &pki,
+        &cluster,
+        &renewed,
+        &crate::kvm::connect_uri(),
+    ) {
+        Ok((plan, _)) => plan,
+        Err(e) => {
+            eprintln!("kubewiz: {e}");
+            return ExitCode::from(EXIT_FAILED);
+        }
+    };
     let options = launch::day2_options(
         RunKind::CertsRenew,
         &spec,
@@ -127,7 +110,6 @@ pub fn run(state_dir: Option<&Path>, args: RenewArgs<'_>) -> ExitCode {
         &preset_text,
         args.dry_run,
     );
-    let journal = launch::day2_journal(&cluster, RunKind::CertsRenew);
     let code = super::here::run_plan(plan, &spec, options, args.dry_run, args.syslog);
     if args.dry_run || code != ExitCode::from(EXIT_OK) {
         if !args.dry_run {
@@ -138,15 +120,7 @@ pub fn run(state_dir: Option<&Path>, args: RenewArgs<'_>) -> ExitCode {
         }
         return code;
     }
-    let finished = renew::finish(&pki_dir)
-        .map_err(|e| e.to_string())
-        .and_then(|()| match std::fs::remove_file(&journal) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                Err(format!("{}: {e}", journal.display()))
-            }
-            _ => Ok(()),
-        });
-    if let Err(e) = finished {
+    if let Err(e) = certs::finish(&cluster) {
         eprintln!("kubewiz: the renewal finished, but its record could not be removed: {e}");
         return ExitCode::from(EXIT_FAILED);
     }

@@ -60,6 +60,7 @@ pub fn run(
         libvirt_uri: crate::kvm::connect_uri(),
         terminal: crate::audit::identity::terminal(),
         restore: None,
+        names: Vec::new(),
     };
     follow::start(&job, spec.name.as_str(), OnCtrlC::for_run(yes))
 }

@@ -225,6 +225,7 @@ fn job(
         libvirt_uri: crate::kvm::connect_uri(),
         terminal: crate::audit::identity::terminal(),
         restore: None,
+        names: Vec::new(),
     }
 }
 

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use crate::audit::{Identity, RunKind};
+use crate::day2::certs;
 use crate::exec::Transport;
 use crate::exec::dry_run::DryRun;
 use crate::exec::runner::RunOptions;
@@ -32,6 +33,9 @@ pub enum JobKind {
     Reset,
     /// An install whose etcd starts from a backup's snapshot.
     Restore,
+    /// `certs renew` of the leaves the job's `names` select (all when empty), or the
+    /// continuation of one that did not finish.
+    CertsRenew,
 }
 
 /// A run for the engine process.
@@ -60,6 +64,9 @@ pub struct Job {
     /// state directory until it finishes: `generate::pending_restore`).
     #[serde(default)]
     pub restore: Option<Restore>,
+    /// The certificates a renewal renews, as `certs renew` takes them.
+    #[serde(default)]
+    pub names: Vec<String>,
 }
 
 impl JobKind {
@@ -69,6 +76,7 @@ impl JobKind {
             JobKind::Resume => RunKind::Resume,
             JobKind::Reset => RunKind::Reset,
             JobKind::Restore => RunKind::Restore,
+            JobKind::CertsRenew => RunKind::CertsRenew,
         }
     }
 }
@@ -106,13 +114,18 @@ pub fn ready(
     state: &ClusterState,
     identity: Identity,
 ) -> Result<Ready, String> {
-    let restore = match &job.restore {
-        Some(r) => Some(r.clone()),
-        None => pending_restore(state)?,
+    let transport: Arc<dyn Transport> = if job.dry_run {
+        Arc::new(DryRun::new(job.pace))
+    } else {
+        Arc::new(Ssh::new(job.accept_new_host_keys))
     };
-    let generated = generate_restoring(spec, state, &job.libvirt_uri, restore.as_ref())?;
+    let restore = || match &job.restore {
+        Some(r) => Ok(Some(r.clone())),
+        None => pending_restore(state),
+    };
     let (plan, options) = match job.kind {
         JobKind::Install | JobKind::Resume | JobKind::Restore => {
+            let generated = generate_restoring(spec, state, &job.libvirt_uri, restore()?.as_ref())?;
             let mut plan = generated.plan;
             if let Some(only) = phases(&job.phases)? {
                 plan = plan.only(&only);
@@ -132,6 +145,7 @@ pub fn ready(
             (plan, options)
         }
         JobKind::Reset => {
+            let generated = generate_restoring(spec, state, &job.libvirt_uri, restore()?.as_ref())?;
             let layout = Layout::new(spec).map_err(|e| e.to_string())?;
             let plan = reset::build(
                 &layout,
@@ -144,17 +158,42 @@ pub fn ready(
                 launch::reset_options(spec, &generated.pki, state, &job.preset_text, identity)?;
             (plan, options)
         }
-    };
-    let transport: Arc<dyn Transport> = if job.dry_run {
-        Arc::new(DryRun::new(job.pace))
-    } else {
-        Arc::new(Ssh::new(job.accept_new_host_keys))
+        // Not generated as an install is: the kept leaves stay as they are but those
+        // renewed here.
+        JobKind::CertsRenew => renewal(job, spec, state, identity)?,
     };
     Ok(Ready {
         plan,
         options,
         transport,
     })
+}
+
+/// A renewal's plan and options, as `certs renew` makes them: the certificates issued
+/// again from the kept CAs (and saved, unless it is a dry run), or those of the renewal
+/// that did not finish.
+fn renewal(
+    job: &Job,
+    spec: &ClusterSpec,
+    state: &ClusterState,
+    identity: Identity,
+) -> Result<(Plan, RunOptions), String> {
+    let layout = Layout::new(spec).map_err(|e| e.to_string())?;
+    let mut pki = crate::pki::read_kept(&state.pki_dir(), &layout)
+        .map_err(|e| format!("the kept PKI of cluster {}: {e}", spec.name))?;
+    let choice = certs::choose(state, &layout, &job.names).map_err(|r| r.message)?;
+    let renewed = certs::issue(choice, &mut pki, &layout, state, !job.dry_run)?;
+    let (plan, _) = certs::plan(&layout, &pki, state, &renewed, &job.libvirt_uri)?;
+    let options = launch::day2_options_for(
+        RunKind::CertsRenew,
+        spec,
+        &pki,
+        state,
+        &job.preset_text,
+        job.dry_run,
+        identity,
+    )?;
+    Ok((plan, options))
 }
 
 /// The phases named by `--phase`, or None for every phase.

@@ -133,6 +133,15 @@ pub fn main() -> ExitCode {
             tracing::warn!(error = %e, "the finished restore's snapshot stayed");
             eprintln!("kubewiz engine: {e}");
         }
+        // A renewal that went through forgets its pending certificates and journal.
+        if outcome == RunOutcome::Succeeded
+            && !job.dry_run
+            && job.kind == JobKind::CertsRenew
+            && let Err(e) = crate::day2::certs::finish(&state)
+        {
+            tracing::warn!(error = %e, "the finished renewal's record stayed");
+            eprintln!("kubewiz engine: the renewal finished, but its record could not be removed: {e}");
+        }
         // A run can end within milliseconds (every step done before): the client that
         // started it gets it whole, and a client still waiting in the listener's queue
         // is served, not reset when the listener goes.

@@ -62,6 +62,54 @@ fn write_credentials(dir: &std::path::Path, kubeconfig: &str) -> Result<(), Stri
 /// and checked against its CA. The credentials live in `scratch` (0700, files 0600)
 /// only while curl runs. Returns the body on a 2xx answer, else curl's reason.
 pub async fn probe(url: &str, kubeconfig: &str, scratch: &Path) -> Result<String, String> {
+    get(url, kubeconfig, scratch)
+        .await
+        .map(|body| body.trim().chars().take(200).collect())
+}
+
+/// Each node the API lists for the operator's `kubeconfig`, with its state as
+/// `kubectl get nodes` says it: "Ready v1.34.2", "NotReady v1.34.2" ("Unknown" when
+/// the kubelet stopped reporting). `scratch` holds the credentials while curl runs.
+pub async fn nodes(kubeconfig: &str, scratch: &Path) -> Result<Vec<(String, String)>, String> {
+    let doc: serde_yaml_ng::Value = serde_yaml_ng::from_str(kubeconfig)
+        .map_err(|e| format!("the kubeconfig is not YAML: {e}"))?;
+    let server = doc["clusters"][0]["cluster"]["server"]
+        .as_str()
+        .ok_or("the kubeconfig names no server")?;
+    let body = get(
+        &format!("{}/api/v1/nodes", server.trim_end_matches('/')),
+        kubeconfig,
+        scratch,
+    )
+    .await?;
+    let list: serde_json::Value =
+        serde_json::from_str(&body).map_err(|e| format!("the API's node list is not JSON: {e}"))?;
+    let items = list["items"]
+        .as_array()
+        .ok_or("the API's answer is no node list")?;
+    Ok(items
+        .iter()
+        .map(|node| {
+            let name = node["metadata"]["name"].as_str().unwrap_or("?").to_owned();
+            let ready = node["status"]["conditions"]
+                .as_array()
+                .and_then(|c| c.iter().find(|c| c["type"] == "Ready"))
+                .and_then(|c| c["status"].as_str());
+            let state = match ready {
+                Some("True") => "Ready",
+                Some("False") => "NotReady",
+                _ => "Unknown",
+            };
+            let version = node["status"]["nodeInfo"]["kubeletVersion"]
+                .as_str()
+                .unwrap_or("");
+            (name, format!("{state} {version}").trim_end().to_owned())
+        })
+        .collect())
+}
+
+/// One GET of `url` as [`probe`] makes it; the whole body.
+async fn get(url: &str, kubeconfig: &str, scratch: &Path) -> Result<String, String> {
     write_credentials(scratch, kubeconfig)?;
     let output = tokio::process::Command::new("curl")
         .args(["--silent", "--show-error", "--fail", "--max-time", "5"])
@@ -78,11 +126,7 @@ pub async fn probe(url: &str, kubeconfig: &str, scratch: &Path) -> Result<String
     let output =
         output.map_err(|e| format!("cannot run curl on the KVM host ({e}): install curl"))?;
     if output.status.success() {
-        Ok(String::from_utf8_lossy(&output.stdout)
-            .trim()
-            .chars()
-            .take(200)
-            .collect())
+        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
     } else {
         Err(String::from_utf8_lossy(&output.stderr).trim().to_string())
     }

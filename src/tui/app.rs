@@ -46,6 +46,9 @@ pub enum ScreenId {
     Preview,
     Execute,
     Done,
+    /// An installed cluster, off the install's path: Start leads to it, its actions
+    /// lead to Topology (add hosts) or Preview (a day-2 operation).
+    Manage,
 }
 
 impl ScreenId {
@@ -89,6 +92,9 @@ enum Modal {
     /// Dry run off: installing changes the hosts (the workers it adds to an installed
     /// cluster, and what it changes on the libvirt network, one line each), so ask.
     ConfirmInstall(Vec<String>),
+    /// Dry run off for a day-2 operation: what it does to which cluster, then its
+    /// notices (what it renews).
+    ConfirmDay2(String, Vec<String>),
     /// Unknown host keys to compare and trust.
     ConfirmHostKeys(Vec<(String, String)>),
 }
@@ -135,6 +141,7 @@ pub struct App {
     pub preview: screens::preview::Preview,
     pub execute: screens::execute::Execute,
     pub done: screens::done::Done,
+    pub manage: screens::manage::Manage,
 }
 
 impl App {
@@ -168,6 +175,7 @@ impl App {
             preview: screens::preview::Preview::default(),
             execute: screens::execute::Execute::default(),
             done: screens::done::Done::default(),
+            manage: screens::manage::Manage::default(),
             spec,
         };
         app.revalidate();
@@ -225,6 +233,7 @@ impl App {
             ScreenId::Preview => &self.preview,
             ScreenId::Execute => &self.execute,
             ScreenId::Done => &self.done,
+            ScreenId::Manage => &self.manage,
         }
     }
 
@@ -239,6 +248,7 @@ impl App {
             ScreenId::Preview => &mut self.preview,
             ScreenId::Execute => &mut self.execute,
             ScreenId::Done => &mut self.done,
+            ScreenId::Manage => &mut self.manage,
         }
     }
 
@@ -250,6 +260,7 @@ impl App {
                 Modal::ConfirmQuit
                 | Modal::ConfirmAbort
                 | Modal::ConfirmInstall(_)
+                | Modal::ConfirmDay2(..)
                 | Modal::ConfirmHostKeys(_),
             ) => {
                 return CONFIRM.to_vec();
@@ -303,7 +314,9 @@ impl App {
             let action = keys::lookup(answers, &key);
             match (modal, action) {
                 (Modal::ConfirmQuit, Some(Action::Confirm)) => self.quit = true,
-                (Modal::ConfirmInstall(_), Some(Action::Confirm)) => self.start_run(),
+                (Modal::ConfirmInstall(_) | Modal::ConfirmDay2(..), Some(Action::Confirm)) => {
+                    self.start_run()
+                }
                 (Modal::ConfirmHostKeys(keys), Some(Action::Confirm)) => {
                     self.effects.push(Effect::TrustHostKeys {
                         spec: Box::new(self.spec.clone()),
@@ -432,6 +445,18 @@ impl App {
                 }
             }
             Outcome::Attach(name) => self.attach(name),
+            Outcome::Manage(name) => self.manage(name),
+            Outcome::Day2(operation) => {
+                if !self.preparing {
+                    self.preparing = true;
+                    self.effects.push(Effect::PrepareDay2 {
+                        operation,
+                        spec: Box::new(self.spec.clone()),
+                        state_dir: self.state_dir.clone(),
+                        libvirt_uri: self.libvirt_uri.clone(),
+                    });
+                }
+            }
             Outcome::Back => self.back(),
             Outcome::Next => self.next(),
             Outcome::Load { spec, origin } => {
@@ -460,6 +485,8 @@ impl App {
     fn back(&mut self) {
         match self.screen {
             ScreenId::Start => self.modal = Some(Modal::ConfirmQuit),
+            ScreenId::Manage => self.go(ScreenId::Start),
+            ScreenId::Preview if self.day2() => self.go(ScreenId::Manage),
             ScreenId::Execute if self.execute.running() => self.modal = Some(Modal::ConfirmAbort),
             ScreenId::Done => self.go(ScreenId::Execute),
             other => {
@@ -491,6 +518,18 @@ impl App {
                 }
             }
             ScreenId::Preview if self.preview.dry_run => self.start_run(),
+            ScreenId::Preview if self.day2() => {
+                let (what, lines) = self
+                    .prepared
+                    .as_ref()
+                    .map(|p| (p.operation.noun(), p.notices.clone()))
+                    .unwrap_or_default();
+                let headline = format!(
+                    "The dry run is off: this runs the {what} on the hosts of cluster {} over SSH, changing them.",
+                    self.spec.name
+                );
+                self.modal = Some(Modal::ConfirmDay2(headline, lines));
+            }
             ScreenId::Preview => {
                 let mut lines = self.growth();
                 lines.extend(self.libvirt_changes());
@@ -502,6 +541,11 @@ impl App {
                     log_path: self.execute.log_path.clone(),
                     head: self.execute.head.clone(),
                     dry_run: self.execute.dry_run,
+                    operation: self
+                        .prepared
+                        .as_ref()
+                        .map(|p| p.operation.clone())
+                        .unwrap_or_default(),
                 };
                 self.go(ScreenId::Done);
             }
@@ -511,6 +555,33 @@ impl App {
                 }
             }
         }
+    }
+
+    /// True when what was prepared is a day-2 operation on the installed cluster (its
+    /// preview leads back to the manage view).
+    fn day2(&self) -> bool {
+        self.prepared
+            .as_ref()
+            .is_some_and(|p| p.operation != super::prepare::Operation::Install)
+    }
+
+    /// Opens the manage view of installed cluster `name`: its kept preset becomes the
+    /// spec, and its API is asked for its nodes.
+    fn manage(&mut self, name: String) {
+        self.manage = screens::manage::Manage::new(&self.state_dir, &name);
+        if let Some(spec) = self.manage.spec() {
+            self.load(spec.clone(), format!("installed cluster {name}"));
+        }
+        self.effects.push(Effect::NodeStates {
+            state_dir: self.state_dir.clone(),
+            name,
+        });
+        self.go(ScreenId::Manage);
+    }
+
+    /// The answer of [`Effect::NodeStates`], for the manage view.
+    pub fn node_states(&mut self, result: Result<Vec<(String, String)>, String>) {
+        self.manage.set_nodes(result);
     }
 
     /// For an installed cluster, the workers the install adds: the question says so.
@@ -558,7 +629,11 @@ impl App {
     fn start_run(&mut self) {
         let dry_run = self.preview.dry_run;
         self.execute = match &self.prepared {
-            Some(p) => screens::execute::Execute::for_plan(&p.plan, dry_run),
+            Some(p) => {
+                let mut execute = screens::execute::Execute::for_plan(&p.plan, dry_run);
+                execute.what = Some(p.operation.noun());
+                execute
+            }
             None => screens::execute::Execute::default(),
         };
         self.execute.resize(self.size);
@@ -602,7 +677,7 @@ impl App {
             Ok(p) => {
                 self.preview.reset(&p);
                 self.prepared = Some(p);
-                if self.screen == ScreenId::Review {
+                if matches!(self.screen, ScreenId::Review | ScreenId::Manage) {
                     self.go(ScreenId::Preview);
                 }
             }

@@ -9,7 +9,7 @@ use std::process::Child;
 
 use crate::audit::announce;
 use crate::detached::client::{self, Attached};
-use crate::detached::job::{Job, JobKind};
+use crate::detached::job::Job;
 use crate::detached::spawn;
 use crate::exec::Stamped;
 use crate::exec::ssh::Ssh;
@@ -81,7 +81,7 @@ pub fn start(
         .parent()
         .unwrap_or(&prepared.cluster_dir);
     let job = Job {
-        kind: JobKind::Install,
+        kind: prepared.operation.job_kind(),
         state_dir: std::path::absolute(state_dir).unwrap_or_else(|_| state_dir.to_path_buf()),
         preset_text: crate::spec::to_toml(spec),
         dry_run,
@@ -93,6 +93,7 @@ pub fn start(
         libvirt_uri: crate::kvm::connect_uri(),
         terminal: crate::audit::identity::terminal(),
         restore: None,
+        names: prepared.operation.names(),
     };
     let started = spawn::start(&job, spec.name.as_str())?;
     let attached = client::connect(&started.socket).map_err(|e| {
@@ -105,6 +106,20 @@ pub fn start(
         attached,
         engine: Some(started.child),
     })
+}
+
+/// What the API of installed cluster `name` in `state_dir` says of its nodes, asked
+/// with the kept admin.conf (the credentials in a private scratch directory of the
+/// cluster's while curl runs).
+pub async fn node_states(
+    state_dir: std::path::PathBuf,
+    name: String,
+) -> Result<Vec<(String, String)>, String> {
+    let cluster = crate::state::ClusterState::new(&state_dir, &name);
+    let kubeconfig = std::fs::read_to_string(cluster.admin_conf())
+        .map_err(|e| format!("{}: {e}", cluster.admin_conf().display()))?;
+    let scratch = cluster.dir().join(format!(".nodes-{}", std::process::id()));
+    crate::exec::api_check::nodes(&kubeconfig, &scratch).await
 }
 
 /// Follows the run going on for cluster `name` in `state_dir`: every event so far,

@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::prepare::Prepared;
+use super::prepare::{Operation, Prepared};
 use crate::spec::{ClusterSpec, Diagnostic};
 
 /// What a screen's key handling asks of the app.
@@ -37,6 +37,10 @@ pub enum Outcome {
     ImportLibvirt,
     /// Follow the run going on for this cluster.
     Attach(String),
+    /// Open the manage view of this installed cluster.
+    Manage(String),
+    /// Prepare this day-2 operation on the installed cluster the spec is.
+    Day2(Operation),
 }
 
 /// How a run ended, once the engine stopped: the head of its audit log's chain, and
@@ -57,6 +61,17 @@ pub enum Effect {
         state_dir: PathBuf,
         libvirt_uri: String,
     },
+    /// Prepare a day-2 operation on the installed cluster `spec` (`prepare::day2`):
+    /// its plan, for the preview.
+    PrepareDay2 {
+        operation: Operation,
+        spec: Box<ClusterSpec>,
+        state_dir: PathBuf,
+        libvirt_uri: String,
+    },
+    /// Ask the API of installed cluster `name` in `state_dir` for its nodes, with the
+    /// kept admin.conf; the answer goes to the manage view (`App::node_states`).
+    NodeStates { state_dir: PathBuf, name: String },
     /// List the VMs of libvirt network `network` on `uri` (`kvm::import`); the result
     /// goes back to the app (`App::imported`).
     ImportLibvirt { uri: String, network: String },

@@ -205,6 +205,18 @@ async fn event_loop(
                     move || prepare::prepare(&spec, &state_dir, &libvirt_uri),
                     |result| Done::Prepared(Box::new(result)),
                 ),
+                Effect::PrepareDay2 {
+                    operation,
+                    spec,
+                    state_dir,
+                    libvirt_uri,
+                } => jobs.blocking(
+                    move || prepare::day2(&operation, &spec, &state_dir, &libvirt_uri),
+                    |result| Done::Prepared(Box::new(result)),
+                ),
+                Effect::NodeStates { state_dir, name } => {
+                    jobs.spawn(engine::node_states(state_dir, name), Done::NodeStates);
+                }
                 // virsh blocks; the screen keeps drawing the wait meanwhile.
                 Effect::ImportLibvirt { uri, network } => jobs.blocking(
                     move || crate::kvm::import(&uri, &network).map_err(|e| e.to_string()),

@@ -4,9 +4,47 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::detached::job::JobKind;
 use crate::plan::Plan;
 use crate::render::File;
 use crate::spec::ClusterSpec;
+
+/// What a prepared run does.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Operation {
+    /// Install the spec, or add its new hosts to the installed cluster.
+    #[default]
+    Install,
+    /// Renew the installed cluster's certificates from its kept CAs (`names` select
+    /// them, every one when empty), or continue a renewal that did not finish.
+    RenewCerts { names: Vec<String> },
+}
+
+impl Operation {
+    /// The engine's kind of run.
+    pub fn job_kind(&self) -> JobKind {
+        match self {
+            Operation::Install => JobKind::Install,
+            Operation::RenewCerts { .. } => JobKind::CertsRenew,
+        }
+    }
+
+    /// The certificate names a renewal is given.
+    pub fn names(&self) -> Vec<String> {
+        match self {
+            Operation::Install => Vec::new(),
+            Operation::RenewCerts { names } => names.clone(),
+        }
+    }
+
+    /// What the run does, for the screens: "install", "renewal".
+    pub fn noun(&self) -> &'static str {
+        match self {
+            Operation::Install => "install",
+            Operation::RenewCerts { .. } => "renewal",
+        }
+    }
+}
 
 /// What the preview shows and the install runs.
 #[derive(Clone)]
@@ -22,6 +60,7 @@ pub struct Prepared {
     /// installed yet).
     pub added: Vec<String>,
     pub cluster_dir: PathBuf,
+    pub operation: Operation,
 }
 
 /// Loads or makes the PKI in the cluster's state directory, renders and plans, reading
@@ -55,5 +94,54 @@ pub fn prepare(
             .collect(),
         cluster_dir: cluster.dir().to_path_buf(),
         added,
+        operation: Operation::Install,
+    })
+}
+
+/// The preview of a day-2 operation on the installed cluster `spec` (its kept preset):
+/// for a renewal, the certificates issued again in memory from the kept CAs, nothing
+/// saved (the engine issues and saves its own when the run starts), the files and the
+/// plan placing them. Blocks, like [`prepare`].
+pub fn day2(
+    operation: &Operation,
+    spec: &ClusterSpec,
+    state_dir: &Path,
+    libvirt_uri: &str,
+) -> Result<Prepared, String> {
+    let Operation::RenewCerts { names } = operation else {
+        return prepare(spec, state_dir, libvirt_uri);
+    };
+    let cluster = crate::state::ClusterState::new(state_dir, spec.name.as_str());
+    let layout = crate::spec::layout::Layout::new(spec).map_err(|e| e.to_string())?;
+    let mut pki = crate::pki::read_kept(&cluster.pki_dir(), &layout)
+        .map_err(|e| format!("the kept PKI of cluster {}: {e}", spec.name))?;
+    let choice = crate::day2::certs::choose(&cluster, &layout, names).map_err(|r| r.message)?;
+    let notice = match &choice {
+        crate::day2::certs::Choice::Continue(kept) => format!(
+            "continues the renewal that did not finish: {} certificate(s) kept in {}",
+            kept.len(),
+            cluster.pki_dir().display()
+        ),
+        crate::day2::certs::Choice::Renew(profiles) => format!(
+            "renews {} certificate(s) from the kept CAs, one host at a time",
+            profiles.len()
+        ),
+    };
+    let renewed = crate::day2::certs::issue(choice, &mut pki, &layout, &cluster, false)?;
+    let (plan, files) = crate::day2::certs::plan(&layout, &pki, &cluster, &renewed, libvirt_uri)?;
+    let journal = crate::launch::day2_journal(&cluster, operation.job_kind().run_kind());
+    let plan_text = match crate::exec::journal::finished_if_any(&journal)? {
+        Some(finished) => plan.against(&finished).to_string(),
+        None => plan.to_string(),
+    };
+    Ok(Prepared {
+        pki,
+        files,
+        plan,
+        plan_text,
+        notices: vec![notice],
+        added: Vec::new(),
+        cluster_dir: cluster.dir().to_path_buf(),
+        operation: operation.clone(),
     })
 }

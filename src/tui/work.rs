@@ -23,6 +23,8 @@ pub enum Done {
     /// The install's engine stopped (its events have all been seen) and how its audit
     /// log ended, or why it broke.
     RunEnded(Result<super::flow::RunEnd, String>),
+    /// What the API of the managed cluster said of its nodes.
+    NodeStates(Result<Vec<(String, String)>, String>),
 }
 
 impl Done {
@@ -33,6 +35,7 @@ impl Done {
             Done::KeysRecorded(result) => app.host_keys_recorded(result),
             Done::Imported(result) => app.imported(*result),
             Done::RunEnded(result) => app.run_ended(result),
+            Done::NodeStates(result) => app.node_states(result),
         }
     }
 }

@@ -51,8 +51,13 @@ impl App {
     }
 
     fn draw_header(&self, frame: &mut Frame, area: Rect) {
-        let step = self.screen.index() + 1;
-        let right = format!("{step}/{} {} ", ScreenId::ALL.len(), self.current().title());
+        let right = if self.screen == ScreenId::Manage || self.day2() {
+            // Off the install's numbered path.
+            format!("{} ", self.current().title())
+        } else {
+            let step = self.screen.index() + 1;
+            format!("{step}/{} {} ", ScreenId::ALL.len(), self.current().title())
+        };
         let sep = theme::sep();
         let left = format!(
             " kubewiz {sep} {} {sep} {}",
@@ -142,6 +147,12 @@ fn draw_modal(frame: &mut Frame, area: Rect, modal: &Modal) {
                 "Quit kubewiz? Choices not saved as a preset (s on Review) are lost. (y/n)",
             )],
         ),
+        Modal::ConfirmDay2(headline, notices) => {
+            let mut lines = vec![Line::raw(headline.clone())];
+            lines.extend(notices.iter().map(|l| Line::raw(l.clone())));
+            lines.push(Line::raw("Go on? (y/n)"));
+            (" Run it? ", lines)
+        }
         Modal::ConfirmInstall(changes) => {
             let mut lines = vec![Line::raw(
                 "The dry run is off: this installs Kubernetes on the hosts over SSH, changing them.",

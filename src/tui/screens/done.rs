@@ -12,6 +12,7 @@ use crate::exec::RunOutcome;
 use crate::spec::ClusterSpec;
 use crate::tui::flow::{Outcome, View};
 use crate::tui::keys::{self, Action, Binding, Key, bind};
+use crate::tui::prepare::Operation;
 use crate::tui::theme;
 
 const BINDINGS: &[Binding] = &[
@@ -27,6 +28,8 @@ pub struct Done {
     /// The head of the audit log's chain: a copy kept elsewhere proves the log whole.
     pub head: Option<String>,
     pub dry_run: bool,
+    /// What ran: an install, or a day-2 operation on the installed cluster.
+    pub operation: Operation,
 }
 
 impl Screen for Done {
@@ -65,28 +68,46 @@ impl Screen for Done {
                 theme::ok(),
             ),
             (Some(RunOutcome::Succeeded), false) => Line::styled(
-                format!(
-                    "{} Cluster {} is installed.",
-                    theme::ok_mark(),
-                    view.spec.name
-                ),
+                match self.operation {
+                    Operation::Install => format!(
+                        "{} Cluster {} is installed.",
+                        theme::ok_mark(),
+                        view.spec.name
+                    ),
+                    Operation::RenewCerts { .. } => format!(
+                        "{} The certificates of cluster {} are renewed on every host.",
+                        theme::ok_mark(),
+                        view.spec.name
+                    ),
+                },
                 theme::ok(),
             ),
             (Some(RunOutcome::Failed), _) => Line::styled(
                 format!(
-                    "{} The install failed; Esc shows the failure.",
-                    theme::err_mark()
+                    "{} The {} failed; Esc shows the failure.",
+                    theme::err_mark(),
+                    self.operation.noun()
                 ),
                 theme::error(),
             ),
             (Some(RunOutcome::Cancelled), _) => Line::styled(
-                format!("{} The install was aborted.", theme::warn_mark()),
+                format!(
+                    "{} The {} was aborted.",
+                    theme::warn_mark(),
+                    self.operation.noun()
+                ),
                 theme::warning(),
             ),
-            (None, _) => Line::raw("The install has not finished."),
+            (None, _) => Line::raw(format!("The {} has not finished.", self.operation.noun())),
         };
         let mut lines = vec![headline, Line::raw("")];
-        if self.dry_run {
+        if self.dry_run && self.operation != Operation::Install {
+            lines.push(Line::raw(format!("To run the {} for real: go back to Preview (Esc twice), switch the dry run off with d, and press n.", self.operation.noun())));
+            lines.push(Line::raw(format!(
+                "Or from a shell: kubewiz certs renew --preset {}",
+                dir.join("preset.toml").display()
+            )));
+        } else if self.dry_run {
             lines.push(Line::raw("To install for real: go back to Preview (Esc twice), switch the dry run off with d, and press n."));
             lines.push(Line::raw(
                 "Or from a shell: kubewiz apply --preset FILE (save the preset on Review with s).",
@@ -124,11 +145,18 @@ impl Screen for Done {
             "  {} keep the state directory: its PKI is reused for new nodes and renewals",
             theme::wait_mark()
         )));
-        lines.push(Line::raw(format!(
-            "  {} kubewiz resume {} continues a failed or aborted run",
-            theme::wait_mark(),
-            view.spec.name
-        )));
+        lines.push(Line::raw(match self.operation {
+            Operation::Install => format!(
+                "  {} kubewiz resume {} continues a failed or aborted run",
+                theme::wait_mark(),
+                view.spec.name
+            ),
+            Operation::RenewCerts { .. } => format!(
+                "  {} a renewal that stopped continues with the same certificates: renew again here, or kubewiz certs renew --preset {}",
+                theme::wait_mark(),
+                dir.join("preset.toml").display()
+            ),
+        }));
         frame.render_widget(
             Paragraph::new(lines)
                 .wrap(Wrap { trim: true })

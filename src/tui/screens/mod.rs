@@ -5,6 +5,8 @@ pub mod done;
 pub mod execute;
 pub mod hosts;
 pub mod import;
+pub mod installed;
+pub mod manage;
 pub mod network;
 pub mod options;
 pub mod preview;

@@ -362,7 +362,7 @@ impl Screen for Preview {
         Outcome::Handled
     }
 
-    fn draw(&self, frame: &mut Frame, area: Rect, _view: &View) {
+    fn draw(&self, frame: &mut Frame, area: Rect, view: &View) {
         let Some(data) = &self.data else {
             frame.render_widget(
                 Paragraph::new("Nothing generated yet: go back to Review and press n."),
@@ -392,7 +392,17 @@ impl Screen for Preview {
         let dry = if self.dry_run {
             Span::styled("dry run: ON (contacts no host)", theme::ok())
         } else {
-            Span::styled("dry run: OFF (installs for real)", theme::warning())
+            let install = view
+                .prepared
+                .is_none_or(|p| p.operation == crate::tui::prepare::Operation::Install);
+            Span::styled(
+                if install {
+                    "dry run: OFF (installs for real)"
+                } else {
+                    "dry run: OFF (runs for real)"
+                },
+                theme::warning(),
+            )
         };
         frame.render_widget(
             Paragraph::new(Line::from(vec![

@@ -85,7 +85,7 @@ impl Start {
                         installed: cluster
                             .admin_conf()
                             .is_file()
-                            .then(|| installed_summary(&cluster)),
+                            .then(|| super::installed::summary(&cluster)),
                         journal: cluster.journal().is_file(),
                         preset: cluster.preset(),
                         name,
@@ -146,83 +146,6 @@ impl Start {
         }
         Outcome::Handled
     }
-}
-
-/// An installed cluster in a line or two: its topology and hosts (from the preset of
-/// its last run), that run (from the index of runs) and the first of its kept
-/// certificates to expire. What cannot be read is said so.
-fn installed_summary(cluster: &ClusterState) -> String {
-    let what = match crate::spec::load_file(&cluster.preset()) {
-        Ok(loaded) => format!(
-            "{}, {} hosts",
-            loaded.spec.topology,
-            loaded.spec.hosts.len()
-        ),
-        Err(_) => "its preset cannot be read".into(),
-    };
-    let index = cluster.dir().join(crate::audit::index::FILE);
-    let last = match crate::audit::index::read(&index)
-        .ok()
-        .and_then(|runs| runs.into_iter().rfind(|r| !r.dry_run))
-    {
-        Some(run) => format!(
-            "last run: {} {} ({})",
-            run.kind.name(),
-            match run.outcome {
-                crate::exec::RunOutcome::Succeeded => "succeeded",
-                crate::exec::RunOutcome::Failed => "failed",
-                crate::exec::RunOutcome::Cancelled => "cancelled",
-            },
-            run.finished.get(..10).unwrap_or(&run.finished)
-        ),
-        None => "no run in its index".into(),
-    };
-    let now = time::OffsetDateTime::now_utc();
-    let expiry = match first_expiry(&cluster.pki_dir()) {
-        Some((path, info)) => format!(
-            "first certificate to expire: {} on {} ({} days)",
-            path,
-            info.not_after.date(),
-            info.days_left(now)
-        ),
-        None => "no certificate kept".into(),
-    };
-    format!("Installed: {what}; {last}; {expiry}.")
-}
-
-/// The kept certificate that expires first (its path under `pki`), CAs included.
-fn first_expiry(pki: &Path) -> Option<(String, crate::pki::CertInfo)> {
-    let mut first: Option<(String, crate::pki::CertInfo)> = None;
-    let mut dirs = vec![pki.to_path_buf()];
-    while let Some(dir) = dirs.pop() {
-        for path in std::fs::read_dir(&dir).ok()?.flatten().map(|e| e.path()) {
-            if path.is_dir() {
-                dirs.push(path);
-                continue;
-            }
-            if path.extension().is_none_or(|e| e != "crt") {
-                continue;
-            }
-            let Some(info) = std::fs::read(&path)
-                .ok()
-                .and_then(|pem| crate::pki::describe(&pem).ok())
-            else {
-                continue;
-            };
-            if first
-                .as_ref()
-                .is_none_or(|(_, f)| info.not_after < f.not_after)
-            {
-                let rel = path
-                    .strip_prefix(pki)
-                    .unwrap_or(&path)
-                    .display()
-                    .to_string();
-                first = Some((rel, info));
-            }
-        }
-    }
-    first
 }
 
 fn home() -> Option<PathBuf> {
@@ -351,6 +274,9 @@ impl Screen for Start {
                             None => Outcome::Message(format!("{} does not parse", b.file)),
                         }
                     }
+                    Some(Entry::Saved(i)) if self.saved[*i].installed.is_some() => {
+                        Outcome::Manage(self.saved[*i].name.clone())
+                    }
                     Some(Entry::Saved(i)) => {
                         let saved = &self.saved[*i];
                         match crate::spec::load_file(&saved.preset) {
@@ -426,7 +352,7 @@ impl Screen for Start {
                 Entry::Saved(i) => {
                     let saved = &self.saved[*i];
                     let what = match (&saved.installed, saved.journal) {
-                        (Some(_), _) => "installed; add hosts to it",
+                        (Some(_), _) => "installed; manage it",
                         (None, true) => "continue its last run's choices",
                         (None, false) => "reuse its last run's choices",
                     };
@@ -460,7 +386,7 @@ impl Screen for Start {
             Some(Entry::Preset(i)) => templates::BUILTIN[*i].summary(),
             Some(Entry::Saved(i)) => match &self.saved[*i].installed {
                 Some(summary) => format!(
-                    "{summary} Enter opens its choices: add hosts on Hosts; the preview shows only what changes."
+                    "{summary} Enter opens it: its hosts and nodes, its certificates, adding hosts and renewing certificates."
                 ),
                 None => format!(
                     "The preset of the last run of {}, from {}. `kubewiz resume {}` continues a run that stopped part way.",

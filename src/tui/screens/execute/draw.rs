@@ -40,6 +40,7 @@ impl HostStatus {
 
 impl Execute {
     pub(super) fn draw_progress(&self, frame: &mut Frame, area: Rect) {
+        let what = self.what.unwrap_or("install");
         let [line, gauge] =
             Layout::vertical([Constraint::Length(1), Constraint::Length(1)]).areas(area);
         let state = match self.outcome {
@@ -58,9 +59,9 @@ impl Execute {
                 self.phases.len(),
                 self.phase_title
             ),
-            Some(RunOutcome::Succeeded) => format!("{} install finished", theme::ok_mark()),
-            Some(RunOutcome::Failed) => format!("{} install FAILED", theme::err_mark()),
-            Some(RunOutcome::Cancelled) => format!("{} install aborted", theme::warn_mark()),
+            Some(RunOutcome::Succeeded) => format!("{} {what} finished", theme::ok_mark()),
+            Some(RunOutcome::Failed) => format!("{} {what} FAILED", theme::err_mark()),
+            Some(RunOutcome::Cancelled) => format!("{} {what} aborted", theme::warn_mark()),
         };
         let sep = theme::sep();
         let mode = if self.dry_run {

@@ -105,6 +105,8 @@ impl HostPane {
 pub struct Execute {
     pub hosts: Vec<HostPane>,
     pub dry_run: bool,
+    /// What runs, as the status line names it: "install" unless set ("renewal").
+    pub what: Option<&'static str>,
     pub phases: Vec<String>,
     pub phase_index: usize,
     pub phase_title: String,

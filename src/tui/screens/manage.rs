@@ -1,0 +1,247 @@
+//! Manage: an installed cluster of the state directory, from what kubewiz kept of it
+//! (the preset its last run applied, its index of runs, its certificates) and what its
+//! API says of its nodes, with what can be done to it: add hosts (its choices, to edit)
+//! and renew its certificates. Each goes through the preview, the run's panes and the
+//! Done screen as an install does.
+
+use ratatui::Frame;
+use ratatui::crossterm::event::KeyEvent;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, List, ListItem, ListState, Paragraph, Row, Table};
+
+use super::Screen;
+use crate::spec::ClusterSpec;
+use crate::state::ClusterState;
+use crate::tui::flow::{Outcome, View};
+use crate::tui::keys::{self, Action, Binding, bind, quiet};
+use crate::tui::prepare::Operation;
+use crate::tui::theme;
+
+const BINDINGS: &[Binding] = &[
+    quiet(keys::UP, Action::Up, "previous"),
+    quiet(keys::DOWN, Action::Down, "next action"),
+    bind(keys::ENTER, Action::Select, "choose"),
+    bind(keys::ESC, Action::Back, "back"),
+];
+
+/// How many of the certificates that expire first are listed.
+const SHOWN_CERTIFICATES: usize = 3;
+
+/// What the operator can do to the cluster.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Choice {
+    AddHosts,
+    RenewCertificates,
+    Back,
+}
+
+const CHOICES: [Choice; 3] = [Choice::AddHosts, Choice::RenewCertificates, Choice::Back];
+
+/// What the cluster's API said of its nodes: name → "Ready v1.34.2".
+pub type NodeStates = Result<Vec<(String, String)>, String>;
+
+/// The manage view of one installed cluster.
+#[derive(Debug, Default)]
+pub struct Manage {
+    pub name: String,
+    selected: usize,
+    /// The cluster as its last run applied it.
+    spec: Option<ClusterSpec>,
+    /// Why the kept preset could not be read.
+    unreadable: Option<String>,
+    summary: String,
+    /// The kept certificates that expire first: (path under the PKI directory, the
+    /// day it expires, days left).
+    expiring: Vec<(String, String, i64)>,
+    /// None until the API answered (or did not).
+    nodes: Option<NodeStates>,
+}
+
+impl Manage {
+    /// The view of cluster `name` in `state_dir`, read from what kubewiz kept; the
+    /// nodes' states come later ([`Manage::set_nodes`]).
+    pub fn new(state_dir: &std::path::Path, name: &str) -> Self {
+        let cluster = ClusterState::new(state_dir, name);
+        let (spec, unreadable) = match crate::spec::load_file(&cluster.preset()) {
+            Ok(loaded) => (Some(loaded.spec), None),
+            Err(e) => (None, Some(format!("{}: {e}", cluster.preset().display()))),
+        };
+        let now = time::OffsetDateTime::now_utc();
+        let expiring = super::installed::expiries(&cluster.pki_dir())
+            .into_iter()
+            .take(SHOWN_CERTIFICATES)
+            .map(|(path, info)| (path, info.not_after.date().to_string(), info.days_left(now)))
+            .collect();
+        Manage {
+            name: name.to_owned(),
+            selected: 0,
+            spec,
+            unreadable,
+            summary: super::installed::summary(&cluster),
+            expiring,
+            nodes: None,
+        }
+    }
+
+    /// The cluster as its last run applied it, when its preset could be read.
+    pub fn spec(&self) -> Option<&ClusterSpec> {
+        self.spec.as_ref()
+    }
+
+    /// What the cluster's API said of its nodes.
+    pub fn set_nodes(&mut self, nodes: NodeStates) {
+        self.nodes = Some(nodes);
+    }
+
+    fn node_state(&self, host: &str) -> String {
+        match &self.nodes {
+            None => "asking the API...".into(),
+            Some(Err(_)) => "?".into(),
+            Some(Ok(nodes)) => nodes
+                .iter()
+                .find(|(n, _)| n == host)
+                .map_or_else(|| "no node".into(), |(_, s)| s.clone()),
+        }
+    }
+}
+
+impl Screen for Manage {
+    fn title(&self) -> &'static str {
+        "Manage"
+    }
+
+    fn help(&self) -> &'static str {
+        "An installed cluster: its hosts with their roles and their nodes' state (asked from its API with the kept admin.conf), the certificates that expire first, and what can be done to it. Add hosts opens its choices to add hosts on Hosts; Renew certificates issues every leaf again from the kept CAs and places them one host at a time. Each shows its plan first, with a dry run."
+    }
+
+    fn bindings(&self) -> &'static [Binding] {
+        BINDINGS
+    }
+
+    fn handle(&mut self, key: &KeyEvent, _spec: &mut ClusterSpec) -> Outcome {
+        match keys::lookup(BINDINGS, key) {
+            Some(Action::Up) => self.selected = self.selected.saturating_sub(1),
+            Some(Action::Down) => self.selected = (self.selected + 1).min(CHOICES.len() - 1),
+            Some(Action::Back) => return Outcome::Back,
+            Some(Action::Select) => {
+                let Some(spec) = &self.spec else {
+                    return match CHOICES[self.selected] {
+                        Choice::Back => Outcome::Back,
+                        _ => Outcome::Message(format!(
+                            "The preset of cluster {} cannot be read: {}",
+                            self.name,
+                            self.unreadable.as_deref().unwrap_or("")
+                        )),
+                    };
+                };
+                return match CHOICES[self.selected] {
+                    Choice::AddHosts => Outcome::Load {
+                        spec: Box::new(spec.clone()),
+                        origin: format!("installed cluster {}", self.name),
+                    },
+                    Choice::RenewCertificates => {
+                        Outcome::Day2(Operation::RenewCerts { names: Vec::new() })
+                    }
+                    Choice::Back => Outcome::Back,
+                };
+            }
+            _ => return Outcome::Ignored,
+        }
+        Outcome::Handled
+    }
+
+    fn draw(&self, frame: &mut Frame, area: Rect, _view: &View) {
+        let hosts = self.spec.as_ref().map_or(0, |s| s.hosts.len()) as u16;
+        let [about, table, certs, actions] = Layout::vertical([
+            Constraint::Length(3),
+            Constraint::Min(3.min(hosts + 3)),
+            Constraint::Length(SHOWN_CERTIFICATES as u16 + 2),
+            Constraint::Length(CHOICES.len() as u16 + 2),
+        ])
+        .areas(area);
+        frame.render_widget(
+            Paragraph::new(self.summary.clone())
+                .wrap(ratatui::widgets::Wrap { trim: true })
+                .block(Block::new().padding(ratatui::widgets::Padding::horizontal(1))),
+            about,
+        );
+        let rows: Vec<Row> = match &self.spec {
+            Some(spec) => spec
+                .hosts
+                .iter()
+                .map(|h| {
+                    let roles: Vec<String> = h.roles.iter().map(ToString::to_string).collect();
+                    Row::new(vec![
+                        h.name.to_string(),
+                        h.address.to_string(),
+                        roles.join(" + "),
+                        self.node_state(h.name.as_str()),
+                    ])
+                })
+                .collect(),
+            None => vec![Row::new(vec![self.unreadable.clone().unwrap_or_default()])],
+        };
+        let title = match &self.nodes {
+            Some(Err(e)) => format!(" Hosts · the API did not answer: {} ", theme::text(e)),
+            _ => " Hosts ".to_owned(),
+        };
+        frame.render_widget(
+            Table::new(
+                rows,
+                [
+                    Constraint::Length(16),
+                    Constraint::Length(16),
+                    Constraint::Length(26),
+                    Constraint::Min(10),
+                ],
+            )
+            .header(Row::new(vec!["host", "address", "roles", "node"]).style(theme::title()))
+            .block(theme::block().title(title)),
+            table,
+        );
+        let lines: Vec<Line> = if self.expiring.is_empty() {
+            vec![Line::raw("no certificate kept")]
+        } else {
+            self.expiring
+                .iter()
+                .map(|(path, day, left)| {
+                    let style = if *left < 0 {
+                        theme::error()
+                    } else if *left < crate::pki::RENEW_BEFORE_DAYS {
+                        theme::warning()
+                    } else {
+                        ratatui::style::Style::default()
+                    };
+                    Line::from(vec![
+                        Span::styled(format!("{left:>5} days"), style),
+                        Span::raw(format!("  {day}  {path}")),
+                    ])
+                })
+                .collect()
+        };
+        frame.render_widget(
+            Paragraph::new(lines).block(theme::block().title(" Certificates that expire first ")),
+            certs,
+        );
+        let items: Vec<ListItem> = CHOICES
+            .iter()
+            .map(|c| match c {
+                Choice::AddHosts => ListItem::new("Add hosts: open its choices, add them on Hosts"),
+                Choice::RenewCertificates => {
+                    ListItem::new("Renew certificates from the kept CAs, one host at a time")
+                }
+                Choice::Back => ListItem::new("Back to the start"),
+            })
+            .collect();
+        let mut state = ListState::default().with_selected(Some(self.selected));
+        frame.render_stateful_widget(
+            List::new(items)
+                .block(theme::block().title(format!(" Cluster {} ", self.name)))
+                .highlight_symbol("> ")
+                .highlight_style(theme::selected()),
+            actions,
+            &mut state,
+        );
+    }
+}
