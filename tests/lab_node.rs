@@ -2,8 +2,9 @@
 //! real kubectl): a worker of a single master is drained (a Pod a ReplicaSet owns on it
 //! evicted), its node deleted and the host reset (no kubelet configuration, no kubelet
 //! left running); the kept preset no longer lists it, and an `apply` of the preset that
-//! still does joins it again. The first control plane and a host that is not in the
-//! cluster are refused before anything is contacted. A worker that stops answering is removed
+//! still does joins it again; the same removal from the wizard's manage view, in a real
+//! terminal, runs in an engine process. The only control plane of a single master and
+//! a host that is not in the cluster are refused before anything is contacted. A worker that stops answering is removed
 //! all the same: its node and Pods deleted, the host left as it is.
 
 #[path = "lab/mod.rs"]
@@ -12,9 +13,13 @@ mod lab;
 #[path = "lab/cluster.rs"]
 mod cluster;
 
+#[path = "tmux/mod.rs"]
+mod tmux;
+
 use std::fs;
 use std::path::Path;
 use std::process::Output;
+use std::time::Duration;
 
 use cluster::Topology;
 
@@ -125,6 +130,21 @@ fn a_worker_is_drained_deleted_reset_and_can_join_again() {
     );
     assert_eq!(cluster::nodes(&admin), ["kubemaster-1", "kubenode-1"]);
 
+    // The same removal from the wizard's manage view, run by an engine process; then
+    // apply joins it again.
+    removed_from_the_wizard(&setup);
+    assert_eq!(cluster::nodes(&admin), ["kubemaster-1"]);
+    let worker = setup.lab.exec(
+        1,
+        "test ! -e /etc/kubernetes/kubelet.conf && ! pgrep -f '[/]usr/local/bin/kubelet'",
+    );
+    assert!(worker.status.success(), "{worker:?}");
+    let kept = fs::read_to_string(state.join("labsingle/preset.toml")).unwrap();
+    assert!(!kept.contains("kubenode-1"), "{kept}");
+    let apply = kubewiz(state, &["apply", "--preset", preset, "--no-tui", "--yes"]);
+    assert!(apply.status.success(), "{}", cluster::text(&apply));
+    assert_eq!(cluster::nodes(&admin), ["kubemaster-1", "kubenode-1"]);
+
     // The worker stops answering (its link cut, as a hung VM): it is removed all the
     // same, said first, with its node and the Pods bound to it deleted; it is not
     // drained (its kubelet would never stop them) nor reset.
@@ -170,4 +190,61 @@ fn a_worker_is_drained_deleted_reset_and_can_join_again() {
             .host_file(1, "/etc/kubernetes/kubelet.conf")
             .is_some()
     );
+}
+
+/// Start → the cluster's manage view → Remove a host → kubenode-1 → its plan (the host
+/// answers: drained and reset) → dry run off, confirmed → the removal's panes → Done.
+fn removed_from_the_wizard(setup: &cluster::Setup) {
+    if !tmux::tmux_available() {
+        eprintln!(
+            "SKIPPED the wizard's removal: tmux is not installed (scripts/test.sh installs it as root)"
+        );
+        kubewiz(
+            &setup.state,
+            &[
+                "node",
+                "remove",
+                "kubenode-1",
+                "--preset",
+                setup.preset_arg(),
+                "--yes",
+            ],
+        );
+        return;
+    }
+    let tmux = tmux::Tmux::start("lab-node");
+    tmux.keys(&[
+        &format!(
+            "{} --state-dir {}; echo EXIT=$?",
+            env!("CARGO_BIN_EXE_kubewiz"),
+            setup.state.display()
+        ),
+        "Enter",
+    ]);
+    tmux.wait_for("1/9 Start", Duration::from_secs(20));
+    tmux.keys(&["Down", "Enter"]);
+    tmux.wait_for("Ready v", Duration::from_secs(30));
+    tmux.keys(&["Down", "Down", "Enter"]);
+    tmux.wait_for("Which host goes?", Duration::from_secs(5));
+    tmux.keys(&["Down", "Enter"]);
+    let preview = tmux.wait_for("dry run: ON", Duration::from_secs(60));
+    assert!(preview.contains("Plan ("), "{preview}");
+    tmux.keys(&["d", "n"]);
+    let asked = tmux.wait_for("Run it?", Duration::from_secs(10));
+    let words: String = asked.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        words.contains("takes kubenode-1 out: drains it, deletes its node, then resets the"),
+        "{asked}"
+    );
+    tmux.keys(&["y"]);
+    tmux.wait_for("removal finished", Duration::from_secs(300));
+    tmux.keys(&["n"]);
+    tmux.wait_for(
+        "kubenode-1 is out of cluster labsingle",
+        Duration::from_secs(10),
+    );
+    tmux.keys(&["q"]);
+    let (code, after) = tmux.wait_for_exit(Duration::from_secs(10));
+    assert_eq!(code, 0, "{after}");
+    cluster::verify_audit_logs(&setup.state);
 }

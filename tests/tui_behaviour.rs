@@ -1102,3 +1102,73 @@ fn the_start_screen_names_an_installed_cluster_and_opens_its_choices() {
         "{asked}"
     );
 }
+
+/// After a removal that changes the other hosts' configuration, Done offers the install
+/// run that makes it: `a` reads the cluster's kept preset again and prepares that run,
+/// whose plan the preview then shows.
+#[test]
+fn done_offers_the_install_run_that_follows_a_removal() {
+    let mut h = Harness::new(80, 24);
+    let (spec, _) = h.installed_homelab();
+    h.press(KeyCode::Down);
+    h.press(KeyCode::Enter);
+    assert_eq!(h.app.screen, ScreenId::Manage);
+    h.take_effects();
+    h.app.done = kubewiz::tui::screens::done::Done {
+        outcome: Some(kubewiz::exec::RunOutcome::Succeeded),
+        log_path: None,
+        head: None,
+        dry_run: false,
+        operation: kubewiz::tui::prepare::Operation::RemoveNode {
+            host: "haproxy-2".into(),
+            answers: true,
+        },
+        follow_up: Some("reloads haproxy and keepalived on the other load balancers".into()),
+    };
+    h.app.screen = ScreenId::Done;
+    let done = h.screen();
+    assert!(
+        done.contains("haproxy-2 is out of cluster homelab."),
+        "{done}"
+    );
+    assert!(
+        done.contains("a: the install run of the cluster as it is now"),
+        "{done}"
+    );
+    assert!(h.hint_bar().contains("a install run"), "{}", h.hint_bar());
+    h.press(KeyCode::Char('a'));
+    let preview = h.screen();
+    assert_eq!(h.app.screen, ScreenId::Preview, "{preview}");
+    assert_eq!(h.app.spec, spec);
+    let prepared = h.app.prepared.as_ref().unwrap();
+    assert_eq!(
+        prepared.operation,
+        kubewiz::tui::prepare::Operation::Install
+    );
+    assert!(matches!(h.take_effects()[..], [Effect::NodeStates { .. }]));
+    // The same Done after a dry run offers nothing: nothing was taken out.
+    h.app.done.dry_run = true;
+    h.app.screen = ScreenId::Done;
+    assert!(!h.screen().contains("a: the install run"));
+}
+
+/// The host to take out is chosen on the manage view's host table; Esc leaves the
+/// choice without doing anything.
+#[test]
+fn the_manage_view_asks_which_host_to_remove() {
+    let mut h = Harness::new(80, 24);
+    h.installed_homelab();
+    h.press(KeyCode::Down);
+    h.press(KeyCode::Enter);
+    h.take_effects();
+    h.press(KeyCode::Down);
+    h.press(KeyCode::Down);
+    h.press(KeyCode::Enter);
+    let asked = h.screen();
+    assert!(asked.contains("Which host goes?"), "{asked}");
+    assert!(h.hint_bar().contains("Esc cancel"), "{}", h.hint_bar());
+    h.press(KeyCode::Esc);
+    assert_eq!(h.app.screen, ScreenId::Manage);
+    assert!(!h.screen().contains("Which host goes?"));
+    assert!(h.take_effects().is_empty());
+}

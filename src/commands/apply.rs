@@ -234,6 +234,7 @@ fn execute(prepared: Prepared, run: Run) -> ExitCode {
         terminal: crate::audit::identity::terminal(),
         restore: None,
         names: Vec::new(),
+        removal: None,
     };
     let name = prepared.spec.name.to_string();
     let admin = prepared.state.dir().join("admin.conf");

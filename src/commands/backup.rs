@@ -150,7 +150,7 @@ fn snapshot_host(
             .ok_or_else(|| "the cluster has no etcd member".to_owned());
     }
     for (i, host) in hosts.iter().enumerate() {
-        match super::here::answers(spec, host) {
+        match crate::day2::answers(spec, host) {
             Ok(()) => return Ok(host.clone()),
             Err(why) => eprintln!(
                 "kubewiz: {host} does not answer over SSH ({why}){}",

@@ -5,16 +5,15 @@
 use std::io::Write;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Duration;
 
 use super::{EXIT_CANCELLED, EXIT_FAILED, EXIT_OK, audit};
 use crate::audit::{Identity, RunKind};
 use crate::detached::lock::{self, Holder};
+use crate::exec::Transport;
 use crate::exec::dry_run::DryRun;
 use crate::exec::runner;
 use crate::exec::ssh::Ssh;
 use crate::exec::{RunOutcome, lines};
-use crate::exec::{Transport, TransportError};
 use crate::plan::Plan;
 use crate::spec::ClusterSpec;
 use crate::state::ClusterState;
@@ -42,48 +41,6 @@ pub(super) fn lock(
             eprintln!("kubewiz: {e}");
             ExitCode::from(EXIT_FAILED)
         })
-}
-
-/// The spec the installed cluster of `cluster` last applied, or why there is none to
-/// `what` (e.g. "upgrade").
-pub(super) fn installed(
-    cluster: &ClusterState,
-    name: &str,
-    what: &str,
-) -> Result<crate::spec::ClusterSpec, String> {
-    if !cluster.admin_conf().is_file() || !cluster.preset().is_file() {
-        return Err(format!(
-            "cluster {name} is not installed from this state directory (no {}): nothing to {what}",
-            cluster.admin_conf().display()
-        ));
-    }
-    crate::spec::load_file(&cluster.preset())
-        .map(|p| p.spec)
-        .map_err(|e| {
-            format!(
-                "cannot read the preset the cluster's last run applied, {}: {e}",
-                cluster.preset().display()
-            )
-        })
-}
-
-/// After a day-2 run of `kind` went through: the kept preset becomes `preset_text`
-/// (what the cluster now is), `then` runs (more of the cluster's record to update),
-/// and the run's own journal goes.
-pub(super) fn finished(
-    cluster: &ClusterState,
-    kind: RunKind,
-    preset_text: &str,
-    then: impl FnOnce() -> std::io::Result<()>,
-) -> Result<(), String> {
-    let journal = crate::launch::day2_journal(cluster, kind);
-    crate::state::write_atomic(&cluster.preset(), preset_text.as_bytes(), 0o644)
-        .and_then(|()| then())
-        .and_then(|()| match std::fs::remove_file(&journal) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
-            _ => Ok(()),
-        })
-        .map_err(|e| format!("{}: {e}", cluster.dir().display()))
 }
 
 /// Runs `plan` of `spec`'s cluster with `options` in this process, over SSH (host keys
@@ -157,36 +114,4 @@ pub(super) fn run_plan(
         RunOutcome::Cancelled => EXIT_CANCELLED,
         RunOutcome::Failed => EXIT_FAILED,
     })
-}
-
-/// How long the host has to accept an SSH connection before it counts as not answering.
-const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Whether `host` of `spec` answers over SSH now, or why not. A host that answers but
-/// refuses (a changed host key, a refused login) counts as answering: the run's own
-/// connection then stops with the cause, and nothing is removed half-way.
-pub(super) fn answers(spec: &ClusterSpec, host: &str) -> Result<(), String> {
-    let Some(target) = spec.hosts.iter().find(|h| h.name.as_str() == host) else {
-        return Ok(());
-    };
-    let transport = Ssh::new(false).with_connect_timeout(PROBE_TIMEOUT);
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| format!("cannot start: {e}"))?;
-    let tried = runtime.block_on(async {
-        let connected = transport.connect(target, &spec.ssh);
-        tokio::time::timeout(PROBE_TIMEOUT + Duration::from_secs(5), connected).await
-    });
-    match tried {
-        Ok(Ok(_)) => Ok(()),
-        Ok(Err(
-            e @ (TransportError::Connect(_) | TransportError::Timeout(_) | TransportError::Lost(_)),
-        )) => Err(e.to_string()),
-        Ok(Err(_)) => Ok(()),
-        Err(_) => Err(format!(
-            "no answer within {} s",
-            PROBE_TIMEOUT.as_secs() + 5
-        )),
-    }
 }

@@ -23,11 +23,11 @@ use super::prepare;
 use super::{EXIT_FAILED, EXIT_OK};
 use crate::audit::RunKind;
 use crate::cli::NodeCommand;
+use crate::day2::node;
 use crate::launch;
 use crate::plan;
 use crate::spec::layout::{Layout, LbLayout};
 use crate::spec::{ClusterSpec, HostSpec, Role};
-use crate::state::ClusterState;
 
 /// What `kubewiz node remove` or `node replace` was asked to do.
 struct NodeArgs<'a> {
@@ -114,8 +114,8 @@ fn take_out(state_dir: Option<&Path>, args: &NodeArgs<'_>, op: Op) -> ExitCode {
         Err(code) => return code,
     };
     let checked = match op {
-        Op::Remove => check_remove(&cluster, &given, args.host, args.preset),
-        Op::Replace => check_replace(&cluster, &given, args.host, args.preset),
+        Op::Remove => node::check_remove(&cluster, &given, args.host, args.preset),
+        Op::Replace => node::check_replace(&cluster, &given, args.host, args.preset),
     };
     let (installed, after) = match checked {
         Ok(specs) => specs,
@@ -135,7 +135,7 @@ fn take_out(state_dir: Option<&Path>, args: &NodeArgs<'_>, op: Op) -> ExitCode {
     let host = layout
         .host(args.host)
         .expect("checked: a host of the cluster");
-    let answers = match super::here::answers(&installed, args.host) {
+    let answers = match crate::day2::answers(&installed, args.host) {
         Ok(()) => true,
         Err(why) => {
             eprintln!(
@@ -147,7 +147,7 @@ fn take_out(state_dir: Option<&Path>, args: &NodeArgs<'_>, op: Op) -> ExitCode {
     };
     let local = crate::generate::local(&cluster, &crate::kvm::connect_uri());
     let plan = plan::node::remove(&layout, &local, args.host, answers);
-    let others_change = changes_others(&layout, host);
+    let others_change = node::changes_others(&layout, host);
     let new_address = after
         .hosts
         .iter()
@@ -191,9 +191,7 @@ fn take_out(state_dir: Option<&Path>, args: &NodeArgs<'_>, op: Op) -> ExitCode {
         );
         return code;
     }
-    let kept = super::here::finished(&cluster, op.kind(), &after_text, || {
-        crate::exec::journal::forget_host(&cluster.journal(), args.host)
-    });
+    let kept = node::finished(&cluster, op.kind(), &after_text, args.host);
     if let Err(e) = kept {
         eprintln!(
             "kubewiz: {} is taken out, but the cluster's record was not updated: {e}",
@@ -294,174 +292,6 @@ fn take_out(state_dir: Option<&Path>, args: &NodeArgs<'_>, op: Op) -> ExitCode {
         }
     }
     code
-}
-
-/// Whether taking `host` out changes other hosts' files: haproxy's backends (a control
-/// plane), keepalived's peers (a load balancer), the API servers' etcd servers (an
-/// external etcd member).
-fn changes_others(layout: &Layout, host: &HostSpec) -> bool {
-    host.roles.contains(&Role::Etcd)
-        || (matches!(layout.lb, LbLayout::HaproxyKeepalived { .. })
-            && host
-                .roles
-                .iter()
-                .any(|r| matches!(r, Role::ControlPlane | Role::LoadBalancer)))
-}
-
-/// The installed spec and the one without `host`: the host may be a worker, a control
-/// plane (the first too, but with kube-vip) or a load balancer of the installed cluster, the cluster
-/// without it must still be valid, and the preset must be the installed one, with or
-/// without it.
-fn check_remove(
-    cluster: &ClusterState,
-    given: &ClusterSpec,
-    host: &str,
-    preset: &Path,
-) -> Result<(ClusterSpec, ClusterSpec), String> {
-    let installed = super::here::installed(cluster, given.name.as_str(), "remove")?;
-    removable(&installed, host, "remove")?;
-    let mut remaining = installed.clone();
-    remaining.hosts.retain(|h| h.name.as_str() != host);
-    // A control plane or load balancer fewer must leave a valid topology (etcd's
-    // quorum, the VIP's holders). A worker fewer may leave none: the control planes
-    // run on, and a worker is added back with `apply`.
-    let only_worker = installed
-        .hosts
-        .iter()
-        .any(|h| h.name.as_str() == host && h.roles == [Role::Worker]);
-    let errors: Vec<String> = if only_worker {
-        Vec::new()
-    } else {
-        crate::spec::validate::validate(&remaining)
-            .iter()
-            .filter(|d| d.is_error())
-            .map(|d| format!("  {}: {}", d.path, d.message))
-            .collect()
-    };
-    if !errors.is_empty() {
-        return Err(format!(
-            "without {host}, cluster {} would not be valid:\n{}\nto put a new host in its place, use `kubewiz node replace {host} --preset FILE` with the new host's address",
-            installed.name,
-            errors.join("\n")
-        ));
-    }
-    let mut without = given.clone();
-    without.hosts.retain(|h| h.name.as_str() != host);
-    same_otherwise(&installed, &remaining, &without, host, preset)?;
-    Ok((installed, remaining))
-}
-
-/// The installed spec and the preset's: the preset must name `host` with the same
-/// roles (at the same or a new address) and otherwise be the installed cluster.
-fn check_replace(
-    cluster: &ClusterState,
-    given: &ClusterSpec,
-    host: &str,
-    preset: &Path,
-) -> Result<(ClusterSpec, ClusterSpec), String> {
-    let installed = super::here::installed(cluster, given.name.as_str(), "replace")?;
-    removable(&installed, host, "replace")?;
-    let Some(new) = given.hosts.iter().find(|h| h.name.as_str() == host) else {
-        return Err(format!(
-            "{} has no [[hosts]] entry named {host}: give the host that takes its place that name, with its address",
-            preset.display()
-        ));
-    };
-    let mut expected = installed.clone();
-    for h in &mut expected.hosts {
-        if h.name.as_str() == host {
-            h.address = new.address;
-        }
-    }
-    if let Some(other) = installed
-        .hosts
-        .iter()
-        .find(|h| h.name.as_str() != host && h.address == new.address)
-    {
-        return Err(format!(
-            "{host}'s new address {} is {}'s: give the new host an address of its own",
-            new.address, other.name
-        ));
-    }
-    same_otherwise(&installed, &expected, given, host, preset)?;
-    Ok((installed, first_control_plane_last(given.clone(), host)))
-}
-
-/// Refuses what neither command takes out: a host not in the cluster, the first
-/// control plane of a cluster behind kube-vip.
-fn removable(installed: &ClusterSpec, host: &str, what: &str) -> Result<(), String> {
-    if !installed.hosts.iter().any(|h| h.name.as_str() == host) {
-        let names: Vec<&str> = installed.hosts.iter().map(|h| h.name.as_str()).collect();
-        return Err(format!(
-            "{host} is not a host of cluster {}; its hosts are {}",
-            installed.name,
-            names.join(", ")
-        ));
-    }
-    let layout = Layout::new(installed).map_err(|e| e.to_string())?;
-    if layout.first_control_plane().name.as_str() == host
-        && matches!(layout.lb, LbLayout::KubeVip { .. })
-    {
-        return Err(format!(
-            "{host} is the first control plane, and with kube-vip the first control plane's kube-vip reads super-admin.conf, which only the host that ran kubeadm init has; to {what} it is not built for kube-vip: {what} another control plane, or put the cluster behind haproxy-keepalived"
-        ));
-    }
-    Ok(())
-}
-
-/// `spec` with `host`, when it is the first control plane, listed after the other
-/// control planes: the next one becomes the first (which acts on the cluster and where
-/// a fresh install would run `kubeadm init`), and the new host joins.
-fn first_control_plane_last(mut spec: ClusterSpec, host: &str) -> ClusterSpec {
-    let is_first = spec
-        .hosts
-        .iter()
-        .find(|h| h.roles.contains(&Role::ControlPlane))
-        .is_some_and(|h| h.name.as_str() == host);
-    if !is_first {
-        return spec;
-    }
-    let Some(at) = spec.hosts.iter().position(|h| h.name.as_str() == host) else {
-        return spec;
-    };
-    let moved = spec.hosts.remove(at);
-    let after = spec
-        .hosts
-        .iter()
-        .rposition(|h| h.roles.contains(&Role::ControlPlane))
-        .map_or(spec.hosts.len(), |i| i + 1);
-    spec.hosts.insert(after, moved);
-    spec
-}
-
-/// `given` (the preset, made comparable) must be `expected` and add nothing.
-fn same_otherwise(
-    installed: &ClusterSpec,
-    expected: &ClusterSpec,
-    given: &ClusterSpec,
-    host: &str,
-    preset: &Path,
-) -> Result<(), String> {
-    match crate::spec::growth::check(expected, given) {
-        Ok(added) if added.is_empty() => Ok(()),
-        Ok(added) => Err(format!(
-            "{} adds {}: node remove and node replace change one host and nothing else; add them with `kubewiz apply` before or after",
-            preset.display(),
-            added.join(", ")
-        )),
-        Err(problems) => {
-            let lines: Vec<String> = problems
-                .iter()
-                .map(|d| format!("  {}: {}", d.path, d.message))
-                .collect();
-            Err(format!(
-                "{} differs from what cluster {} runs in more than {host}:\n{}",
-                preset.display(),
-                installed.name,
-                lines.join("\n")
-            ))
-        }
-    }
 }
 
 fn question(

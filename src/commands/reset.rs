@@ -61,6 +61,7 @@ pub fn run(
         terminal: crate::audit::identity::terminal(),
         restore: None,
         names: Vec::new(),
+        removal: None,
     };
     follow::start(&job, spec.name.as_str(), OnCtrlC::for_run(yes))
 }

@@ -226,6 +226,7 @@ fn job(
         terminal: crate::audit::identity::terminal(),
         restore: None,
         names: Vec::new(),
+        removal: None,
     }
 }
 

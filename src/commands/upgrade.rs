@@ -49,7 +49,7 @@ pub fn run(state_dir: Option<&Path>, args: UpgradeArgs<'_>) -> ExitCode {
         Ok(loaded) => loaded,
         Err(code) => return code,
     };
-    let installed = match super::here::installed(&cluster, given.name.as_str(), "upgrade") {
+    let installed = match crate::day2::installed(&cluster, given.name.as_str(), "upgrade") {
         Ok(spec) => spec,
         Err(e) => {
             eprintln!("kubewiz: {e}");
@@ -113,7 +113,7 @@ pub fn run(state_dir: Option<&Path>, args: UpgradeArgs<'_>) -> ExitCode {
         );
         return code;
     }
-    let kept = super::here::finished(&cluster, RunKind::Upgrade, &target_text, || Ok(()));
+    let kept = crate::day2::finished(&cluster, RunKind::Upgrade, &target_text, || Ok(()));
     if let Err(e) = kept {
         eprintln!("kubewiz: the cluster runs {to}, but its record was not updated: {e}");
         return ExitCode::from(EXIT_FAILED);

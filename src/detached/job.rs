@@ -9,7 +9,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use crate::audit::{Identity, RunKind};
-use crate::day2::certs;
+use crate::day2::{certs, node};
 use crate::exec::Transport;
 use crate::exec::dry_run::DryRun;
 use crate::exec::runner::RunOptions;
@@ -36,6 +36,16 @@ pub enum JobKind {
     /// `certs renew` of the leaves the job's `names` select (all when empty), or the
     /// continuation of one that did not finish.
     CertsRenew,
+    /// `node remove` of the job's `removal`.
+    NodeRemove,
+}
+
+/// The host a removal takes out, and whether it answered over SSH when the removal was
+/// planned (one that does not is only taken out of the cluster, not reset).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Removal {
+    pub host: String,
+    pub answers: bool,
 }
 
 /// A run for the engine process.
@@ -67,6 +77,9 @@ pub struct Job {
     /// The certificates a renewal renews, as `certs renew` takes them.
     #[serde(default)]
     pub names: Vec<String>,
+    /// What a node removal takes out.
+    #[serde(default)]
+    pub removal: Option<Removal>,
 }
 
 impl JobKind {
@@ -77,6 +90,7 @@ impl JobKind {
             JobKind::Reset => RunKind::Reset,
             JobKind::Restore => RunKind::Restore,
             JobKind::CertsRenew => RunKind::CertsRenew,
+            JobKind::NodeRemove => RunKind::NodeRemove,
         }
     }
 }
@@ -161,6 +175,7 @@ pub fn ready(
         // Not generated as an install is: the kept leaves stay as they are but those
         // renewed here.
         JobKind::CertsRenew => renewal(job, spec, state, identity)?,
+        JobKind::NodeRemove => removal(job, spec, state, identity)?,
     };
     Ok(Ready {
         plan,
@@ -190,6 +205,36 @@ fn renewal(
         &pki,
         state,
         &job.preset_text,
+        job.dry_run,
+        identity,
+    )?;
+    Ok((plan, options))
+}
+
+/// A node removal's plan and options, as `node remove` makes them for the kept preset
+/// (`spec`): the host checked removable, the removal's plan, an audit log that names
+/// the cluster without it.
+fn removal(
+    job: &Job,
+    spec: &ClusterSpec,
+    state: &ClusterState,
+    identity: Identity,
+) -> Result<(Plan, RunOptions), String> {
+    let Some(removal) = &job.removal else {
+        return Err("a node removal names no host".into());
+    };
+    let (installed, remaining) = node::check_remove(state, spec, &removal.host, &state.preset())?;
+    let layout = Layout::new(&installed).map_err(|e| e.to_string())?;
+    let pki = crate::pki::read_kept(&state.pki_dir(), &layout)
+        .map_err(|e| format!("the kept PKI of cluster {}: {e}", spec.name))?;
+    let local = crate::generate::local(state, &job.libvirt_uri);
+    let plan = crate::plan::node::remove(&layout, &local, &removal.host, removal.answers);
+    let options = launch::day2_options_for(
+        RunKind::NodeRemove,
+        &installed,
+        &pki,
+        state,
+        &crate::spec::to_toml(&remaining),
         job.dry_run,
         identity,
     )?;

@@ -22,8 +22,8 @@ use tokio::task::JoinHandle;
 
 use super::job::{self, Job, JobKind};
 use super::lock::{self, Holder};
-use crate::audit::Identity;
 use crate::audit::announce;
+use crate::audit::{Identity, RunKind};
 use crate::exec::RunOutcome;
 use crate::exec::runner::{self, Canceller};
 use crate::exit;
@@ -114,6 +114,11 @@ pub fn main() -> ExitCode {
         let (stop_accepting, stop) = tokio::sync::watch::channel(false);
         let accepting = tokio::spawn(accept(listener, hub.clone(), handle.canceller(), stop));
         while let Some(stamped) = handle.events.recv().await {
+            // The cluster's record follows the run before any client hears it ended, so
+            // what a client does next reads it updated.
+            if let crate::exec::Event::RunFinished { outcome, .. } = &stamped.event {
+                records_after(&job, &spec, &state, *outcome);
+            }
             match serde_json::to_string(&stamped) {
                 Ok(line) => hub_lock(&hub).send(Arc::from(line + "\n")),
                 Err(e) => {
@@ -123,25 +128,6 @@ pub fn main() -> ExitCode {
             }
         }
         let outcome = handle.task.await.unwrap_or(RunOutcome::Failed);
-        // A finished install finishes a restore that was pending: its snapshot goes.
-        if outcome == RunOutcome::Succeeded
-            && !job.dry_run
-            && job.phases.is_empty()
-            && matches!(job.kind, JobKind::Install | JobKind::Resume | JobKind::Restore)
-            && let Err(e) = crate::generate::restore_finished(&state)
-        {
-            tracing::warn!(error = %e, "the finished restore's snapshot stayed");
-            eprintln!("kubewiz engine: {e}");
-        }
-        // A renewal that went through forgets its pending certificates and journal.
-        if outcome == RunOutcome::Succeeded
-            && !job.dry_run
-            && job.kind == JobKind::CertsRenew
-            && let Err(e) = crate::day2::certs::finish(&state)
-        {
-            tracing::warn!(error = %e, "the finished renewal's record stayed");
-            eprintln!("kubewiz engine: the renewal finished, but its record could not be removed: {e}");
-        }
         // A run can end within milliseconds (every step done before): the client that
         // started it gets it whole, and a client still waiting in the listener's queue
         // is served, not reset when the listener goes.
@@ -180,6 +166,59 @@ pub fn main() -> ExitCode {
 }
 
 /// The first and only line on standard output: what the starting client waits for.
+/// What a run that ended with `outcome` changes in the cluster's record: a finished
+/// install finishes a pending restore, a removal updates the kept preset and the
+/// install's journal, a renewal forgets its pending certificates.
+fn records_after(
+    job: &Job,
+    spec: &crate::spec::ClusterSpec,
+    state: &ClusterState,
+    outcome: RunOutcome,
+) {
+    // A finished install finishes a restore that was pending: its snapshot goes.
+    if outcome == RunOutcome::Succeeded
+        && !job.dry_run
+        && job.phases.is_empty()
+        && matches!(
+            job.kind,
+            JobKind::Install | JobKind::Resume | JobKind::Restore
+        )
+        && let Err(e) = crate::generate::restore_finished(state)
+    {
+        tracing::warn!(error = %e, "the finished restore's snapshot stayed");
+        eprintln!("kubewiz engine: {e}");
+    }
+    // A removal that went through: the kept preset no longer lists the host, and
+    // the install's journal forgets its steps.
+    if outcome == RunOutcome::Succeeded
+        && !job.dry_run
+        && job.kind == JobKind::NodeRemove
+        && let Some(removal) = &job.removal
+    {
+        let mut remaining = spec.clone();
+        remaining.hosts.retain(|h| h.name.as_str() != removal.host);
+        let text = crate::spec::to_toml(&remaining);
+        if let Err(e) =
+            crate::day2::node::finished(state, RunKind::NodeRemove, &text, &removal.host)
+        {
+            tracing::warn!(error = %e, "the cluster's record was not updated");
+            eprintln!(
+                "kubewiz engine: {} is taken out, but the cluster's record was not updated: {e}",
+                removal.host
+            );
+        }
+    }
+    // A renewal that went through forgets its pending certificates and journal.
+    if outcome == RunOutcome::Succeeded
+        && !job.dry_run
+        && job.kind == JobKind::CertsRenew
+        && let Err(e) = crate::day2::certs::finish(state)
+    {
+        tracing::warn!(error = %e, "the finished renewal's record stayed");
+        eprintln!("kubewiz engine: the renewal finished, but its record could not be removed: {e}");
+    }
+}
+
 fn say(line: &str) {
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "{line}");

@@ -446,6 +446,19 @@ impl App {
             }
             Outcome::Attach(name) => self.attach(name),
             Outcome::Manage(name) => self.manage(name),
+            Outcome::FollowUp => {
+                // The cluster as the operation left it: its kept preset, read again.
+                let name = self.spec.name.as_str().to_owned();
+                self.manage(name);
+                if !self.preparing {
+                    self.preparing = true;
+                    self.effects.push(Effect::Prepare {
+                        spec: Box::new(self.spec.clone()),
+                        state_dir: self.state_dir.clone(),
+                        libvirt_uri: self.libvirt_uri.clone(),
+                    });
+                }
+            }
             Outcome::Day2(operation) => {
                 if !self.preparing {
                     self.preparing = true;
@@ -546,6 +559,7 @@ impl App {
                         .as_ref()
                         .map(|p| p.operation.clone())
                         .unwrap_or_default(),
+                    follow_up: self.prepared.as_ref().and_then(|p| p.follow_up.clone()),
                 };
                 self.go(ScreenId::Done);
             }

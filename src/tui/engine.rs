@@ -94,6 +94,7 @@ pub fn start(
         terminal: crate::audit::identity::terminal(),
         restore: None,
         names: prepared.operation.names(),
+        removal: prepared.operation.removal(),
     };
     let started = spawn::start(&job, spec.name.as_str())?;
     let attached = client::connect(&started.socket).map_err(|e| {

@@ -41,6 +41,9 @@ pub enum Outcome {
     Manage(String),
     /// Prepare this day-2 operation on the installed cluster the spec is.
     Day2(Operation),
+    /// Prepare the install run that must follow the operation that just went through,
+    /// from the cluster's kept preset.
+    FollowUp,
 }
 
 /// How a run ended, once the engine stopped: the head of its audit log's chain, and

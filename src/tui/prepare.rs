@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::detached::job::JobKind;
+use crate::detached::job::{JobKind, Removal};
 use crate::plan::Plan;
 use crate::render::File;
 use crate::spec::ClusterSpec;
@@ -18,6 +18,9 @@ pub enum Operation {
     /// Renew the installed cluster's certificates from its kept CAs (`names` select
     /// them, every one when empty), or continue a renewal that did not finish.
     RenewCerts { names: Vec<String> },
+    /// Take `host` out of the installed cluster as `node remove` does; `answers`:
+    /// whether it answered over SSH when the removal was prepared.
+    RemoveNode { host: String, answers: bool },
 }
 
 impl Operation {
@@ -26,14 +29,39 @@ impl Operation {
         match self {
             Operation::Install => JobKind::Install,
             Operation::RenewCerts { .. } => JobKind::CertsRenew,
+            Operation::RemoveNode { .. } => JobKind::NodeRemove,
         }
     }
 
     /// The certificate names a renewal is given.
     pub fn names(&self) -> Vec<String> {
         match self {
-            Operation::Install => Vec::new(),
             Operation::RenewCerts { names } => names.clone(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// The host a removal takes out.
+    pub fn removal(&self) -> Option<Removal> {
+        match self {
+            Operation::RemoveNode { host, answers } => Some(Removal {
+                host: host.clone(),
+                answers: *answers,
+            }),
+            _ => None,
+        }
+    }
+
+    /// The same operation from a shell, with the kept preset `preset`.
+    pub fn command(&self, preset: &Path) -> String {
+        match self {
+            Operation::Install => format!("kubewiz apply --preset {}", preset.display()),
+            Operation::RenewCerts { .. } => {
+                format!("kubewiz certs renew --preset {}", preset.display())
+            }
+            Operation::RemoveNode { host, .. } => {
+                format!("kubewiz node remove {host} --preset {}", preset.display())
+            }
         }
     }
 
@@ -42,6 +70,7 @@ impl Operation {
         match self {
             Operation::Install => "install",
             Operation::RenewCerts { .. } => "renewal",
+            Operation::RemoveNode { .. } => "removal",
         }
     }
 }
@@ -61,6 +90,10 @@ pub struct Prepared {
     pub added: Vec<String>,
     pub cluster_dir: PathBuf,
     pub operation: Operation,
+    /// What an install run of the kept preset does once this operation went through
+    /// (the other load balancers' new configuration after a removal), when it must
+    /// follow.
+    pub follow_up: Option<String>,
 }
 
 /// Loads or makes the PKI in the cluster's state directory, renders and plans, reading
@@ -95,6 +128,7 @@ pub fn prepare(
         cluster_dir: cluster.dir().to_path_buf(),
         added,
         operation: Operation::Install,
+        follow_up: None,
     })
 }
 
@@ -108,8 +142,12 @@ pub fn day2(
     state_dir: &Path,
     libvirt_uri: &str,
 ) -> Result<Prepared, String> {
-    let Operation::RenewCerts { names } = operation else {
-        return prepare(spec, state_dir, libvirt_uri);
+    let names = match operation {
+        Operation::Install => return prepare(spec, state_dir, libvirt_uri),
+        Operation::RemoveNode { host, .. } => {
+            return removal(spec, state_dir, libvirt_uri, host);
+        }
+        Operation::RenewCerts { names } => names,
     };
     let cluster = crate::state::ClusterState::new(state_dir, spec.name.as_str());
     let layout = crate::spec::layout::Layout::new(spec).map_err(|e| e.to_string())?;
@@ -143,5 +181,74 @@ pub fn day2(
         added: Vec::new(),
         cluster_dir: cluster.dir().to_path_buf(),
         operation: operation.clone(),
+        follow_up: None,
+    })
+}
+
+/// The preview of `node remove HOST` on the installed cluster `spec` (its kept preset):
+/// the host checked removable, asked over SSH whether it answers (up to 15 s), and the
+/// removal's plan, as the engine will make it.
+fn removal(
+    spec: &ClusterSpec,
+    state_dir: &Path,
+    libvirt_uri: &str,
+    host: &str,
+) -> Result<Prepared, String> {
+    let cluster = crate::state::ClusterState::new(state_dir, spec.name.as_str());
+    let (installed, _) = crate::day2::node::check_remove(&cluster, spec, host, &cluster.preset())?;
+    let layout = crate::spec::layout::Layout::new(&installed).map_err(|e| e.to_string())?;
+    let pki = crate::pki::read_kept(&cluster.pki_dir(), &layout)
+        .map_err(|e| format!("the kept PKI of cluster {}: {e}", spec.name))?;
+    let target = layout
+        .host(host)
+        .ok_or_else(|| format!("{host} is not a host of the cluster"))?;
+    let mut notices = Vec::new();
+    let answers = match crate::day2::answers(&installed, host) {
+        Ok(()) => {
+            notices.push(format!(
+                "takes {host} out: drains it, deletes its node, then resets the host"
+            ));
+            true
+        }
+        Err(why) => {
+            notices.push(format!(
+                "{host} does not answer over SSH at {} ({why}): it is taken out of the cluster without a drain, and the host is not reset",
+                target.address
+            ));
+            false
+        }
+    };
+    let follow_up = crate::day2::node::changes_others(&layout, target).then(|| {
+        if target.roles.contains(&crate::spec::Role::Etcd) {
+            "gives the API servers the etcd hosts left".to_owned()
+        } else {
+            "reloads haproxy and keepalived on the other load balancers with their new configuration".to_owned()
+        }
+    });
+    if let Some(what) = &follow_up {
+        notices.push(format!(
+            "then an install run of the cluster without {host} {what}: Done offers it"
+        ));
+    }
+    let local = crate::generate::local(&cluster, libvirt_uri);
+    let plan = crate::plan::node::remove(&layout, &local, host, answers);
+    let journal = crate::launch::day2_journal(&cluster, crate::audit::RunKind::NodeRemove);
+    let plan_text = match crate::exec::journal::finished_if_any(&journal)? {
+        Some(finished) => plan.against(&finished).to_string(),
+        None => plan.to_string(),
+    };
+    Ok(Prepared {
+        pki,
+        files: Vec::new(),
+        plan,
+        plan_text,
+        notices,
+        added: Vec::new(),
+        cluster_dir: cluster.dir().to_path_buf(),
+        operation: Operation::RemoveNode {
+            host: host.to_owned(),
+            answers,
+        },
+        follow_up,
     })
 }

@@ -20,6 +20,13 @@ const BINDINGS: &[Binding] = &[
     bind(keys::ESC, Action::Back, "back to the run"),
 ];
 
+/// After a removal whose install run must follow.
+const FOLLOW_UP: &[Binding] = &[
+    bind(&[Key::ch('a')], Action::Select, "install run"),
+    bind(&[Key::ch('q')], Action::Quit, "quit"),
+    bind(keys::ESC, Action::Back, "back to the run"),
+];
+
 /// The last screen.
 #[derive(Debug, Default)]
 pub struct Done {
@@ -30,6 +37,15 @@ pub struct Done {
     pub dry_run: bool,
     /// What ran: an install, or a day-2 operation on the installed cluster.
     pub operation: Operation,
+    /// What the install run that must follow does (after a removal), offered on `a`.
+    pub follow_up: Option<String>,
+}
+
+impl Done {
+    /// The operation went through for real and an install run must follow it.
+    fn offers_follow_up(&self) -> bool {
+        self.follow_up.is_some() && !self.dry_run && self.outcome == Some(RunOutcome::Succeeded)
+    }
 }
 
 impl Screen for Done {
@@ -42,11 +58,16 @@ impl Screen for Done {
     }
 
     fn bindings(&self) -> &'static [Binding] {
-        BINDINGS
+        if self.offers_follow_up() {
+            FOLLOW_UP
+        } else {
+            BINDINGS
+        }
     }
 
     fn handle(&mut self, key: &KeyEvent, _spec: &mut ClusterSpec) -> Outcome {
-        match keys::lookup(BINDINGS, key) {
+        match keys::lookup(self.bindings(), key) {
+            Some(Action::Select) => Outcome::FollowUp,
             Some(Action::Quit) => Outcome::Quit,
             Some(Action::Back) => Outcome::Back,
             _ => Outcome::Ignored,
@@ -68,7 +89,7 @@ impl Screen for Done {
                 theme::ok(),
             ),
             (Some(RunOutcome::Succeeded), false) => Line::styled(
-                match self.operation {
+                match &self.operation {
                     Operation::Install => format!(
                         "{} Cluster {} is installed.",
                         theme::ok_mark(),
@@ -76,6 +97,11 @@ impl Screen for Done {
                     ),
                     Operation::RenewCerts { .. } => format!(
                         "{} The certificates of cluster {} are renewed on every host.",
+                        theme::ok_mark(),
+                        view.spec.name
+                    ),
+                    Operation::RemoveNode { host, .. } => format!(
+                        "{} {host} is out of cluster {}.",
                         theme::ok_mark(),
                         view.spec.name
                     ),
@@ -104,8 +130,8 @@ impl Screen for Done {
         if self.dry_run && self.operation != Operation::Install {
             lines.push(Line::raw(format!("To run the {} for real: go back to Preview (Esc twice), switch the dry run off with d, and press n.", self.operation.noun())));
             lines.push(Line::raw(format!(
-                "Or from a shell: kubewiz certs renew --preset {}",
-                dir.join("preset.toml").display()
+                "Or from a shell: {}",
+                self.operation.command(&dir.join("preset.toml"))
             )));
         } else if self.dry_run {
             lines.push(Line::raw("To install for real: go back to Preview (Esc twice), switch the dry run off with d, and press n."));
@@ -145,7 +171,17 @@ impl Screen for Done {
             "  {} keep the state directory: its PKI is reused for new nodes and renewals",
             theme::wait_mark()
         )));
-        lines.push(Line::raw(match self.operation {
+        if self.offers_follow_up() {
+            lines.push(Line::raw(""));
+            lines.push(Line::styled(
+                format!(
+                    "a: the install run of the cluster as it is now, which {}; its plan shows first.",
+                    self.follow_up.as_deref().unwrap_or_default()
+                ),
+                theme::warning(),
+            ));
+        }
+        lines.push(Line::raw(match &self.operation {
             Operation::Install => format!(
                 "  {} kubewiz resume {} continues a failed or aborted run",
                 theme::wait_mark(),
@@ -155,6 +191,10 @@ impl Screen for Done {
                 "  {} a renewal that stopped continues with the same certificates: renew again here, or kubewiz certs renew --preset {}",
                 theme::wait_mark(),
                 dir.join("preset.toml").display()
+            ),
+            Operation::RemoveNode { host, .. } => format!(
+                "  {} the kept preset no longer lists {host}: take its [[hosts]] entry out of your own preset too, as an apply with it joins it again",
+                theme::wait_mark()
             ),
         }));
         frame.render_widget(

@@ -1,7 +1,7 @@
 //! Manage: an installed cluster of the state directory, from what kubewiz kept of it
 //! (the preset its last run applied, its index of runs, its certificates) and what its
-//! API says of its nodes, with what can be done to it: add hosts (its choices, to edit)
-//! and renew its certificates. Each goes through the preview, the run's panes and the
+//! API says of its nodes, with what can be done to it: add hosts (its choices, to edit),
+//! renew its certificates and remove a host. Each goes through the preview, the run's panes and the
 //! Done screen as an install does.
 
 use ratatui::Frame;
@@ -25,6 +25,14 @@ const BINDINGS: &[Binding] = &[
     bind(keys::ESC, Action::Back, "back"),
 ];
 
+/// While the host to take out is chosen.
+const PICK: &[Binding] = &[
+    quiet(keys::UP, Action::Up, "previous host"),
+    quiet(keys::DOWN, Action::Down, "next host"),
+    bind(keys::ENTER, Action::Select, "take it out (its plan first)"),
+    bind(keys::ESC, Action::Cancel, "cancel"),
+];
+
 /// How many of the certificates that expire first are listed.
 const SHOWN_CERTIFICATES: usize = 3;
 
@@ -33,10 +41,16 @@ const SHOWN_CERTIFICATES: usize = 3;
 enum Choice {
     AddHosts,
     RenewCertificates,
+    RemoveHost,
     Back,
 }
 
-const CHOICES: [Choice; 3] = [Choice::AddHosts, Choice::RenewCertificates, Choice::Back];
+const CHOICES: [Choice; 4] = [
+    Choice::AddHosts,
+    Choice::RenewCertificates,
+    Choice::RemoveHost,
+    Choice::Back,
+];
 
 /// What the cluster's API said of its nodes: name → "Ready v1.34.2".
 pub type NodeStates = Result<Vec<(String, String)>, String>;
@@ -56,6 +70,8 @@ pub struct Manage {
     expiring: Vec<(String, String, i64)>,
     /// None until the API answered (or did not).
     nodes: Option<NodeStates>,
+    /// The host under the cursor while the one to take out is chosen.
+    picking: Option<usize>,
 }
 
 impl Manage {
@@ -81,6 +97,7 @@ impl Manage {
             summary: super::installed::summary(&cluster),
             expiring,
             nodes: None,
+            picking: None,
         }
     }
 
@@ -112,14 +129,37 @@ impl Screen for Manage {
     }
 
     fn help(&self) -> &'static str {
-        "An installed cluster: its hosts with their roles and their nodes' state (asked from its API with the kept admin.conf), the certificates that expire first, and what can be done to it. Add hosts opens its choices to add hosts on Hosts; Renew certificates issues every leaf again from the kept CAs and places them one host at a time. Each shows its plan first, with a dry run."
+        "An installed cluster: its hosts with their roles and their nodes' state (asked from its API with the kept admin.conf), the certificates that expire first, and what can be done to it. Add hosts opens its choices to add hosts on Hosts; Renew certificates issues every leaf again from the kept CAs and places them one host at a time. Remove a host asks which, then takes it out as `kubewiz node remove` does (drained, its node deleted, its etcd member taken out after a quorum check, the host reset). Each shows its plan first, with a dry run."
     }
 
     fn bindings(&self) -> &'static [Binding] {
-        BINDINGS
+        if self.picking.is_some() {
+            PICK
+        } else {
+            BINDINGS
+        }
     }
 
     fn handle(&mut self, key: &KeyEvent, _spec: &mut ClusterSpec) -> Outcome {
+        if let Some(at) = self.picking {
+            let hosts = self.spec.as_ref().map_or(0, |s| s.hosts.len());
+            match keys::lookup(PICK, key) {
+                Some(Action::Up) => self.picking = Some(at.saturating_sub(1)),
+                Some(Action::Down) => self.picking = Some((at + 1).min(hosts.saturating_sub(1))),
+                Some(Action::Cancel) => self.picking = None,
+                Some(Action::Select) => {
+                    self.picking = None;
+                    if let Some(host) = self.spec.as_ref().and_then(|s| s.hosts.get(at)) {
+                        return Outcome::Day2(Operation::RemoveNode {
+                            host: host.name.to_string(),
+                            answers: true,
+                        });
+                    }
+                }
+                _ => return Outcome::Ignored,
+            }
+            return Outcome::Handled;
+        }
         match keys::lookup(BINDINGS, key) {
             Some(Action::Up) => self.selected = self.selected.saturating_sub(1),
             Some(Action::Down) => self.selected = (self.selected + 1).min(CHOICES.len() - 1),
@@ -142,6 +182,10 @@ impl Screen for Manage {
                     },
                     Choice::RenewCertificates => {
                         Outcome::Day2(Operation::RenewCerts { names: Vec::new() })
+                    }
+                    Choice::RemoveHost => {
+                        self.picking = Some(0);
+                        Outcome::Handled
                     }
                     Choice::Back => Outcome::Back,
                 };
@@ -182,11 +226,15 @@ impl Screen for Manage {
                 .collect(),
             None => vec![Row::new(vec![self.unreadable.clone().unwrap_or_default()])],
         };
-        let title = match &self.nodes {
-            Some(Err(e)) => format!(" Hosts · the API did not answer: {} ", theme::text(e)),
+        let title = match (&self.nodes, self.picking) {
+            (_, Some(_)) => {
+                " Which host goes? Enter shows its removal's plan, Esc cancels ".to_owned()
+            }
+            (Some(Err(e)), _) => format!(" Hosts · the API did not answer: {} ", theme::text(e)),
             _ => " Hosts ".to_owned(),
         };
-        frame.render_widget(
+        let mut rows_state = ratatui::widgets::TableState::default().with_selected(self.picking);
+        frame.render_stateful_widget(
             Table::new(
                 rows,
                 [
@@ -197,8 +245,11 @@ impl Screen for Manage {
                 ],
             )
             .header(Row::new(vec!["host", "address", "roles", "node"]).style(theme::title()))
+            .row_highlight_style(theme::selected())
+            .highlight_symbol("> ")
             .block(theme::block().title(title)),
             table,
+            &mut rows_state,
         );
         let lines: Vec<Line> = if self.expiring.is_empty() {
             vec![Line::raw("no certificate kept")]
@@ -230,6 +281,9 @@ impl Screen for Manage {
                 Choice::AddHosts => ListItem::new("Add hosts: open its choices, add them on Hosts"),
                 Choice::RenewCertificates => {
                     ListItem::new("Renew certificates from the kept CAs, one host at a time")
+                }
+                Choice::RemoveHost => {
+                    ListItem::new("Remove a host: drain it, take it out, reset it")
                 }
                 Choice::Back => ListItem::new("Back to the start"),
             })

@@ -136,9 +136,11 @@ impl Preview {
     pub fn reset(&mut self, p: &Prepared) {
         let dry_run = self.dry_run;
         let size = self.size;
+        // An operation that writes no file (a node removal) opens on its plan.
         *self = Preview {
             dry_run,
             size,
+            plan_tab: p.files.is_empty(),
             ..Preview::default()
         };
         // Hosts in the order the plan (and so the preset) lists them; the KVM host last.
