@@ -1172,3 +1172,66 @@ fn the_manage_view_asks_which_host_to_remove() {
     assert!(!h.screen().contains("Which host goes?"));
     assert!(h.take_effects().is_empty());
 }
+
+/// Replace a host: the host is chosen on the host table, then its new address typed
+/// (a wrong one is said so, in place); the preview shows the old one's removal, and
+/// its question says the new one joins in the install run Done offers.
+#[test]
+fn the_manage_view_replaces_a_host_at_a_typed_address() {
+    let mut h = Harness::new(80, 24);
+    h.installed_homelab();
+    h.press(KeyCode::Down);
+    h.press(KeyCode::Enter);
+    h.take_effects();
+    for _ in 0..3 {
+        h.press(KeyCode::Down);
+    }
+    h.press(KeyCode::Enter);
+    assert!(h.screen().contains("Which host is replaced?"));
+    h.press(KeyCode::Down);
+    h.press(KeyCode::Enter);
+    let asked = h.screen();
+    assert!(
+        asked.contains("The new kubenode-1's address") && asked.contains("192.168.122.21"),
+        "{asked}"
+    );
+    h.erase(20);
+    h.type_text("192.168.122.3x");
+    h.press(KeyCode::Enter);
+    let wrong = h.screen();
+    assert!(wrong.contains("is no IP address"), "{wrong}");
+    assert_eq!(h.app.screen, ScreenId::Manage);
+    h.press(KeyCode::Backspace);
+    h.type_text("1");
+    h.press(KeyCode::Enter);
+    let preview = h.screen();
+    assert_eq!(h.app.screen, ScreenId::Preview, "{preview}");
+    let prepared = h.app.prepared.as_ref().unwrap();
+    assert!(matches!(
+        &prepared.operation,
+        kubewiz::tui::prepare::Operation::ReplaceNode { host, address, .. }
+            if host == "kubenode-1" && address.to_string() == "192.168.122.31"
+    ));
+    assert!(
+        prepared
+            .plan_text
+            .contains("kubectl --kubeconfig /etc/kubernetes/admin.conf delete node kubenode-1"),
+        "{}",
+        prepared.plan_text
+    );
+    assert!(
+        prepared
+            .notices
+            .iter()
+            .any(|n| n.contains("joins a new kubenode-1 at 192.168.122.31")),
+        "{:?}",
+        prepared.notices
+    );
+    assert_eq!(
+        prepared
+            .follow_up
+            .as_deref()
+            .map(|f| f.starts_with("joins a new kubenode-1")),
+        Some(true)
+    );
+}

@@ -342,7 +342,8 @@ fn ctrl_c_during_an_install_detaches_and_attach_follows_it_to_the_end() {
 
 /// An installed cluster's manage view in the real binary: its hosts, then Renew
 /// certificates → the plan → a dry run in the engine process → Done. The dry run saves
-/// no certificate and writes an audit log of kind certs-renew.
+/// no certificate and writes an audit log of kind certs-renew. Then Replace a host, in
+/// a dry run through the engine too.
 #[test]
 fn an_installed_cluster_is_managed_and_its_certificates_renewed_in_a_dry_run() {
     if !tmux_available() {
@@ -400,4 +401,34 @@ fn an_installed_cluster_is_managed_and_its_certificates_renewed_in_a_dry_run() {
     tmux.keys(&["q"]);
     let (code, _) = tmux.wait_for_exit(Duration::from_secs(10));
     assert_eq!(code, 0);
+
+    // Replace a host in a dry run: the engine checks and plans the replacement as
+    // `node replace` does, runs nothing and keeps the preset as it was.
+    let kept = std::fs::read_to_string(cluster.preset()).unwrap();
+    tmux.keys(&[
+        &format!(
+            "{} --state-dir {}; echo EXIT=$?",
+            env!("CARGO_BIN_EXE_kubewiz"),
+            state.path().display()
+        ),
+        "Enter",
+    ]);
+    tmux.wait_for("1/9 Start", Duration::from_secs(20));
+    tmux.keys(&["Down", "Enter"]);
+    tmux.wait_for("Replace a host", Duration::from_secs(20));
+    tmux.keys(&["Down", "Down", "Down", "Enter"]);
+    tmux.wait_for("Which host is replaced?", Duration::from_secs(5));
+    tmux.keys(&["Down", "Enter"]);
+    tmux.wait_for("The new kubenode-1's address", Duration::from_secs(5));
+    tmux.keys(&["BSpace", "9", "Enter"]);
+    let preview = tmux.wait_for("dry run: ON", Duration::from_secs(60));
+    assert!(preview.contains("Plan ("), "{preview}");
+    tmux.keys(&["n"]);
+    tmux.wait_for("replacement finished", Duration::from_secs(120));
+    tmux.keys(&["n"]);
+    tmux.wait_for("dry run went through every step", Duration::from_secs(5));
+    tmux.keys(&["q"]);
+    let (code, _) = tmux.wait_for_exit(Duration::from_secs(10));
+    assert_eq!(code, 0);
+    assert_eq!(std::fs::read_to_string(cluster.preset()).unwrap(), kept);
 }

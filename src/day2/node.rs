@@ -190,3 +190,15 @@ pub fn finished(
         crate::exec::journal::forget_host(&cluster.journal(), host)
     })
 }
+
+/// The preset of the installed cluster `spec` with `host` at `address`: what `node
+/// replace` is given when the operator only changes that host's address.
+pub fn at_address(spec: &ClusterSpec, host: &str, address: std::net::IpAddr) -> ClusterSpec {
+    let mut given = spec.clone();
+    for h in &mut given.hosts {
+        if h.name.as_str() == host {
+            h.address = address;
+        }
+    }
+    given
+}

@@ -38,6 +38,9 @@ pub enum JobKind {
     CertsRenew,
     /// `node remove` of the job's `removal`.
     NodeRemove,
+    /// The removal of `node replace`: the job's `removal`, whose host comes back at its
+    /// `address` in the install run that follows.
+    NodeReplace,
 }
 
 /// The host a removal takes out, and whether it answered over SSH when the removal was
@@ -46,6 +49,29 @@ pub enum JobKind {
 pub struct Removal {
     pub host: String,
     pub answers: bool,
+    /// For a replacement: the new host's address (the old one's for a VM rebuilt in
+    /// place).
+    #[serde(default)]
+    pub address: Option<std::net::IpAddr>,
+}
+
+impl Removal {
+    /// The kept preset once the removal went through, from the installed one: without
+    /// the host, or for a replacement with it at its new address (a first control
+    /// plane listed after the others, as it joins).
+    pub fn after(&self, installed: &ClusterSpec) -> ClusterSpec {
+        match self.address {
+            Some(address) => node::first_control_plane_last(
+                node::at_address(installed, &self.host, address),
+                &self.host,
+            ),
+            None => {
+                let mut remaining = installed.clone();
+                remaining.hosts.retain(|h| h.name.as_str() != self.host);
+                remaining
+            }
+        }
+    }
 }
 
 /// A run for the engine process.
@@ -91,6 +117,7 @@ impl JobKind {
             JobKind::Restore => RunKind::Restore,
             JobKind::CertsRenew => RunKind::CertsRenew,
             JobKind::NodeRemove => RunKind::NodeRemove,
+            JobKind::NodeReplace => RunKind::NodeReplace,
         }
     }
 }
@@ -175,7 +202,7 @@ pub fn ready(
         // Not generated as an install is: the kept leaves stay as they are but those
         // renewed here.
         JobKind::CertsRenew => renewal(job, spec, state, identity)?,
-        JobKind::NodeRemove => removal(job, spec, state, identity)?,
+        JobKind::NodeRemove | JobKind::NodeReplace => removal(job, spec, state, identity)?,
     };
     Ok(Ready {
         plan,
@@ -211,9 +238,9 @@ fn renewal(
     Ok((plan, options))
 }
 
-/// A node removal's plan and options, as `node remove` makes them for the kept preset
-/// (`spec`): the host checked removable, the removal's plan, an audit log that names
-/// the cluster without it.
+/// A node removal's plan and options, as `node remove` (or the first run of `node
+/// replace`) makes them for the kept preset (`spec`): the host checked, the removal's
+/// plan, an audit log that names the cluster as it will be.
 fn removal(
     job: &Job,
     spec: &ClusterSpec,
@@ -223,18 +250,26 @@ fn removal(
     let Some(removal) = &job.removal else {
         return Err("a node removal names no host".into());
     };
-    let (installed, remaining) = node::check_remove(state, spec, &removal.host, &state.preset())?;
+    let (installed, after) = match removal.address {
+        None => node::check_remove(state, spec, &removal.host, &state.preset())?,
+        Some(address) => node::check_replace(
+            state,
+            &node::at_address(spec, &removal.host, address),
+            &removal.host,
+            &state.preset(),
+        )?,
+    };
     let layout = Layout::new(&installed).map_err(|e| e.to_string())?;
     let pki = crate::pki::read_kept(&state.pki_dir(), &layout)
         .map_err(|e| format!("the kept PKI of cluster {}: {e}", spec.name))?;
     let local = crate::generate::local(state, &job.libvirt_uri);
     let plan = crate::plan::node::remove(&layout, &local, &removal.host, removal.answers);
     let options = launch::day2_options_for(
-        RunKind::NodeRemove,
+        job.kind.run_kind(),
         &installed,
         &pki,
         state,
-        &crate::spec::to_toml(&remaining),
+        &crate::spec::to_toml(&after),
         job.dry_run,
         identity,
     )?;

@@ -22,8 +22,8 @@ use tokio::task::JoinHandle;
 
 use super::job::{self, Job, JobKind};
 use super::lock::{self, Holder};
+use crate::audit::Identity;
 use crate::audit::announce;
-use crate::audit::{Identity, RunKind};
 use crate::exec::RunOutcome;
 use crate::exec::runner::{self, Canceller};
 use crate::exit;
@@ -192,14 +192,12 @@ fn records_after(
     // the install's journal forgets its steps.
     if outcome == RunOutcome::Succeeded
         && !job.dry_run
-        && job.kind == JobKind::NodeRemove
+        && matches!(job.kind, JobKind::NodeRemove | JobKind::NodeReplace)
         && let Some(removal) = &job.removal
     {
-        let mut remaining = spec.clone();
-        remaining.hosts.retain(|h| h.name.as_str() != removal.host);
-        let text = crate::spec::to_toml(&remaining);
+        let text = crate::spec::to_toml(&removal.after(spec));
         if let Err(e) =
-            crate::day2::node::finished(state, RunKind::NodeRemove, &text, &removal.host)
+            crate::day2::node::finished(state, job.kind.run_kind(), &text, &removal.host)
         {
             tracing::warn!(error = %e, "the cluster's record was not updated");
             eprintln!(

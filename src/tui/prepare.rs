@@ -21,6 +21,13 @@ pub enum Operation {
     /// Take `host` out of the installed cluster as `node remove` does; `answers`:
     /// whether it answered over SSH when the removal was prepared.
     RemoveNode { host: String, answers: bool },
+    /// Take `host` out as `node replace` does, then (the install run that follows)
+    /// join a new host of its name and roles at `address`.
+    ReplaceNode {
+        host: String,
+        address: std::net::IpAddr,
+        answers: bool,
+    },
 }
 
 impl Operation {
@@ -30,6 +37,7 @@ impl Operation {
             Operation::Install => JobKind::Install,
             Operation::RenewCerts { .. } => JobKind::CertsRenew,
             Operation::RemoveNode { .. } => JobKind::NodeRemove,
+            Operation::ReplaceNode { .. } => JobKind::NodeReplace,
         }
     }
 
@@ -47,6 +55,16 @@ impl Operation {
             Operation::RemoveNode { host, answers } => Some(Removal {
                 host: host.clone(),
                 answers: *answers,
+                address: None,
+            }),
+            Operation::ReplaceNode {
+                host,
+                address,
+                answers,
+            } => Some(Removal {
+                host: host.clone(),
+                answers: *answers,
+                address: Some(*address),
             }),
             _ => None,
         }
@@ -62,6 +80,10 @@ impl Operation {
             Operation::RemoveNode { host, .. } => {
                 format!("kubewiz node remove {host} --preset {}", preset.display())
             }
+            Operation::ReplaceNode { host, address, .. } => format!(
+                "kubewiz node replace {host} --preset FILE (a copy of {} with {host} at {address})",
+                preset.display()
+            ),
         }
     }
 
@@ -71,6 +93,7 @@ impl Operation {
             Operation::Install => "install",
             Operation::RenewCerts { .. } => "renewal",
             Operation::RemoveNode { .. } => "removal",
+            Operation::ReplaceNode { .. } => "replacement",
         }
     }
 }
@@ -145,7 +168,10 @@ pub fn day2(
     let names = match operation {
         Operation::Install => return prepare(spec, state_dir, libvirt_uri),
         Operation::RemoveNode { host, .. } => {
-            return removal(spec, state_dir, libvirt_uri, host);
+            return removal(spec, state_dir, libvirt_uri, host, None);
+        }
+        Operation::ReplaceNode { host, address, .. } => {
+            return removal(spec, state_dir, libvirt_uri, host, Some(*address));
         }
         Operation::RenewCerts { names } => names,
     };
@@ -193,9 +219,18 @@ fn removal(
     state_dir: &Path,
     libvirt_uri: &str,
     host: &str,
+    replacement: Option<std::net::IpAddr>,
 ) -> Result<Prepared, String> {
     let cluster = crate::state::ClusterState::new(state_dir, spec.name.as_str());
-    let (installed, _) = crate::day2::node::check_remove(&cluster, spec, host, &cluster.preset())?;
+    let (installed, _) = match replacement {
+        None => crate::day2::node::check_remove(&cluster, spec, host, &cluster.preset())?,
+        Some(address) => crate::day2::node::check_replace(
+            &cluster,
+            &crate::day2::node::at_address(spec, host, address),
+            host,
+            &cluster.preset(),
+        )?,
+    };
     let layout = crate::spec::layout::Layout::new(&installed).map_err(|e| e.to_string())?;
     let pki = crate::pki::read_kept(&cluster.pki_dir(), &layout)
         .map_err(|e| format!("the kept PKI of cluster {}: {e}", spec.name))?;
@@ -218,21 +253,32 @@ fn removal(
             false
         }
     };
-    let follow_up = crate::day2::node::changes_others(&layout, target).then(|| {
-        if target.roles.contains(&crate::spec::Role::Etcd) {
-            "gives the API servers the etcd hosts left".to_owned()
-        } else {
-            "reloads haproxy and keepalived on the other load balancers with their new configuration".to_owned()
+    let follow_up = match replacement {
+        Some(address) => Some(format!(
+            "joins a new {host} at {address} with the kept CAs and brings the other hosts' configuration along"
+        )),
+        None if !crate::day2::node::changes_others(&layout, target) => None,
+        None if target.roles.contains(&crate::spec::Role::Etcd) => {
+            Some("gives the API servers the etcd hosts left".to_owned())
         }
-    });
+        None => Some(
+            "reloads haproxy and keepalived on the other load balancers with their new configuration"
+                .to_owned(),
+        ),
+    };
     if let Some(what) = &follow_up {
         notices.push(format!(
-            "then an install run of the cluster without {host} {what}: Done offers it"
+            "then the install run of the cluster as it will be, which {what}: Done offers it"
         ));
     }
     let local = crate::generate::local(&cluster, libvirt_uri);
     let plan = crate::plan::node::remove(&layout, &local, host, answers);
-    let journal = crate::launch::day2_journal(&cluster, crate::audit::RunKind::NodeRemove);
+    let kind = if replacement.is_some() {
+        crate::audit::RunKind::NodeReplace
+    } else {
+        crate::audit::RunKind::NodeRemove
+    };
+    let journal = crate::launch::day2_journal(&cluster, kind);
     let plan_text = match crate::exec::journal::finished_if_any(&journal)? {
         Some(finished) => plan.against(&finished).to_string(),
         None => plan.to_string(),
@@ -245,9 +291,16 @@ fn removal(
         notices,
         added: Vec::new(),
         cluster_dir: cluster.dir().to_path_buf(),
-        operation: Operation::RemoveNode {
-            host: host.to_owned(),
-            answers,
+        operation: match replacement {
+            None => Operation::RemoveNode {
+                host: host.to_owned(),
+                answers,
+            },
+            Some(address) => Operation::ReplaceNode {
+                host: host.to_owned(),
+                address,
+                answers,
+            },
         },
         follow_up,
     })

@@ -105,6 +105,11 @@ impl Screen for Done {
                         theme::ok_mark(),
                         view.spec.name
                     ),
+                    Operation::ReplaceNode { host, address, .. } => format!(
+                        "{} The old {host} is out of cluster {}; the new one at {address} joins with the install run below.",
+                        theme::ok_mark(),
+                        view.spec.name
+                    ),
                 },
                 theme::ok(),
             ),
@@ -194,6 +199,10 @@ impl Screen for Done {
             ),
             Operation::RemoveNode { host, .. } => format!(
                 "  {} the kept preset no longer lists {host}: take its [[hosts]] entry out of your own preset too, as an apply with it joins it again",
+                theme::wait_mark()
+            ),
+            Operation::ReplaceNode { host, address, .. } => format!(
+                "  {} the kept preset lists {host} at {address} (after the other control planes, if it was the first): change your own preset the same way",
                 theme::wait_mark()
             ),
         }));

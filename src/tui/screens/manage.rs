@@ -1,7 +1,7 @@
 //! Manage: an installed cluster of the state directory, from what kubewiz kept of it
 //! (the preset its last run applied, its index of runs, its certificates) and what its
 //! API says of its nodes, with what can be done to it: add hosts (its choices, to edit),
-//! renew its certificates and remove a host. Each goes through the preview, the run's panes and the
+//! renew its certificates, remove a host and replace one. Each goes through the preview, the run's panes and the
 //! Done screen as an install does.
 
 use ratatui::Frame;
@@ -13,6 +13,7 @@ use ratatui::widgets::{Block, List, ListItem, ListState, Paragraph, Row, Table};
 use super::Screen;
 use crate::spec::ClusterSpec;
 use crate::state::ClusterState;
+use crate::tui::field::TextField;
 use crate::tui::flow::{Outcome, View};
 use crate::tui::keys::{self, Action, Binding, bind, quiet};
 use crate::tui::prepare::Operation;
@@ -23,6 +24,16 @@ const BINDINGS: &[Binding] = &[
     quiet(keys::DOWN, Action::Down, "next action"),
     bind(keys::ENTER, Action::Select, "choose"),
     bind(keys::ESC, Action::Back, "back"),
+];
+
+/// While the new host's address is typed.
+const ADDRESS: &[Binding] = &[
+    bind(
+        keys::ENTER,
+        Action::Commit,
+        "replace it there (its plan first)",
+    ),
+    bind(keys::ESC, Action::Cancel, "cancel"),
 ];
 
 /// While the host to take out is chosen.
@@ -42,13 +53,15 @@ enum Choice {
     AddHosts,
     RenewCertificates,
     RemoveHost,
+    ReplaceHost,
     Back,
 }
 
-const CHOICES: [Choice; 4] = [
+const CHOICES: [Choice; 5] = [
     Choice::AddHosts,
     Choice::RenewCertificates,
     Choice::RemoveHost,
+    Choice::ReplaceHost,
     Choice::Back,
 ];
 
@@ -70,8 +83,11 @@ pub struct Manage {
     expiring: Vec<(String, String, i64)>,
     /// None until the API answered (or did not).
     nodes: Option<NodeStates>,
-    /// The host under the cursor while the one to take out is chosen.
-    picking: Option<usize>,
+    /// The host under the cursor while the one to take out (or replace, when the
+    /// flag is set) is chosen.
+    picking: Option<(usize, bool)>,
+    /// The host being replaced, and its new address as typed.
+    address: Option<(String, TextField)>,
 }
 
 impl Manage {
@@ -98,6 +114,7 @@ impl Manage {
             expiring,
             nodes: None,
             picking: None,
+            address: None,
         }
     }
 
@@ -129,27 +146,70 @@ impl Screen for Manage {
     }
 
     fn help(&self) -> &'static str {
-        "An installed cluster: its hosts with their roles and their nodes' state (asked from its API with the kept admin.conf), the certificates that expire first, and what can be done to it. Add hosts opens its choices to add hosts on Hosts; Renew certificates issues every leaf again from the kept CAs and places them one host at a time. Remove a host asks which, then takes it out as `kubewiz node remove` does (drained, its node deleted, its etcd member taken out after a quorum check, the host reset). Each shows its plan first, with a dry run."
+        "An installed cluster: its hosts with their roles and their nodes' state (asked from its API with the kept admin.conf), the certificates that expire first, and what can be done to it. Add hosts opens its choices to add hosts on Hosts; Renew certificates issues every leaf again from the kept CAs and places them one host at a time. Remove a host asks which, then takes it out as `kubewiz node remove` does (drained, its node deleted, its etcd member taken out after a quorum check, the host reset). Replace a host asks which and the new host's address, takes the old one out as `node replace` does, and Done offers the install run that joins the new one. Each shows its plan first, with a dry run."
     }
 
     fn bindings(&self) -> &'static [Binding] {
-        if self.picking.is_some() {
+        if self.address.is_some() {
+            ADDRESS
+        } else if self.picking.is_some() {
             PICK
         } else {
             BINDINGS
         }
     }
 
+    fn editing(&self) -> bool {
+        self.address.is_some()
+    }
+
     fn handle(&mut self, key: &KeyEvent, _spec: &mut ClusterSpec) -> Outcome {
-        if let Some(at) = self.picking {
+        if let Some((host, field)) = self.address.as_mut() {
+            match keys::lookup(ADDRESS, key) {
+                Some(Action::Cancel) => self.address = None,
+                Some(Action::Commit) => match field.value().trim().parse::<std::net::IpAddr>() {
+                    Ok(address) => {
+                        let host = host.clone();
+                        self.address = None;
+                        return Outcome::Day2(Operation::ReplaceNode {
+                            host,
+                            address,
+                            answers: true,
+                        });
+                    }
+                    Err(_) => {
+                        field.error = Some(format!(
+                            "{:?} is no IP address: type the new host's, e.g. 192.168.122.31",
+                            field.value().trim()
+                        ));
+                    }
+                },
+                _ => {
+                    field.key(*key);
+                    field.error = None;
+                }
+            }
+            return Outcome::Handled;
+        }
+        if let Some((at, replace)) = self.picking {
             let hosts = self.spec.as_ref().map_or(0, |s| s.hosts.len());
             match keys::lookup(PICK, key) {
-                Some(Action::Up) => self.picking = Some(at.saturating_sub(1)),
-                Some(Action::Down) => self.picking = Some((at + 1).min(hosts.saturating_sub(1))),
+                Some(Action::Up) => self.picking = Some((at.saturating_sub(1), replace)),
+                Some(Action::Down) => {
+                    self.picking = Some(((at + 1).min(hosts.saturating_sub(1)), replace));
+                }
                 Some(Action::Cancel) => self.picking = None,
                 Some(Action::Select) => {
                     self.picking = None;
-                    if let Some(host) = self.spec.as_ref().and_then(|s| s.hosts.get(at)) {
+                    let Some(host) = self.spec.as_ref().and_then(|s| s.hosts.get(at)) else {
+                        return Outcome::Handled;
+                    };
+                    if replace {
+                        // The same address for a VM rebuilt in place, or a new one.
+                        let mut field = TextField::new(host.address.to_string());
+                        field.start_edit();
+                        self.address = Some((host.name.to_string(), field));
+                    } else {
                         return Outcome::Day2(Operation::RemoveNode {
                             host: host.name.to_string(),
                             answers: true,
@@ -184,7 +244,11 @@ impl Screen for Manage {
                         Outcome::Day2(Operation::RenewCerts { names: Vec::new() })
                     }
                     Choice::RemoveHost => {
-                        self.picking = Some(0);
+                        self.picking = Some((0, false));
+                        Outcome::Handled
+                    }
+                    Choice::ReplaceHost => {
+                        self.picking = Some((0, true));
                         Outcome::Handled
                     }
                     Choice::Back => Outcome::Back,
@@ -227,13 +291,18 @@ impl Screen for Manage {
             None => vec![Row::new(vec![self.unreadable.clone().unwrap_or_default()])],
         };
         let title = match (&self.nodes, self.picking) {
-            (_, Some(_)) => {
+            (_, Some((_, false))) => {
                 " Which host goes? Enter shows its removal's plan, Esc cancels ".to_owned()
+            }
+            (_, Some((_, true))) => {
+                " Which host is replaced? Enter asks the new host's address, Esc cancels "
+                    .to_owned()
             }
             (Some(Err(e)), _) => format!(" Hosts · the API did not answer: {} ", theme::text(e)),
             _ => " Hosts ".to_owned(),
         };
-        let mut rows_state = ratatui::widgets::TableState::default().with_selected(self.picking);
+        let mut rows_state =
+            ratatui::widgets::TableState::default().with_selected(self.picking.map(|(at, _)| at));
         frame.render_stateful_widget(
             Table::new(
                 rows,
@@ -285,9 +354,29 @@ impl Screen for Manage {
                 Choice::RemoveHost => {
                     ListItem::new("Remove a host: drain it, take it out, reset it")
                 }
+                Choice::ReplaceHost => {
+                    ListItem::new("Replace a host: take it out, join a new one in its place")
+                }
                 Choice::Back => ListItem::new("Back to the start"),
             })
             .collect();
+        if let Some((host, field)) = &self.address {
+            let width = usize::from(actions.width.saturating_sub(4));
+            let mut lines = vec![
+                Line::raw(format!(
+                    "The new {host}'s address (the same for a VM rebuilt in place):"
+                )),
+                Line::styled(field.shown(width), theme::selected()),
+            ];
+            if let Some(error) = &field.error {
+                lines.push(Line::styled(error.clone(), theme::error()));
+            }
+            frame.render_widget(
+                Paragraph::new(lines).block(theme::block().title(format!(" Replace {host} "))),
+                actions,
+            );
+            return;
+        }
         let mut state = ListState::default().with_selected(Some(self.selected));
         frame.render_stateful_widget(
             List::new(items)
