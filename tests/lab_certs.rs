@@ -292,7 +292,7 @@ fn short_lived_leaves_are_reported_and_renewed_in_place() {
 }
 
 /// Start → the installed cluster's manage view (its nodes as its API lists them) →
-/// Renew certificates → dry run off, confirmed → the renewal's panes → Done; then every
+/// Check every certificate (read on every host) → Renew certificates → dry run off, confirmed → the renewal's panes → Done; then every
 /// kept leaf differs from `before`, the renewal's record is gone and the API server
 /// serves its new certificate.
 fn renewed_from_the_wizard(setup: &cluster::Setup, before: &BTreeMap<PathBuf, Vec<u8>>) {
@@ -326,7 +326,12 @@ fn renewed_from_the_wizard(setup: &cluster::Setup, before: &BTreeMap<PathBuf, Ve
         master.contains("control-plane") && master.contains("Ready v1."),
         "{manage}"
     );
-    tmux.keys(&["Down", "Enter"]);
+    // Every certificate, read on every host: all fresh, every host's copy the kept one
+    // (a copy that differed would be a warning).
+    tmux.keys(&["Down", "Down", "Down", "Down", "Down", "Enter"]);
+    let report = tmux.wait_for(" certificates: ", Duration::from_secs(60));
+    assert!(report.contains(" 0 warnings, 0 errors"), "{report}");
+    tmux.keys(&["Escape", "Up", "Up", "Up", "Up", "Enter"]);
     tmux.wait_for("dry run: ON", Duration::from_secs(60));
     tmux.keys(&["d", "n"]);
     tmux.wait_for("Run it?", Duration::from_secs(10));

@@ -1061,10 +1061,7 @@ fn the_start_screen_names_an_installed_cluster_and_opens_its_choices() {
     let manage = h.screen();
     assert!(manage.contains("Ready v1.34.2"), "{manage}");
     assert!(manage.contains("no node"), "{manage}");
-    assert!(
-        manage.contains("Certificates that expire first"),
-        "{manage}"
-    );
+    assert!(manage.contains("first certificate to expire"), "{manage}");
     // Esc goes back to the start; Enter on "Add hosts" opens the cluster's choices.
     h.press(KeyCode::Esc);
     assert_eq!(h.app.screen, ScreenId::Start);
@@ -1234,4 +1231,113 @@ fn the_manage_view_replaces_a_host_at_a_typed_address() {
             .map(|f| f.starts_with("joins a new kubenode-1")),
         Some(true)
     );
+}
+
+/// Upgrade: the next minor is offered, kubeadm's version policy is checked where the
+/// version is typed, and the preview shows the upgrade's plan in kubeadm's order.
+#[test]
+fn the_manage_view_upgrades_one_minor_after_a_preview() {
+    let mut h = Harness::new(80, 24);
+    h.installed_homelab();
+    h.press(KeyCode::Down);
+    h.press(KeyCode::Enter);
+    h.take_effects();
+    for _ in 0..4 {
+        h.press(KeyCode::Down);
+    }
+    h.press(KeyCode::Enter);
+    let asked = h.screen();
+    assert!(
+        asked.contains("The version to go to") && asked.contains("1.35.0"),
+        "{asked}"
+    );
+    h.erase(10);
+    h.type_text("1.36.0");
+    h.press(KeyCode::Enter);
+    let refused = h.screen();
+    assert!(refused.contains("kubeadm upgrades one minor"), "{refused}");
+    assert_eq!(h.app.screen, ScreenId::Manage);
+    h.erase(10);
+    h.type_text("1.35.0");
+    h.press(KeyCode::Enter);
+    let preview = h.screen();
+    assert_eq!(h.app.screen, ScreenId::Preview, "{preview}");
+    let prepared = h.app.prepared.as_ref().unwrap();
+    assert_eq!(
+        prepared.notices,
+        [
+            "upgrades from 1.34.2 to 1.35.0: 1 control plane(s) one at a time, then 3 worker(s) one at a time, each drained first"
+        ]
+    );
+    assert!(
+        prepared.plan_text.contains("kubeadm upgrade apply v1.35.0"),
+        "{}",
+        prepared.plan_text
+    );
+    h.press(KeyCode::Char('d'));
+    h.press(KeyCode::Char('n'));
+    let question = h.screen();
+    assert!(
+        question.contains("this runs the upgrade on the hosts"),
+        "{question}"
+    );
+}
+
+/// Check every certificate: the report comes back from the hosts off the screen, is
+/// shown in the manage view's place with warnings and errors marked, scrolls, and Esc
+/// goes back to the actions.
+#[test]
+fn the_manage_view_checks_every_certificate() {
+    let mut h = Harness::new(80, 24);
+    h.installed_homelab();
+    h.press(KeyCode::Down);
+    h.press(KeyCode::Enter);
+    h.take_effects();
+    for _ in 0..5 {
+        h.press(KeyCode::Down);
+    }
+    h.press(KeyCode::Enter);
+    assert_eq!(
+        h.take_effects(),
+        vec![Effect::CheckCerts {
+            state_dir: h.dir.path().to_path_buf(),
+            name: "homelab".into()
+        }]
+    );
+    assert!(
+        h.screen()
+            .contains("Reading every certificate on every host")
+    );
+    let lines: Vec<String> = (0..40)
+        .map(|i| format!("ok       kubemaster-1  /etc/kubernetes/pki/leaf-{i:02}.crt  fine"))
+        .chain([
+            "warning  kubenode-1    /etc/kubernetes/pki/ca.crt  DIFFERS from the kept copy"
+                .to_owned(),
+        ])
+        .collect();
+    h.app.certs_checked(Ok((
+        lines,
+        "41 certificates: 40 ok, 1 warnings, 0 errors".into(),
+    )));
+    let report = h.screen();
+    assert!(
+        report.contains("41 certificates: 40 ok, 1 warnings, 0 errors"),
+        "{report}"
+    );
+    assert!(
+        report.contains("leaf-00.crt") && !report.contains("DIFFERS"),
+        "{report}"
+    );
+    h.press(KeyCode::PageDown);
+    h.press(KeyCode::PageDown);
+    h.press(KeyCode::PageDown);
+    let scrolled = h.screen();
+    assert!(
+        scrolled.contains("DIFFERS from the kept copy"),
+        "{scrolled}"
+    );
+    h.press(KeyCode::Esc);
+    let back = h.screen();
+    assert!(back.contains("Check every certificate"), "{back}");
+    assert_eq!(h.app.screen, ScreenId::Manage);
 }

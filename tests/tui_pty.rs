@@ -343,7 +343,7 @@ fn ctrl_c_during_an_install_detaches_and_attach_follows_it_to_the_end() {
 /// An installed cluster's manage view in the real binary: its hosts, then Renew
 /// certificates → the plan → a dry run in the engine process → Done. The dry run saves
 /// no certificate and writes an audit log of kind certs-renew. Then Replace a host, in
-/// a dry run through the engine too.
+/// a dry run through the engine too, and an upgrade to the next minor.
 #[test]
 fn an_installed_cluster_is_managed_and_its_certificates_renewed_in_a_dry_run() {
     if !tmux_available() {
@@ -370,7 +370,7 @@ fn an_installed_cluster_is_managed_and_its_certificates_renewed_in_a_dry_run() {
         "kubemaster-1",
         "192.168.122.11",
         "control-plane",
-        "Certificates that expire first",
+        "first certificate to",
         "Renew certificates",
     ] {
         assert!(
@@ -398,23 +398,12 @@ fn an_installed_cluster_is_managed_and_its_certificates_renewed_in_a_dry_run() {
         logs.iter().any(|l| l.contains("certs-renew")),
         "no audit log of the renewal"
     );
-    tmux.keys(&["q"]);
-    let (code, _) = tmux.wait_for_exit(Duration::from_secs(10));
-    assert_eq!(code, 0);
+    quit(&tmux);
 
     // Replace a host in a dry run: the engine checks and plans the replacement as
     // `node replace` does, runs nothing and keeps the preset as it was.
     let kept = std::fs::read_to_string(cluster.preset()).unwrap();
-    tmux.keys(&[
-        &format!(
-            "{} --state-dir {}; echo EXIT=$?",
-            env!("CARGO_BIN_EXE_kubewiz"),
-            state.path().display()
-        ),
-        "Enter",
-    ]);
-    tmux.wait_for("1/9 Start", Duration::from_secs(20));
-    tmux.keys(&["Down", "Enter"]);
+    open_manage(&tmux, state.path());
     tmux.wait_for("Replace a host", Duration::from_secs(20));
     tmux.keys(&["Down", "Down", "Down", "Enter"]);
     tmux.wait_for("Which host is replaced?", Duration::from_secs(5));
@@ -427,8 +416,42 @@ fn an_installed_cluster_is_managed_and_its_certificates_renewed_in_a_dry_run() {
     tmux.wait_for("replacement finished", Duration::from_secs(120));
     tmux.keys(&["n"]);
     tmux.wait_for("dry run went through every step", Duration::from_secs(5));
-    tmux.keys(&["q"]);
-    let (code, _) = tmux.wait_for_exit(Duration::from_secs(10));
-    assert_eq!(code, 0);
+    quit(&tmux);
     assert_eq!(std::fs::read_to_string(cluster.preset()).unwrap(), kept);
+
+    // An upgrade to the next minor in a dry run, through the engine too.
+    open_manage(&tmux, state.path());
+    tmux.wait_for("Upgrade Kubernetes", Duration::from_secs(20));
+    tmux.keys(&["Down", "Down", "Down", "Down", "Enter"]);
+    tmux.wait_for("The version to go to", Duration::from_secs(5));
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("dry run: ON", Duration::from_secs(60));
+    tmux.keys(&["n"]);
+    tmux.wait_for("upgrade finished", Duration::from_secs(120));
+    tmux.keys(&["n"]);
+    tmux.wait_for("dry run went through every step", Duration::from_secs(5));
+    quit(&tmux);
+    assert_eq!(std::fs::read_to_string(cluster.preset()).unwrap(), kept);
+}
+
+/// Starts kubewiz on `state` in the session's shell and opens the manage view of its
+/// one cluster.
+fn open_manage(tmux: &Tmux, state: &std::path::Path) {
+    tmux.keys(&[
+        &format!(
+            "{} --state-dir {}; echo EXIT=$?",
+            env!("CARGO_BIN_EXE_kubewiz"),
+            state.display()
+        ),
+        "Enter",
+    ]);
+    tmux.wait_for("1/9 Start", Duration::from_secs(20));
+    tmux.keys(&["Down", "Enter"]);
+}
+
+/// q on Done leaves the wizard with exit code 0.
+fn quit(tmux: &Tmux) {
+    tmux.keys(&["q"]);
+    let (code, after) = tmux.wait_for_exit(Duration::from_secs(10));
+    assert_eq!(code, 0, "{after}");
 }

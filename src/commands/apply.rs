@@ -235,6 +235,7 @@ fn execute(prepared: Prepared, run: Run) -> ExitCode {
         restore: None,
         names: Vec::new(),
         removal: None,
+        upgrade: None,
     };
     let name = prepared.spec.name.to_string();
     let admin = prepared.state.dir().join("admin.conf");

@@ -62,6 +62,7 @@ pub fn run(
         restore: None,
         names: Vec::new(),
         removal: None,
+        upgrade: None,
     };
     follow::start(&job, spec.name.as_str(), OnCtrlC::for_run(yes))
 }

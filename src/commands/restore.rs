@@ -227,6 +227,7 @@ fn job(
         restore: None,
         names: Vec::new(),
         removal: None,
+        upgrade: None,
     }
 }
 

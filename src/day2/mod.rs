@@ -4,7 +4,9 @@
 //! record once they went through.
 
 pub mod certs;
+pub mod certs_check;
 pub mod node;
+pub mod upgrade;
 
 use std::time::Duration;
 

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use crate::audit::{Identity, RunKind};
-use crate::day2::{certs, node};
+use crate::day2::{certs, node, upgrade};
 use crate::exec::Transport;
 use crate::exec::dry_run::DryRun;
 use crate::exec::runner::RunOptions;
@@ -41,6 +41,19 @@ pub enum JobKind {
     /// The removal of `node replace`: the job's `removal`, whose host comes back at its
     /// `address` in the install run that follows.
     NodeReplace,
+    /// `upgrade` as the job's `upgrade` says.
+    Upgrade,
+}
+
+/// What an upgrade goes to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpgradeTo {
+    /// The version, as `--to` takes it.
+    pub to: String,
+    /// The new version's bundle, for a cluster installed from a bundle.
+    pub bundle: Option<PathBuf>,
+    /// Workers upgraded at once.
+    pub max_unavailable: usize,
 }
 
 /// The host a removal takes out, and whether it answered over SSH when the removal was
@@ -106,6 +119,9 @@ pub struct Job {
     /// What a node removal takes out.
     #[serde(default)]
     pub removal: Option<Removal>,
+    /// What an upgrade goes to.
+    #[serde(default)]
+    pub upgrade: Option<UpgradeTo>,
 }
 
 impl JobKind {
@@ -118,6 +134,7 @@ impl JobKind {
             JobKind::CertsRenew => RunKind::CertsRenew,
             JobKind::NodeRemove => RunKind::NodeRemove,
             JobKind::NodeReplace => RunKind::NodeReplace,
+            JobKind::Upgrade => RunKind::Upgrade,
         }
     }
 }
@@ -203,6 +220,7 @@ pub fn ready(
         // renewed here.
         JobKind::CertsRenew => renewal(job, spec, state, identity)?,
         JobKind::NodeRemove | JobKind::NodeReplace => removal(job, spec, state, identity)?,
+        JobKind::Upgrade => upgrading(job, spec, state, identity)?,
     };
     Ok(Ready {
         plan,
@@ -274,6 +292,43 @@ fn removal(
         identity,
     )?;
     Ok((plan, options))
+}
+
+/// An upgrade's plan and options, as `kubewiz upgrade` makes them for the kept preset
+/// (`spec`), the audit log naming the cluster as it will be.
+fn upgrading(
+    job: &Job,
+    spec: &ClusterSpec,
+    state: &ClusterState,
+    identity: Identity,
+) -> Result<(Plan, RunOptions), String> {
+    let Some(up) = &job.upgrade else {
+        return Err("an upgrade names no version".into());
+    };
+    let to = up
+        .to
+        .parse()
+        .map_err(|e| format!("the upgrade's version: {e}"))?;
+    let ready = upgrade::prepare(
+        state,
+        spec,
+        &state.preset(),
+        to,
+        up.bundle.as_deref(),
+        up.max_unavailable.max(1),
+        &job.libvirt_uri,
+    )
+    .map_err(|r| r.message)?;
+    let options = launch::day2_options_for(
+        RunKind::Upgrade,
+        &ready.target,
+        &ready.pki,
+        state,
+        &crate::spec::to_toml(&ready.target),
+        job.dry_run,
+        identity,
+    )?;
+    Ok((ready.plan, options))
 }
 
 /// The phases named by `--phase`, or None for every phase.

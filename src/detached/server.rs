@@ -206,6 +206,25 @@ fn records_after(
             );
         }
     }
+    // An upgrade that went through: the kept preset says the new version.
+    if outcome == RunOutcome::Succeeded
+        && !job.dry_run
+        && job.kind == JobKind::Upgrade
+        && let Some(up) = &job.upgrade
+    {
+        let kept = up
+            .to
+            .parse::<crate::spec::KubeVersion>()
+            .and_then(|to| crate::day2::upgrade::target(spec, to, up.bundle.as_deref()))
+            .and_then(|(target, _)| crate::day2::upgrade::finished(state, &target));
+        if let Err(e) = kept {
+            tracing::warn!(error = %e, "the upgraded cluster's record was not updated");
+            eprintln!(
+                "kubewiz engine: the cluster runs {}, but its record was not updated: {e}",
+                up.to
+            );
+        }
+    }
     // A renewal that went through forgets its pending certificates and journal.
     if outcome == RunOutcome::Succeeded
         && !job.dry_run

@@ -446,6 +446,10 @@ impl App {
             }
             Outcome::Attach(name) => self.attach(name),
             Outcome::Manage(name) => self.manage(name),
+            Outcome::CheckCerts => self.effects.push(Effect::CheckCerts {
+                state_dir: self.state_dir.clone(),
+                name: self.manage.name.clone(),
+            }),
             Outcome::FollowUp => {
                 // The cluster as the operation left it: its kept preset, read again.
                 let name = self.spec.name.as_str().to_owned();
@@ -591,6 +595,11 @@ impl App {
             name,
         });
         self.go(ScreenId::Manage);
+    }
+
+    /// The report of [`Effect::CheckCerts`], for the manage view.
+    pub fn certs_checked(&mut self, result: Result<(Vec<String>, String), String>) {
+        self.manage.set_report(result);
     }
 
     /// The answer of [`Effect::NodeStates`], for the manage view.

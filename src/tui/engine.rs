@@ -95,6 +95,7 @@ pub fn start(
         restore: None,
         names: prepared.operation.names(),
         removal: prepared.operation.removal(),
+        upgrade: prepared.operation.upgrade(),
     };
     let started = spawn::start(&job, spec.name.as_str())?;
     let attached = client::connect(&started.socket).map_err(|e| {
@@ -121,6 +122,18 @@ pub async fn node_states(
         .map_err(|e| format!("{}: {e}", cluster.admin_conf().display()))?;
     let scratch = cluster.dir().join(format!(".nodes-{}", std::process::id()));
     crate::exec::api_check::nodes(&kubeconfig, &scratch).await
+}
+
+/// `certs check` of installed cluster `name` in `state_dir` (its kept preset): the
+/// report's lines and summary. Blocks.
+pub fn check_certs(
+    state_dir: &std::path::Path,
+    name: &str,
+) -> Result<(Vec<String>, String), String> {
+    let cluster = crate::state::ClusterState::new(state_dir, name);
+    let spec = crate::day2::installed(&cluster, name, "check")?;
+    let report = crate::day2::certs_check::check(&spec, &cluster)?;
+    Ok((report.lines(), report.summary()))
 }
 
 /// Follows the run going on for cluster `name` in `state_dir`: every event so far,

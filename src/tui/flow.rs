@@ -41,6 +41,8 @@ pub enum Outcome {
     Manage(String),
     /// Prepare this day-2 operation on the installed cluster the spec is.
     Day2(Operation),
+    /// Check every certificate of the managed cluster (`certs check`).
+    CheckCerts,
     /// Prepare the install run that must follow the operation that just went through,
     /// from the cluster's kept preset.
     FollowUp,
@@ -75,6 +77,9 @@ pub enum Effect {
     /// Ask the API of installed cluster `name` in `state_dir` for its nodes, with the
     /// kept admin.conf; the answer goes to the manage view (`App::node_states`).
     NodeStates { state_dir: PathBuf, name: String },
+    /// Check every certificate of installed cluster `name` in `state_dir`, kept and on
+    /// every host; the report goes to the manage view (`App::certs_checked`).
+    CheckCerts { state_dir: PathBuf, name: String },
     /// List the VMs of libvirt network `network` on `uri` (`kvm::import`); the result
     /// goes back to the app (`App::imported`).
     ImportLibvirt { uri: String, network: String },

@@ -214,6 +214,10 @@ async fn event_loop(
                     move || prepare::day2(&operation, &spec, &state_dir, &libvirt_uri),
                     |result| Done::Prepared(Box::new(result)),
                 ),
+                Effect::CheckCerts { state_dir, name } => jobs.blocking(
+                    move || engine::check_certs(&state_dir, &name),
+                    Done::CertsChecked,
+                ),
                 Effect::NodeStates { state_dir, name } => {
                     jobs.spawn(engine::node_states(state_dir, name), Done::NodeStates);
                 }

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::detached::job::{JobKind, Removal};
+use crate::detached::job::{JobKind, Removal, UpgradeTo};
 use crate::plan::Plan;
 use crate::render::File;
 use crate::spec::ClusterSpec;
@@ -28,6 +28,12 @@ pub enum Operation {
         address: std::net::IpAddr,
         answers: bool,
     },
+    /// Upgrade the installed cluster to `to` as `kubewiz upgrade` does (workers one at
+    /// a time), with the new version's `bundle` for a cluster installed from one.
+    Upgrade {
+        to: crate::spec::KubeVersion,
+        bundle: Option<PathBuf>,
+    },
 }
 
 impl Operation {
@@ -38,6 +44,7 @@ impl Operation {
             Operation::RenewCerts { .. } => JobKind::CertsRenew,
             Operation::RemoveNode { .. } => JobKind::NodeRemove,
             Operation::ReplaceNode { .. } => JobKind::NodeReplace,
+            Operation::Upgrade { .. } => JobKind::Upgrade,
         }
     }
 
@@ -46,6 +53,18 @@ impl Operation {
         match self {
             Operation::RenewCerts { names } => names.clone(),
             _ => Vec::new(),
+        }
+    }
+
+    /// What an upgrade goes to.
+    pub fn upgrade(&self) -> Option<UpgradeTo> {
+        match self {
+            Operation::Upgrade { to, bundle } => Some(UpgradeTo {
+                to: to.to_string(),
+                bundle: bundle.clone(),
+                max_unavailable: 1,
+            }),
+            _ => None,
         }
     }
 
@@ -84,6 +103,14 @@ impl Operation {
                 "kubewiz node replace {host} --preset FILE (a copy of {} with {host} at {address})",
                 preset.display()
             ),
+            Operation::Upgrade { to, bundle } => format!(
+                "kubewiz upgrade --preset {} --to {to}{}",
+                preset.display(),
+                bundle
+                    .as_ref()
+                    .map(|b| format!(" --bundle {}", b.display()))
+                    .unwrap_or_default()
+            ),
         }
     }
 
@@ -94,6 +121,7 @@ impl Operation {
             Operation::RenewCerts { .. } => "renewal",
             Operation::RemoveNode { .. } => "removal",
             Operation::ReplaceNode { .. } => "replacement",
+            Operation::Upgrade { .. } => "upgrade",
         }
     }
 }
@@ -172,6 +200,9 @@ pub fn day2(
         }
         Operation::ReplaceNode { host, address, .. } => {
             return removal(spec, state_dir, libvirt_uri, host, Some(*address));
+        }
+        Operation::Upgrade { to, bundle } => {
+            return upgrade(spec, state_dir, libvirt_uri, *to, bundle.as_deref());
         }
         Operation::RenewCerts { names } => names,
     };
@@ -303,5 +334,54 @@ fn removal(
             },
         },
         follow_up,
+    })
+}
+
+/// The preview of `kubewiz upgrade --to TO` on the installed cluster `spec` (its kept
+/// preset): the version policy checked, the new version's files and the upgrade's plan,
+/// workers one at a time.
+fn upgrade(
+    spec: &ClusterSpec,
+    state_dir: &Path,
+    libvirt_uri: &str,
+    to: crate::spec::KubeVersion,
+    bundle: Option<&Path>,
+) -> Result<Prepared, String> {
+    let cluster = crate::state::ClusterState::new(state_dir, spec.name.as_str());
+    let ready = crate::day2::upgrade::prepare(
+        &cluster,
+        spec,
+        &cluster.preset(),
+        to,
+        bundle,
+        1,
+        libvirt_uri,
+    )
+    .map_err(|r| r.message)?;
+    let layout = crate::spec::layout::Layout::new(&ready.target).map_err(|e| e.to_string())?;
+    let control_planes = layout.control_planes.len();
+    let workers = layout.nodes().count() - control_planes;
+    let notice = format!(
+        "upgrades from {} to {to}: {control_planes} control plane(s) one at a time, then {workers} worker(s) one at a time, each drained first",
+        ready.upgrade.from
+    );
+    let journal = crate::launch::day2_journal(&cluster, crate::audit::RunKind::Upgrade);
+    let plan_text = match crate::exec::journal::finished_if_any(&journal)? {
+        Some(finished) => ready.plan.against(&finished).to_string(),
+        None => ready.plan.to_string(),
+    };
+    Ok(Prepared {
+        pki: ready.pki,
+        files: ready.files,
+        plan: ready.plan,
+        plan_text,
+        notices: vec![notice],
+        added: Vec::new(),
+        cluster_dir: cluster.dir().to_path_buf(),
+        operation: Operation::Upgrade {
+            to,
+            bundle: bundle.map(Path::to_path_buf),
+        },
+        follow_up: None,
     })
 }

@@ -25,6 +25,8 @@ pub enum Done {
     RunEnded(Result<super::flow::RunEnd, String>),
     /// What the API of the managed cluster said of its nodes.
     NodeStates(Result<Vec<(String, String)>, String>),
+    /// What `certs check` found on the managed cluster.
+    CertsChecked(Result<(Vec<String>, String), String>),
 }
 
 impl Done {
@@ -36,6 +38,7 @@ impl Done {
             Done::Imported(result) => app.imported(*result),
             Done::RunEnded(result) => app.run_ended(result),
             Done::NodeStates(result) => app.node_states(result),
+            Done::CertsChecked(result) => app.certs_checked(result),
         }
     }
 }

@@ -110,6 +110,11 @@ impl Screen for Done {
                         theme::ok_mark(),
                         view.spec.name
                     ),
+                    Operation::Upgrade { to, .. } => format!(
+                        "{} Cluster {} runs Kubernetes {to}.",
+                        theme::ok_mark(),
+                        view.spec.name
+                    ),
                 },
                 theme::ok(),
             ),
@@ -204,6 +209,11 @@ impl Screen for Done {
             Operation::ReplaceNode { host, address, .. } => format!(
                 "  {} the kept preset lists {host} at {address} (after the other control planes, if it was the first): change your own preset the same way",
                 theme::wait_mark()
+            ),
+            Operation::Upgrade { to, bundle } => format!(
+                "  {} the kept preset says version {to}{}: say the same in your own preset for the next apply",
+                theme::wait_mark(),
+                if bundle.is_some() { " and the new bundle_dir" } else { "" }
             ),
         }));
         frame.render_widget(

@@ -1,7 +1,7 @@
 //! Manage: an installed cluster of the state directory, from what kubewiz kept of it
 //! (the preset its last run applied, its index of runs, its certificates) and what its
 //! API says of its nodes, with what can be done to it: add hosts (its choices, to edit),
-//! renew its certificates, remove a host and replace one. Each goes through the preview, the run's panes and the
+//! renew its certificates, remove a host, replace one and upgrade Kubernetes. Each goes through the preview, the run's panes and the
 //! Done screen as an install does.
 
 use ratatui::Frame;
@@ -26,15 +26,31 @@ const BINDINGS: &[Binding] = &[
     bind(keys::ESC, Action::Back, "back"),
 ];
 
-/// While the new host's address is typed.
-const ADDRESS: &[Binding] = &[
-    bind(
-        keys::ENTER,
-        Action::Commit,
-        "replace it there (its plan first)",
-    ),
+/// While the certificates' report is shown.
+const REPORT: &[Binding] = &[
+    quiet(keys::UP, Action::Up, "scroll"),
+    quiet(keys::DOWN, Action::Down, "scroll"),
+    bind(keys::PGUP, Action::PageUp, "page up"),
+    bind(keys::PGDN, Action::PageDown, "page down"),
+    bind(keys::ESC, Action::Back, "close"),
+];
+
+/// While an answer is typed (a new host's address, a version, a bundle).
+const ANSWER: &[Binding] = &[
+    bind(keys::ENTER, Action::Commit, "go on (the plan first)"),
     bind(keys::ESC, Action::Cancel, "cancel"),
 ];
+
+/// What is asked in the actions' place.
+#[derive(Debug)]
+enum Ask {
+    /// The address of the host that replaces `host`.
+    Address { host: String },
+    /// The version to upgrade to.
+    Version,
+    /// The bundle of version `to`, for a cluster installed from a bundle.
+    Bundle { to: crate::spec::KubeVersion },
+}
 
 /// While the host to take out is chosen.
 const PICK: &[Binding] = &[
@@ -54,16 +70,23 @@ enum Choice {
     RenewCertificates,
     RemoveHost,
     ReplaceHost,
+    Upgrade,
+    CheckCertificates,
     Back,
 }
 
-const CHOICES: [Choice; 5] = [
+const CHOICES: [Choice; 7] = [
     Choice::AddHosts,
     Choice::RenewCertificates,
     Choice::RemoveHost,
     Choice::ReplaceHost,
+    Choice::Upgrade,
+    Choice::CheckCertificates,
     Choice::Back,
 ];
+
+/// What `certs check` found: its lines and summary, or why it could not run.
+pub type CertsReport = Result<(Vec<String>, String), String>;
 
 /// What the cluster's API said of its nodes: name → "Ready v1.34.2".
 pub type NodeStates = Result<Vec<(String, String)>, String>;
@@ -86,8 +109,11 @@ pub struct Manage {
     /// The host under the cursor while the one to take out (or replace, when the
     /// flag is set) is chosen.
     picking: Option<(usize, bool)>,
-    /// The host being replaced, and its new address as typed.
-    address: Option<(String, TextField)>,
+    /// What is asked, and the answer as typed.
+    asking: Option<(Ask, TextField)>,
+    /// The report of every certificate on every host (None while it is made), and how
+    /// far it is scrolled; shown while set.
+    report: Option<(Option<CertsReport>, u16)>,
 }
 
 impl Manage {
@@ -114,13 +140,21 @@ impl Manage {
             expiring,
             nodes: None,
             picking: None,
-            address: None,
+            asking: None,
+            report: None,
         }
     }
 
     /// The cluster as its last run applied it, when its preset could be read.
     pub fn spec(&self) -> Option<&ClusterSpec> {
         self.spec.as_ref()
+    }
+
+    /// The report of `certs check`, as it came back: its lines and its summary, or
+    /// why it could not be made.
+    pub fn set_report(&mut self, report: CertsReport) {
+        let scroll = self.report.as_ref().map_or(0, |r| r.1);
+        self.report = Some((Some(report), scroll));
     }
 
     /// What the cluster's API said of its nodes.
@@ -146,12 +180,14 @@ impl Screen for Manage {
     }
 
     fn help(&self) -> &'static str {
-        "An installed cluster: its hosts with their roles and their nodes' state (asked from its API with the kept admin.conf), the certificates that expire first, and what can be done to it. Add hosts opens its choices to add hosts on Hosts; Renew certificates issues every leaf again from the kept CAs and places them one host at a time. Remove a host asks which, then takes it out as `kubewiz node remove` does (drained, its node deleted, its etcd member taken out after a quorum check, the host reset). Replace a host asks which and the new host's address, takes the old one out as `node replace` does, and Done offers the install run that joins the new one. Each shows its plan first, with a dry run."
+        "An installed cluster: its hosts with their roles and their nodes' state (asked from its API with the kept admin.conf), the certificates that expire first, and what can be done to it. Add hosts opens its choices to add hosts on Hosts; Check every certificate reads them on every host over SSH, as `kubewiz certs check` does, and shows what it found (scroll with the arrows, Esc closes); Renew certificates issues every leaf again from the kept CAs and places them one host at a time. Remove a host asks which, then takes it out as `kubewiz node remove` does (drained, its node deleted, its etcd member taken out after a quorum check, the host reset). Replace a host asks which and the new host's address, takes the old one out as `node replace` does, and Done offers the install run that joins the new one. Upgrade asks the version (the next minor is offered; kubeadm's version policy is checked as it is typed in) and, for a cluster installed from a bundle, the new version's bundle, then upgrades as `kubewiz upgrade` does. Each shows its plan first, with a dry run."
     }
 
     fn bindings(&self) -> &'static [Binding] {
-        if self.address.is_some() {
-            ADDRESS
+        if self.report.is_some() {
+            REPORT
+        } else if self.asking.is_some() {
+            ANSWER
         } else if self.picking.is_some() {
             PICK
         } else {
@@ -160,30 +196,39 @@ impl Screen for Manage {
     }
 
     fn editing(&self) -> bool {
-        self.address.is_some()
+        self.asking.is_some()
     }
 
     fn handle(&mut self, key: &KeyEvent, _spec: &mut ClusterSpec) -> Outcome {
-        if let Some((host, field)) = self.address.as_mut() {
-            match keys::lookup(ADDRESS, key) {
-                Some(Action::Cancel) => self.address = None,
-                Some(Action::Commit) => match field.value().trim().parse::<std::net::IpAddr>() {
-                    Ok(address) => {
-                        let host = host.clone();
-                        self.address = None;
-                        return Outcome::Day2(Operation::ReplaceNode {
-                            host,
-                            address,
-                            answers: true,
-                        });
+        if let Some((_, scroll)) = self.report.as_mut() {
+            match keys::lookup(REPORT, key) {
+                Some(Action::Up) => *scroll = scroll.saturating_sub(1),
+                Some(Action::Down) => *scroll = scroll.saturating_add(1),
+                Some(Action::PageUp) => *scroll = scroll.saturating_sub(10),
+                Some(Action::PageDown) => *scroll = scroll.saturating_add(10),
+                Some(Action::Back) => self.report = None,
+                _ => return Outcome::Ignored,
+            }
+            return Outcome::Handled;
+        }
+        if let Some((ask, field)) = self.asking.as_mut() {
+            match keys::lookup(ANSWER, key) {
+                Some(Action::Cancel) => self.asking = None,
+                Some(Action::Commit) => {
+                    let text = field.value().trim().to_owned();
+                    match answered(ask, &text, self.spec.as_ref()) {
+                        Ok(Answered::Run(operation)) => {
+                            self.asking = None;
+                            return Outcome::Day2(operation);
+                        }
+                        Ok(Answered::Ask(next, value)) => {
+                            let mut field = TextField::new(value);
+                            field.start_edit();
+                            self.asking = Some((next, field));
+                        }
+                        Err(e) => field.error = Some(e),
                     }
-                    Err(_) => {
-                        field.error = Some(format!(
-                            "{:?} is no IP address: type the new host's, e.g. 192.168.122.31",
-                            field.value().trim()
-                        ));
-                    }
-                },
+                }
                 _ => {
                     field.key(*key);
                     field.error = None;
@@ -208,7 +253,8 @@ impl Screen for Manage {
                         // The same address for a VM rebuilt in place, or a new one.
                         let mut field = TextField::new(host.address.to_string());
                         field.start_edit();
-                        self.address = Some((host.name.to_string(), field));
+                        let host = host.name.to_string();
+                        self.asking = Some((Ask::Address { host }, field));
                     } else {
                         return Outcome::Day2(Operation::RemoveNode {
                             host: host.name.to_string(),
@@ -243,12 +289,24 @@ impl Screen for Manage {
                     Choice::RenewCertificates => {
                         Outcome::Day2(Operation::RenewCerts { names: Vec::new() })
                     }
+                    Choice::CheckCertificates => {
+                        self.report = Some((None, 0));
+                        Outcome::CheckCerts
+                    }
                     Choice::RemoveHost => {
                         self.picking = Some((0, false));
                         Outcome::Handled
                     }
                     Choice::ReplaceHost => {
                         self.picking = Some((0, true));
+                        Outcome::Handled
+                    }
+                    Choice::Upgrade => {
+                        // The next minor: kubeadm goes one at a time.
+                        let v = spec.kubernetes.version;
+                        let mut field = TextField::new(format!("{}.{}.0", v.major, v.minor + 1));
+                        field.start_edit();
+                        self.asking = Some((Ask::Version, field));
                         Outcome::Handled
                     }
                     Choice::Back => Outcome::Back,
@@ -260,12 +318,64 @@ impl Screen for Manage {
     }
 
     fn draw(&self, frame: &mut Frame, area: Rect, _view: &View) {
+        if let Some((report, scroll)) = &self.report {
+            let (title, lines): (String, Vec<Line>) = match report {
+                None => (
+                    " Certificates ".into(),
+                    vec![Line::raw(format!(
+                        "Reading every certificate on every host{}",
+                        theme::ellipsis()
+                    ))],
+                ),
+                Some(Err(e)) => (
+                    " Certificates ".into(),
+                    vec![Line::styled(
+                        format!("The check could not run: {e}"),
+                        theme::error(),
+                    )],
+                ),
+                Some(Ok((found, summary))) => (
+                    format!(" {summary} "),
+                    found
+                        .iter()
+                        .map(|l| {
+                            let style = if l.starts_with("error") {
+                                theme::error()
+                            } else if l.starts_with("warning") {
+                                theme::warning()
+                            } else {
+                                ratatui::style::Style::default()
+                            };
+                            Line::styled(theme::text(l), style)
+                        })
+                        .collect(),
+                ),
+            };
+            frame.render_widget(
+                Paragraph::new(lines)
+                    .wrap(ratatui::widgets::Wrap { trim: false })
+                    .scroll((*scroll, 0))
+                    .block(theme::block().title(title)),
+                area,
+            );
+            return;
+        }
         let hosts = self.spec.as_ref().map_or(0, |s| s.hosts.len()) as u16;
+        // The certificates that expire first get a box of their own where there is room
+        // beside every host (the summary names the first one anyway).
+        let actions_height = CHOICES.len() as u16 + 2;
+        let certs_height = SHOWN_CERTIFICATES as u16 + 2;
+        let room = area.height.saturating_sub(3 + actions_height);
+        let certs_height = if room >= hosts + 3 + certs_height {
+            certs_height
+        } else {
+            0
+        };
         let [about, table, certs, actions] = Layout::vertical([
             Constraint::Length(3),
-            Constraint::Min(3.min(hosts + 3)),
-            Constraint::Length(SHOWN_CERTIFICATES as u16 + 2),
-            Constraint::Length(CHOICES.len() as u16 + 2),
+            Constraint::Min(3),
+            Constraint::Length(certs_height),
+            Constraint::Length(actions_height),
         ])
         .areas(area);
         frame.render_widget(
@@ -340,14 +450,20 @@ impl Screen for Manage {
                 })
                 .collect()
         };
-        frame.render_widget(
-            Paragraph::new(lines).block(theme::block().title(" Certificates that expire first ")),
-            certs,
-        );
+        if certs_height > 0 {
+            frame.render_widget(
+                Paragraph::new(lines)
+                    .block(theme::block().title(" Certificates that expire first ")),
+                certs,
+            );
+        }
         let items: Vec<ListItem> = CHOICES
             .iter()
             .map(|c| match c {
                 Choice::AddHosts => ListItem::new("Add hosts: open its choices, add them on Hosts"),
+                Choice::CheckCertificates => {
+                    ListItem::new("Check every certificate, kept and on every host")
+                }
                 Choice::RenewCertificates => {
                     ListItem::new("Renew certificates from the kept CAs, one host at a time")
                 }
@@ -357,22 +473,41 @@ impl Screen for Manage {
                 Choice::ReplaceHost => {
                     ListItem::new("Replace a host: take it out, join a new one in its place")
                 }
+                Choice::Upgrade => {
+                    ListItem::new("Upgrade Kubernetes one minor version, in kubeadm's order")
+                }
                 Choice::Back => ListItem::new("Back to the start"),
             })
             .collect();
-        if let Some((host, field)) = &self.address {
+        if let Some((ask, field)) = &self.asking {
             let width = usize::from(actions.width.saturating_sub(4));
+            let (title, question) = match ask {
+                Ask::Address { host } => (
+                    format!(" Replace {host} "),
+                    format!("The new {host}'s address (the same for a VM rebuilt in place):"),
+                ),
+                Ask::Version => (
+                    " Upgrade ".to_owned(),
+                    "The version to go to (a newer patch, or the next minor):".to_owned(),
+                ),
+                Ask::Bundle { to } => (
+                    format!(" Upgrade to {to} "),
+                    format!(
+                        "The directory of the {to} bundle (its bin/ has kubeadm, kubelet and kubectl):"
+                    ),
+                ),
+            };
             let mut lines = vec![
-                Line::raw(format!(
-                    "The new {host}'s address (the same for a VM rebuilt in place):"
-                )),
+                Line::raw(question),
                 Line::styled(field.shown(width), theme::selected()),
             ];
             if let Some(error) = &field.error {
                 lines.push(Line::styled(error.clone(), theme::error()));
             }
             frame.render_widget(
-                Paragraph::new(lines).block(theme::block().title(format!(" Replace {host} "))),
+                Paragraph::new(lines)
+                    .wrap(ratatui::widgets::Wrap { trim: false })
+                    .block(theme::block().title(title)),
                 actions,
             );
             return;
@@ -386,5 +521,65 @@ impl Screen for Manage {
             actions,
             &mut state,
         );
+    }
+}
+
+/// What an answer leads to: the operation to prepare, or the next question with the
+/// answer it starts from.
+enum Answered {
+    Run(Operation),
+    Ask(Ask, String),
+}
+
+/// Reads the answer `text` to `ask` about the cluster `spec`, or says what is wrong
+/// with it (where it was typed).
+fn answered(ask: &Ask, text: &str, spec: Option<&ClusterSpec>) -> Result<Answered, String> {
+    match ask {
+        Ask::Address { host } => text
+            .parse::<std::net::IpAddr>()
+            .map(|address| {
+                Answered::Run(Operation::ReplaceNode {
+                    host: host.clone(),
+                    address,
+                    answers: true,
+                })
+            })
+            .map_err(|_| {
+                format!("{text:?} is no IP address: type the new host's, e.g. 192.168.122.31")
+            }),
+        Ask::Version => {
+            let to: crate::spec::KubeVersion = text.parse()?;
+            if let Some(spec) = spec {
+                spec.kubernetes.version.upgrade_to(to)?;
+                if spec.packages.source == crate::spec::PackageSource::Bundle {
+                    let dir = spec
+                        .packages
+                        .bundle_dir
+                        .as_ref()
+                        .map(|d| d.display().to_string())
+                        .unwrap_or_default();
+                    return Ok(Answered::Ask(Ask::Bundle { to }, dir));
+                }
+            }
+            Ok(Answered::Run(Operation::Upgrade { to, bundle: None }))
+        }
+        Ask::Bundle { to } => {
+            let dir = std::path::absolute(text).map_err(|e| format!("{text:?}: {e}"))?;
+            let missing: Vec<&str> = ["kubeadm", "kubelet", "kubectl"]
+                .into_iter()
+                .filter(|p| !dir.join("bin").join(p).is_file())
+                .collect();
+            if !missing.is_empty() {
+                return Err(format!(
+                    "{} has no {}: give the {to} bundle's directory",
+                    dir.join("bin").display(),
+                    missing.join(", ")
+                ));
+            }
+            Ok(Answered::Run(Operation::Upgrade {
+                to: *to,
+                bundle: Some(dir),
+            }))
+        }
     }
 }
