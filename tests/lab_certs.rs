@@ -305,14 +305,7 @@ fn renewed_from_the_wizard(setup: &cluster::Setup, before: &BTreeMap<PathBuf, Ve
     let state = &setup.state;
     let pki = state.join("labsingle/pki");
     let tmux = tmux::Tmux::start("lab-certs");
-    tmux.keys(&[
-        &format!(
-            "{} --state-dir {}; echo EXIT=$?",
-            env!("CARGO_BIN_EXE_kubewiz"),
-            state.display()
-        ),
-        "Enter",
-    ]);
+    tmux.run_kubewiz(&format!("--state-dir {}", state.display()));
     tmux.wait_for("1/9 Start", Duration::from_secs(20));
     // New cluster, then the clusters of the state directory.
     tmux.keys(&["Down", "Enter"]);

@@ -38,6 +38,17 @@ fn a_worker_is_drained_deleted_reset_and_can_join_again() {
     let admin = state.join("labsingle/admin.conf");
     assert_eq!(cluster::nodes(&admin), ["kubemaster-1", "kubenode-1"]);
     let logs = || fs::read_dir(state.join("labsingle/logs")).unwrap().count();
+    // kubenode-1 taken out: no kubelet configuration or kubelet running on it, and the
+    // kept preset without it.
+    let removed_and_reset = || {
+        let worker = setup.lab.exec(
+            1,
+            "test ! -e /etc/kubernetes/kubelet.conf && ! pgrep -f '[/]usr/local/bin/kubelet'",
+        );
+        assert!(worker.status.success(), "{worker:?}");
+        let kept = fs::read_to_string(state.join("labsingle/preset.toml")).unwrap();
+        assert!(!kept.contains("kubenode-1"), "{kept}");
+    };
 
     // A Pod on the worker that a ReplicaSet owns: drain evicts it.
     let pod = setup.work.path().join("web.json");
@@ -111,14 +122,7 @@ fn a_worker_is_drained_deleted_reset_and_can_join_again() {
         !String::from_utf8_lossy(&pods.stdout).contains("web-1"),
         "{pods:?}"
     );
-    // The worker is reset: no kubelet configuration, no kubelet running.
-    let worker = setup.lab.exec(
-        1,
-        "test ! -e /etc/kubernetes/kubelet.conf && ! pgrep -f '[/]usr/local/bin/kubelet'",
-    );
-    assert!(worker.status.success(), "{worker:?}");
-    let kept = fs::read_to_string(state.join("labsingle/preset.toml")).unwrap();
-    assert!(!kept.contains("kubenode-1"), "{kept}");
+    removed_and_reset();
 
     // The operator's preset still lists it: apply joins it again.
     let apply = kubewiz(state, &["apply", "--preset", preset, "--no-tui", "--yes"]);
@@ -134,13 +138,7 @@ fn a_worker_is_drained_deleted_reset_and_can_join_again() {
     // apply joins it again.
     removed_from_the_wizard(&setup);
     assert_eq!(cluster::nodes(&admin), ["kubemaster-1"]);
-    let worker = setup.lab.exec(
-        1,
-        "test ! -e /etc/kubernetes/kubelet.conf && ! pgrep -f '[/]usr/local/bin/kubelet'",
-    );
-    assert!(worker.status.success(), "{worker:?}");
-    let kept = fs::read_to_string(state.join("labsingle/preset.toml")).unwrap();
-    assert!(!kept.contains("kubenode-1"), "{kept}");
+    removed_and_reset();
     let apply = kubewiz(state, &["apply", "--preset", preset, "--no-tui", "--yes"]);
     assert!(apply.status.success(), "{}", cluster::text(&apply));
     assert_eq!(cluster::nodes(&admin), ["kubemaster-1", "kubenode-1"]);
@@ -213,14 +211,7 @@ fn removed_from_the_wizard(setup: &cluster::Setup) {
         return;
     }
     let tmux = tmux::Tmux::start("lab-node");
-    tmux.keys(&[
-        &format!(
-            "{} --state-dir {}; echo EXIT=$?",
-            env!("CARGO_BIN_EXE_kubewiz"),
-            setup.state.display()
-        ),
-        "Enter",
-    ]);
+    tmux.run_kubewiz(&format!("--state-dir {}", setup.state.display()));
     tmux.wait_for("1/9 Start", Duration::from_secs(20));
     tmux.keys(&["Down", "Enter"]);
     tmux.wait_for("Ready v", Duration::from_secs(30));

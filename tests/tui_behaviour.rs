@@ -922,11 +922,8 @@ fn ctrl_c_answers_the_quit_question_and_twice_leaves_from_anywhere() {
 #[test]
 fn the_manage_view_renews_certificates_after_a_preview_and_saves_nothing_before() {
     let mut h = Harness::new(80, 24);
-    let (_, cluster) = h.installed_homelab();
-    h.press(KeyCode::Down);
-    h.press(KeyCode::Enter);
+    let (_, cluster) = h.manage_homelab();
     assert_eq!(h.app.screen, ScreenId::Manage);
-    h.take_effects();
     h.press(KeyCode::Down);
     h.press(KeyCode::Enter);
     let preview = h.screen();
@@ -1106,11 +1103,8 @@ fn the_start_screen_names_an_installed_cluster_and_opens_its_choices() {
 #[test]
 fn done_offers_the_install_run_that_follows_a_removal() {
     let mut h = Harness::new(80, 24);
-    let (spec, _) = h.installed_homelab();
-    h.press(KeyCode::Down);
-    h.press(KeyCode::Enter);
+    let (spec, _) = h.manage_homelab();
     assert_eq!(h.app.screen, ScreenId::Manage);
-    h.take_effects();
     h.app.done = kubewiz::tui::screens::done::Done {
         outcome: Some(kubewiz::exec::RunOutcome::Succeeded),
         log_path: None,
@@ -1154,10 +1148,7 @@ fn done_offers_the_install_run_that_follows_a_removal() {
 #[test]
 fn the_manage_view_asks_which_host_to_remove() {
     let mut h = Harness::new(80, 24);
-    h.installed_homelab();
-    h.press(KeyCode::Down);
-    h.press(KeyCode::Enter);
-    h.take_effects();
+    h.manage_homelab();
     h.press(KeyCode::Down);
     h.press(KeyCode::Down);
     h.press(KeyCode::Enter);
@@ -1176,10 +1167,7 @@ fn the_manage_view_asks_which_host_to_remove() {
 #[test]
 fn the_manage_view_replaces_a_host_at_a_typed_address() {
     let mut h = Harness::new(80, 24);
-    h.installed_homelab();
-    h.press(KeyCode::Down);
-    h.press(KeyCode::Enter);
-    h.take_effects();
+    h.manage_homelab();
     for _ in 0..3 {
         h.press(KeyCode::Down);
     }
@@ -1238,10 +1226,7 @@ fn the_manage_view_replaces_a_host_at_a_typed_address() {
 #[test]
 fn the_manage_view_upgrades_one_minor_after_a_preview() {
     let mut h = Harness::new(80, 24);
-    h.installed_homelab();
-    h.press(KeyCode::Down);
-    h.press(KeyCode::Enter);
-    h.take_effects();
+    h.manage_homelab();
     for _ in 0..4 {
         h.press(KeyCode::Down);
     }
@@ -1289,10 +1274,7 @@ fn the_manage_view_upgrades_one_minor_after_a_preview() {
 #[test]
 fn the_manage_view_checks_every_certificate() {
     let mut h = Harness::new(80, 24);
-    h.installed_homelab();
-    h.press(KeyCode::Down);
-    h.press(KeyCode::Enter);
-    h.take_effects();
+    h.manage_homelab();
     for _ in 0..5 {
         h.press(KeyCode::Down);
     }

@@ -8,6 +8,9 @@ mod tmux;
 #[path = "audit_verify/mod.rs"]
 mod audit_verify;
 
+#[path = "tui_support.rs"]
+mod support;
+
 use std::process::Command;
 use std::time::Duration;
 
@@ -16,8 +19,7 @@ use tmux::{Tmux, tmux_available};
 /// Starts a shell in a detached 80×24 session and runs kubewiz with `args` in it.
 fn start_kubewiz(tag: &str, args: &str) -> Tmux {
     let tmux = Tmux::start(tag);
-    let command = format!("{} {args}; echo EXIT=$?", env!("CARGO_BIN_EXE_kubewiz"));
-    tmux.keys(&[&command, "Enter"]);
+    tmux.run_kubewiz(args);
     tmux
 }
 
@@ -42,12 +44,7 @@ fn new_cluster_to_dry_run_install_in_a_real_terminal() {
     }
     let state = tempfile::tempdir().unwrap();
     let tmux = Tmux::start("main");
-    let command = format!(
-        "{} --state-dir {}; echo EXIT=$?",
-        env!("CARGO_BIN_EXE_kubewiz"),
-        state.path().display()
-    );
-    tmux.keys(&[&command, "Enter"]);
+    tmux.run_kubewiz(&format!("--state-dir {}", state.path().display()));
     let start = tmux.wait_for("1/9 Start", Duration::from_secs(20));
     assert!(start.contains("New cluster"), "{start}");
     assert!(start.contains("Enter choose"), "{start}");
@@ -351,16 +348,8 @@ fn an_installed_cluster_is_managed_and_its_certificates_renewed_in_a_dry_run() {
         return;
     }
     let state = tempfile::tempdir().unwrap();
-    let preset =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("presets/single-master.toml");
-    let spec = kubewiz::spec::load_file(&preset).unwrap().spec;
-    let cluster = kubewiz::state::ClusterState::new(state.path(), "homelab");
-    std::fs::create_dir_all(cluster.dir()).unwrap();
-    std::fs::copy(&preset, cluster.preset()).unwrap();
-    let layout = kubewiz::spec::layout::Layout::new(&spec).unwrap();
-    kubewiz::pki::load_or_create(&cluster.pki_dir(), &layout).unwrap();
-    // An admin.conf whose API cannot answer: the manage view says so and goes on.
-    std::fs::write(cluster.admin_conf(), "apiVersion: v1\n").unwrap();
+    // Its admin.conf's API cannot answer: the manage view says so and goes on.
+    let (_, cluster) = support::installed_homelab(state.path());
     let tmux = start_kubewiz("manage", &format!("--state-dir {}", state.path().display()));
     tmux.wait_for("1/9 Start", Duration::from_secs(20));
     tmux.keys(&["Down", "Enter"]);
@@ -437,14 +426,7 @@ fn an_installed_cluster_is_managed_and_its_certificates_renewed_in_a_dry_run() {
 /// Starts kubewiz on `state` in the session's shell and opens the manage view of its
 /// one cluster.
 fn open_manage(tmux: &Tmux, state: &std::path::Path) {
-    tmux.keys(&[
-        &format!(
-            "{} --state-dir {}; echo EXIT=$?",
-            env!("CARGO_BIN_EXE_kubewiz"),
-            state.display()
-        ),
-        "Enter",
-    ]);
+    tmux.run_kubewiz(&format!("--state-dir {}", state.display()));
     tmux.wait_for("1/9 Start", Duration::from_secs(20));
     tmux.keys(&["Down", "Enter"]);
 }

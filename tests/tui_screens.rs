@@ -35,9 +35,7 @@ fn start() {
 fn manage() {
     for (w, ht, size) in sizes() {
         let mut h = Harness::new(w, ht);
-        h.installed_homelab();
-        h.press(KeyCode::Down);
-        h.press(KeyCode::Enter);
+        h.manage_homelab();
         h.app.node_states(Ok(vec![
             ("kubemaster-1".into(), "Ready v1.34.2".into()),
             ("kubenode-1".into(), "NotReady v1.34.2".into()),

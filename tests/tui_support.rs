@@ -103,24 +103,24 @@ impl Harness {
         }
     }
 
-    /// What an install of the single-master preset as cluster homelab leaves in the
-    /// state directory: the preset of its last run, the kept PKI and the operator's
-    /// kubeconfig (one whose API cannot answer); the start screen is read again.
+    /// [`installed_homelab`] in the harness's state directory; the start screen is read
+    /// again.
     pub fn installed_homelab(
         &mut self,
     ) -> (kubewiz::spec::ClusterSpec, kubewiz::state::ClusterState) {
-        let preset = concat!(env!("CARGO_MANIFEST_DIR"), "/presets/single-master.toml");
-        let spec = kubewiz::spec::load_file(std::path::Path::new(preset))
-            .unwrap()
-            .spec;
-        let cluster = kubewiz::state::ClusterState::new(self.dir.path(), "homelab");
-        std::fs::create_dir_all(cluster.dir()).unwrap();
-        std::fs::copy(preset, cluster.preset()).unwrap();
-        let layout = kubewiz::spec::layout::Layout::new(&spec).unwrap();
-        kubewiz::pki::load_or_create(&cluster.pki_dir(), &layout).unwrap();
-        std::fs::write(cluster.admin_conf(), "apiVersion: v1\n").unwrap();
+        let installed = installed_homelab(self.dir.path());
         self.app.start = kubewiz::tui::screens::start::Start::new(self.dir.path(), &[]);
-        (spec, cluster)
+        installed
+    }
+
+    /// [`Harness::installed_homelab`], then its manage view opened from the start
+    /// screen (the API's nodes it asks for left unanswered).
+    pub fn manage_homelab(&mut self) -> (kubewiz::spec::ClusterSpec, kubewiz::state::ClusterState) {
+        let installed = self.installed_homelab();
+        self.press(KeyCode::Down);
+        self.press(KeyCode::Enter);
+        self.take_effects();
+        installed
     }
 
     /// Runs the queued libvirt import as the event loop does (off the screen) and
@@ -205,6 +205,25 @@ pub fn text(buf: &Buffer) -> String {
         out.push('\n');
     }
     out
+}
+
+/// What an install of the single-master preset as cluster homelab leaves in `state`:
+/// the preset of its last run, the kept PKI and the operator's kubeconfig (one whose API
+/// cannot answer).
+pub fn installed_homelab(
+    state: &std::path::Path,
+) -> (kubewiz::spec::ClusterSpec, kubewiz::state::ClusterState) {
+    let preset = concat!(env!("CARGO_MANIFEST_DIR"), "/presets/single-master.toml");
+    let spec = kubewiz::spec::load_file(std::path::Path::new(preset))
+        .unwrap()
+        .spec;
+    let cluster = kubewiz::state::ClusterState::new(state, "homelab");
+    std::fs::create_dir_all(cluster.dir()).unwrap();
+    std::fs::copy(preset, cluster.preset()).unwrap();
+    let layout = kubewiz::spec::layout::Layout::new(&spec).unwrap();
+    kubewiz::pki::load_or_create(&cluster.pki_dir(), &layout).unwrap();
+    std::fs::write(cluster.admin_conf(), "apiVersion: v1\n").unwrap();
+    (spec, cluster)
 }
 
 /// Masks the temporary state directory so snapshots are stable.

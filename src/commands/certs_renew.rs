@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use super::apply::confirm;
 use super::prepare;
-use super::{EXIT_FAILED, EXIT_OK, EXIT_USAGE};
+use super::{EXIT_FAILED, EXIT_OK};
 use crate::audit::RunKind;
 use crate::day2::certs::{self, Choice};
 use crate::launch;
@@ -47,14 +47,7 @@ pub fn run(state_dir: Option<&Path>, args: RenewArgs<'_>) -> ExitCode {
     };
     let choice = match certs::choose(&cluster, &layout, args.names) {
         Ok(c) => c,
-        Err(refused) => {
-            eprintln!("kubewiz: {}", refused.message);
-            return ExitCode::from(if refused.usage {
-                EXIT_USAGE
-            } else {
-                EXIT_FAILED
-            });
-        }
+        Err(refused) => return prepare::refused(refused),
     };
     let question = match &choice {
         // A dry run shows the continuation too, saving nothing.

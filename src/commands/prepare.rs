@@ -127,6 +127,17 @@ fn report(lines: &[(Severity, String)]) {
     }
 }
 
+/// A day-2 operation that cannot be made, said: exit 2 when what was asked is wrong,
+/// else 1.
+pub fn refused(refused: crate::day2::Refused) -> ExitCode {
+    eprintln!("kubewiz: {}", refused.message);
+    ExitCode::from(if refused.usage {
+        super::EXIT_USAGE
+    } else {
+        EXIT_FAILED
+    })
+}
+
 fn fail(message: &dyn std::fmt::Display) -> ExitCode {
     eprintln!("kubewiz: {message}");
     ExitCode::from(EXIT_FAILED)

@@ -60,14 +60,7 @@ pub fn run(state_dir: Option<&Path>, args: UpgradeArgs<'_>) -> ExitCode {
         &crate::kvm::connect_uri(),
     ) {
         Ok(r) => r,
-        Err(refused) => {
-            eprintln!("kubewiz: {}", refused.message);
-            return ExitCode::from(if refused.usage {
-                EXIT_USAGE
-            } else {
-                EXIT_FAILED
-            });
-        }
+        Err(refused) => return prepare::refused(refused),
     };
     let upgrade::Ready {
         target,

@@ -12,6 +12,8 @@ use crate::plan::Plan;
 use crate::spec::layout::Layout;
 use crate::state::ClusterState;
 
+use super::Refused;
+
 /// What a renewal renews.
 pub enum Choice {
     /// An earlier renewal that did not finish: its certificates, kept in the state
@@ -35,13 +37,6 @@ impl Choice {
     }
 }
 
-/// Why there is nothing to renew: `usage` when the names given are wrong.
-#[derive(Debug)]
-pub struct Refused {
-    pub usage: bool,
-    pub message: String,
-}
-
 /// An unfinished renewal of `cluster` when there is one (`names` are then not used),
 /// else the leaves `names` select (every one kubewiz places when empty).
 pub fn choose(
@@ -50,17 +45,11 @@ pub fn choose(
     names: &[String],
 ) -> Result<Choice, Refused> {
     match renew::pending(&cluster.pki_dir(), layout) {
-        Err(e) => Err(Refused {
-            usage: false,
-            message: e.to_string(),
-        }),
+        Err(e) => Err(Refused::failed(e.to_string())),
         Ok(Some(kept)) => Ok(Choice::Continue(kept)),
         Ok(None) => renew::select(layout, names)
             .map(Choice::Renew)
-            .map_err(|message| Refused {
-                usage: true,
-                message,
-            }),
+            .map_err(Refused::usage),
     }
 }
 

@@ -58,6 +58,62 @@ pub fn finished(
         .map_err(|e| format!("{}: {e}", cluster.dir().display()))
 }
 
+/// Why a day-2 operation cannot be made: `usage` when what was asked is wrong (names,
+/// a version, a bundle), else what stands in the way.
+#[derive(Debug)]
+pub struct Refused {
+    pub usage: bool,
+    pub message: String,
+}
+
+impl Refused {
+    pub fn usage(message: String) -> Refused {
+        Refused {
+            usage: true,
+            message,
+        }
+    }
+
+    pub fn failed(message: String) -> Refused {
+        Refused {
+            usage: false,
+            message,
+        }
+    }
+}
+
+/// `given` (the preset at `preset`, made comparable) must be `expected` and add no
+/// host: an operation that changes only `beyond` (a host, its version), as `what`
+/// says, refuses a preset that changes more, naming every difference.
+pub fn changes_only(
+    expected: &ClusterSpec,
+    given: &ClusterSpec,
+    cluster: &crate::spec::DnsLabel,
+    preset: &std::path::Path,
+    what: &str,
+    beyond: &str,
+) -> Result<(), String> {
+    match crate::spec::growth::check(expected, given) {
+        Ok(added) if added.is_empty() => Ok(()),
+        Ok(added) => Err(format!(
+            "{} adds {}: {what}; add them with `kubewiz apply` before or after",
+            preset.display(),
+            added.join(", ")
+        )),
+        Err(problems) => {
+            let lines: Vec<String> = problems
+                .iter()
+                .map(|d| format!("  {}: {}", d.path, d.message))
+                .collect();
+            Err(format!(
+                "{} differs from what cluster {cluster} runs in more than {beyond}:\n{}",
+                preset.display(),
+                lines.join("\n")
+            ))
+        }
+    }
+}
+
 /// How long the host has to accept an SSH connection before it counts as not answering.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
 

@@ -155,26 +155,14 @@ pub fn same_otherwise(
     host: &str,
     preset: &Path,
 ) -> Result<(), String> {
-    match crate::spec::growth::check(expected, given) {
-        Ok(added) if added.is_empty() => Ok(()),
-        Ok(added) => Err(format!(
-            "{} adds {}: node remove and node replace change one host and nothing else; add them with `kubewiz apply` before or after",
-            preset.display(),
-            added.join(", ")
-        )),
-        Err(problems) => {
-            let lines: Vec<String> = problems
-                .iter()
-                .map(|d| format!("  {}: {}", d.path, d.message))
-                .collect();
-            Err(format!(
-                "{} differs from what cluster {} runs in more than {host}:\n{}",
-                preset.display(),
-                installed.name,
-                lines.join("\n")
-            ))
-        }
-    }
+    super::changes_only(
+        expected,
+        given,
+        &installed.name,
+        preset,
+        "node remove and node replace change one host and nothing else",
+        host,
+    )
 }
 
 /// After the run of `kind` took `host` out: the kept preset becomes `after_text` (the
@@ -189,6 +177,44 @@ pub fn finished(
     super::finished(cluster, kind, after_text, || {
         crate::exec::journal::forget_host(&cluster.journal(), host)
     })
+}
+
+/// What taking `host` out of the installed cluster of `cluster` leaves, from its kept
+/// preset `kept`: the installed spec and the one the kept preset becomes, without the
+/// host or, for a replacement, with it at `address`. The preset refers to is the kept
+/// one.
+pub fn check(
+    cluster: &ClusterState,
+    kept: &ClusterSpec,
+    host: &str,
+    address: Option<std::net::IpAddr>,
+) -> Result<(ClusterSpec, ClusterSpec), String> {
+    match address {
+        None => check_remove(cluster, kept, host, &cluster.preset()),
+        Some(address) => check_replace(
+            cluster,
+            &at_address(kept, host, address),
+            host,
+            &cluster.preset(),
+        ),
+    }
+}
+
+/// The plan taking `host` (which `answers` over SSH or not) out of `installed`, with
+/// the kept PKI it needs for its run's secrets.
+pub fn removal_plan(
+    cluster: &ClusterState,
+    installed: &ClusterSpec,
+    host: &str,
+    answers: bool,
+    libvirt_uri: &str,
+) -> Result<(crate::pki::Pki, crate::plan::Plan), String> {
+    let layout = Layout::new(installed).map_err(|e| e.to_string())?;
+    let pki = crate::pki::read_kept(&cluster.pki_dir(), &layout)
+        .map_err(|e| format!("the kept PKI of cluster {}: {e}", installed.name))?;
+    let local = crate::generate::local(cluster, libvirt_uri);
+    let plan = crate::plan::node::remove(&layout, &local, host, answers);
+    Ok((pki, plan))
 }
 
 /// The preset of the installed cluster `spec` with `host` at `address`: what `node

@@ -13,6 +13,8 @@ use crate::spec::layout::Layout;
 use crate::spec::{ClusterSpec, KubeVersion, PackageSource};
 use crate::state::ClusterState;
 
+use super::Refused;
+
 /// An upgrade ready to run.
 pub struct Ready {
     /// The cluster as it will be: the new version (and bundle).
@@ -21,23 +23,6 @@ pub struct Ready {
     pub pki: Pki,
     pub files: Vec<File>,
     pub plan: Plan,
-}
-
-/// Why an upgrade cannot be made: `usage` when what was asked is wrong (the version,
-/// the bundle), else what stands in the way.
-#[derive(Debug)]
-pub struct Refused {
-    pub usage: bool,
-    pub message: String,
-}
-
-impl Refused {
-    fn failed(message: String) -> Refused {
-        Refused {
-            usage: false,
-            message,
-        }
-    }
 }
 
 /// The upgrade of the installed cluster of `cluster` to `to` (its new programs from
@@ -56,10 +41,7 @@ pub fn prepare(
         super::installed(cluster, given.name.as_str(), "upgrade").map_err(Refused::failed)?;
     let from = installed.kubernetes.version;
     check(given, &installed, to, preset).map_err(Refused::failed)?;
-    let (target, bundle) = target(given, to, bundle).map_err(|message| Refused {
-        usage: true,
-        message,
-    })?;
+    let (target, bundle) = target(given, to, bundle).map_err(Refused::usage)?;
     let layout = Layout::new(&target).map_err(|e| Refused::failed(e.to_string()))?;
     let pki = crate::pki::read_kept(&cluster.pki_dir(), &layout)
         .map_err(|e| Refused::failed(format!("the kept PKI of cluster {}: {e}", target.name)))?;
@@ -108,28 +90,14 @@ pub fn check(
     same.kubernetes.version = from;
     // The bundle may move to the new version's; everything else must be as installed.
     same.packages.bundle_dir = installed.packages.bundle_dir.clone();
-    match crate::spec::growth::check(installed, &same) {
-        Ok(added) if added.is_empty() => {}
-        Ok(added) => {
-            return Err(format!(
-                "{} adds {}: an upgrade changes the version only; add them with `kubewiz apply` before or after",
-                preset.display(),
-                added.join(", ")
-            ));
-        }
-        Err(problems) => {
-            let lines: Vec<String> = problems
-                .iter()
-                .map(|d| format!("  {}: {}", d.path, d.message))
-                .collect();
-            return Err(format!(
-                "{} differs from what cluster {} runs in more than its version:\n{}",
-                preset.display(),
-                installed.name,
-                lines.join("\n")
-            ));
-        }
-    }
+    super::changes_only(
+        installed,
+        &same,
+        &installed.name,
+        preset,
+        "an upgrade changes the version only",
+        "its version",
+    )?;
     from.upgrade_to(to)
 }
 

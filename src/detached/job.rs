@@ -68,25 +68,6 @@ pub struct Removal {
     pub address: Option<std::net::IpAddr>,
 }
 
-impl Removal {
-    /// The kept preset once the removal went through, from the installed one: without
-    /// the host, or for a replacement with it at its new address (a first control
-    /// plane listed after the others, as it joins).
-    pub fn after(&self, installed: &ClusterSpec) -> ClusterSpec {
-        match self.address {
-            Some(address) => node::first_control_plane_last(
-                node::at_address(installed, &self.host, address),
-                &self.host,
-            ),
-            None => {
-                let mut remaining = installed.clone();
-                remaining.hosts.retain(|h| h.name.as_str() != self.host);
-                remaining
-            }
-        }
-    }
-}
-
 /// A run for the engine process.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Job {
@@ -154,11 +135,49 @@ impl Job {
     }
 }
 
-/// What the engine runs: the plan, its options (audit log, journal) and transport.
+/// What the engine runs: the plan, its options (audit log, journal) and transport, and
+/// what the cluster's record becomes once it went through.
 pub struct Ready {
     pub plan: Plan,
     pub options: RunOptions,
     pub transport: Arc<dyn Transport>,
+    pub record: Record,
+}
+
+/// What a run that went through changes in the cluster's record (a dry run: nothing).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Record {
+    Nothing,
+    /// A whole install finishes a pending restore: its snapshot goes.
+    RestoreFinished,
+    /// A renewal forgets its pending certificates and its journal.
+    RenewalFinished,
+    /// A day-2 run of `kind` leaves the kept preset `preset_text` and its journal goes;
+    /// the install's journal forgets `forget`'s steps (a host taken out).
+    Kept {
+        kind: RunKind,
+        preset_text: String,
+        forget: Option<String>,
+    },
+}
+
+impl Record {
+    /// Makes the record so in the state directory of `state`.
+    pub fn keep(&self, state: &ClusterState) -> Result<(), String> {
+        match self {
+            Record::Nothing => Ok(()),
+            Record::RestoreFinished => crate::generate::restore_finished(state),
+            Record::RenewalFinished => certs::finish(state),
+            Record::Kept {
+                kind,
+                preset_text,
+                forget,
+            } => crate::day2::finished(state, *kind, preset_text, || match forget {
+                Some(host) => crate::exec::journal::forget_host(&state.journal(), host),
+                None => Ok(()),
+            }),
+        }
+    }
 }
 
 /// Generates the plan of `job` for `spec` and opens its records (the audit log, the
@@ -181,7 +200,7 @@ pub fn ready(
         Some(r) => Ok(Some(r.clone())),
         None => pending_restore(state),
     };
-    let (plan, options) = match job.kind {
+    let (plan, options, record) = match job.kind {
         JobKind::Install | JobKind::Resume | JobKind::Restore => {
             let generated = generate_restoring(spec, state, &job.libvirt_uri, restore()?.as_ref())?;
             let mut plan = generated.plan;
@@ -200,7 +219,13 @@ pub fn ready(
                 job.dry_run,
                 identity,
             )?;
-            (plan, options)
+            // Only a whole install finishes a restore.
+            let record = if job.phases.is_empty() {
+                Record::RestoreFinished
+            } else {
+                Record::Nothing
+            };
+            (plan, options, record)
         }
         JobKind::Reset => {
             let generated = generate_restoring(spec, state, &job.libvirt_uri, restore()?.as_ref())?;
@@ -214,7 +239,7 @@ pub fn ready(
             );
             let options =
                 launch::reset_options(spec, &generated.pki, state, &job.preset_text, identity)?;
-            (plan, options)
+            (plan, options, Record::Nothing)
         }
         // Not generated as an install is: the kept leaves stay as they are but those
         // renewed here.
@@ -226,6 +251,7 @@ pub fn ready(
         plan,
         options,
         transport,
+        record: if job.dry_run { Record::Nothing } else { record },
     })
 }
 
@@ -237,7 +263,7 @@ fn renewal(
     spec: &ClusterSpec,
     state: &ClusterState,
     identity: Identity,
-) -> Result<(Plan, RunOptions), String> {
+) -> Result<(Plan, RunOptions, Record), String> {
     let layout = Layout::new(spec).map_err(|e| e.to_string())?;
     let mut pki = crate::pki::read_kept(&state.pki_dir(), &layout)
         .map_err(|e| format!("the kept PKI of cluster {}: {e}", spec.name))?;
@@ -253,7 +279,7 @@ fn renewal(
         job.dry_run,
         identity,
     )?;
-    Ok((plan, options))
+    Ok((plan, options, Record::RenewalFinished))
 }
 
 /// A node removal's plan and options, as `node remove` (or the first run of `node
@@ -264,34 +290,34 @@ fn removal(
     spec: &ClusterSpec,
     state: &ClusterState,
     identity: Identity,
-) -> Result<(Plan, RunOptions), String> {
+) -> Result<(Plan, RunOptions, Record), String> {
     let Some(removal) = &job.removal else {
         return Err("a node removal names no host".into());
     };
-    let (installed, after) = match removal.address {
-        None => node::check_remove(state, spec, &removal.host, &state.preset())?,
-        Some(address) => node::check_replace(
-            state,
-            &node::at_address(spec, &removal.host, address),
-            &removal.host,
-            &state.preset(),
-        )?,
-    };
-    let layout = Layout::new(&installed).map_err(|e| e.to_string())?;
-    let pki = crate::pki::read_kept(&state.pki_dir(), &layout)
-        .map_err(|e| format!("the kept PKI of cluster {}: {e}", spec.name))?;
-    let local = crate::generate::local(state, &job.libvirt_uri);
-    let plan = crate::plan::node::remove(&layout, &local, &removal.host, removal.answers);
+    let (installed, after) = node::check(state, spec, &removal.host, removal.address)?;
+    let (pki, plan) = node::removal_plan(
+        state,
+        &installed,
+        &removal.host,
+        removal.answers,
+        &job.libvirt_uri,
+    )?;
+    let after_text = crate::spec::to_toml(&after);
     let options = launch::day2_options_for(
         job.kind.run_kind(),
         &installed,
         &pki,
         state,
-        &crate::spec::to_toml(&after),
+        &after_text,
         job.dry_run,
         identity,
     )?;
-    Ok((plan, options))
+    let record = Record::Kept {
+        kind: job.kind.run_kind(),
+        preset_text: after_text,
+        forget: Some(removal.host.clone()),
+    };
+    Ok((plan, options, record))
 }
 
 /// An upgrade's plan and options, as `kubewiz upgrade` makes them for the kept preset
@@ -301,7 +327,7 @@ fn upgrading(
     spec: &ClusterSpec,
     state: &ClusterState,
     identity: Identity,
-) -> Result<(Plan, RunOptions), String> {
+) -> Result<(Plan, RunOptions, Record), String> {
     let Some(up) = &job.upgrade else {
         return Err("an upgrade names no version".into());
     };
@@ -319,16 +345,22 @@ fn upgrading(
         &job.libvirt_uri,
     )
     .map_err(|r| r.message)?;
+    let target_text = crate::spec::to_toml(&ready.target);
     let options = launch::day2_options_for(
         RunKind::Upgrade,
         &ready.target,
         &ready.pki,
         state,
-        &crate::spec::to_toml(&ready.target),
+        &target_text,
         job.dry_run,
         identity,
     )?;
-    Ok((ready.plan, options))
+    let record = Record::Kept {
+        kind: RunKind::Upgrade,
+        preset_text: target_text,
+        forget: None,
+    };
+    Ok((ready.plan, options, record))
 }
 
 /// The phases named by `--phase`, or None for every phase.

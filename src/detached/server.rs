@@ -20,7 +20,7 @@ use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use super::job::{self, Job, JobKind};
+use super::job::{self, Job};
 use super::lock::{self, Holder};
 use crate::audit::Identity;
 use crate::audit::announce;
@@ -109,6 +109,7 @@ pub fn main() -> ExitCode {
             eprintln!("kubewiz engine: {e}");
         }
         say("ready");
+        let record = ready.record;
         let mut handle = runner::start(ready.plan, ready.transport, ready.options);
         let hub = Arc::new(Mutex::new(Hub::default()));
         let (stop_accepting, stop) = tokio::sync::watch::channel(false);
@@ -116,8 +117,12 @@ pub fn main() -> ExitCode {
         while let Some(stamped) = handle.events.recv().await {
             // The cluster's record follows the run before any client hears it ended, so
             // what a client does next reads it updated.
-            if let crate::exec::Event::RunFinished { outcome, .. } = &stamped.event {
-                records_after(&job, &spec, &state, *outcome);
+            if let crate::exec::Event::RunFinished { outcome, .. } = &stamped.event
+                && *outcome == RunOutcome::Succeeded
+                && let Err(e) = record.keep(&state)
+            {
+                tracing::warn!(error = %e, "the cluster's record was not updated");
+                eprintln!("kubewiz engine: the run went through, but the cluster's record was not updated: {e}");
             }
             match serde_json::to_string(&stamped) {
                 Ok(line) => hub_lock(&hub).send(Arc::from(line + "\n")),
@@ -166,76 +171,6 @@ pub fn main() -> ExitCode {
 }
 
 /// The first and only line on standard output: what the starting client waits for.
-/// What a run that ended with `outcome` changes in the cluster's record: a finished
-/// install finishes a pending restore, a removal updates the kept preset and the
-/// install's journal, a renewal forgets its pending certificates.
-fn records_after(
-    job: &Job,
-    spec: &crate::spec::ClusterSpec,
-    state: &ClusterState,
-    outcome: RunOutcome,
-) {
-    // A finished install finishes a restore that was pending: its snapshot goes.
-    if outcome == RunOutcome::Succeeded
-        && !job.dry_run
-        && job.phases.is_empty()
-        && matches!(
-            job.kind,
-            JobKind::Install | JobKind::Resume | JobKind::Restore
-        )
-        && let Err(e) = crate::generate::restore_finished(state)
-    {
-        tracing::warn!(error = %e, "the finished restore's snapshot stayed");
-        eprintln!("kubewiz engine: {e}");
-    }
-    // A removal that went through: the kept preset no longer lists the host, and
-    // the install's journal forgets its steps.
-    if outcome == RunOutcome::Succeeded
-        && !job.dry_run
-        && matches!(job.kind, JobKind::NodeRemove | JobKind::NodeReplace)
-        && let Some(removal) = &job.removal
-    {
-        let text = crate::spec::to_toml(&removal.after(spec));
-        if let Err(e) =
-            crate::day2::node::finished(state, job.kind.run_kind(), &text, &removal.host)
-        {
-            tracing::warn!(error = %e, "the cluster's record was not updated");
-            eprintln!(
-                "kubewiz engine: {} is taken out, but the cluster's record was not updated: {e}",
-                removal.host
-            );
-        }
-    }
-    // An upgrade that went through: the kept preset says the new version.
-    if outcome == RunOutcome::Succeeded
-        && !job.dry_run
-        && job.kind == JobKind::Upgrade
-        && let Some(up) = &job.upgrade
-    {
-        let kept = up
-            .to
-            .parse::<crate::spec::KubeVersion>()
-            .and_then(|to| crate::day2::upgrade::target(spec, to, up.bundle.as_deref()))
-            .and_then(|(target, _)| crate::day2::upgrade::finished(state, &target));
-        if let Err(e) = kept {
-            tracing::warn!(error = %e, "the upgraded cluster's record was not updated");
-            eprintln!(
-                "kubewiz engine: the cluster runs {}, but its record was not updated: {e}",
-                up.to
-            );
-        }
-    }
-    // A renewal that went through forgets its pending certificates and journal.
-    if outcome == RunOutcome::Succeeded
-        && !job.dry_run
-        && job.kind == JobKind::CertsRenew
-        && let Err(e) = crate::day2::certs::finish(state)
-    {
-        tracing::warn!(error = %e, "the finished renewal's record stayed");
-        eprintln!("kubewiz engine: the renewal finished, but its record could not be removed: {e}");
-    }
-}
-
 fn say(line: &str) {
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "{line}");

@@ -162,10 +162,7 @@ pub fn prepare(
     let mut generated = crate::generate::generate(spec, &cluster, libvirt_uri)?;
     crate::generate::preview_libvirt(spec, &mut generated.plan);
     // For a cluster with a journal, the plan shows what a run would skip.
-    let plan_text = match crate::exec::journal::finished_if_any(&cluster.journal())? {
-        Some(finished) => generated.plan.against(&finished).to_string(),
-        None => generated.plan.to_string(),
-    };
+    let plan_text = plan_text(&generated.plan, &cluster.journal())?;
     Ok(Prepared {
         pki: generated.pki,
         plan_text,
@@ -225,10 +222,7 @@ pub fn day2(
     let renewed = crate::day2::certs::issue(choice, &mut pki, &layout, &cluster, false)?;
     let (plan, files) = crate::day2::certs::plan(&layout, &pki, &cluster, &renewed, libvirt_uri)?;
     let journal = crate::launch::day2_journal(&cluster, operation.job_kind().run_kind());
-    let plan_text = match crate::exec::journal::finished_if_any(&journal)? {
-        Some(finished) => plan.against(&finished).to_string(),
-        None => plan.to_string(),
-    };
+    let plan_text = plan_text(&plan, &journal)?;
     Ok(Prepared {
         pki,
         files,
@@ -253,18 +247,8 @@ fn removal(
     replacement: Option<std::net::IpAddr>,
 ) -> Result<Prepared, String> {
     let cluster = crate::state::ClusterState::new(state_dir, spec.name.as_str());
-    let (installed, _) = match replacement {
-        None => crate::day2::node::check_remove(&cluster, spec, host, &cluster.preset())?,
-        Some(address) => crate::day2::node::check_replace(
-            &cluster,
-            &crate::day2::node::at_address(spec, host, address),
-            host,
-            &cluster.preset(),
-        )?,
-    };
+    let (installed, _) = crate::day2::node::check(&cluster, spec, host, replacement)?;
     let layout = crate::spec::layout::Layout::new(&installed).map_err(|e| e.to_string())?;
-    let pki = crate::pki::read_kept(&cluster.pki_dir(), &layout)
-        .map_err(|e| format!("the kept PKI of cluster {}: {e}", spec.name))?;
     let target = layout
         .host(host)
         .ok_or_else(|| format!("{host} is not a host of the cluster"))?;
@@ -302,18 +286,15 @@ fn removal(
             "then the install run of the cluster as it will be, which {what}: Done offers it"
         ));
     }
-    let local = crate::generate::local(&cluster, libvirt_uri);
-    let plan = crate::plan::node::remove(&layout, &local, host, answers);
+    let (pki, plan) =
+        crate::day2::node::removal_plan(&cluster, &installed, host, answers, libvirt_uri)?;
     let kind = if replacement.is_some() {
         crate::audit::RunKind::NodeReplace
     } else {
         crate::audit::RunKind::NodeRemove
     };
     let journal = crate::launch::day2_journal(&cluster, kind);
-    let plan_text = match crate::exec::journal::finished_if_any(&journal)? {
-        Some(finished) => plan.against(&finished).to_string(),
-        None => plan.to_string(),
-    };
+    let plan_text = plan_text(&plan, &journal)?;
     Ok(Prepared {
         pki,
         files: Vec::new(),
@@ -366,10 +347,7 @@ fn upgrade(
         ready.upgrade.from
     );
     let journal = crate::launch::day2_journal(&cluster, crate::audit::RunKind::Upgrade);
-    let plan_text = match crate::exec::journal::finished_if_any(&journal)? {
-        Some(finished) => ready.plan.against(&finished).to_string(),
-        None => ready.plan.to_string(),
-    };
+    let plan_text = plan_text(&ready.plan, &journal)?;
     Ok(Prepared {
         pki: ready.pki,
         files: ready.files,
@@ -383,5 +361,14 @@ fn upgrade(
             bundle: bundle.map(Path::to_path_buf),
         },
         follow_up: None,
+    })
+}
+
+/// The plan as text; with the journal at `journal` (a run that stopped), what a run
+/// would skip marked as done.
+fn plan_text(plan: &Plan, journal: &Path) -> Result<String, String> {
+    Ok(match crate::exec::journal::finished_if_any(journal)? {
+        Some(finished) => plan.against(&finished).to_string(),
+        None => plan.to_string(),
     })
 }

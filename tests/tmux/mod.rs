@@ -58,6 +58,13 @@ impl Tmux {
         }
     }
 
+    /// Types into the session's shell the command line that runs the kubewiz under test
+    /// with `args`, then `echo EXIT=$?` (which [`Tmux::wait_for_exit`] reads).
+    pub fn run_kubewiz(&self, args: &str) {
+        let command = format!("{} {args}; echo EXIT=$?", env!("CARGO_BIN_EXE_kubewiz"));
+        self.keys(&[&command, "Enter"]);
+    }
+
     pub fn capture(&self) -> String {
         String::from_utf8_lossy(&self.run(&["capture-pane", "-p", "-t", "kw"]).stdout).into_owned()
     }

@@ -514,17 +514,31 @@ mod tests {
     use super::*;
 
     #[test]
-    fn attributes_survive_their_encoding() {
-        let attrs = Attrs {
-            size: Some(16384),
-            owner: Some((0, 0)),
-            mode: Some(S_IFREG | 0o4755),
-        };
+    fn attributes_are_written_and_read_as_sftp_version_3_lays_them_out() {
+        // draft-ietf-secsh-filexfer-02, 5: flags, then size (uint64), uid and gid,
+        // permissions, atime and mtime, each present when its flag is set.
         let mut bytes = Vec::new();
-        attrs.encode(&mut bytes);
-        assert_eq!(Attrs::decode(&mut Reader(&bytes)).unwrap(), attrs);
+        Attrs {
+            size: None,
+            owner: Some((0, 0)),
+            mode: Some(0o4755),
+        }
+        .encode(&mut bytes);
+        assert_eq!(
+            bytes,
+            [0, 0, 0, 6, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x09, 0xed]
+        );
+        // What OpenSSH's sftp-server answers a STAT with: every flag but extended, a
+        // regular file of 16384 bytes, root's, 0644, with its times.
+        let server = [
+            0, 0, 0, 0x0f, 0, 0, 0, 0, 0, 0, 0x40, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x81, 0xa4,
+            0x67, 0x50, 0, 0, 0x67, 0x50, 0, 1,
+        ];
+        let attrs = Attrs::decode(&mut Reader(&server)).unwrap();
+        assert_eq!(attrs.size, Some(16384));
+        assert_eq!(attrs.owner, Some((0, 0)));
         assert!(attrs.is_file() && !attrs.is_dir());
-        assert_eq!(attrs.perms(), Some(0o4755));
+        assert_eq!(attrs.perms(), Some(0o644));
     }
 
     #[test]

@@ -9,6 +9,11 @@ use crate::state::ClusterState;
 /// its last run), that run (from the index of runs) and the first of its kept
 /// certificates to expire. What cannot be read is said so.
 pub fn summary(cluster: &ClusterState) -> String {
+    summary_with(cluster, &expiries(&cluster.pki_dir()))
+}
+
+/// [`summary`] with the kept certificates already read ([`expiries`]).
+pub fn summary_with(cluster: &ClusterState, expiries: &[(String, crate::pki::CertInfo)]) -> String {
     let what = match crate::spec::load_file(&cluster.preset()) {
         Ok(loaded) => format!(
             "{}, {} hosts",
@@ -35,7 +40,7 @@ pub fn summary(cluster: &ClusterState) -> String {
         None => "no run in its index".into(),
     };
     let now = time::OffsetDateTime::now_utc();
-    let expiry = match expiries(&cluster.pki_dir()).into_iter().next() {
+    let expiry = match expiries.first() {
         Some((path, info)) => format!(
             "first certificate to expire: {} on {} ({} days)",
             path,

@@ -126,7 +126,9 @@ impl Manage {
             Err(e) => (None, Some(format!("{}: {e}", cluster.preset().display()))),
         };
         let now = time::OffsetDateTime::now_utc();
-        let expiring = super::installed::expiries(&cluster.pki_dir())
+        let kept = super::installed::expiries(&cluster.pki_dir());
+        let summary = super::installed::summary_with(&cluster, &kept);
+        let expiring = kept
             .into_iter()
             .take(SHOWN_CERTIFICATES)
             .map(|(path, info)| (path, info.not_after.date().to_string(), info.days_left(now)))
@@ -136,7 +138,7 @@ impl Manage {
             selected: 0,
             spec,
             unreadable,
-            summary: super::installed::summary(&cluster),
+            summary,
             expiring,
             nodes: None,
             picking: None,
