@@ -176,6 +176,101 @@ pub fn write(
     })
 }
 
+/// Where a backup's files are on the KVM host when its archive is packed: the
+/// snapshot fetched from the host, the kept PKI (every file under `pki_dir`), the preset
+/// the cluster was last applied with (`preset`, or the text given when none is kept) and
+/// the operator's admin.conf.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sources {
+    pub snapshot: PathBuf,
+    pub pki_dir: PathBuf,
+    pub preset: PathBuf,
+    pub admin_conf: PathBuf,
+}
+
+/// Writes the backup archive `path` of `cluster` from `sources` as [`write`] does, its
+/// snapshot taken on `snapshot_host` at `created`; `preset_text` stands in for a preset
+/// the state directory does not keep.
+pub fn pack(
+    path: &Path,
+    cluster: &str,
+    created: &str,
+    snapshot_host: &str,
+    sources: &Sources,
+    preset_text: &[u8],
+) -> Result<Written, Error> {
+    let read = |path: &Path| {
+        std::fs::read(path).map_err(|e| Error::Io {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })
+    };
+    let mut members = vec![Member {
+        path: SNAPSHOT.into(),
+        mode: 0o600,
+        content: read(&sources.snapshot)?,
+    }];
+    for (rel, mode) in files_under(&sources.pki_dir)? {
+        members.push(Member {
+            path: format!("{PKI_PREFIX}{}", rel.display()),
+            mode,
+            content: read(&sources.pki_dir.join(&rel))?,
+        });
+    }
+    members.push(Member {
+        path: PRESET.into(),
+        mode: 0o644,
+        content: std::fs::read(&sources.preset).unwrap_or_else(|_| preset_text.to_vec()),
+    });
+    members.push(Member {
+        path: ADMIN_CONF.into(),
+        mode: 0o600,
+        content: read(&sources.admin_conf)?,
+    });
+    write(path, cluster, created, snapshot_host, &members)
+}
+
+/// Every file under `dir` (relative path, mode), sorted; a renewal's unfinished list
+/// is kept too, as it is part of the PKI's state.
+fn files_under(dir: &Path) -> Result<Vec<(PathBuf, u32)>, Error> {
+    use std::os::unix::fs::PermissionsExt;
+    let io = |path: &Path, e: std::io::Error| Error::Io {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    };
+    let mut out = Vec::new();
+    let mut todo = vec![PathBuf::new()];
+    while let Some(rel) = todo.pop() {
+        let here = dir.join(&rel);
+        for entry in std::fs::read_dir(&here).map_err(|e| io(&here, e))? {
+            let entry = entry.map_err(|e| io(&here, e))?;
+            let meta = entry.metadata().map_err(|e| io(&entry.path(), e))?;
+            let child = rel.join(entry.file_name());
+            if meta.is_dir() {
+                todo.push(child);
+            } else if meta.is_file() {
+                out.push((child, meta.permissions().mode() & 0o777));
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// The time of `now` as a manifest's `created` says it (RFC 3339) and as an archive's
+/// name does (`YYYYMMDDTHHMMSSZ`).
+pub fn stamps(now: time::OffsetDateTime) -> (String, String) {
+    let created = now
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default();
+    let stamp = now
+        .format(&time::macros::format_description!(
+            "[year][month][day]T[hour][minute][second]Z"
+        ))
+        .unwrap_or_else(|_| "backup".into());
+    (created, stamp)
+}
+
 /// Reads the archive at `path` and checks it whole: its `.sha256` when there is one,
 /// the gzip stream to its end with nothing after it, the manifest first, every file
 /// listed once with its size and SHA-256, and nothing unlisted.

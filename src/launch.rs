@@ -164,15 +164,9 @@ pub fn backup_options(
     state: &ClusterState,
     preset_text: &str,
     dry_run: bool,
+    identity: Identity,
 ) -> Result<RunOptions, String> {
-    let audit = start_audit(
-        state,
-        spec,
-        preset_text,
-        RunKind::Backup,
-        dry_run,
-        Identity::current(),
-    )?;
+    let audit = start_audit(state, spec, preset_text, RunKind::Backup, dry_run, identity)?;
     Ok(options(spec, pki, audit, None, Finished::new()))
 }
 

@@ -236,6 +236,7 @@ fn execute(prepared: Prepared, run: Run) -> ExitCode {
         names: Vec::new(),
         removal: None,
         upgrade: None,
+        backup: None,
     };
     let name = prepared.spec.name.to_string();
     let admin = prepared.state.dir().join("admin.conf");

@@ -63,6 +63,7 @@ pub fn run(
         names: Vec::new(),
         removal: None,
         upgrade: None,
+        backup: None,
     };
     follow::start(&job, spec.name.as_str(), OnCtrlC::for_run(yes))
 }

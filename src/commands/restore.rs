@@ -228,6 +228,7 @@ fn job(
         names: Vec::new(),
         removal: None,
         upgrade: None,
+        backup: None,
     }
 }
 

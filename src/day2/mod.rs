@@ -3,6 +3,7 @@
 //! an engine process (`detached`): what they change, their plan, and the cluster's
 //! record once they went through.
 
+pub mod backup;
 pub mod certs;
 pub mod certs_check;
 pub mod node;

@@ -43,6 +43,16 @@ pub enum JobKind {
     NodeReplace,
     /// `upgrade` as the job's `upgrade` says.
     Upgrade,
+    /// `backup` as the job's `backup` says.
+    Backup,
+}
+
+/// Where a backup takes its snapshot and the archive it writes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BackupInto {
+    /// The etcd member (stacked: control plane) the snapshot is taken on.
+    pub host: String,
+    pub archive: PathBuf,
 }
 
 /// What an upgrade goes to.
@@ -103,6 +113,9 @@ pub struct Job {
     /// What an upgrade goes to.
     #[serde(default)]
     pub upgrade: Option<UpgradeTo>,
+    /// Where a backup takes its snapshot and what it writes.
+    #[serde(default)]
+    pub backup: Option<BackupInto>,
 }
 
 impl JobKind {
@@ -116,6 +129,7 @@ impl JobKind {
             JobKind::NodeRemove => RunKind::NodeRemove,
             JobKind::NodeReplace => RunKind::NodeReplace,
             JobKind::Upgrade => RunKind::Upgrade,
+            JobKind::Backup => RunKind::Backup,
         }
     }
 }
@@ -246,6 +260,7 @@ pub fn ready(
         JobKind::CertsRenew => renewal(job, spec, state, identity)?,
         JobKind::NodeRemove | JobKind::NodeReplace => removal(job, spec, state, identity)?,
         JobKind::Upgrade => upgrading(job, spec, state, identity)?,
+        JobKind::Backup => backing_up(job, spec, state, identity)?,
     };
     Ok(Ready {
         plan,
@@ -361,6 +376,33 @@ fn upgrading(
         forget: None,
     };
     Ok((ready.plan, options, record))
+}
+
+/// A backup's plan and options, as `kubewiz backup` makes them for the kept preset
+/// (`spec`): the snapshot taken on the job's host, the archive packed on the KVM host.
+fn backing_up(
+    job: &Job,
+    spec: &ClusterSpec,
+    state: &ClusterState,
+    identity: Identity,
+) -> Result<(Plan, RunOptions, Record), String> {
+    let Some(backup) = &job.backup else {
+        return Err("a backup names no host to take the snapshot on".into());
+    };
+    let layout = Layout::new(spec).map_err(|e| e.to_string())?;
+    let pki = crate::pki::read_kept(&state.pki_dir(), &layout)
+        .map_err(|e| format!("the kept PKI of cluster {}: {e}", spec.name))?;
+    let plan = crate::day2::backup::plan(
+        state,
+        &layout,
+        &job.libvirt_uri,
+        &backup.host,
+        &backup.archive,
+        &job.preset_text,
+    );
+    let options =
+        launch::backup_options(spec, &pki, state, &job.preset_text, job.dry_run, identity)?;
+    Ok((plan, options, Record::Nothing))
 }
 
 /// The phases named by `--phase`, or None for every phase.

@@ -133,6 +133,16 @@ pub enum Action {
         to: PathBuf,
         mode: u32,
     },
+    /// On the KVM host: write the backup archive `archive` of `cluster` from `sources`
+    /// (`archive::pack`: 0600, atomically, with its `.sha256`), the snapshot taken on
+    /// `snapshot_host`; then delete the fetched snapshot.
+    PackBackup {
+        archive: PathBuf,
+        cluster: String,
+        snapshot_host: String,
+        sources: crate::archive::Sources,
+        preset_text: Blob,
+    },
     /// Put the KVM host's file `from` on the host at `to` with `mode`, after checking
     /// that it still has the SHA-256 `sha256` the plan was made with (e.g. a restore's
     /// etcd snapshot, too large to keep in the plan).
@@ -155,7 +165,8 @@ impl Action {
             | Action::Preflight(_)
             | Action::Wait { .. }
             | Action::CheckApi { .. }
-            | Action::Fetch { .. } => false,
+            | Action::Fetch { .. }
+            | Action::PackBackup { .. } => false,
             Action::Upload { .. }
             | Action::Run { .. }
             | Action::WriteLocal { .. }

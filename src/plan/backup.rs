@@ -1,18 +1,19 @@
-//! `kubewiz backup`: the plan that takes an etcd snapshot and copies it to the KVM host
-//! ([`phases::BACKUP`]). The archive around it (the PKI, the preset, admin.conf and
-//! the manifest) is made by the command from what the plan fetched (`archive`).
+//! `kubewiz backup`: the plan that takes an etcd snapshot, copies it to the KVM host and
+//! packs it there with the cluster's kept PKI, its preset and admin.conf into one
+//! archive with a manifest of SHA-256 sums ([`phases::BACKUP`], `archive::pack`).
 
-use std::path::Path;
-
-use super::phases::{self, BackupTo, Builder};
+use super::phases::{self, Builder};
 use super::{Local, Plan};
 use crate::spec::layout::Layout;
 
-/// The backup plan for `layout`: the snapshot is taken on host `on` (one of
-/// [`snapshot_hosts`]) and ends up at `to` on the KVM host.
-pub fn build(layout: &Layout, local: &Local, to: &Path, on: &str) -> Plan {
+pub use super::phases::BackupTo as Backup;
+
+/// The backup plan for `layout`: the snapshot is taken on host `backup.on` (one of
+/// [`snapshot_hosts`]), copied to `backup.sources.snapshot` on the KVM host and packed
+/// into `backup.archive`.
+pub fn build(layout: &Layout, local: &Local, backup: Backup<'_>) -> Plan {
     let mut b = Builder::new(layout, &[], local);
-    b.backup = Some(BackupTo { to, on });
+    b.backup = Some(backup);
     phases::plan(&b, phases::BACKUP)
 }
 
@@ -27,6 +28,7 @@ pub fn snapshot_hosts(layout: &Layout) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::{Path, PathBuf};
 
     fn plan_of(preset: &str) -> Plan {
         plan_on(preset, None)
@@ -43,13 +45,25 @@ mod tests {
         let local = crate::plan::test_local();
         let first = snapshot_hosts(&layout).remove(0);
         let on = on.unwrap_or(&first);
-        build(&layout, &local, Path::new("/state/spool/snapshot.db"), on)
+        let sources = crate::archive::Sources {
+            snapshot: PathBuf::from("/state/spool/snapshot.db"),
+            pki_dir: PathBuf::from("/state/pki"),
+            preset: PathBuf::from("/state/preset.toml"),
+            admin_conf: PathBuf::from("/state/admin.conf"),
+        };
+        let backup = Backup {
+            on,
+            archive: Path::new("/backups/lab-20261205T090000Z.tar.gz"),
+            sources: &sources,
+            preset_text: "name = \"lab\"\n",
+        };
+        build(&layout, &local, backup)
     }
 
     #[test]
     fn external_etcd_is_saved_on_its_first_member_from_any_healthy_one() {
         let plan = plan_of("external-etcd.toml");
-        assert_eq!(plan.phases.len(), 1);
+        assert_eq!(plan.phases.len(), 2);
         let phase = &plan.phases[0];
         assert_eq!(phase.hosts.len(), 1);
         assert_eq!(phase.hosts[0].host, "etcd-1");
@@ -60,9 +74,27 @@ mod tests {
             "snapshot status",
             "copy /var/lib/kubewiz/backup/snapshot.db to /state/spool/snapshot.db on the KVM host (0600)",
             "rm -f /var/lib/kubewiz/backup/snapshot.db",
+            "write /backups/lab-20261205T090000Z.tar.gz (0600) and its .sha256 on the KVM host: /state/spool/snapshot.db, every file of /state/pki, /state/preset.toml and /state/admin.conf, with their SHA-256 sums; then delete /state/spool/snapshot.db",
         ] {
             assert!(text.contains(expected), "{expected}:\n{text}");
         }
+    }
+
+    #[test]
+    fn the_archive_is_packed_on_the_kvm_host_after_the_snapshot() {
+        let plan = plan_of("single-master.toml");
+        let phases: Vec<(&str, Vec<&str>)> = plan
+            .phases
+            .iter()
+            .map(|p| (p.id.name(), p.hosts.iter().map(|h| h.host.as_str()).collect()))
+            .collect();
+        assert_eq!(
+            phases,
+            [
+                ("backup-etcd", vec!["kubemaster-1"]),
+                ("backup-archive", vec![crate::plan::LOCAL])
+            ]
+        );
     }
 
     #[test]

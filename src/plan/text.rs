@@ -233,6 +233,18 @@ fn write_action(f: &mut fmt::Formatter<'_>, step: &Step) -> fmt::Result {
             "      copy {path} to {} on the KVM host ({mode:04o})",
             to.display()
         )?,
+        Action::PackBackup {
+            archive, sources, ..
+        } => writeln!(
+            f,
+            "      write {} (0600) and its .sha256 on the KVM host: {}, every file of {}, {} and {}, with their SHA-256 sums; then delete {}",
+            archive.display(),
+            sources.snapshot.display(),
+            sources.pki_dir.display(),
+            sources.preset.display(),
+            sources.admin_conf.display(),
+            sources.snapshot.display()
+        )?,
         Action::PutFile {
             from,
             to,

@@ -96,6 +96,7 @@ pub fn start(
         names: prepared.operation.names(),
         removal: prepared.operation.removal(),
         upgrade: prepared.operation.upgrade(),
+        backup: prepared.operation.backup(),
     };
     let started = spawn::start(&job, spec.name.as_str())?;
     let attached = client::connect(&started.socket).map_err(|e| {

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::detached::job::{JobKind, Removal, UpgradeTo};
+use crate::detached::job::{BackupInto, JobKind, Removal, UpgradeTo};
 use crate::plan::Plan;
 use crate::render::File;
 use crate::spec::ClusterSpec;
@@ -34,6 +34,10 @@ pub enum Operation {
         to: crate::spec::KubeVersion,
         bundle: Option<PathBuf>,
     },
+    /// Back up the installed cluster as `kubewiz backup` does: the snapshot taken on
+    /// `host`, the archive written to `archive` (both chosen by [`day2`]'s preview; the
+    /// manage view asks with them empty).
+    Backup { host: String, archive: PathBuf },
 }
 
 impl Operation {
@@ -45,6 +49,7 @@ impl Operation {
             Operation::RemoveNode { .. } => JobKind::NodeRemove,
             Operation::ReplaceNode { .. } => JobKind::NodeReplace,
             Operation::Upgrade { .. } => JobKind::Upgrade,
+            Operation::Backup { .. } => JobKind::Backup,
         }
     }
 
@@ -63,6 +68,17 @@ impl Operation {
                 to: to.to_string(),
                 bundle: bundle.clone(),
                 max_unavailable: 1,
+            }),
+            _ => None,
+        }
+    }
+
+    /// Where a backup takes its snapshot and what it writes.
+    pub fn backup(&self) -> Option<BackupInto> {
+        match self {
+            Operation::Backup { host, archive } => Some(BackupInto {
+                host: host.clone(),
+                archive: archive.clone(),
             }),
             _ => None,
         }
@@ -111,6 +127,13 @@ impl Operation {
                     .map(|b| format!(" --bundle {}", b.display()))
                     .unwrap_or_default()
             ),
+            Operation::Backup { archive, .. } => format!(
+                "kubewiz backup --preset {} --out {}",
+                preset.display(),
+                archive
+                    .parent()
+                    .map_or_else(|| ".".into(), |d| d.display().to_string())
+            ),
         }
     }
 
@@ -122,6 +145,7 @@ impl Operation {
             Operation::RemoveNode { .. } => "removal",
             Operation::ReplaceNode { .. } => "replacement",
             Operation::Upgrade { .. } => "upgrade",
+            Operation::Backup { .. } => "backup",
         }
     }
 }
@@ -201,6 +225,7 @@ pub fn day2(
         Operation::Upgrade { to, bundle } => {
             return upgrade(spec, state_dir, libvirt_uri, *to, bundle.as_deref());
         }
+        Operation::Backup { .. } => return backup(spec, state_dir, libvirt_uri),
         Operation::RenewCerts { names } => names,
     };
     let cluster = crate::state::ClusterState::new(state_dir, spec.name.as_str());
@@ -360,6 +385,36 @@ fn upgrade(
             to,
             bundle: bundle.map(Path::to_path_buf),
         },
+        follow_up: None,
+    })
+}
+
+/// The preview of `kubewiz backup` of the installed cluster `spec` (its kept preset):
+/// the snapshot host asked over SSH (the first etcd member that answers), the archive
+/// named in the cluster's `backups/`, and the plan that takes and packs it.
+fn backup(spec: &ClusterSpec, state_dir: &Path, libvirt_uri: &str) -> Result<Prepared, String> {
+    let cluster = crate::state::ClusterState::new(state_dir, spec.name.as_str());
+    let layout = crate::spec::layout::Layout::new(spec).map_err(|e| e.to_string())?;
+    let pki = crate::pki::read_kept(&cluster.pki_dir(), &layout)
+        .map_err(|e| format!("the kept PKI of cluster {}: {e}", spec.name))?;
+    let (host, mut notices) = crate::day2::backup::snapshot_host(spec, &layout, false)?;
+    let archive = crate::day2::backup::archive_path(&cluster, None);
+    notices.push(format!(
+        "takes an etcd snapshot on {host} and writes {} with the kept PKI, the preset and admin.conf",
+        archive.display()
+    ));
+    let preset_text = crate::spec::to_toml(spec);
+    let plan =
+        crate::day2::backup::plan(&cluster, &layout, libvirt_uri, &host, &archive, &preset_text);
+    Ok(Prepared {
+        pki,
+        files: Vec::new(),
+        plan_text: plan.to_string(),
+        plan,
+        notices,
+        added: Vec::new(),
+        cluster_dir: cluster.dir().to_path_buf(),
+        operation: Operation::Backup { host, archive },
         follow_up: None,
     })
 }

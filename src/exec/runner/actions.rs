@@ -66,6 +66,22 @@ pub(super) async fn step(run: &Run, host: &str, step: &Step, inputs: &str) -> Ou
             renew_kubeconfig(run, host, step, path, cert, key).await
         }
         Action::Fetch { path, to, mode } => fetch(run, host, step, path, to, *mode).await,
+        Action::PackBackup {
+            archive,
+            cluster,
+            snapshot_host,
+            sources,
+            preset_text,
+        } => {
+            let pack = Pack {
+                archive,
+                cluster,
+                snapshot_host,
+                sources,
+                preset_text,
+            };
+            pack_backup(run, host, step, pack).await
+        }
         Action::PutFile {
             from,
             to,
@@ -366,6 +382,81 @@ async fn fetch(run: &Run, host: &str, step: &Step, path: &str, to: &Path, mode: 
         format!(
             "copied {path} to {} ({bytes} bytes, sha256 {digest})",
             to.display()
+        ),
+    )
+    .await;
+    Ok(None)
+}
+
+/// What a backup's archive is made of (`Action::PackBackup`).
+struct Pack<'a> {
+    archive: &'a Path,
+    cluster: &'a str,
+    snapshot_host: &'a str,
+    sources: &'a crate::archive::Sources,
+    preset_text: &'a crate::plan::Blob,
+}
+
+/// Writes the backup archive from the fetched snapshot and the cluster's kept files,
+/// then deletes the snapshot (it holds every Secret of the cluster) whether or not the
+/// archive could be written.
+async fn pack_backup(run: &Run, host: &str, step: &Step, pack: Pack<'_>) -> Outcome {
+    if run.transport.is_dry_run() {
+        return Ok(Some(format!(
+            "dry run: nothing is written; the archive would be {}",
+            pack.archive.display()
+        )));
+    }
+    let (archive, cluster, snapshot_host) = (
+        pack.archive.to_path_buf(),
+        pack.cluster.to_owned(),
+        pack.snapshot_host.to_owned(),
+    );
+    let (sources, preset_text) = (pack.sources.clone(), pack.preset_text.clone());
+    let written = tokio::task::spawn_blocking(move || {
+        let (created, _) = crate::archive::stamps(time::OffsetDateTime::now_utc());
+        let written = crate::archive::pack(
+            &archive,
+            &cluster,
+            &created,
+            &snapshot_host,
+            &sources,
+            preset_text.as_bytes(),
+        );
+        let removed = std::fs::remove_file(&sources.snapshot);
+        (written, removed)
+    })
+    .await
+    .map_err(|e| Failure::new(format!("the archive stopped: {e}")))?;
+    let (written, removed) = written;
+    if let Err(e) = removed
+        && e.kind() != std::io::ErrorKind::NotFound
+    {
+        run.output(
+            host,
+            &step.id,
+            Stream::Stderr,
+            format!(
+                "cannot delete the snapshot {}: {e}; delete it by hand, it holds every Secret of the cluster",
+                pack.sources.snapshot.display()
+            ),
+        )
+        .await;
+    }
+    let written = written.map_err(|e| {
+        Failure::new(format!(
+            "the snapshot was taken, but the archive was not written: {e}"
+        ))
+    })?;
+    run.output(
+        host,
+        &step.id,
+        Stream::Stdout,
+        format!(
+            "wrote {} ({} bytes, sha256 {})",
+            pack.archive.display(),
+            written.bytes,
+            written.sha256
         ),
     )
     .await;

@@ -27,7 +27,7 @@ pub fn snapshot_hosts<'a>(layout: &Layout<'a>) -> Vec<&'a HostSpec> {
 }
 
 fn steps(b: &Builder) -> Vec<HostSteps> {
-    let Some(super::BackupTo { to, on }) = b.backup else {
+    let Some(super::BackupTo { on, sources, .. }) = b.backup else {
         return Vec::new();
     };
     let mut s = Steps::new(PHASE.id, on);
@@ -79,7 +79,7 @@ test -s {file} || {{ echo 'no member gave a snapshot' >&2; exit 1; }}",
         "copy the snapshot to the KVM host",
         Action::Fetch {
             path: file.into(),
-            to: to.to_path_buf(),
+            to: sources.snapshot.clone(),
             mode: 0o600,
         },
         900,

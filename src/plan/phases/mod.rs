@@ -53,6 +53,7 @@ phases!(
     ]
 );
 
+pub mod backup_archive;
 pub mod backup_etcd;
 pub mod renew_control_planes;
 pub mod renew_etcd;
@@ -98,8 +99,9 @@ pub const NODE_REMOVE: &[&PhaseDef] = &[
     &remove_etcd_member::PHASE,
 ];
 
-/// `kubewiz backup`'s one phase: the snapshot, on one host, with its own connection.
-pub const BACKUP: &[&PhaseDef] = &[&backup_etcd::PHASE];
+/// `kubewiz backup`'s phases: the snapshot, on one host, with its own connection; then
+/// the archive, on the KVM host.
+pub const BACKUP: &[&PhaseDef] = &[&backup_etcd::PHASE, &backup_archive::PHASE];
 
 phases!(
     /// `kubewiz reset`'s phases, in order: nodes first, then the services kubewiz
@@ -209,12 +211,15 @@ pub struct Builder<'a> {
 }
 
 /// Where `kubewiz backup` takes its snapshot (`on`, a host that runs etcdctl with the
-/// etcd client certificates: an etcd member or a stacked control plane) and where it
-/// puts it on the KVM host (`to`).
+/// etcd client certificates: an etcd member or a stacked control plane), where it puts
+/// it on the KVM host (`sources.snapshot`), and the archive it packs there with the
+/// cluster's other files (`preset_text` standing in for a preset not kept).
 #[derive(Debug, Clone, Copy)]
 pub struct BackupTo<'a> {
-    pub to: &'a std::path::Path,
     pub on: &'a str,
+    pub archive: &'a std::path::Path,
+    pub sources: &'a crate::archive::Sources,
+    pub preset_text: &'a str,
 }
 
 /// The host `kubewiz node remove` takes out, and whether it answered over SSH when the

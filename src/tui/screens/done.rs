@@ -115,6 +115,12 @@ impl Screen for Done {
                         theme::ok_mark(),
                         view.spec.name
                     ),
+                    Operation::Backup { archive, .. } => format!(
+                        "{} Cluster {} is backed up into {}.",
+                        theme::ok_mark(),
+                        view.spec.name,
+                        archive.display()
+                    ),
                 },
                 theme::ok(),
             ),
@@ -214,6 +220,13 @@ impl Screen for Done {
                 "  {} the kept preset says version {to}{}: say the same in your own preset for the next apply",
                 theme::wait_mark(),
                 if bundle.is_some() { " and the new bundle_dir" } else { "" }
+            ),
+            Operation::Backup { archive, .. } => format!(
+                "  {} check it with sha256sum -c {}; it holds every Secret and key of the cluster: keep it off this host, private; restore it from the manage view or with kubewiz restore --preset {} --from {}",
+                theme::wait_mark(),
+                crate::archive::sidecar(archive).display(),
+                dir.join("preset.toml").display(),
+                archive.display()
             ),
         }));
         frame.render_widget(

@@ -71,16 +71,18 @@ enum Choice {
     RemoveHost,
     ReplaceHost,
     Upgrade,
+    Backup,
     CheckCertificates,
     Back,
 }
 
-const CHOICES: [Choice; 7] = [
+const CHOICES: [Choice; 8] = [
     Choice::AddHosts,
     Choice::RenewCertificates,
     Choice::RemoveHost,
     Choice::ReplaceHost,
     Choice::Upgrade,
+    Choice::Backup,
     Choice::CheckCertificates,
     Choice::Back,
 ];
@@ -182,7 +184,7 @@ impl Screen for Manage {
     }
 
     fn help(&self) -> &'static str {
-        "An installed cluster: its hosts with their roles and their nodes' state (asked from its API with the kept admin.conf), the certificates that expire first, and what can be done to it. Add hosts opens its choices to add hosts on Hosts; Check every certificate reads them on every host over SSH, as `kubewiz certs check` does, and shows what it found (scroll with the arrows, Esc closes); Renew certificates issues every leaf again from the kept CAs and places them one host at a time. Remove a host asks which, then takes it out as `kubewiz node remove` does (drained, its node deleted, its etcd member taken out after a quorum check, the host reset). Replace a host asks which and the new host's address, takes the old one out as `node replace` does, and Done offers the install run that joins the new one. Upgrade asks the version (the next minor is offered; kubeadm's version policy is checked as it is typed in) and, for a cluster installed from a bundle, the new version's bundle, then upgrades as `kubewiz upgrade` does. Each shows its plan first, with a dry run."
+        "An installed cluster: its hosts with their roles and their nodes' state (asked from its API with the kept admin.conf), the certificates that expire first, and what can be done to it. Add hosts opens its choices to add hosts on Hosts; Check every certificate reads them on every host over SSH, as `kubewiz certs check` does, and shows what it found (scroll with the arrows, Esc closes); Renew certificates issues every leaf again from the kept CAs and places them one host at a time. Remove a host asks which, then takes it out as `kubewiz node remove` does (drained, its node deleted, its etcd member taken out after a quorum check, the host reset). Replace a host asks which and the new host's address, takes the old one out as `node replace` does, and Done offers the install run that joins the new one. Upgrade asks the version (the next minor is offered; kubeadm's version policy is checked as it is typed in) and, for a cluster installed from a bundle, the new version's bundle, then upgrades as `kubewiz upgrade` does. Back up takes an etcd snapshot on the first member that answers and packs it with the kept PKI, the preset and admin.conf into one archive in the cluster's backups/, as `kubewiz backup` does. Each shows its plan first, with a dry run."
     }
 
     fn bindings(&self) -> &'static [Binding] {
@@ -311,6 +313,12 @@ impl Screen for Manage {
                         self.asking = Some((Ask::Version, field));
                         Outcome::Handled
                     }
+                    // The snapshot's host and the archive's name are chosen by the
+                    // preview, which asks the members over SSH.
+                    Choice::Backup => Outcome::Day2(Operation::Backup {
+                        host: String::new(),
+                        archive: std::path::PathBuf::new(),
+                    }),
                     Choice::Back => Outcome::Back,
                 };
             }
@@ -478,6 +486,9 @@ impl Screen for Manage {
                 Choice::Upgrade => {
                     ListItem::new("Upgrade Kubernetes one minor version, in kubeadm's order")
                 }
+                Choice::Backup => ListItem::new(
+                    "Back up etcd, the PKI, the preset and admin.conf into one archive",
+                ),
                 Choice::Back => ListItem::new("Back to the start"),
             })
             .collect();
