@@ -321,10 +321,12 @@ fn renewed_from_the_wizard(setup: &cluster::Setup, before: &BTreeMap<PathBuf, Ve
     );
     // Every certificate, read on every host: all fresh, every host's copy the kept one
     // (a copy that differed would be a warning).
-    tmux.keys(&["Down", "Down", "Down", "Down", "Down", "Enter"]);
+    tmux.keys(&[
+        "Down", "Down", "Down", "Down", "Down", "Down", "Down", "Enter",
+    ]);
     let report = tmux.wait_for(" certificates: ", Duration::from_secs(60));
     assert!(report.contains(" 0 warnings, 0 errors"), "{report}");
-    tmux.keys(&["Escape", "Up", "Up", "Up", "Up", "Enter"]);
+    tmux.keys(&["Escape", "Up", "Up", "Up", "Up", "Up", "Up", "Enter"]);
     tmux.wait_for("dry run: ON", Duration::from_secs(60));
     tmux.keys(&["d", "n"]);
     tmux.wait_for("Run it?", Duration::from_secs(10));

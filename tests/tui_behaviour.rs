@@ -1114,7 +1114,10 @@ fn done_offers_the_install_run_that_follows_a_removal() {
             host: "haproxy-2".into(),
             answers: true,
         },
-        follow_up: Some("reloads haproxy and keepalived on the other load balancers".into()),
+        follow_up: Some(kubewiz::tui::prepare::FollowUp {
+            what: "reloads haproxy and keepalived on the other load balancers".into(),
+            operation: kubewiz::tui::prepare::Operation::Install,
+        }),
     };
     h.app.screen = ScreenId::Done;
     let done = h.screen();
@@ -1215,8 +1218,8 @@ fn the_manage_view_replaces_a_host_at_a_typed_address() {
     assert_eq!(
         prepared
             .follow_up
-            .as_deref()
-            .map(|f| f.starts_with("joins a new kubenode-1")),
+            .as_ref()
+            .map(|f| f.what.starts_with("joins a new kubenode-1")),
         Some(true)
     );
 }
@@ -1275,7 +1278,7 @@ fn the_manage_view_upgrades_one_minor_after_a_preview() {
 fn the_manage_view_checks_every_certificate() {
     let mut h = Harness::new(80, 24);
     h.manage_homelab();
-    for _ in 0..5 {
+    for _ in 0..7 {
         h.press(KeyCode::Down);
     }
     h.press(KeyCode::Enter);
@@ -1322,4 +1325,128 @@ fn the_manage_view_checks_every_certificate() {
     let back = h.screen();
     assert!(back.contains("Check every certificate"), "{back}");
     assert_eq!(h.app.screen, ScreenId::Manage);
+}
+
+/// Back up: the preview asks the etcd members over SSH for the host to take the
+/// snapshot on; when none answers, it says so and nothing is written.
+#[test]
+fn the_manage_view_backs_up_only_from_a_member_that_answers() {
+    let mut h = Harness::new(80, 24);
+    let (_, cluster) = h.manage_homelab();
+    for _ in 0..5 {
+        h.press(KeyCode::Down);
+    }
+    h.press(KeyCode::Enter);
+    let said = h.screen();
+    assert_eq!(h.app.screen, ScreenId::Manage, "{said}");
+    assert!(
+        said.contains("none of kubemaster-1 answers over SSH"),
+        "{said}"
+    );
+    assert!(!cluster.dir().join("backups").exists());
+}
+
+/// Restore: the archive is asked for (the newest in the cluster's backups/ offered),
+/// a path that is no file is said so in place, an archive of another cluster is
+/// refused, and the preview of the cluster's own archive shows every step of the
+/// restore while the state directory stays as it was.
+#[test]
+fn the_manage_view_restores_from_an_archive_checked_first() {
+    let mut h = Harness::new(80, 24);
+    let (_, cluster) = h.manage_homelab();
+    let backups = cluster.dir().join("backups");
+    std::fs::create_dir_all(&backups).unwrap();
+    let archive_of = |name: &str, cluster_name: &str| {
+        let pki = cluster.pki_dir();
+        let mut members = vec![kubewiz::archive::Member {
+            path: kubewiz::archive::SNAPSHOT.into(),
+            mode: 0o600,
+            content: b"not a real snapshot, never read by a preview".to_vec(),
+        }];
+        for rel in ["ca.crt", "ca.key", "etcd/ca.crt", "etcd/ca.key"] {
+            members.push(kubewiz::archive::Member {
+                path: format!("pki/{rel}"),
+                mode: 0o600,
+                content: std::fs::read(pki.join(rel)).unwrap(),
+            });
+        }
+        let path = backups.join(name);
+        kubewiz::archive::write(
+            &path,
+            cluster_name,
+            "2026-12-05T09:00:00Z",
+            "kubemaster-1",
+            &members,
+        )
+        .unwrap();
+        path
+    };
+    let older = archive_of("homelab-20261204T090000Z.tar.gz", "homelab");
+    let newest = archive_of("homelab-20261205T090000Z.tar.gz", "homelab");
+    let other = archive_of("other.tar.gz", "othercluster");
+    let kept_pki = std::fs::read(cluster.pki_dir().join("ca.crt")).unwrap();
+    for _ in 0..6 {
+        h.press(KeyCode::Down);
+    }
+    h.press(KeyCode::Enter);
+    let asked = h.screen();
+    assert!(
+        asked.contains("The backup archive to restore from"),
+        "{asked}"
+    );
+    assert!(asked.contains("homelab-20261205T090000Z.tar.gz"), "{asked}");
+    assert_ne!(older, newest);
+    h.erase(200);
+    h.type_text("/nowhere/homelab.tar.gz");
+    h.press(KeyCode::Enter);
+    let wrong = h.screen();
+    assert!(wrong.contains("is no file"), "{wrong}");
+    h.erase(200);
+    h.type_text(other.to_str().unwrap());
+    h.press(KeyCode::Enter);
+    let refused = h.screen();
+    assert!(
+        refused.contains("other.tar.gz is")
+            && refused.contains("an archive of cluster othercluster"),
+        "{refused}"
+    );
+    assert_eq!(h.app.screen, ScreenId::Manage);
+    // The message closes; Restore is still the chosen action, and the newest archive
+    // is offered again.
+    h.press(KeyCode::Enter);
+    h.press(KeyCode::Enter);
+    h.press(KeyCode::Enter);
+    let preview = h.screen();
+    assert_eq!(h.app.screen, ScreenId::Preview, "{preview}");
+    let prepared = h.app.prepared.as_ref().unwrap();
+    assert_eq!(
+        prepared.operation,
+        kubewiz::tui::prepare::Operation::Restore {
+            from: newest.clone()
+        }
+    );
+    assert!(
+        prepared.notices[0].contains("checked (")
+            && prepared.notices[0].contains("snapshot of 2026-12-05T09:00:00Z"),
+        "{:?}",
+        prepared.notices
+    );
+    assert!(
+        prepared.plan_text.contains("etcd-restore") || prepared.plan_text.contains("/restore"),
+        "{}",
+        prepared.plan_text
+    );
+    // Nothing is kept before the run: no restore, the kept CA as it was.
+    assert!(!cluster.dir().join("restore").exists());
+    assert_eq!(
+        std::fs::read(cluster.pki_dir().join("ca.crt")).unwrap(),
+        kept_pki
+    );
+    h.press(KeyCode::Char('d'));
+    h.press(KeyCode::Char('n'));
+    let question = h.screen();
+    assert!(
+        question.contains("this runs the restore on the hosts"),
+        "{question}"
+    );
 }

@@ -232,7 +232,7 @@ fn execute(prepared: Prepared, run: Run) -> ExitCode {
         syslog: run.syslog || prepared.spec.audit.syslog,
         libvirt_uri: crate::kvm::connect_uri(),
         terminal: crate::audit::identity::terminal(),
-        restore: None,
+        restore_from: None,
         names: Vec::new(),
         removal: None,
         upgrade: None,

@@ -137,5 +137,8 @@ fn written(path: &Path) -> Option<String> {
     let bytes = std::fs::metadata(path).ok()?.len();
     let sums = std::fs::read_to_string(archive::sidecar(path)).ok()?;
     let sha256 = sums.split_whitespace().next()?.to_owned();
-    Some(format!("{} ({bytes} bytes, sha256 {sha256})", path.display()))
+    Some(format!(
+        "{} ({bytes} bytes, sha256 {sha256})",
+        path.display()
+    ))
 }

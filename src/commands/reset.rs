@@ -59,7 +59,7 @@ pub fn run(
         syslog: syslog || spec.audit.syslog,
         libvirt_uri: crate::kvm::connect_uri(),
         terminal: crate::audit::identity::terminal(),
-        restore: None,
+        restore_from: None,
         names: Vec::new(),
         removal: None,
         upgrade: None,

@@ -12,11 +12,9 @@ use super::apply::{absolute, ask, confirm};
 use super::follow::{self, OnCtrlC};
 use super::prepare;
 use super::{EXIT_FAILED, EXIT_OK};
-use crate::archive::{self, Checked};
+use crate::day2::restore;
 use crate::detached::job::{Job, JobKind};
-use crate::plan::Restore;
-use crate::spec::layout::Layout;
-use crate::state::{self, ClusterState};
+use crate::state::ClusterState;
 
 /// What `kubewiz restore` was asked to do.
 pub struct RestoreArgs<'a> {
@@ -41,38 +39,17 @@ pub fn run(state_dir: Option<&Path>, args: RestoreArgs<'_>) -> ExitCode {
         Ok(l) => l,
         Err(code) => return code,
     };
-    // The archive first, whole: nothing is touched for a damaged one.
-    let checked = match archive::read(args.from) {
+    // The archive first, whole: nothing is touched for a damaged one, nor for another
+    // cluster's.
+    let checked = match restore::check(&cluster, spec.name.as_str(), args.from) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("kubewiz: {e}");
             return ExitCode::from(EXIT_FAILED);
         }
     };
-    let how = if checked.sidecar {
-        format!("{} matched", archive::sidecar(args.from).display())
-    } else {
-        "no .sha256 beside it; every file matched its manifest".to_owned()
-    };
-    eprintln!(
-        "kubewiz: {} checked ({how}): cluster {}, snapshot of {} taken on {}, sha256 {}",
-        args.from.display(),
-        checked.manifest.cluster,
-        checked.manifest.created,
-        checked.manifest.snapshot_host,
-        checked.sha256
-    );
-    if checked.manifest.cluster != spec.name.as_str() {
-        eprintln!(
-            "kubewiz: the archive is of cluster {}, the preset {} is of cluster {}; restore it with a preset of cluster {}",
-            checked.manifest.cluster,
-            args.preset.display(),
-            spec.name,
-            checked.manifest.cluster
-        );
-        return ExitCode::from(EXIT_FAILED);
-    }
-    let running = answers(&cluster, &layout);
+    eprintln!("kubewiz: {}", restore::describe(args.from, &checked));
+    let running = restore::answers(&cluster, &layout);
     if let Some(running) = &running
         && !args.replace_running
     {
@@ -81,10 +58,6 @@ pub fn run(state_dir: Option<&Path>, args: RestoreArgs<'_>) -> ExitCode {
             spec.name,
             args.preset.display()
         );
-        return ExitCode::from(EXIT_FAILED);
-    }
-    if let Err(e) = same_cas(&cluster, &checked) {
-        eprintln!("kubewiz: {e}");
         return ExitCode::from(EXIT_FAILED);
     }
     let question = format!(
@@ -108,51 +81,14 @@ pub fn run(state_dir: Option<&Path>, args: RestoreArgs<'_>) -> ExitCode {
             return code;
         }
     }
-    let snapshot = checked.file(archive::SNAPSHOT).unwrap_or_default();
-    // A new token per archive: no member of the old cluster can talk to the new one.
-    let token = format!("{}-restore-{}", spec.name, &checked.sha256[..12]);
-    // A dry run keeps no restore in the state directory: its snapshot lives in a
-    // temporary directory for as long as the run.
-    let scratch = match tempfile::tempdir() {
-        Ok(t) => t,
-        Err(e) => {
-            eprintln!("kubewiz: cannot make a temporary directory: {e}");
-            return ExitCode::from(EXIT_FAILED);
-        }
-    };
-    // The archive's PKI is the cluster's, for the dry run's rendering too (a PKI made
-    // for it would be another cluster's, and refused by the restore itself).
-    if let Err(e) = keep_pki(&cluster, &checked) {
-        eprintln!("kubewiz: {e}");
-        return ExitCode::from(EXIT_FAILED);
-    }
-    let restore = if args.dry_run {
-        let path = scratch.path().join("snapshot.db");
-        if let Err(e) = state::write_atomic(&path, snapshot, 0o600) {
-            eprintln!("kubewiz: {}: {e}", path.display());
-            return ExitCode::from(EXIT_FAILED);
-        }
-        Some(Restore {
-            snapshot: path,
-            sha256: crate::digest::sha256_hex(snapshot),
-            token,
-        })
-    } else {
-        let kept = set_journal_aside(&cluster)
-            .and_then(|()| crate::generate::keep_restore(&cluster, snapshot, &token));
-        if let Err(e) = kept {
-            eprintln!("kubewiz: {e}");
-            return ExitCode::from(EXIT_FAILED);
-        }
-        None
-    };
+    // The engine checks the archive again and, for a real run, keeps the restore in the
+    // state directory before it starts.
     let job = Job {
         dry_run: args.dry_run,
-        restore,
+        restore_from: Some(absolute(args.from)),
         ..job(JobKind::Restore, &cluster, preset_text, &args, &spec)
     };
     let code = follow::start(&job, spec.name.as_str(), OnCtrlC::for_run(args.yes));
-    drop(scratch);
     if code == ExitCode::from(EXIT_OK) && !args.dry_run {
         eprintln!("kubewiz: cluster {} is restored", spec.name);
         println!(
@@ -224,68 +160,10 @@ fn job(
         syslog: args.syslog || spec.audit.syslog,
         libvirt_uri: crate::kvm::connect_uri(),
         terminal: crate::audit::identity::terminal(),
-        restore: None,
+        restore_from: None,
         names: Vec::new(),
         removal: None,
         upgrade: None,
         backup: None,
     }
-}
-
-/// The endpoint's address when the cluster kept in `cluster` answers there with the
-/// kept admin.conf (asked once, for at most five seconds).
-fn answers(cluster: &ClusterState, layout: &Layout) -> Option<String> {
-    let kubeconfig = std::fs::read_to_string(cluster.admin_conf()).ok()?;
-    let url = format!("{}/readyz", layout.api_url());
-    let scratch = cluster
-        .dir()
-        .join(format!(".restore-probe-{}", std::process::id()));
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .ok()?;
-    runtime
-        .block_on(crate::exec::api_check::probe(&url, &kubeconfig, &scratch))
-        .ok()
-        .map(|_| layout.api_url())
-}
-
-/// Refuses when the state directory keeps CAs other than the archive's.
-fn same_cas(cluster: &ClusterState, checked: &Checked) -> Result<(), String> {
-    let kept = cluster.pki_dir();
-    for (rel, _, content) in checked.pki() {
-        if !rel.ends_with("ca.crt") {
-            continue;
-        }
-        match std::fs::read(kept.join(rel)) {
-            Ok(mine) if mine != content => {
-                return Err(format!(
-                    "{} is another CA than the archive's pki/{rel}: the state directory keeps a different cluster of the same name; move {} away first",
-                    kept.join(rel).display(),
-                    cluster.dir().display()
-                ));
-            }
-            _ => {}
-        }
-    }
-    Ok(())
-}
-
-/// An earlier install's journal is set aside: on restored hosts every step runs again
-/// (`kubewiz resume` continues a restore's own journal).
-fn set_journal_aside(cluster: &ClusterState) -> Result<(), String> {
-    let journal = cluster.journal();
-    if !journal.is_file() {
-        return Ok(());
-    }
-    let aside = journal.with_extension("before-restore");
-    std::fs::rename(&journal, &aside)
-        .map_err(|e| format!("cannot set the journal {} aside: {e}", journal.display()))
-}
-
-/// The archive's PKI as the kept one, file by file (atomically, with their modes).
-fn keep_pki(cluster: &ClusterState, checked: &Checked) -> Result<(), String> {
-    archive::extract(checked, archive::PKI_PREFIX, &cluster.pki_dir())
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }

@@ -7,6 +7,7 @@ pub mod backup;
 pub mod certs;
 pub mod certs_check;
 pub mod node;
+pub mod restore;
 pub mod upgrade;
 
 use std::time::Duration;

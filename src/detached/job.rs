@@ -9,14 +9,13 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use crate::audit::{Identity, RunKind};
-use crate::day2::{certs, node, upgrade};
+use crate::day2::{certs, node, restore, upgrade};
 use crate::exec::Transport;
 use crate::exec::dry_run::DryRun;
 use crate::exec::runner::RunOptions;
 use crate::exec::ssh::Ssh;
 use crate::generate::{generate_restoring, pending_restore};
 use crate::launch;
-use crate::plan::Restore;
 use crate::plan::phases::INSTALL;
 use crate::plan::reset::{self, ResetOptions};
 use crate::plan::{PhaseId, Plan};
@@ -100,10 +99,11 @@ pub struct Job {
     pub libvirt_uri: String,
     /// The terminal the run was started from, for the audit log's operator record.
     pub terminal: String,
-    /// The snapshot a restore's dry run puts back (a real restore's is kept in the
-    /// state directory until it finishes: `generate::pending_restore`).
+    /// The archive a restore puts back, checked again by the engine (a real restore is
+    /// then kept in the state directory until a run finishes it:
+    /// `generate::pending_restore`).
     #[serde(default)]
-    pub restore: Option<Restore>,
+    pub restore_from: Option<PathBuf>,
     /// The certificates a renewal renews, as `certs renew` takes them.
     #[serde(default)]
     pub names: Vec<String>,
@@ -156,6 +156,8 @@ pub struct Ready {
     pub options: RunOptions,
     pub transport: Arc<dyn Transport>,
     pub record: Record,
+    /// Where a dry run's restore lives, for as long as the run.
+    pub scratch: Option<tempfile::TempDir>,
 }
 
 /// What a run that went through changes in the cluster's record (a dry run: nothing).
@@ -210,13 +212,37 @@ pub fn ready(
     } else {
         Arc::new(Ssh::new(job.accept_new_host_keys))
     };
-    let restore = || match &job.restore {
-        Some(r) => Ok(Some(r.clone())),
-        None => pending_restore(state),
-    };
+    let mut scratch = None;
     let (plan, options, record) = match job.kind {
-        JobKind::Install | JobKind::Resume | JobKind::Restore => {
-            let generated = generate_restoring(spec, state, &job.libvirt_uri, restore()?.as_ref())?;
+        JobKind::Restore => {
+            let Some(from) = &job.restore_from else {
+                return Err("a restore names no archive".into());
+            };
+            let checked = restore::check(state, spec.name.as_str(), from)?;
+            let restoring =
+                restore::generate(state, spec, &checked, &job.libvirt_uri, !job.dry_run)?;
+            scratch = restoring.scratch;
+            let plan = restoring.generated.plan;
+            crate::plan::offline::check(&plan)?;
+            lacking_images(spec, &plan)?;
+            let options = launch::run_options(
+                RunKind::Restore,
+                spec,
+                &restoring.generated.pki,
+                state,
+                &job.preset_text,
+                job.dry_run,
+                identity,
+            )?;
+            (plan, options, Record::RestoreFinished)
+        }
+        JobKind::Install | JobKind::Resume => {
+            let generated = generate_restoring(
+                spec,
+                state,
+                &job.libvirt_uri,
+                pending_restore(state)?.as_ref(),
+            )?;
             let mut plan = generated.plan;
             if let Some(only) = phases(&job.phases)? {
                 plan = plan.only(&only);
@@ -242,7 +268,12 @@ pub fn ready(
             (plan, options, record)
         }
         JobKind::Reset => {
-            let generated = generate_restoring(spec, state, &job.libvirt_uri, restore()?.as_ref())?;
+            let generated = generate_restoring(
+                spec,
+                state,
+                &job.libvirt_uri,
+                pending_restore(state)?.as_ref(),
+            )?;
             let layout = Layout::new(spec).map_err(|e| e.to_string())?;
             let plan = reset::build(
                 &layout,
@@ -267,6 +298,7 @@ pub fn ready(
         options,
         transport,
         record: if job.dry_run { Record::Nothing } else { record },
+        scratch,
     })
 }
 

@@ -110,6 +110,7 @@ pub fn main() -> ExitCode {
         }
         say("ready");
         let record = ready.record;
+        let _scratch = ready.scratch;
         let mut handle = runner::start(ready.plan, ready.transport, ready.options);
         let hub = Arc::new(Mutex::new(Hub::default()));
         let (stop_accepting, stop) = tokio::sync::watch::channel(false);

@@ -86,7 +86,12 @@ mod tests {
         let phases: Vec<(&str, Vec<&str>)> = plan
             .phases
             .iter()
-            .map(|p| (p.id.name(), p.hosts.iter().map(|h| h.host.as_str()).collect()))
+            .map(|p| {
+                (
+                    p.id.name(),
+                    p.hosts.iter().map(|h| h.host.as_str()).collect(),
+                )
+            })
             .collect();
         assert_eq!(
             phases,

@@ -11,7 +11,7 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use ratatui::crossterm::event::KeyEvent;
+use ratatui::crossterm::event::{KeyCode, KeyEvent};
 
 mod chrome;
 
@@ -97,6 +97,12 @@ enum Modal {
     ConfirmDay2(String, Vec<String>),
     /// Unknown host keys to compare and trust.
     ConfirmHostKeys(Vec<(String, String)>),
+    /// The second confirmation of a run that deletes a cluster's data (the reset before
+    /// a restore over a cluster that still answers): the cluster's name, typed out.
+    TypeName {
+        name: String,
+        typed: String,
+    },
 }
 
 /// The whole wizard.
@@ -266,6 +272,7 @@ impl App {
                 return CONFIRM.to_vec();
             }
             Some(Modal::StopOrDetach) => return STOP_OR_DETACH.to_vec(),
+            Some(Modal::TypeName { .. }) => return TYPE_NAME.to_vec(),
             Some(_) => return DISMISS.to_vec(),
             None => {}
         }
@@ -306,6 +313,26 @@ impl App {
         if self.too_small {
             return false;
         }
+        if let Some(Modal::TypeName { name, typed }) = &mut self.modal {
+            match key.code {
+                KeyCode::Enter if *typed == *name => {
+                    self.modal = None;
+                    self.start_run();
+                }
+                KeyCode::Enter => {
+                    let text =
+                        format!("Nothing was done: {typed:?} is not the cluster's name ({name}).");
+                    self.modal = Some(Modal::Message(text));
+                }
+                KeyCode::Esc => self.modal = None,
+                KeyCode::Backspace => {
+                    typed.pop();
+                }
+                KeyCode::Char(c) if typed.len() < 64 => typed.push(c),
+                _ => {}
+            }
+            return true;
+        }
         if let Some(modal) = self.modal.take() {
             let answers = match modal {
                 Modal::StopOrDetach => STOP_OR_DETACH,
@@ -314,6 +341,12 @@ impl App {
             let action = keys::lookup(answers, &key);
             match (modal, action) {
                 (Modal::ConfirmQuit, Some(Action::Confirm)) => self.quit = true,
+                (Modal::ConfirmDay2(..), Some(Action::Confirm)) if self.deletes_data() => {
+                    self.modal = Some(Modal::TypeName {
+                        name: self.spec.name.as_str().to_owned(),
+                        typed: String::new(),
+                    });
+                }
                 (Modal::ConfirmInstall(_) | Modal::ConfirmDay2(..), Some(Action::Confirm)) => {
                     self.start_run()
                 }
@@ -453,7 +486,16 @@ impl App {
             Outcome::FollowUp => {
                 // The cluster as the operation left it: its kept preset, read again.
                 let name = self.spec.name.as_str().to_owned();
+                let next = self
+                    .done
+                    .follow_up
+                    .as_ref()
+                    .map(|f| f.operation.clone())
+                    .unwrap_or_default();
                 self.manage(name);
+                if next != super::prepare::Operation::Install {
+                    return self.apply(Outcome::Day2(next));
+                }
                 if !self.preparing {
                     self.preparing = true;
                     self.effects.push(Effect::Prepare {
@@ -573,6 +615,17 @@ impl App {
                 }
             }
         }
+    }
+
+    /// True when what was prepared deletes the cluster's data (the reset before a
+    /// restore): its confirmation asks for the cluster's name too.
+    fn deletes_data(&self) -> bool {
+        self.prepared.as_ref().is_some_and(|p| {
+            matches!(
+                p.operation,
+                super::prepare::Operation::ResetForRestore { .. }
+            )
+        })
     }
 
     /// True when what was prepared is a day-2 operation on the installed cluster (its
@@ -803,6 +856,16 @@ const STOP_OR_DETACH: &[Binding] = &[
 ];
 
 /// The keys that close a message or the help.
+/// While the cluster's name is typed out.
+const TYPE_NAME: &[Binding] = &[
+    keys::bind(
+        &[keys::Key::plain(KeyCode::Enter)],
+        Action::Confirm,
+        "reset it",
+    ),
+    keys::bind(&[keys::Key::plain(KeyCode::Esc)], Action::Cancel, "cancel"),
+];
+
 const DISMISS: &[Binding] = &[keys::bind(
     &[
         keys::Key::plain(ratatui::crossterm::event::KeyCode::Esc),

@@ -92,7 +92,7 @@ pub fn start(
         syslog: syslog || spec.audit.syslog,
         libvirt_uri: crate::kvm::connect_uri(),
         terminal: crate::audit::identity::terminal(),
-        restore: None,
+        restore_from: prepared.operation.restore_from(),
         names: prepared.operation.names(),
         removal: prepared.operation.removal(),
         upgrade: prepared.operation.upgrade(),

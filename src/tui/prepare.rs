@@ -38,6 +38,21 @@ pub enum Operation {
     /// `host`, the archive written to `archive` (both chosen by [`day2`]'s preview; the
     /// manage view asks with them empty).
     Backup { host: String, archive: PathBuf },
+    /// Restore the cluster from the backup archive `from` as `kubewiz restore` does:
+    /// etcd's data from its snapshot, then an install with its PKI.
+    Restore { from: PathBuf },
+    /// Reset the hosts of a cluster that still answers, so that the restore from
+    /// `from` can follow (offered on Done), as `kubewiz restore --replace-running` does.
+    ResetForRestore { from: PathBuf },
+}
+
+/// What Done offers to run once an operation went through: an install run of the
+/// cluster as it is now (after a removal), or the restore a reset made way for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FollowUp {
+    /// What it does, for Done: "reloads haproxy and keepalived on ...".
+    pub what: String,
+    pub operation: Operation,
 }
 
 impl Operation {
@@ -50,6 +65,8 @@ impl Operation {
             Operation::ReplaceNode { .. } => JobKind::NodeReplace,
             Operation::Upgrade { .. } => JobKind::Upgrade,
             Operation::Backup { .. } => JobKind::Backup,
+            Operation::Restore { .. } => JobKind::Restore,
+            Operation::ResetForRestore { .. } => JobKind::Reset,
         }
     }
 
@@ -80,6 +97,14 @@ impl Operation {
                 host: host.clone(),
                 archive: archive.clone(),
             }),
+            _ => None,
+        }
+    }
+
+    /// The archive a restore puts back.
+    pub fn restore_from(&self) -> Option<PathBuf> {
+        match self {
+            Operation::Restore { from } => Some(from.clone()),
             _ => None,
         }
     }
@@ -134,6 +159,16 @@ impl Operation {
                     .parent()
                     .map_or_else(|| ".".into(), |d| d.display().to_string())
             ),
+            Operation::Restore { from } => format!(
+                "kubewiz restore --preset {} --from {}",
+                preset.display(),
+                from.display()
+            ),
+            Operation::ResetForRestore { from } => format!(
+                "kubewiz restore --preset {} --from {} --replace-running",
+                preset.display(),
+                from.display()
+            ),
         }
     }
 
@@ -146,6 +181,8 @@ impl Operation {
             Operation::ReplaceNode { .. } => "replacement",
             Operation::Upgrade { .. } => "upgrade",
             Operation::Backup { .. } => "backup",
+            Operation::Restore { .. } => "restore",
+            Operation::ResetForRestore { .. } => "reset",
         }
     }
 }
@@ -165,10 +202,10 @@ pub struct Prepared {
     pub added: Vec<String>,
     pub cluster_dir: PathBuf,
     pub operation: Operation,
-    /// What an install run of the kept preset does once this operation went through
-    /// (the other load balancers' new configuration after a removal), when it must
-    /// follow.
-    pub follow_up: Option<String>,
+    /// What must follow once this operation went through: an install run of the kept
+    /// preset (the other load balancers' new configuration after a removal), or the
+    /// restore a reset made way for.
+    pub follow_up: Option<FollowUp>,
 }
 
 /// Loads or makes the PKI in the cluster's state directory, renders and plans, reading
@@ -226,6 +263,9 @@ pub fn day2(
             return upgrade(spec, state_dir, libvirt_uri, *to, bundle.as_deref());
         }
         Operation::Backup { .. } => return backup(spec, state_dir, libvirt_uri),
+        Operation::Restore { from } | Operation::ResetForRestore { from } => {
+            return restore(spec, state_dir, libvirt_uri, from);
+        }
         Operation::RenewCerts { names } => names,
     };
     let cluster = crate::state::ClusterState::new(state_dir, spec.name.as_str());
@@ -311,6 +351,10 @@ fn removal(
             "then the install run of the cluster as it will be, which {what}: Done offers it"
         ));
     }
+    let follow_up = follow_up.map(|what| FollowUp {
+        what,
+        operation: Operation::Install,
+    });
     let (pki, plan) =
         crate::day2::node::removal_plan(&cluster, &installed, host, answers, libvirt_uri)?;
     let kind = if replacement.is_some() {
@@ -404,8 +448,14 @@ fn backup(spec: &ClusterSpec, state_dir: &Path, libvirt_uri: &str) -> Result<Pre
         archive.display()
     ));
     let preset_text = crate::spec::to_toml(spec);
-    let plan =
-        crate::day2::backup::plan(&cluster, &layout, libvirt_uri, &host, &archive, &preset_text);
+    let plan = crate::day2::backup::plan(
+        &cluster,
+        &layout,
+        libvirt_uri,
+        &host,
+        &archive,
+        &preset_text,
+    );
     Ok(Prepared {
         pki,
         files: Vec::new(),
@@ -415,6 +465,75 @@ fn backup(spec: &ClusterSpec, state_dir: &Path, libvirt_uri: &str) -> Result<Pre
         added: Vec::new(),
         cluster_dir: cluster.dir().to_path_buf(),
         operation: Operation::Backup { host, archive },
+        follow_up: None,
+    })
+}
+
+/// The preview of `kubewiz restore --from FROM` of the installed cluster `spec` (its
+/// kept preset): the archive checked whole against the cluster, and the restore's
+/// install generated apart from the state directory (the engine keeps it there when the
+/// run starts). A cluster that still answers is reset first: its preview is the reset's,
+/// and Done then offers the restore.
+fn restore(
+    spec: &ClusterSpec,
+    state_dir: &Path,
+    libvirt_uri: &str,
+    from: &Path,
+) -> Result<Prepared, String> {
+    let cluster = crate::state::ClusterState::new(state_dir, spec.name.as_str());
+    let layout = crate::spec::layout::Layout::new(spec).map_err(|e| e.to_string())?;
+    let from = std::path::absolute(from).map_err(|e| format!("{}: {e}", from.display()))?;
+    let checked = crate::day2::restore::check(&cluster, spec.name.as_str(), &from)?;
+    let mut notices = vec![crate::day2::restore::describe(&from, &checked)];
+    if let Some(running) = crate::day2::restore::answers(&cluster, &layout) {
+        notices.push(format!(
+            "cluster {} still answers at {running}: a restore replaces its whole state, so its {} host(s) are reset first, etcd's data deleted; everything written since the snapshot of {} is lost",
+            spec.name,
+            spec.hosts.len(),
+            checked.manifest.created
+        ));
+        notices.push("then Done offers the restore from the archive, its plan first".to_owned());
+        let pki = crate::pki::read_kept(&cluster.pki_dir(), &layout)
+            .map_err(|e| format!("the kept PKI of cluster {}: {e}", spec.name))?;
+        let plan = crate::plan::reset::build(
+            &layout,
+            &crate::generate::local(&cluster, libvirt_uri),
+            crate::plan::reset::ResetOptions { delete_data: true },
+        );
+        return Ok(Prepared {
+            pki,
+            files: Vec::new(),
+            plan_text: plan.to_string(),
+            plan,
+            notices,
+            added: Vec::new(),
+            cluster_dir: cluster.dir().to_path_buf(),
+            operation: Operation::ResetForRestore { from: from.clone() },
+            follow_up: Some(FollowUp {
+                what: format!(
+                    "puts back etcd's data from the snapshot of {} and installs with the archive's certificates",
+                    checked.manifest.created
+                ),
+                operation: Operation::Restore { from },
+            }),
+        });
+    }
+    notices.push(format!(
+        "puts back etcd's data from the snapshot of {} on every member with a new cluster token, then installs with the archive's certificates (the same CAs: every kubeconfig of the cluster works again); the snapshot is kept in {} until the run finishes",
+        checked.manifest.created,
+        crate::generate::restore_dir(&cluster).display()
+    ));
+    let restoring = crate::day2::restore::generate(&cluster, spec, &checked, libvirt_uri, false)?;
+    let generated = restoring.generated;
+    Ok(Prepared {
+        pki: generated.pki,
+        plan_text: generated.plan.to_string(),
+        files: generated.files,
+        plan: generated.plan,
+        notices,
+        added: Vec::new(),
+        cluster_dir: cluster.dir().to_path_buf(),
+        operation: Operation::Restore { from },
         follow_up: None,
     })
 }

@@ -7,8 +7,7 @@ use super::super::steps::Steps;
 use super::super::{Action, Blob, HostSteps, LOCAL};
 use super::{Builder, PhaseDef};
 
-pub const PHASE: PhaseDef =
-    PhaseDef::on_hosts("backup-archive", "Write the backup archive", steps);
+pub const PHASE: PhaseDef = PhaseDef::on_hosts("backup-archive", "Write the backup archive", steps);
 
 fn steps(b: &Builder) -> Vec<HostSteps> {
     let Some(backup) = b.backup else {

@@ -141,6 +141,16 @@ fn draw_modal(frame: &mut Frame, area: Rect, modal: &Modal) {
             (" Cannot go on ", lines)
         }
         Modal::Message(text) => (" kubewiz ", vec![Line::raw(text.clone())]),
+        Modal::TypeName { name, typed } => (
+            " Delete the cluster's data? ",
+            vec![
+                Line::raw(format!(
+                    "This resets every host of cluster {name} and deletes etcd's data: everything written since the backup is lost."
+                )),
+                Line::raw(format!("Type the cluster's name ({name}) and press Enter:")),
+                Line::styled(format!("> {typed}_"), theme::title()),
+            ],
+        ),
         Modal::ConfirmQuit => (
             " Quit? ",
             vec![Line::raw(

@@ -12,7 +12,7 @@ use crate::exec::RunOutcome;
 use crate::spec::ClusterSpec;
 use crate::tui::flow::{Outcome, View};
 use crate::tui::keys::{self, Action, Binding, Key, bind};
-use crate::tui::prepare::Operation;
+use crate::tui::prepare::{FollowUp, Operation};
 use crate::tui::theme;
 
 const BINDINGS: &[Binding] = &[
@@ -27,6 +27,13 @@ const FOLLOW_UP: &[Binding] = &[
     bind(keys::ESC, Action::Back, "back to the run"),
 ];
 
+/// After the reset that makes way for a restore.
+const RESTORE_FOLLOWS: &[Binding] = &[
+    bind(&[Key::ch('a')], Action::Select, "restore"),
+    bind(&[Key::ch('q')], Action::Quit, "quit"),
+    bind(keys::ESC, Action::Back, "back to the run"),
+];
+
 /// The last screen.
 #[derive(Debug, Default)]
 pub struct Done {
@@ -37,8 +44,9 @@ pub struct Done {
     pub dry_run: bool,
     /// What ran: an install, or a day-2 operation on the installed cluster.
     pub operation: Operation,
-    /// What the install run that must follow does (after a removal), offered on `a`.
-    pub follow_up: Option<String>,
+    /// What must follow (the install run after a removal, the restore after its reset),
+    /// offered on `a`.
+    pub follow_up: Option<FollowUp>,
 }
 
 impl Done {
@@ -58,10 +66,14 @@ impl Screen for Done {
     }
 
     fn bindings(&self) -> &'static [Binding] {
-        if self.offers_follow_up() {
-            FOLLOW_UP
-        } else {
-            BINDINGS
+        match &self.follow_up {
+            _ if !self.offers_follow_up() => BINDINGS,
+            Some(FollowUp {
+                operation: Operation::Install,
+                ..
+            }) => FOLLOW_UP,
+            Some(_) => RESTORE_FOLLOWS,
+            None => BINDINGS,
         }
     }
 
@@ -120,6 +132,17 @@ impl Screen for Done {
                         theme::ok_mark(),
                         view.spec.name,
                         archive.display()
+                    ),
+                    Operation::Restore { from } => format!(
+                        "{} Cluster {} is restored from {}.",
+                        theme::ok_mark(),
+                        view.spec.name,
+                        from.display()
+                    ),
+                    Operation::ResetForRestore { .. } => format!(
+                        "{} The hosts of cluster {} are reset; the restore follows with a.",
+                        theme::ok_mark(),
+                        view.spec.name
                     ),
                 },
                 theme::ok(),
@@ -189,13 +212,20 @@ impl Screen for Done {
         )));
         if self.offers_follow_up() {
             lines.push(Line::raw(""));
-            lines.push(Line::styled(
-                format!(
-                    "a: the install run of the cluster as it is now, which {}; its plan shows first.",
-                    self.follow_up.as_deref().unwrap_or_default()
+            let text = match &self.follow_up {
+                Some(FollowUp {
+                    what,
+                    operation: Operation::Install,
+                }) => format!(
+                    "a: the install run of the cluster as it is now, which {what}; its plan shows first."
                 ),
-                theme::warning(),
-            ));
+                Some(FollowUp { what, operation }) => format!(
+                    "a: the {}, which {what}; its plan shows first.",
+                    operation.noun()
+                ),
+                None => String::new(),
+            };
+            lines.push(Line::styled(text, theme::warning()));
         }
         lines.push(Line::raw(match &self.operation {
             Operation::Install => format!(
@@ -227,6 +257,17 @@ impl Screen for Done {
                 crate::archive::sidecar(archive).display(),
                 dir.join("preset.toml").display(),
                 archive.display()
+            ),
+            Operation::Restore { .. } => format!(
+                "  {} a restore that stopped continues from its journal: kubewiz resume {}",
+                theme::wait_mark(),
+                view.spec.name
+            ),
+            Operation::ResetForRestore { from } => format!(
+                "  {} the restore can also be run later: kubewiz restore --preset {} --from {}",
+                theme::wait_mark(),
+                dir.join("preset.toml").display(),
+                from.display()
             ),
         }));
         frame.render_widget(

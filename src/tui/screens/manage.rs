@@ -50,6 +50,8 @@ enum Ask {
     Version,
     /// The bundle of version `to`, for a cluster installed from a bundle.
     Bundle { to: crate::spec::KubeVersion },
+    /// The backup archive to restore from.
+    Archive,
 }
 
 /// While the host to take out is chosen.
@@ -72,17 +74,19 @@ enum Choice {
     ReplaceHost,
     Upgrade,
     Backup,
+    Restore,
     CheckCertificates,
     Back,
 }
 
-const CHOICES: [Choice; 8] = [
+const CHOICES: [Choice; 9] = [
     Choice::AddHosts,
     Choice::RenewCertificates,
     Choice::RemoveHost,
     Choice::ReplaceHost,
     Choice::Upgrade,
     Choice::Backup,
+    Choice::Restore,
     Choice::CheckCertificates,
     Choice::Back,
 ];
@@ -116,6 +120,9 @@ pub struct Manage {
     /// The report of every certificate on every host (None while it is made), and how
     /// far it is scrolled; shown while set.
     report: Option<(Option<CertsReport>, u16)>,
+    /// Where the cluster's backups are unless told otherwise (the restore offers the
+    /// newest).
+    backups: std::path::PathBuf,
 }
 
 impl Manage {
@@ -146,6 +153,7 @@ impl Manage {
             picking: None,
             asking: None,
             report: None,
+            backups: crate::day2::backup::default_dir(&cluster),
         }
     }
 
@@ -184,7 +192,7 @@ impl Screen for Manage {
     }
 
     fn help(&self) -> &'static str {
-        "An installed cluster: its hosts with their roles and their nodes' state (asked from its API with the kept admin.conf), the certificates that expire first, and what can be done to it. Add hosts opens its choices to add hosts on Hosts; Check every certificate reads them on every host over SSH, as `kubewiz certs check` does, and shows what it found (scroll with the arrows, Esc closes); Renew certificates issues every leaf again from the kept CAs and places them one host at a time. Remove a host asks which, then takes it out as `kubewiz node remove` does (drained, its node deleted, its etcd member taken out after a quorum check, the host reset). Replace a host asks which and the new host's address, takes the old one out as `node replace` does, and Done offers the install run that joins the new one. Upgrade asks the version (the next minor is offered; kubeadm's version policy is checked as it is typed in) and, for a cluster installed from a bundle, the new version's bundle, then upgrades as `kubewiz upgrade` does. Back up takes an etcd snapshot on the first member that answers and packs it with the kept PKI, the preset and admin.conf into one archive in the cluster's backups/, as `kubewiz backup` does. Each shows its plan first, with a dry run."
+        "An installed cluster: its hosts with their roles and their nodes' state (asked from its API with the kept admin.conf), the certificates that expire first, and what can be done to it. Add hosts opens its choices to add hosts on Hosts; Check every certificate reads them on every host over SSH, as `kubewiz certs check` does, and shows what it found (scroll with the arrows, Esc closes); Renew certificates issues every leaf again from the kept CAs and places them one host at a time. Remove a host asks which, then takes it out as `kubewiz node remove` does (drained, its node deleted, its etcd member taken out after a quorum check, the host reset). Replace a host asks which and the new host's address, takes the old one out as `node replace` does, and Done offers the install run that joins the new one. Upgrade asks the version (the next minor is offered; kubeadm's version policy is checked as it is typed in) and, for a cluster installed from a bundle, the new version's bundle, then upgrades as `kubewiz upgrade` does. Back up takes an etcd snapshot on the first member that answers and packs it with the kept PKI, the preset and admin.conf into one archive in the cluster's backups/, as `kubewiz backup` does. Restore asks for an archive (the newest in backups/ is offered), checks it whole, and puts etcd's data and the PKI back as `kubewiz restore` does; a cluster that still answers is reset first, after a second confirmation with its name typed out, and Done then offers the restore. Each shows its plan first, with a dry run."
     }
 
     fn bindings(&self) -> &'static [Binding] {
@@ -319,6 +327,16 @@ impl Screen for Manage {
                         host: String::new(),
                         archive: std::path::PathBuf::new(),
                     }),
+                    Choice::Restore => {
+                        // The newest archive in the cluster's backups/, if any.
+                        let newest = newest_archive(&self.backups, &self.name);
+                        let mut field = TextField::new(
+                            newest.map(|p| p.display().to_string()).unwrap_or_default(),
+                        );
+                        field.start_edit();
+                        self.asking = Some((Ask::Archive, field));
+                        Outcome::Handled
+                    }
                     Choice::Back => Outcome::Back,
                 };
             }
@@ -489,6 +507,9 @@ impl Screen for Manage {
                 Choice::Backup => ListItem::new(
                     "Back up etcd, the PKI, the preset and admin.conf into one archive",
                 ),
+                Choice::Restore => {
+                    ListItem::new("Restore from a backup archive: etcd's data and the PKI put back")
+                }
                 Choice::Back => ListItem::new("Back to the start"),
             })
             .collect();
@@ -508,6 +529,10 @@ impl Screen for Manage {
                     format!(
                         "The directory of the {to} bundle (its bin/ has kubeadm, kubelet and kubectl):"
                     ),
+                ),
+                Ask::Archive => (
+                    " Restore ".to_owned(),
+                    "The backup archive to restore from (kubewiz backup wrote it; checked whole before anything is touched):".to_owned(),
                 ),
             };
             let mut lines = vec![
@@ -594,5 +619,36 @@ fn answered(ask: &Ask, text: &str, spec: Option<&ClusterSpec>) -> Result<Answere
                 bundle: Some(dir),
             }))
         }
+        Ask::Archive => {
+            if text.trim().is_empty() {
+                return Err(
+                    "type the archive's path, e.g. a .tar.gz that kubewiz backup wrote".into(),
+                );
+            }
+            let from = std::path::absolute(text.trim()).map_err(|e| format!("{text:?}: {e}"))?;
+            if !from.is_file() {
+                return Err(format!(
+                    "{} is no file: type an archive's path",
+                    from.display()
+                ));
+            }
+            Ok(Answered::Run(Operation::Restore { from }))
+        }
     }
+}
+
+/// The newest archive of cluster `name` in `dir` (by the time in its name, as `kubewiz
+/// backup` names them), if any.
+fn newest_archive(dir: &std::path::Path, name: &str) -> Option<std::path::PathBuf> {
+    let prefix = format!("{name}-");
+    std::fs::read_dir(dir)
+        .ok()?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with(&prefix) && n.ends_with(".tar.gz"))
+        })
+        .max()
 }
