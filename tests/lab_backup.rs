@@ -90,6 +90,49 @@ fn runs_logged(state: &Path, cluster: &str) -> usize {
         .unwrap_or(0)
 }
 
+/// The archive `archive` that a backup of the cluster kept in `cluster_dir` wrote is
+/// private, checks with `sha256sum -c`, lists its manifest first and everything a
+/// restore needs with `tar`, and no copy of the snapshot is left in the state directory.
+fn archive_is_sound(archive: &Path, cluster_dir: &Path) {
+    let mode = fs::metadata(archive).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "the archive holds the cluster's keys");
+    let sums = Command::new("sha256sum")
+        .arg("-c")
+        .arg(archive.with_file_name(format!(
+            "{}.sha256",
+            archive.file_name().unwrap().to_string_lossy()
+        )))
+        .current_dir(archive.parent().unwrap())
+        .output()
+        .unwrap();
+    assert!(sums.status.success(), "{sums:?}");
+    let listing = Command::new("tar")
+        .arg("tzf")
+        .arg(archive)
+        .output()
+        .unwrap();
+    assert!(listing.status.success(), "{listing:?}");
+    let listing = String::from_utf8_lossy(&listing.stdout).into_owned();
+    let names: Vec<&str> = listing.lines().collect();
+    assert_eq!(names[0], "manifest.json", "{listing}");
+    for expected in [
+        "etcd/snapshot.db",
+        "pki/ca.key",
+        "pki/etcd/ca.crt",
+        "preset.toml",
+        "admin.conf",
+    ] {
+        assert!(names.contains(&expected), "{expected} not in:\n{listing}");
+    }
+    // Nothing of the snapshot is left behind on the KVM host.
+    let spooled: Vec<_> = fs::read_dir(cluster_dir)
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".snapshot"))
+        .collect();
+    assert!(spooled.is_empty(), "{spooled:?}");
+}
+
 /// Installs `topology`, backs it up, resets it and restores it; returns the setup for
 /// the topology's own checks. `over_running`: the restore itself resets the cluster that
 /// still answers (`--replace-running`), instead of `kubewiz reset` before it.
@@ -188,43 +231,7 @@ fn backup_reset_restore(
     );
     assert!(!first.exists(), "--keep 1 kept {}", first.display());
     assert_eq!(archive.parent(), Some(out_dir.as_path()));
-    let mode = fs::metadata(&archive).unwrap().permissions().mode() & 0o777;
-    assert_eq!(mode, 0o600, "the archive holds the cluster's keys");
-    let sums = Command::new("sha256sum")
-        .arg("-c")
-        .arg(archive.with_file_name(format!(
-            "{}.sha256",
-            archive.file_name().unwrap().to_string_lossy()
-        )))
-        .current_dir(&out_dir)
-        .output()
-        .unwrap();
-    assert!(sums.status.success(), "{sums:?}");
-    let listing = Command::new("tar")
-        .arg("tzf")
-        .arg(&archive)
-        .output()
-        .unwrap();
-    assert!(listing.status.success(), "{listing:?}");
-    let listing = String::from_utf8_lossy(&listing.stdout).into_owned();
-    let names: Vec<&str> = listing.lines().collect();
-    assert_eq!(names[0], "manifest.json", "{listing}");
-    for expected in [
-        "etcd/snapshot.db",
-        "pki/ca.key",
-        "pki/etcd/ca.crt",
-        "preset.toml",
-        "admin.conf",
-    ] {
-        assert!(names.contains(&expected), "{expected} not in:\n{listing}");
-    }
-    // Nothing of the snapshot is left behind, on the KVM host or on the host.
-    let spooled: Vec<_> = fs::read_dir(state.join(&name))
-        .unwrap()
-        .filter_map(Result::ok)
-        .filter(|e| e.file_name().to_string_lossy().ends_with(".snapshot"))
-        .collect();
-    assert!(spooled.is_empty(), "{spooled:?}");
+    archive_is_sound(&archive, &state.join(&name));
 
     create_configmap(&old_admin, "after-backup", "lost");
 
@@ -432,4 +439,98 @@ fn at_a_terminal_a_restore_over_the_running_cluster_wants_its_name_typed_out() {
     }
     assert_eq!(configmap(&admin, "before-backup").as_deref(), Some("kept"));
     assert_eq!(configmap(&admin, "after-backup"), None);
+}
+
+/// From the wizard's manage view in a real terminal: Back up (its plan first, then the
+/// archive in the cluster's backups/), then Restore over the cluster that still answers:
+/// the archive offered is that backup, the reset before it wants the cluster's name
+/// typed out (a wrong one does nothing), and Done then offers the restore, which puts
+/// back what etcd held at the backup.
+#[test]
+fn from_the_wizard_a_cluster_is_backed_up_then_reset_and_restored() {
+    if !tmux::tmux_available() {
+        panic!("tmux is missing: scripts/test.sh installs it");
+    }
+    let Some(setup) = cluster::installed(Topology::SingleNode, &[]) else {
+        return;
+    };
+    let state = &setup.state;
+    let admin = state.join("labsolo/admin.conf");
+    let backups = state.join("labsolo/backups");
+    create_configmap(&admin, "before-backup", "kept");
+    let wait = std::time::Duration::from_secs;
+    let open_manage = |tmux: &tmux::Tmux| {
+        tmux.run_kubewiz(&format!("--state-dir {}", state.display()));
+        tmux.wait_for("1/9 Start", wait(20));
+        tmux.keys(&["Down", "Enter"]);
+        tmux.wait_for("Ready v", wait(30));
+    };
+
+    let tmux = tmux::Tmux::start("lab-backup-wizard");
+    open_manage(&tmux);
+    tmux.keys(&["Down", "Down", "Down", "Down", "Down", "Enter"]);
+    let preview = tmux.wait_for("dry run: ON", wait(60));
+    assert!(preview.contains("Plan ("), "{preview}");
+    tmux.keys(&["d", "n"]);
+    tmux.wait_for("Run it?", wait(10));
+    tmux.keys(&["y"]);
+    tmux.wait_for("backup finished", wait(300));
+    tmux.keys(&["n"]);
+    tmux.wait_for("is backed up into", wait(10));
+    tmux.keys(&["q"]);
+    let (code, after) = tmux.wait_for_exit(wait(10));
+    assert_eq!(code, 0, "{after}");
+    let archives: Vec<PathBuf> = fs::read_dir(&backups)
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.to_string_lossy().ends_with(".tar.gz"))
+        .collect();
+    assert_eq!(archives.len(), 1, "{archives:?}");
+    let archive = &archives[0];
+    archive_is_sound(archive, &state.join("labsolo"));
+    create_configmap(&admin, "after-backup", "lost");
+
+    open_manage(&tmux);
+    tmux.keys(&["Down", "Down", "Down", "Down", "Down", "Down", "Enter"]);
+    let asked = tmux.wait_for("The backup archive to restore from", wait(10));
+    let name = archive.file_name().unwrap().to_string_lossy().into_owned();
+    assert!(asked.contains(&name[..20]), "{name} not offered:\n{asked}");
+    tmux.keys(&["Enter"]);
+    // The cluster answers: the preview is the reset's, dry run still on.
+    tmux.wait_for("dry run: ON", wait(60));
+    tmux.keys(&["d", "n"]);
+    let question = tmux.wait_for("Run it?", wait(10));
+    assert!(question.contains("still answers"), "{question}");
+    tmux.keys(&["y"]);
+    tmux.wait_for("Type the cluster's name", wait(10));
+    tmux.keys(&["labsol", "Enter"]);
+    tmux.wait_for("Nothing was done", wait(10));
+    assert_eq!(configmap(&admin, "after-backup").as_deref(), Some("lost"));
+    tmux.keys(&["Enter", "n"]);
+    tmux.wait_for("Run it?", wait(10));
+    tmux.keys(&["y"]);
+    tmux.wait_for("Type the cluster's name", wait(10));
+    tmux.keys(&["labsolo", "Enter"]);
+    tmux.wait_for("reset finished", wait(300));
+    tmux.keys(&["n"]);
+    tmux.wait_for("the restore follows with a", wait(10));
+    tmux.keys(&["a"]);
+    tmux.wait_for("dry run: OFF", wait(60));
+    tmux.keys(&["n"]);
+    tmux.wait_for("Run it?", wait(10));
+    tmux.keys(&["y"]);
+    tmux.wait_for("restore finished", wait(600));
+    tmux.keys(&["n"]);
+    tmux.wait_for("is restored from", wait(10));
+    tmux.keys(&["q"]);
+    let (code, after) = tmux.wait_for_exit(wait(10));
+    assert_eq!(code, 0, "{after}");
+    assert!(
+        !state.join("labsolo/restore").exists(),
+        "the finished restore's snapshot stayed"
+    );
+    assert_eq!(configmap(&admin, "before-backup").as_deref(), Some("kept"));
+    assert_eq!(configmap(&admin, "after-backup"), None);
+    cluster::verify_audit_logs(state);
 }
