@@ -96,6 +96,22 @@ fn upgraded(topology: Topology) {
     };
     let new = bundle_of(&setup.work.path().join("new"), "v1.35.0");
     let new_arg = new.to_str().unwrap();
+    // External etcd: the new bundle carries another etcd program (the same release
+    // rebuilt, as it were: one byte more at its end, which changes its SHA-256 and not
+    // what it runs), so its members get it one at a time before kubeadm's upgrade.
+    let etcd_hosts: Vec<usize> = topology
+        .hosts(0)
+        .iter()
+        .enumerate()
+        .filter(|(_, (_, roles))| roles.contains(&"etcd"))
+        .map(|(i, _)| i)
+        .collect();
+    if !etcd_hosts.is_empty() {
+        let program = new.join("bin/etcd");
+        let mut bytes = fs::read(&program).unwrap();
+        bytes.push(b'\n');
+        fs::write(&program, &bytes).unwrap();
+    }
 
     // Refused before any host is touched.
     let before = logs();
@@ -144,6 +160,16 @@ fn upgraded(topology: Topology) {
         "{}",
         cluster::text(&dry)
     );
+    if !etcd_hosts.is_empty() {
+        let said = cluster::text(&dry);
+        assert!(
+            said.contains("the external etcd members get the new bundle's etcd 3.5.")
+                && said.contains("one at a time")
+                && said.contains("is not older than the")
+                && String::from_utf8_lossy(&dry.stdout).contains("upgrade-etcd/etcd-2/restart"),
+            "{said}"
+        );
+    }
 
     // Without a pod network the kubelets say NotReady, and kubeadm would refuse: the
     // check says so before anything changes.
@@ -259,6 +285,29 @@ fn upgraded(topology: Topology) {
         assert!(
             kubelets.contains(&format!("{node}=v1.35.0")),
             "{node}: {kubelets}"
+        );
+    }
+    // Every external member runs the new bundle's etcd, and all three are members.
+    let new_etcd = fs::read(new.join("bin/etcd")).unwrap();
+    for &i in &etcd_hosts {
+        assert!(
+            setup.lab.host_file(i, "/usr/local/bin/etcd").as_deref() == Some(&new_etcd[..]),
+            "{} does not have the new bundle's etcd",
+            setup.lab.hosts[i].name
+        );
+    }
+    if let Some(&first) = etcd_hosts.first() {
+        let address = setup.lab.hosts[first].address;
+        let members = cluster::etcd_members(
+            &setup.lab,
+            first,
+            &format!("https://{address}:2379"),
+            "/etc/etcd/pki",
+        );
+        assert_eq!(members.len(), 3, "{members:?}");
+        assert!(
+            members.iter().all(|m| m.contains(" started")),
+            "{members:?}"
         );
     }
     let kept = fs::read_to_string(state.join(&name).join("preset.toml")).unwrap();

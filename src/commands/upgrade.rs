@@ -67,8 +67,12 @@ pub fn run(state_dir: Option<&Path>, args: UpgradeArgs<'_>) -> ExitCode {
         upgrade,
         pki,
         plan,
+        notices,
         ..
     } = ready;
+    for notice in notices {
+        eprintln!("kubewiz: {notice}");
+    }
     let layout = match prepare::layout(&target) {
         Ok(l) => l,
         Err(code) => return code,

@@ -23,6 +23,9 @@ pub struct Ready {
     pub pki: Pki,
     pub files: Vec<File>,
     pub plan: Plan,
+    /// What the operator is told before it runs: external etcd's version, kept or
+    /// upgraded, against the one the new kubeadm goes with.
+    pub notices: Vec<String>,
 }
 
 /// The upgrade of the installed cluster of `cluster` to `to` (its new programs from
@@ -46,7 +49,17 @@ pub fn prepare(
     let pki = crate::pki::read_kept(&cluster.pki_dir(), &layout)
         .map_err(|e| Refused::failed(format!("the kept PKI of cluster {}: {e}", target.name)))?;
     let files = crate::render::render(&target, &pki).map_err(|e| Refused::failed(e.to_string()))?;
-    let upgrade = Upgrade { from, to, bundle };
+    let (etcd, notices) = if layout.etcd.is_empty() {
+        (None, Vec::new())
+    } else {
+        external_etcd(&installed, &target, bundle.as_deref()).map_err(Refused::failed)?
+    };
+    let upgrade = Upgrade {
+        from,
+        to,
+        bundle,
+        etcd,
+    };
     let local = crate::generate::local(cluster, libvirt_uri);
     let plan = crate::plan::upgrade::build(&layout, &files, &local, &upgrade, max_unavailable);
     Ok(Ready {
@@ -55,7 +68,111 @@ pub fn prepare(
         pki,
         files,
         plan,
+        notices,
     })
+}
+
+/// External etcd on an upgrade: with a bundle, the members get the new bundle's etcd
+/// (the version returned) when it is another program than the installed bundle's,
+/// one at a time; an older one is refused, as etcd is not downgraded. Either way the
+/// notices compare the etcd the members will run with the one the new kubeadm goes
+/// with (its etcd image), which kubeadm's own upgrade plan asks to be upgraded first.
+fn external_etcd(
+    installed: &ClusterSpec,
+    target: &ClusterSpec,
+    bin: Option<&Path>,
+) -> Result<(Option<String>, Vec<String>), String> {
+    let Some(bin) = bin else {
+        return Ok((
+            None,
+            vec![
+                "the external etcd members keep the etcd of their package repository; kubeadm's upgrade plan on the first control plane names a newer one to install first, if any"
+                    .to_owned(),
+            ],
+        ));
+    };
+    let new = bin.join("etcd");
+    let new_version = etcd_version(&new)?;
+    let old = installed
+        .packages
+        .bundle_dir
+        .as_ref()
+        .map(|d| d.join("bin/etcd"))
+        .filter(|p| p.is_file());
+    let mut notices = Vec::new();
+    let old_version = old.as_deref().map(etcd_version).transpose()?;
+    if let Some(old_version) = &old_version
+        && semver(old_version) > semver(&new_version)
+    {
+        return Err(format!(
+            "the new bundle's etcd is {new_version} ({}), older than the {old_version} the etcd hosts run: etcd is not downgraded; put etcd {old_version} or newer there",
+            new.display()
+        ));
+    }
+    let same = match &old {
+        Some(old) => sha256_file(old)? == sha256_file(&new)?,
+        None => false,
+    };
+    let upgrade = if same {
+        notices.push(format!(
+            "the external etcd members keep etcd {new_version}: the new bundle's is the same program"
+        ));
+        None
+    } else {
+        notices.push(format!(
+            "the external etcd members get the new bundle's etcd {new_version} (from {}), one at a time, each healthy with it before the next, before kubeadm upgrade apply",
+            old_version.as_deref().unwrap_or("a program no longer at hand")
+        ));
+        Some(new_version.clone())
+    };
+    match crate::exec::bundle::kubeadm_images(target) {
+        Ok(images) => {
+            let wanted = images
+                .iter()
+                .find_map(|i| i.rsplit_once("/etcd:").map(|(_, tag)| tag.to_owned()));
+            match wanted {
+                Some(tag) if semver(&tag) > semver(&new_version) => notices.push(format!(
+                    "warning: kubeadm {} goes with etcd {tag}, and the etcd hosts will run {new_version}: kubeadm's upgrade plan asks for etcd to be upgraded first; put etcd {tag} or newer in {} and upgrade again",
+                    target.kubernetes.version,
+                    bin.display()
+                )),
+                Some(tag) => notices.push(format!(
+                    "etcd {new_version} is not older than the {tag} kubeadm {} goes with",
+                    target.kubernetes.version
+                )),
+                None => {}
+            }
+        }
+        Err(why) => notices.push(format!(
+            "the etcd the new kubeadm goes with is not known here ({why}): kubeadm's upgrade plan on the first control plane names it"
+        )),
+    }
+    Ok((upgrade, notices))
+}
+
+/// The version `etcd --version` of the program at `path` reports, run here.
+fn etcd_version(path: &Path) -> Result<String, String> {
+    let said = crate::exec::bundle::program_version(path)
+        .map_err(|e| format!("the bundle's etcd: {e}"))?;
+    said.split_whitespace()
+        .find(|w| semver(w).is_some())
+        .map(String::from)
+        .ok_or_else(|| format!("{} says {said:?}: no version in it", path.display()))
+}
+
+/// The first three numbers of a version such as 3.5.30, v3.6.5 or 3.6.5-0.
+fn semver(text: &str) -> Option<(u64, u64, u64)> {
+    let mut parts = text
+        .trim_start_matches('v')
+        .split(['.', '-', '+'])
+        .map(|p| p.parse::<u64>().ok());
+    Some((parts.next()??, parts.next()??, parts.next()??))
+}
+
+fn sha256_file(path: &Path) -> Result<String, String> {
+    std::fs::read(path)
+        .map(|bytes| crate::digest::sha256_hex(&bytes))
+        .map_err(|e| format!("{}: {e}", path.display()))
 }
 
 /// The upgrade went through: the kept preset says the new version (and bundle), and

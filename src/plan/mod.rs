@@ -88,6 +88,9 @@ pub struct Upgrade {
     /// The new version's programs (a bundle's `bin/`), or None to install them from
     /// the package repository.
     pub bundle: Option<PathBuf>,
+    /// The etcd version the external etcd members go to, one at a time, with the new
+    /// bundle's etcd; None when they keep theirs.
+    pub etcd: Option<String>,
 }
 
 /// The snapshot a restore puts back.

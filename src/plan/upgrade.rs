@@ -28,6 +28,10 @@ mod tests {
     use crate::spec::KubeVersion;
 
     fn plan_of(preset: &str, bundle: bool, workers: usize) -> Plan {
+        plan_with_etcd(preset, bundle, workers, None)
+    }
+
+    fn plan_with_etcd(preset: &str, bundle: bool, workers: usize, etcd: Option<&str>) -> Plan {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("presets")
             .join(preset);
@@ -43,6 +47,7 @@ mod tests {
             from: KubeVersion::new(1, 34, 2),
             to: KubeVersion::new(1, 35, 0),
             bundle: bundle.then(|| "/srv/bundle-1.35.0/bin".into()),
+            etcd: etcd.map(String::from),
         };
         build(&layout, &files, &local, &upgrade, workers)
     }
@@ -103,5 +108,31 @@ mod tests {
             text.contains("upload /etc/apt/sources.list.d/kubernetes.list"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn external_etcd_gets_the_new_bundles_etcd_one_member_at_a_time_before_kubeadm() {
+        let kept = plan_of("external-etcd.toml", true, 1);
+        assert!(kept.phases.iter().all(|p| p.id.name() != "upgrade-etcd"));
+        let plan = plan_with_etcd("external-etcd.toml", true, 1, Some("3.6.5"));
+        let names: Vec<&str> = plan.phases.iter().map(|p| p.id.name()).collect();
+        let at = names.iter().position(|n| *n == "upgrade-etcd").unwrap();
+        assert_eq!(names[at + 1], "upgrade-first-control-plane", "{names:?}");
+        let phase = &plan.phases[at];
+        assert!(phase.one_at_a_time);
+        let hosts: Vec<&str> = phase.hosts.iter().map(|h| h.host.as_str()).collect();
+        assert_eq!(hosts, ["etcd-1", "etcd-2", "etcd-3"]);
+        let text = plan.to_string();
+        for expected in [
+            "upload etcd, etcdctl from /srv/bundle-1.35.0/bin",
+            "systemctl restart etcd",
+            "endpoint status -w simple",
+            "*\", 3.6.5, \"*",
+        ] {
+            assert!(text.contains(expected), "{expected}:\n{text}");
+        }
+        // Stacked etcd is kubeadm's to upgrade: no such phase.
+        let stacked = plan_with_etcd("stacked-ha.toml", true, 1, Some("3.6.5"));
+        assert!(stacked.phases.iter().all(|p| p.id.name() != "upgrade-etcd"));
     }
 }

@@ -411,10 +411,11 @@ fn upgrade(
     let layout = crate::spec::layout::Layout::new(&ready.target).map_err(|e| e.to_string())?;
     let control_planes = layout.control_planes.len();
     let workers = layout.nodes().count() - control_planes;
-    let notice = format!(
+    let mut notices = vec![format!(
         "upgrades from {} to {to}: {control_planes} control plane(s) one at a time, then {workers} worker(s) one at a time, each drained first",
         ready.upgrade.from
-    );
+    )];
+    notices.extend(ready.notices);
     let journal = crate::launch::day2_journal(&cluster, crate::audit::RunKind::Upgrade);
     let plan_text = plan_text(&ready.plan, &journal)?;
     Ok(Prepared {
@@ -422,7 +423,7 @@ fn upgrade(
         files: ready.files,
         plan: ready.plan,
         plan_text,
-        notices: vec![notice],
+        notices,
         added: Vec::new(),
         cluster_dir: cluster.dir().to_path_buf(),
         operation: Operation::Upgrade {

@@ -156,7 +156,7 @@ pub(super) fn restore_data(s: &mut Steps, restore: &Restore, h: &HostSpec, initi
 }
 
 /// Waits until every member answers healthy with the healthcheck client.
-fn wait_healthy(b: &Builder, s: &mut Steps) {
+pub(super) fn wait_healthy(b: &Builder, s: &mut Steps) {
     s.wait(
         "healthy",
         "wait until every etcd member is healthy",

@@ -73,6 +73,7 @@ pub mod remove_etcd_member;
 pub mod remove_node;
 pub mod upgrade_check;
 pub mod upgrade_control_planes;
+pub mod upgrade_etcd;
 pub mod upgrade_first_control_plane;
 pub mod upgrade_workers;
 
@@ -82,6 +83,7 @@ pub mod upgrade_workers;
 pub const UPGRADE: &[&PhaseDef] = &[
     &connect::PHASE,
     &upgrade_check::PHASE,
+    &upgrade_etcd::PHASE,
     &upgrade_first_control_plane::PHASE,
     &upgrade_control_planes::PHASE,
     &upgrade_workers::PHASE,
