@@ -7,13 +7,19 @@
 //! the new bundle are refused before any host is touched, and a cluster without a pod
 //! network (NotReady nodes) by the check. A worker whose drain fails (a Pod no
 //! controller owns) stops the upgrade after the control planes; once the Pod is dealt
-//! with, the same command continues, skipping what was done.
+//! with, the same command continues, skipping what was done (for stacked HA, from the
+//! wizard's manage view in tmux: Upgrade Kubernetes, the new bundle typed, the plan,
+//! then the run in its engine). With external etcd, the new bundle's other etcd program
+//! goes onto the members one at a time first.
 
 #[path = "lab/mod.rs"]
 mod lab;
 
 #[path = "lab/cluster.rs"]
 mod cluster;
+
+#[path = "tmux/mod.rs"]
+mod tmux;
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -244,17 +250,21 @@ fn upgraded(topology: Topology) {
     // The operator deals with the Pod; the same upgrade continues where it stopped.
     let deleted = cluster::kubectl_local(&admin, &["delete", "pod", "lonely", "-n", "default"]);
     assert!(deleted.status.success(), "{deleted:?}");
-    let out = kubewiz(state, &upgrade);
+    if topology == Topology::StackedHa {
+        continued_from_the_wizard(state, new_arg);
+    } else {
+        let out = kubewiz(state, &upgrade);
+        assert!(out.status.success(), "{}", cluster::text(&out));
+        let said = cluster::text(&out);
+        assert!(
+            said.contains(
+                "upgrade-first-control-plane/kubemaster-1/apply: skipped, finished in an earlier run"
+            ),
+            "{said}"
+        );
+    }
     stop.store(true, Ordering::SeqCst);
     let (asked, failed) = asking.join().unwrap();
-    assert!(out.status.success(), "{}", cluster::text(&out));
-    let said = cluster::text(&out);
-    assert!(
-        said.contains(
-            "upgrade-first-control-plane/kubemaster-1/apply: skipped, finished in an earlier run"
-        ),
-        "{said}"
-    );
     eprintln!("asked the API {asked} times during the upgrade");
     assert!(asked > 10, "the upgrade took {asked} s");
     assert!(
@@ -322,6 +332,46 @@ fn upgraded(topology: Topology) {
         "{}",
         cluster::text(&apply)
     );
+}
+
+/// The upgrade that stopped, continued from the wizard: Start → the cluster's manage
+/// view → Upgrade Kubernetes (1.35.0 offered) → the new bundle's directory typed → the
+/// plan, dry run off, confirmed → its engine's run → Done.
+fn continued_from_the_wizard(state: &Path, bundle: &str) {
+    assert!(
+        tmux::tmux_available(),
+        "tmux is missing: scripts/test.sh installs it"
+    );
+    let tmux = tmux::Tmux::start("lab-upgrade");
+    tmux.run_kubewiz(&format!("--state-dir {}", state.display()));
+    tmux.wait_for("1/9 Start", Duration::from_secs(20));
+    tmux.keys(&["Down", "Enter"]);
+    tmux.wait_for("Ready v1.3", Duration::from_secs(30));
+    tmux.keys(&["Down", "Down", "Down", "Down", "Enter"]);
+    let asked = tmux.wait_for("The version to go to", Duration::from_secs(10));
+    assert!(asked.contains("1.35.0"), "{asked}");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for(
+        "The directory of the 1.35.0 bundle",
+        Duration::from_secs(10),
+    );
+    tmux.keys(&["C-u", bundle, "Enter"]);
+    let preview = tmux.wait_for("dry run: ON", Duration::from_secs(60));
+    assert!(preview.contains("Plan ("), "{preview}");
+    tmux.keys(&["d", "n"]);
+    let question = tmux.wait_for("Run it?", Duration::from_secs(10));
+    assert!(
+        question.contains("upgrades from 1.34.2 to 1.35.0"),
+        "{question}"
+    );
+    tmux.keys(&["y"]);
+    tmux.wait_for("upgrade finished", Duration::from_secs(900));
+    tmux.keys(&["n"]);
+    tmux.wait_for("runs Kubernetes 1.35.0", Duration::from_secs(10));
+    tmux.keys(&["q"]);
+    let (code, after) = tmux.wait_for_exit(Duration::from_secs(10));
+    assert_eq!(code, 0, "{after}");
+    cluster::verify_audit_logs(state);
 }
 
 #[test]
