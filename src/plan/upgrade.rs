@@ -108,6 +108,29 @@ mod tests {
             text.contains("upload /etc/apt/sources.list.d/kubernetes.list"),
             "{text}"
         );
+        // Before anything changes, every node finds the new packages in the new
+        // minor's repository, read into a scratch directory.
+        let check = plan
+            .phases
+            .iter()
+            .find(|p| p.id.name() == "upgrade-check")
+            .unwrap();
+        let hosts: Vec<&str> = check.hosts.iter().map(|h| h.host.as_str()).collect();
+        assert_eq!(
+            hosts,
+            ["kubemaster-1", "kubenode-1", "kubenode-2", "kubenode-3"]
+        );
+        for expected in [
+            "apt-cache -o Dir::Etc::SourceList=$d/sources.list -o Dir::Etc::SourceParts=- -o Dir::State::Lists=$d/lists -o APT::Sandbox::User=root madison $p | grep -q \"| 1.35.0-\"",
+            "for p in kubeadm kubelet kubectl; do",
+            "pkgs.k8s.io/core:/stable:/v1.35/deb/",
+            "--setopt=reposdir=\"$d\"",
+        ] {
+            assert!(text.contains(expected), "{expected}:\n{text}");
+        }
+        // A bundle's programs are checked by their version instead.
+        let bundled = plan_of("single-master.toml", true, 1);
+        assert!(!bundled.to_string().contains("madison"));
     }
 
     #[test]
