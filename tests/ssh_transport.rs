@@ -390,6 +390,38 @@ async fn uploads_record_what_reset_puts_back() {
 
 /// How many processes the host started while ten small files were uploaded: its last
 /// process id before and after, less the two processes reading it takes.
+/// A POSIX login shell (root's bash here) runs each command itself, with no `sh`
+/// started in between (the command sees bash); a login shell kubewiz does not know as
+/// POSIX gets the command through `sh -c` (the command sees sh). Either way exit codes
+/// come back the same, a signal's as 128+N.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_posix_login_shell_runs_commands_itself_any_other_through_sh() {
+    let Some(lab) = Lab::start_or_skip(1) else {
+        return;
+    };
+    let session = connect(&lab, 0).await;
+    let shell = output(&*session, "echo \"[${BASH_VERSION:+bash}]\"").await;
+    assert_eq!(shell, "[bash]", "root's login shell is bash here");
+    let (result, _) = run(&*session, "sh -c 'kill -TERM $$'").await;
+    assert_eq!(result, Ok(143));
+    drop(session);
+
+    // The same bash under a name kubewiz does not know: treated as any shell.
+    let out = lab.exec(
+        0,
+        "ln -sf /bin/bash /usr/local/bin/kwshell && sed -i 's|^root:\\(.*\\):[^:]*$|root:\\1:/usr/local/bin/kwshell|' /etc/passwd && grep ^root: /etc/passwd",
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains(":/usr/local/bin/kwshell"),
+        "{out:?}"
+    );
+    let session = connect(&lab, 0).await;
+    let shell = output(&*session, "echo \"[${BASH_VERSION:+bash}]\"").await;
+    assert_eq!(shell, "[]", "the command ran in sh");
+    let (result, _) = run(&*session, "sh -c 'kill -TERM $$'").await;
+    assert_eq!(result, Ok(143));
+}
+
 async fn processes_for_ten_uploads(lab: &Lab, session: &dyn Session) -> u64 {
     let last_pid = || {
         let out = lab.exec(0, "cat /proc/sys/kernel/ns_last_pid");

@@ -4,9 +4,11 @@
 //! against the preset's known_hosts, and at most a few channels at a time per host so
 //! sshd's `MaxSessions` (10 by default) is never exceeded.
 //!
-//! Commands run as `sh -c COMMAND` under a small wrapper that reports the remote process
-//! group first (on stderr, swallowed here), so a command that times out can be killed on
-//! the host instead of being left running. Uploads go into a temporary file in the
+//! Commands run under a small wrapper that reports the remote process group first (on
+//! stderr, swallowed here), so a command that times out can be killed on the host
+//! instead of being left running: given to the login shell as it is when that is a
+//! POSIX shell (sh, dash, bash, ash: read from /etc/passwd over SFTP once per host),
+//! else as `sh -c COMMAND`, which any login shell runs. Uploads go into a temporary file in the
 //! target's directory, are checked whole and renamed into place, so a file is always
 //! either its old or its new content: small ones over one SFTP channel per host, served
 //! inside sshd without a program started per file (see [`super::sftp`]); large ones, and
@@ -265,6 +267,7 @@ impl Transport for Ssh {
             Ok(Box::new(SshSession {
                 session: Arc::new(session),
                 sftp: tokio::sync::OnceCell::new(),
+                posix_login: tokio::sync::OnceCell::new(),
                 channels: Semaphore::new(CHANNELS_PER_HOST),
                 target,
                 _config: self
@@ -440,6 +443,8 @@ struct SshSession {
     /// The SFTP channel small uploads go through, opened at the first; None when the
     /// host offers none (they go through the shell then).
     sftp: tokio::sync::OnceCell<Option<Sftp>>,
+    /// Whether the login shell runs POSIX commands itself (known at the first command).
+    posix_login: tokio::sync::OnceCell<bool>,
     channels: Semaphore,
     target: Target,
     /// Keeps the generated ssh_config alive as long as a connection may read it.
@@ -522,6 +527,39 @@ impl SshSession {
         }
     }
 
+    /// The host's SFTP channel, opened at the first use; None when it offers none.
+    async fn sftp(&self) -> Option<&Sftp> {
+        self.sftp
+            .get_or_init(|| async { Sftp::start(self.session.clone()).await.ok() })
+            .await
+            .as_ref()
+    }
+
+    /// Whether the user's login shell is a POSIX shell that runs a command as it is,
+    /// without another `sh` started in between: its entry in /etc/passwd, read over
+    /// SFTP (no program started) once per host. A shell that cannot be read this way
+    /// (no SFTP, a user from LDAP) counts as any shell.
+    async fn posix_login(&self) -> bool {
+        *self
+            .posix_login
+            .get_or_init(|| async {
+                let Some(sftp) = self.sftp().await else {
+                    return false;
+                };
+                let read =
+                    tokio::time::timeout(Duration::from_secs(10), read_small(sftp, "/etc/passwd"));
+                match read.await {
+                    Ok(Ok(passwd)) => {
+                        login_shell(&passwd, &self.target.user).is_some_and(|shell| {
+                            POSIX_SHELLS.contains(&shell.rsplit('/').next().unwrap_or(""))
+                        })
+                    }
+                    _ => false,
+                }
+            })
+            .await
+    }
+
     /// Writes a small file over SFTP as [`SshSession::write_file`] would through the
     /// shell, without starting a program on the host (see [`super::sftp::upload`]).
     /// None when it is for the shell: a user other than root (who writes root's files
@@ -540,11 +578,7 @@ impl SshSession {
         {
             return Ok(None);
         }
-        let sftp = self
-            .sftp
-            .get_or_init(|| async { Sftp::start(self.session.clone()).await.ok() })
-            .await;
-        let Some(sftp) = sftp else {
+        let Some(sftp) = self.sftp().await else {
             return Ok(None);
         };
         let limit = Duration::from_secs(60);
@@ -826,16 +860,51 @@ async fn read_all<R: AsyncRead + Unpin>(reader: Option<R>) -> Vec<u8> {
     buf
 }
 
-/// The wrapper every command runs in: the login shell (whatever it is) becomes `sh`,
-/// which reports its process group (sshd makes each session's shell a session leader),
-/// runs the command and exits with its code. The closing `exit $?` keeps the command a
-/// child of that shell, so a signal-killed command's code is 128+N. One shell is
-/// started per command besides the login shell, and neither forks for the other.
-fn wrap(command: &str) -> String {
-    format!(
-        "exec sh -c {}",
-        quote(&format!("echo {PGID_MARK}$$ >&2; {command}\nexit $?"))
-    )
+/// The login shells that run a POSIX command as it is (bash in its own mode runs the
+/// POSIX sh the commands are written in, as it does as /bin/sh on Fedora and RHEL).
+const POSIX_SHELLS: &[&str] = &["sh", "dash", "bash", "ash"];
+
+/// The wrapper every command runs in: a shell that reports its process group (sshd
+/// makes each session's shell a session leader), runs the command and exits with its
+/// code. The closing `exit $?` keeps the command a child of that shell, so a
+/// signal-killed command's code is 128+N. A POSIX login shell (`posix_login`) is that
+/// shell itself; any other becomes `sh` first, without forking.
+fn wrap(command: &str, posix_login: bool) -> String {
+    let script = format!("echo {PGID_MARK}$$ >&2; {command}\nexit $?");
+    if posix_login {
+        script
+    } else {
+        format!("exec sh -c {}", quote(&script))
+    }
+}
+
+/// The login shell of `user` in the passwd file `passwd`.
+fn login_shell<'a>(passwd: &'a str, user: &str) -> Option<&'a str> {
+    passwd.lines().find_map(|line| {
+        let fields: Vec<&str> = line.split(':').collect();
+        (fields.len() == 7 && fields[0] == user).then(|| fields[6].trim())
+    })
+}
+
+/// A small file read whole over SFTP (at most 1 MiB).
+async fn read_small(sftp: &Sftp, path: &str) -> Result<String, SftpError> {
+    let handle = sftp.open(path, super::sftp::OPEN_READ, 0).await?;
+    let mut data = Vec::new();
+    loop {
+        let piece = sftp
+            .read(&handle, data.len() as u64, super::sftp::CHUNK as u32)
+            .await;
+        match piece {
+            Ok(piece) if !piece.is_empty() && data.len() < (1 << 20) => data.extend(piece),
+            Ok(_) => break,
+            Err(e) => {
+                let _ = sftp.close(handle).await;
+                return Err(e);
+            }
+        }
+    }
+    sftp.close(handle).await?;
+    Ok(String::from_utf8_lossy(&data).into_owned())
 }
 
 fn lines_of(bytes: &[u8]) -> impl Iterator<Item = String> + '_ {
@@ -909,7 +978,7 @@ impl Session for SshSession {
                     .acquire()
                     .await
                     .map_err(|_| TransportError::Lost("the session is closed".into()))?;
-                let wrapped = wrap(command);
+                let wrapped = wrap(command, self.posix_login().await);
                 let work = async {
                     let mut child = self.open(&wrapped, false).await?;
                     let stdout = child.stdout().take();
@@ -995,9 +1064,23 @@ mod tests {
     #[test]
     fn quoting_survives_quotes() {
         assert_eq!(
-            wrap("echo 'a'"),
+            wrap("echo 'a'", false),
             format!("exec sh -c 'echo {PGID_MARK}$$ >&2; echo '\\''a'\\''\nexit $?'")
         );
+        assert_eq!(
+            wrap("echo 'a'", true),
+            format!("echo {PGID_MARK}$$ >&2; echo 'a'\nexit $?")
+        );
+    }
+
+    #[test]
+    fn the_login_shell_is_read_from_the_users_passwd_line() {
+        let passwd =
+            "root:x:0:0:root:/root:/bin/bash\nkw:x:1000:1000::/home/kw:/usr/bin/fish\nbroken:x\n";
+        assert_eq!(login_shell(passwd, "root"), Some("/bin/bash"));
+        assert_eq!(login_shell(passwd, "kw"), Some("/usr/bin/fish"));
+        assert_eq!(login_shell(passwd, "broken"), None);
+        assert_eq!(login_shell(passwd, "nobody"), None);
     }
 
     #[test]
