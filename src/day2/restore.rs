@@ -71,7 +71,6 @@ pub fn answers(cluster: &ClusterState, layout: &Layout) -> Option<String> {
 /// as long as the run).
 pub struct Restoring {
     pub generated: Generated,
-    pub restore: Restore,
     pub scratch: Option<tempfile::TempDir>,
 }
 
@@ -98,7 +97,6 @@ pub fn generate(
             crate::generate::generate_restoring(spec, cluster, libvirt_uri, Some(&restore))?;
         return Ok(Restoring {
             generated,
-            restore,
             scratch: None,
         });
     }
@@ -121,7 +119,6 @@ pub fn generate(
     generated.plan = crate::plan::restore::build(&layout, &generated.files, &local, &restore);
     Ok(Restoring {
         generated,
-        restore,
         scratch: Some(scratch),
     })
 }
