@@ -997,6 +997,12 @@ impl VmLab {
             "LogLevel=ERROR",
             "-o",
             "ConnectTimeout=5",
+            // A connection whose VM rebooted under it gets no reset until ssh sends
+            // something: without these, a command that was running then waits forever.
+            "-o",
+            "ServerAliveInterval=5",
+            "-o",
+            "ServerAliveCountMax=3",
             "-o",
             "BatchMode=yes",
             "-o",
