@@ -44,14 +44,25 @@ pub fn generate_restoring(
     libvirt_uri: &str,
     restore: Option<&Restore>,
 ) -> Result<Generated, String> {
+    generate_with_pki(spec, &state.pki_dir(), &local(state, libvirt_uri), restore)
+}
+
+/// [`generate_restoring`] with the PKI loaded or made in `pki_dir` (a restore's dry run
+/// renders from the archive's PKI in a scratch directory), the plan's local steps on
+/// `local`.
+pub fn generate_with_pki(
+    spec: &ClusterSpec,
+    pki_dir: &std::path::Path,
+    local: &Local,
+    restore: Option<&Restore>,
+) -> Result<Generated, String> {
     let layout = Layout::new(spec).map_err(|e| e.to_string())?;
-    let (pki, notices) = pki::load_or_create(&state.pki_dir(), &layout)
-        .map_err(|e| format!("the PKI in {}: {e}", state.pki_dir().display()))?;
+    let (pki, notices) = pki::load_or_create(pki_dir, &layout)
+        .map_err(|e| format!("the PKI in {}: {e}", pki_dir.display()))?;
     let files = render::render(spec, &pki).map_err(|e| e.to_string())?;
-    let local = local(state, libvirt_uri);
     let plan = match restore {
-        Some(r) => plan::restore::build(&layout, &files, &local, r),
-        None => plan::build(&layout, &files, &local),
+        Some(r) => plan::restore::build(&layout, &files, local, r),
+        None => plan::build(&layout, &files, local),
     };
     Ok(Generated {
         pki,

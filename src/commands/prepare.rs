@@ -113,12 +113,7 @@ pub fn layout(spec: &ClusterSpec) -> Result<Layout<'_>, ExitCode> {
 /// The cluster's kept PKI in `cluster`, only read (nothing is made or issued), or the
 /// exit code after saying why not.
 pub fn read_kept(cluster: &ClusterState, layout: &Layout) -> Result<Pki, ExitCode> {
-    crate::pki::read_kept(&cluster.pki_dir(), layout).map_err(|e| {
-        fail(&format!(
-            "the kept PKI of cluster {}: {e}",
-            layout.spec.name
-        ))
-    })
+    crate::day2::kept_pki(cluster, layout).map_err(|e| fail(&e))
 }
 
 fn report(lines: &[(Severity, String)]) {

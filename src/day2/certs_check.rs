@@ -129,8 +129,7 @@ impl Report {
 pub fn check(spec: &ClusterSpec, cluster: &ClusterState) -> Result<Report, String> {
     let layout = Layout::new(spec).map_err(|e| e.to_string())?;
     let pki_dir = cluster.pki_dir();
-    let kept = pki::read_kept(&pki_dir, &layout)
-        .map_err(|e| format!("the kept PKI of cluster {}: {e}", spec.name))?;
+    let kept = super::kept_pki(cluster, &layout)?;
     let kubeconfigs = pki::renew::kept_kubeconfigs(&pki_dir, &layout).map_err(|e| e.to_string())?;
     let now = OffsetDateTime::now_utc();
     let mut findings = Vec::new();

@@ -41,6 +41,16 @@ pub fn installed(
         })
 }
 
+/// The installed cluster's kept PKI in `cluster`, only read (nothing is made or issued),
+/// or why it cannot be read.
+pub fn kept_pki(
+    cluster: &ClusterState,
+    layout: &crate::spec::layout::Layout,
+) -> Result<crate::pki::Pki, String> {
+    crate::pki::read_kept(&cluster.pki_dir(), layout)
+        .map_err(|e| format!("the kept PKI of cluster {}: {e}", layout.spec.name))
+}
+
 /// After a day-2 run of `kind` went through: the kept preset becomes `preset_text`
 /// (what the cluster now is), `then` runs (more of the cluster's record to update),
 /// and the run's own journal goes.

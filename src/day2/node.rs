@@ -210,8 +210,7 @@ pub fn removal_plan(
     libvirt_uri: &str,
 ) -> Result<(crate::pki::Pki, crate::plan::Plan), String> {
     let layout = Layout::new(installed).map_err(|e| e.to_string())?;
-    let pki = crate::pki::read_kept(&cluster.pki_dir(), &layout)
-        .map_err(|e| format!("the kept PKI of cluster {}: {e}", installed.name))?;
+    let pki = super::kept_pki(cluster, &layout)?;
     let local = crate::generate::local(cluster, libvirt_uri);
     let plan = crate::plan::node::remove(&layout, &local, host, answers);
     Ok((pki, plan))

@@ -111,12 +111,13 @@ pub fn generate(
     };
     crate::state::write_atomic(&restore.snapshot, snapshot, 0o600)
         .map_err(|e| format!("{}: {e}", restore.snapshot.display()))?;
-    let mut generated =
-        crate::generate::generate_restoring(spec, &here, libvirt_uri, Some(&restore))?;
-    // The plan reads and writes the cluster's own state directory, not the scratch one.
-    let layout = Layout::new(spec).map_err(|e| e.to_string())?;
-    let local = crate::generate::local(cluster, libvirt_uri);
-    generated.plan = crate::plan::restore::build(&layout, &generated.files, &local, &restore);
+    // The plan's local steps read and write the cluster's own state directory.
+    let generated = crate::generate::generate_with_pki(
+        spec,
+        &here.pki_dir(),
+        &crate::generate::local(cluster, libvirt_uri),
+        Some(&restore),
+    )?;
     Ok(Restoring {
         generated,
         scratch: Some(scratch),

@@ -46,8 +46,7 @@ pub fn prepare(
     check(given, &installed, to, preset).map_err(Refused::failed)?;
     let (target, bundle) = target(given, to, bundle).map_err(Refused::usage)?;
     let layout = Layout::new(&target).map_err(|e| Refused::failed(e.to_string()))?;
-    let pki = crate::pki::read_kept(&cluster.pki_dir(), &layout)
-        .map_err(|e| Refused::failed(format!("the kept PKI of cluster {}: {e}", target.name)))?;
+    let pki = super::kept_pki(cluster, &layout).map_err(Refused::failed)?;
     let files = crate::render::render(&target, &pki).map_err(|e| Refused::failed(e.to_string()))?;
     let (etcd, notices) = if layout.etcd.is_empty() {
         (None, Vec::new())
@@ -170,8 +169,8 @@ fn semver(text: &str) -> Option<(u64, u64, u64)> {
 }
 
 fn sha256_file(path: &Path) -> Result<String, String> {
-    std::fs::read(path)
-        .map(|bytes| crate::digest::sha256_hex(&bytes))
+    crate::digest::sha256_file_hex(path)
+        .map(|(sha256, _)| sha256)
         .map_err(|e| format!("{}: {e}", path.display()))
 }
 

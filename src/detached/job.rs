@@ -214,35 +214,25 @@ pub fn ready(
     };
     let mut scratch = None;
     let (plan, options, record) = match job.kind {
-        JobKind::Restore => {
-            let Some(from) = &job.restore_from else {
-                return Err("a restore names no archive".into());
+        JobKind::Install | JobKind::Resume | JobKind::Restore => {
+            let generated = match (&job.restore_from, job.kind) {
+                // A restore starts from its archive, checked again here; an install
+                // or resume from the restore kept in the state directory, if any.
+                (Some(from), JobKind::Restore) => {
+                    let checked = restore::check(state, spec.name.as_str(), from)?;
+                    let restoring =
+                        restore::generate(state, spec, &checked, &job.libvirt_uri, !job.dry_run)?;
+                    scratch = restoring.scratch;
+                    restoring.generated
+                }
+                (None, JobKind::Restore) => return Err("a restore names no archive".into()),
+                _ => generate_restoring(
+                    spec,
+                    state,
+                    &job.libvirt_uri,
+                    pending_restore(state)?.as_ref(),
+                )?,
             };
-            let checked = restore::check(state, spec.name.as_str(), from)?;
-            let restoring =
-                restore::generate(state, spec, &checked, &job.libvirt_uri, !job.dry_run)?;
-            scratch = restoring.scratch;
-            let plan = restoring.generated.plan;
-            crate::plan::offline::check(&plan)?;
-            lacking_images(spec, &plan)?;
-            let options = launch::run_options(
-                RunKind::Restore,
-                spec,
-                &restoring.generated.pki,
-                state,
-                &job.preset_text,
-                job.dry_run,
-                identity,
-            )?;
-            (plan, options, Record::RestoreFinished)
-        }
-        JobKind::Install | JobKind::Resume => {
-            let generated = generate_restoring(
-                spec,
-                state,
-                &job.libvirt_uri,
-                pending_restore(state)?.as_ref(),
-            )?;
             let mut plan = generated.plan;
             if let Some(only) = phases(&job.phases)? {
                 plan = plan.only(&only);
@@ -312,8 +302,7 @@ fn renewal(
     identity: Identity,
 ) -> Result<(Plan, RunOptions, Record), String> {
     let layout = Layout::new(spec).map_err(|e| e.to_string())?;
-    let mut pki = crate::pki::read_kept(&state.pki_dir(), &layout)
-        .map_err(|e| format!("the kept PKI of cluster {}: {e}", spec.name))?;
+    let mut pki = crate::day2::kept_pki(state, &layout)?;
     let choice = certs::choose(state, &layout, &job.names).map_err(|r| r.message)?;
     let renewed = certs::issue(choice, &mut pki, &layout, state, !job.dry_run)?;
     let (plan, _) = certs::plan(&layout, &pki, state, &renewed, &job.libvirt_uri)?;
@@ -422,8 +411,7 @@ fn backing_up(
         return Err("a backup names no host to take the snapshot on".into());
     };
     let layout = Layout::new(spec).map_err(|e| e.to_string())?;
-    let pki = crate::pki::read_kept(&state.pki_dir(), &layout)
-        .map_err(|e| format!("the kept PKI of cluster {}: {e}", spec.name))?;
+    let pki = crate::day2::kept_pki(state, &layout)?;
     let plan = crate::day2::backup::plan(
         state,
         &layout,

@@ -6,10 +6,10 @@
 //!
 //! Commands run under a small wrapper that reports the remote process group first (on
 //! stderr, swallowed here), so a command that times out can be killed on the host
-//! instead of being left running: given to the login shell as it is when that is a
-//! POSIX shell (sh, dash, bash, ash: read from /etc/passwd over SFTP once per host),
-//! else as `sh -c COMMAND`, which any login shell runs. Uploads go into a temporary file in the
-//! target's directory, are checked whole and renamed into place, so a file is always
+//! instead of being left running. Commands and the transport's own scripts are given to
+//! the login shell as they are when that is a POSIX shell (sh, dash, bash, ash: read
+//! from /etc/passwd over SFTP once per host), else as `sh -c SCRIPT`, which any login
+//! shell runs. Uploads go into a temporary file in the target's directory, are checked whole and renamed into place, so a file is always
 //! either its old or its new content: small ones over one SFTP channel per host, served
 //! inside sshd without a program started per file (see [`super::sftp`]); large ones, and
 //! every one on a host without SFTP, through stdin of a shell, checked by sha256 there.
@@ -719,14 +719,14 @@ impl SshSession {
         input: Option<Feed<'_>>,
         timeout: Duration,
     ) -> Result<Finished, TransportError> {
+        // The login shell may be anything (zsh splits words differently, fish is not
+        // POSIX): the scripts here are POSIX sh.
+        let script = in_login_shell(script.to_owned(), self.posix_login().await);
         let _permit = self
             .channels
             .acquire()
             .await
             .map_err(|_| TransportError::Lost("the session is closed".into()))?;
-        // The login shell may be anything (zsh splits words differently, fish is not
-        // POSIX): the scripts here are POSIX sh.
-        let script = format!("sh -c {}", quote(script));
         let work = async {
             let mut child = self.open(&script, input.is_some()).await?;
             let stdin = child.stdin().take();
@@ -870,7 +870,15 @@ const POSIX_SHELLS: &[&str] = &["sh", "dash", "bash", "ash"];
 /// signal-killed command's code is 128+N. A POSIX login shell (`posix_login`) is that
 /// shell itself; any other becomes `sh` first, without forking.
 fn wrap(command: &str, posix_login: bool) -> String {
-    let script = format!("echo {PGID_MARK}$$ >&2; {command}\nexit $?");
+    in_login_shell(
+        format!("echo {PGID_MARK}$$ >&2; {command}\nexit $?"),
+        posix_login,
+    )
+}
+
+/// The POSIX sh `script` as the login shell is given it: as it is when that is a POSIX
+/// shell (`posix_login`), else through `sh`, which the login shell becomes.
+fn in_login_shell(script: String, posix_login: bool) -> String {
     if posix_login {
         script
     } else {
@@ -972,13 +980,14 @@ impl Session for SshSession {
     ) -> BoxFuture<'a, Result<i32, TransportError>> {
         Box::pin(async move {
             let pgid: Mutex<Option<u32>> = Mutex::new(None);
+            // Known before a channel is taken: the first command asks over SFTP.
+            let wrapped = wrap(command, self.posix_login().await);
             let outcome = {
                 let _permit = self
                     .channels
                     .acquire()
                     .await
                     .map_err(|_| TransportError::Lost("the session is closed".into()))?;
-                let wrapped = wrap(command, self.posix_login().await);
                 let work = async {
                     let mut child = self.open(&wrapped, false).await?;
                     let stdout = child.stdout().take();

@@ -133,16 +133,8 @@ pub enum Action {
         to: PathBuf,
         mode: u32,
     },
-    /// On the KVM host: write the backup archive `archive` of `cluster` from `sources`
-    /// (`archive::pack`: 0600, atomically, with its `.sha256`), the snapshot taken on
-    /// `snapshot_host`; then delete the fetched snapshot.
-    PackBackup {
-        archive: PathBuf,
-        cluster: String,
-        snapshot_host: String,
-        sources: crate::archive::Sources,
-        preset_text: Blob,
-    },
+    /// On the KVM host: write a backup's archive, then delete the fetched snapshot.
+    PackBackup(PackBackup),
     /// Put the KVM host's file `from` on the host at `to` with `mode`, after checking
     /// that it still has the SHA-256 `sha256` the plan was made with (e.g. a restore's
     /// etcd snapshot, too large to keep in the plan).
@@ -166,7 +158,7 @@ impl Action {
             | Action::Wait { .. }
             | Action::CheckApi { .. }
             | Action::Fetch { .. }
-            | Action::PackBackup { .. } => false,
+            | Action::PackBackup(_) => false,
             Action::Upload { .. }
             | Action::Run { .. }
             | Action::WriteLocal { .. }
@@ -185,6 +177,19 @@ impl Action {
             other => sha256_hex(format!("{other:?}\n").as_bytes()),
         }
     }
+}
+
+/// A backup's archive `archive` of `cluster`, written on the KVM host from `sources`
+/// (`archive::pack`: 0600, atomically, with its `.sha256`), the snapshot taken on
+/// `snapshot_host`; `preset_text` stands in for a preset the state directory does not
+/// keep.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PackBackup {
+    pub archive: PathBuf,
+    pub cluster: String,
+    pub snapshot_host: String,
+    pub sources: crate::archive::Sources,
+    pub preset_text: Blob,
 }
 
 /// Which of the bundle's programs a host gets: only what its roles run, as a bundle is

@@ -29,7 +29,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use action::{Action, Blob, BundlePick, CaDigests, OsFamily, Preflight, bundle_fingerprint};
+pub use action::{
+    Action, Blob, BundlePick, CaDigests, OsFamily, PackBackup, Preflight, bundle_fingerprint,
+};
 pub use libvirt::{LibvirtNetwork, NetworkChanges, NetworkPreview};
 pub use needs::{HostNeeds, needs_package_manager, required_ports};
 pub use phases::BUNDLE_TARGET;

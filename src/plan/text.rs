@@ -233,9 +233,9 @@ fn write_action(f: &mut fmt::Formatter<'_>, step: &Step) -> fmt::Result {
             "      copy {path} to {} on the KVM host ({mode:04o})",
             to.display()
         )?,
-        Action::PackBackup {
+        Action::PackBackup(crate::plan::PackBackup {
             archive, sources, ..
-        } => writeln!(
+        }) => writeln!(
             f,
             "      write {} (0600) and its .sha256 on the KVM host: {}, every file of {}, {} and {}, with their SHA-256 sums; then delete {}",
             archive.display(),

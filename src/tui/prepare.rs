@@ -190,8 +190,6 @@ impl Operation {
 /// What the preview shows and the install runs.
 #[derive(Clone)]
 pub struct Prepared {
-    /// The cluster's PKI (the engine needs its CA digests and secrets to redact).
-    pub pki: crate::pki::Pki,
     pub files: Vec<File>,
     pub plan: Plan,
     pub plan_text: String,
@@ -206,6 +204,31 @@ pub struct Prepared {
     /// preset (the other load balancers' new configuration after a removal), or the
     /// restore a reset made way for.
     pub follow_up: Option<FollowUp>,
+}
+
+impl Prepared {
+    /// The preview of day-2 `operation` on the cluster whose state directory is
+    /// `cluster_dir`: `files` and `plan` (shown as `plan_text`), `notices` first; no
+    /// hosts added, nothing to follow.
+    fn day2(
+        operation: Operation,
+        cluster_dir: &Path,
+        files: Vec<File>,
+        plan: Plan,
+        plan_text: String,
+        notices: Vec<String>,
+    ) -> Prepared {
+        Prepared {
+            files,
+            plan,
+            plan_text,
+            notices,
+            added: Vec::new(),
+            cluster_dir: cluster_dir.to_path_buf(),
+            operation,
+            follow_up: None,
+        }
+    }
 }
 
 /// Loads or makes the PKI in the cluster's state directory, renders and plans, reading
@@ -225,7 +248,6 @@ pub fn prepare(
     // For a cluster with a journal, the plan shows what a run would skip.
     let plan_text = plan_text(&generated.plan, &cluster.journal())?;
     Ok(Prepared {
-        pki: generated.pki,
         plan_text,
         files: generated.files,
         plan: generated.plan,
@@ -270,8 +292,7 @@ pub fn day2(
     };
     let cluster = crate::state::ClusterState::new(state_dir, spec.name.as_str());
     let layout = crate::spec::layout::Layout::new(spec).map_err(|e| e.to_string())?;
-    let mut pki = crate::pki::read_kept(&cluster.pki_dir(), &layout)
-        .map_err(|e| format!("the kept PKI of cluster {}: {e}", spec.name))?;
+    let mut pki = crate::day2::kept_pki(&cluster, &layout)?;
     let choice = crate::day2::certs::choose(&cluster, &layout, names).map_err(|r| r.message)?;
     let notice = match &choice {
         crate::day2::certs::Choice::Continue(kept) => format!(
@@ -288,17 +309,14 @@ pub fn day2(
     let (plan, files) = crate::day2::certs::plan(&layout, &pki, &cluster, &renewed, libvirt_uri)?;
     let journal = crate::launch::day2_journal(&cluster, operation.job_kind().run_kind());
     let plan_text = plan_text(&plan, &journal)?;
-    Ok(Prepared {
-        pki,
+    Ok(Prepared::day2(
+        operation.clone(),
+        cluster.dir(),
         files,
         plan,
         plan_text,
-        notices: vec![notice],
-        added: Vec::new(),
-        cluster_dir: cluster.dir().to_path_buf(),
-        operation: operation.clone(),
-        follow_up: None,
-    })
+        vec![notice],
+    ))
 }
 
 /// The preview of `node remove HOST` on the installed cluster `spec` (its kept preset):
@@ -355,7 +373,7 @@ fn removal(
         what,
         operation: Operation::Install,
     });
-    let (pki, plan) =
+    let (_, plan) =
         crate::day2::node::removal_plan(&cluster, &installed, host, answers, libvirt_uri)?;
     let kind = if replacement.is_some() {
         crate::audit::RunKind::NodeReplace
@@ -364,26 +382,27 @@ fn removal(
     };
     let journal = crate::launch::day2_journal(&cluster, kind);
     let plan_text = plan_text(&plan, &journal)?;
-    Ok(Prepared {
-        pki,
-        files: Vec::new(),
-        plan,
-        plan_text,
-        notices,
-        added: Vec::new(),
-        cluster_dir: cluster.dir().to_path_buf(),
-        operation: match replacement {
-            None => Operation::RemoveNode {
-                host: host.to_owned(),
-                answers,
-            },
-            Some(address) => Operation::ReplaceNode {
-                host: host.to_owned(),
-                address,
-                answers,
-            },
+    let operation = match replacement {
+        None => Operation::RemoveNode {
+            host: host.to_owned(),
+            answers,
         },
+        Some(address) => Operation::ReplaceNode {
+            host: host.to_owned(),
+            address,
+            answers,
+        },
+    };
+    Ok(Prepared {
         follow_up,
+        ..Prepared::day2(
+            operation,
+            cluster.dir(),
+            Vec::new(),
+            plan,
+            plan_text,
+            notices,
+        )
     })
 }
 
@@ -418,20 +437,18 @@ fn upgrade(
     notices.extend(ready.notices);
     let journal = crate::launch::day2_journal(&cluster, crate::audit::RunKind::Upgrade);
     let plan_text = plan_text(&ready.plan, &journal)?;
-    Ok(Prepared {
-        pki: ready.pki,
-        files: ready.files,
-        plan: ready.plan,
+    let operation = Operation::Upgrade {
+        to,
+        bundle: bundle.map(Path::to_path_buf),
+    };
+    Ok(Prepared::day2(
+        operation,
+        cluster.dir(),
+        ready.files,
+        ready.plan,
         plan_text,
         notices,
-        added: Vec::new(),
-        cluster_dir: cluster.dir().to_path_buf(),
-        operation: Operation::Upgrade {
-            to,
-            bundle: bundle.map(Path::to_path_buf),
-        },
-        follow_up: None,
-    })
+    ))
 }
 
 /// The preview of `kubewiz backup` of the installed cluster `spec` (its kept preset):
@@ -440,8 +457,6 @@ fn upgrade(
 fn backup(spec: &ClusterSpec, state_dir: &Path, libvirt_uri: &str) -> Result<Prepared, String> {
     let cluster = crate::state::ClusterState::new(state_dir, spec.name.as_str());
     let layout = crate::spec::layout::Layout::new(spec).map_err(|e| e.to_string())?;
-    let pki = crate::pki::read_kept(&cluster.pki_dir(), &layout)
-        .map_err(|e| format!("the kept PKI of cluster {}: {e}", spec.name))?;
     let (host, mut notices) = crate::day2::backup::snapshot_host(spec, &layout, false)?;
     let archive = crate::day2::backup::archive_path(&cluster, None);
     notices.push(format!(
@@ -457,17 +472,15 @@ fn backup(spec: &ClusterSpec, state_dir: &Path, libvirt_uri: &str) -> Result<Pre
         &archive,
         &preset_text,
     );
-    Ok(Prepared {
-        pki,
-        files: Vec::new(),
-        plan_text: plan.to_string(),
+    let plan_text = plan.to_string();
+    Ok(Prepared::day2(
+        Operation::Backup { host, archive },
+        cluster.dir(),
+        Vec::new(),
         plan,
+        plan_text,
         notices,
-        added: Vec::new(),
-        cluster_dir: cluster.dir().to_path_buf(),
-        operation: Operation::Backup { host, archive },
-        follow_up: None,
-    })
+    ))
 }
 
 /// The preview of `kubewiz restore --from FROM` of the installed cluster `spec` (its
@@ -494,22 +507,14 @@ fn restore(
             checked.manifest.created
         ));
         notices.push("then Done offers the restore from the archive, its plan first".to_owned());
-        let pki = crate::pki::read_kept(&cluster.pki_dir(), &layout)
-            .map_err(|e| format!("the kept PKI of cluster {}: {e}", spec.name))?;
         let plan = crate::plan::reset::build(
             &layout,
             &crate::generate::local(&cluster, libvirt_uri),
             crate::plan::reset::ResetOptions { delete_data: true },
         );
+        let plan_text = plan.to_string();
+        let reset = Operation::ResetForRestore { from: from.clone() };
         return Ok(Prepared {
-            pki,
-            files: Vec::new(),
-            plan_text: plan.to_string(),
-            plan,
-            notices,
-            added: Vec::new(),
-            cluster_dir: cluster.dir().to_path_buf(),
-            operation: Operation::ResetForRestore { from: from.clone() },
             follow_up: Some(FollowUp {
                 what: format!(
                     "puts back etcd's data from the snapshot of {} and installs with the archive's certificates",
@@ -517,6 +522,7 @@ fn restore(
                 ),
                 operation: Operation::Restore { from },
             }),
+            ..Prepared::day2(reset, cluster.dir(), Vec::new(), plan, plan_text, notices)
         });
     }
     notices.push(format!(
@@ -526,17 +532,15 @@ fn restore(
     ));
     let restoring = crate::day2::restore::generate(&cluster, spec, &checked, libvirt_uri, false)?;
     let generated = restoring.generated;
-    Ok(Prepared {
-        pki: generated.pki,
-        plan_text: generated.plan.to_string(),
-        files: generated.files,
-        plan: generated.plan,
+    let plan_text = generated.plan.to_string();
+    Ok(Prepared::day2(
+        Operation::Restore { from },
+        cluster.dir(),
+        generated.files,
+        generated.plan,
+        plan_text,
         notices,
-        added: Vec::new(),
-        cluster_dir: cluster.dir().to_path_buf(),
-        operation: Operation::Restore { from },
-        follow_up: None,
-    })
+    ))
 }
 
 /// The plan as text; with the journal at `journal` (a run that stopped), what a run

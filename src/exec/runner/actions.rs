@@ -10,7 +10,7 @@ use crate::exec::events::Stream;
 use crate::exec::transport::LocalFile;
 use crate::exec::{api_check, facts, kubeconfig, libvirt, preflight};
 use crate::kvm::hosts_file::{self, Change};
-use crate::plan::{Action, Blob, BundlePick, LibvirtNetwork, Preflight, Step};
+use crate::plan::{Action, Blob, BundlePick, LibvirtNetwork, PackBackup, Preflight, Step};
 
 /// Pause between two tries of a wait.
 const WAIT_INTERVAL: Duration = Duration::from_secs(2);
@@ -66,22 +66,7 @@ pub(super) async fn step(run: &Run, host: &str, step: &Step, inputs: &str) -> Ou
             renew_kubeconfig(run, host, step, path, cert, key).await
         }
         Action::Fetch { path, to, mode } => fetch(run, host, step, path, to, *mode).await,
-        Action::PackBackup {
-            archive,
-            cluster,
-            snapshot_host,
-            sources,
-            preset_text,
-        } => {
-            let pack = Pack {
-                archive,
-                cluster,
-                snapshot_host,
-                sources,
-                preset_text,
-            };
-            pack_backup(run, host, step, pack).await
-        }
+        Action::PackBackup(pack) => pack_backup(run, host, step, pack).await,
         Action::PutFile {
             from,
             to,
@@ -388,42 +373,28 @@ async fn fetch(run: &Run, host: &str, step: &Step, path: &str, to: &Path, mode: 
     Ok(None)
 }
 
-/// What a backup's archive is made of (`Action::PackBackup`).
-struct Pack<'a> {
-    archive: &'a Path,
-    cluster: &'a str,
-    snapshot_host: &'a str,
-    sources: &'a crate::archive::Sources,
-    preset_text: &'a crate::plan::Blob,
-}
-
 /// Writes the backup archive from the fetched snapshot and the cluster's kept files,
 /// then deletes the snapshot (it holds every Secret of the cluster) whether or not the
 /// archive could be written.
-async fn pack_backup(run: &Run, host: &str, step: &Step, pack: Pack<'_>) -> Outcome {
+async fn pack_backup(run: &Run, host: &str, step: &Step, pack: &PackBackup) -> Outcome {
     if run.transport.is_dry_run() {
         return Ok(Some(format!(
             "dry run: nothing is written; the archive would be {}",
             pack.archive.display()
         )));
     }
-    let (archive, cluster, snapshot_host) = (
-        pack.archive.to_path_buf(),
-        pack.cluster.to_owned(),
-        pack.snapshot_host.to_owned(),
-    );
-    let (sources, preset_text) = (pack.sources.clone(), pack.preset_text.clone());
+    let job = pack.clone();
     let written = tokio::task::spawn_blocking(move || {
         let (created, _) = crate::archive::stamps(time::OffsetDateTime::now_utc());
         let written = crate::archive::pack(
-            &archive,
-            &cluster,
+            &job.archive,
+            &job.cluster,
             &created,
-            &snapshot_host,
-            &sources,
-            preset_text.as_bytes(),
+            &job.snapshot_host,
+            &job.sources,
+            job.preset_text.as_bytes(),
         );
-        let removed = std::fs::remove_file(&sources.snapshot);
+        let removed = std::fs::remove_file(&job.sources.snapshot);
         (written, removed)
     })
     .await

@@ -4,7 +4,7 @@
 //! deleted whether or not the archive could be written.
 
 use super::super::steps::Steps;
-use super::super::{Action, Blob, HostSteps, LOCAL};
+use super::super::{Action, Blob, HostSteps, LOCAL, PackBackup};
 use super::{Builder, PhaseDef};
 
 pub const PHASE: PhaseDef = PhaseDef::on_hosts("backup-archive", "Write the backup archive", steps);
@@ -17,13 +17,13 @@ fn steps(b: &Builder) -> Vec<HostSteps> {
     s.push(
         "archive",
         "write the archive with the snapshot, the PKI, the preset and admin.conf",
-        Action::PackBackup {
+        Action::PackBackup(PackBackup {
             archive: backup.archive.to_path_buf(),
             cluster: b.layout.spec.name.to_string(),
             snapshot_host: backup.on.to_owned(),
             sources: backup.sources.clone(),
             preset_text: Blob::new(backup.preset_text),
-        },
+        }),
         600,
     );
     vec![s.done()]
