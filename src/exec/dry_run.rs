@@ -154,4 +154,9 @@ impl Session for DrySession {
     ) -> BoxFuture<'a, Result<Option<Vec<u8>>, TransportError>> {
         Box::pin(async { Ok(None) })
     }
+
+    /// Nothing was written.
+    fn sync_disks(&self) -> BoxFuture<'_, Result<(), TransportError>> {
+        Box::pin(async { Ok(()) })
+    }
 }

@@ -1064,6 +1064,22 @@ impl Session for SshSession {
             }
         })
     }
+
+    fn sync_disks(&self) -> BoxFuture<'_, Result<(), TransportError>> {
+        Box::pin(async move {
+            // A large write (the bundle's programs, image archives) may take a while to
+            // reach a slow disk.
+            let done = self.exec("sync", None, Duration::from_secs(300)).await?;
+            match done.code {
+                0 => Ok(()),
+                code => Err(TransportError::Remote(format!(
+                    "{}: sync (writing out what the host holds in memory) exited {code}: {}",
+                    self.target.name,
+                    tail(&done.stderr)
+                ))),
+            }
+        })
+    }
 }
 
 #[cfg(test)]

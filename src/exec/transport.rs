@@ -115,4 +115,9 @@ pub trait Session: Send + Sync {
 
     /// The content of `path`, or None when it does not exist.
     fn read<'a>(&'a self, path: &'a str) -> BoxFuture<'a, Result<Option<Vec<u8>>, TransportError>>;
+
+    /// Makes everything the host was given so far survive a loss of its power: its
+    /// file systems write out what they still hold in memory (`sync`). The runner
+    /// records a step that changed a host as done only after this.
+    fn sync_disks(&self) -> BoxFuture<'_, Result<(), TransportError>>;
 }

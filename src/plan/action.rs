@@ -170,6 +170,31 @@ impl Action {
         }
     }
 
+    /// Whether what the action does is kept on the disks of the host it runs on: the
+    /// runner has the host write it out before the journal records the step done, so
+    /// a host that loses its power afterwards does not come back without it while a
+    /// resumed run skips the step. What the KVM host writes is written out as it is
+    /// written; checks, waits and reads change nothing.
+    pub fn writes_host(&self) -> bool {
+        match self {
+            Action::Upload { .. }
+            | Action::Run { .. }
+            | Action::UploadBundle { .. }
+            | Action::RenewKubeconfig { .. }
+            | Action::PutFile { .. } => true,
+            Action::Connect
+            | Action::Facts
+            | Action::Preflight(_)
+            | Action::Wait { .. }
+            | Action::CheckApi { .. }
+            | Action::Fetch { .. }
+            | Action::PackBackup(_)
+            | Action::WriteLocal { .. }
+            | Action::LibvirtNetwork(_)
+            | Action::HostsFile { .. } => false,
+        }
+    }
+
     /// sha256 of what the action does: a finished step is done again when it changes.
     pub fn inputs(&self) -> String {
         match self {

@@ -177,6 +177,16 @@ impl Run {
         Ok(Ran { code, tail, all })
     }
 
+    /// Has `host` write out what it holds in memory ([`Session::sync_disks`]).
+    pub async fn sync_disks(&self, host: &str) -> Result<(), Failure> {
+        let session = self.session(host)?;
+        session.sync_disks().await.map_err(|e| {
+            Failure::new(format!(
+                "the step's changes may not be on {host}'s disk yet, and were not recorded as done: {e}"
+            ))
+        })
+    }
+
     /// The last lines of `unit`'s journal, where kubeadm and kubelet failures show
     /// their real cause.
     pub async fn journal_tail(&self, host: &str, unit: &str) -> Vec<String> {

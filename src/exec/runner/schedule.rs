@@ -160,11 +160,19 @@ async fn step_of(run: &Run, phase: &str, host: &str, step: &Step) -> bool {
         .await;
     let started = Instant::now();
     let inputs = step.inputs();
-    let result = actions::step(run, host, step, &inputs).await;
-    let duration_ms = started.elapsed().as_millis() as u64;
+    let mut result = actions::step(run, host, step, &inputs).await;
     if matches!(result, Ok(None)) && step.idempotent() {
-        run.emitter.step_done(&step.id, &inputs);
+        // What the step changed is on the host's disk before the journal says done: a
+        // host that loses its power later comes back with it, or the step runs again.
+        if step.action.writes_host()
+            && let Err(failure) = run.sync_disks(step.via.as_deref().unwrap_or(host)).await
+        {
+            result = Err(failure);
+        } else {
+            run.emitter.step_done(&step.id, &inputs);
+        }
     }
+    let duration_ms = started.elapsed().as_millis() as u64;
     let outcome = match &result {
         Ok(None) => StepOutcome::Done,
         Ok(Some(reason)) => StepOutcome::Skipped {
