@@ -56,6 +56,22 @@ pub struct Facts {
     pub lb_cluster: Option<String>,
     /// The host's clock minus the KVM host's, in seconds, measured around the script.
     pub clock_offset: f64,
+    /// How far `clock_offset` may be from the truth, in seconds: half the round trip of
+    /// the read it came from (0 when unknown).
+    pub clock_uncertainty: f64,
+}
+
+/// Reads the host's clock alone, for [`clock_sample`].
+pub const CLOCK_COMMAND: &str = "date +%s.%N";
+
+/// The host's clock against the KVM host's from one [`CLOCK_COMMAND`] that was sent at
+/// `sent` and had finished at `back` (KVM host clock, seconds since the epoch):
+/// `(offset, uncertainty)`, the offset taken at the middle of the round trip and good
+/// to half of it. None when the output is not a time.
+pub fn clock_sample(output: &str, sent: f64, back: f64) -> Option<(f64, f64)> {
+    let remote: f64 = output.lines().next()?.trim().parse().ok()?;
+    let half = ((back - sent) / 2.0).max(0.0);
+    Some((remote - (sent + half), half))
 }
 
 /// Parses the script's output; `local_time` is the KVM host's clock (seconds since the
@@ -126,6 +142,14 @@ mod tests {
         assert_eq!(facts.listening, BTreeSet::from([22, 68]));
         assert_eq!(facts.cluster_ca, None);
         assert!((facts.clock_offset - 0.5).abs() < 1e-9);
+    }
+
+    #[test]
+    fn a_clock_sample_is_taken_at_the_middle_of_its_round_trip() {
+        let (offset, uncertainty) = clock_sample("1000.75\n", 1000.0, 1001.0).unwrap();
+        assert!((offset - 0.25).abs() < 1e-9, "{offset}");
+        assert!((uncertainty - 0.5).abs() < 1e-9, "{uncertainty}");
+        assert_eq!(clock_sample("dry run: not executed\n", 0.0, 1.0), None);
     }
 
     #[test]

@@ -103,12 +103,44 @@ async fn gather_facts(run: &Run, host: &str, step: &Step) -> Outcome {
             tail: ran.tail,
         });
     }
-    let facts = facts::parse(&ran.all.join("\n"), sent).map_err(Failure::new)?;
+    let mut facts = facts::parse(&ran.all.join("\n"), sent).map_err(Failure::new)?;
+    if let Some((offset, uncertainty)) = measure_clock(run, host, step).await {
+        facts.clock_offset = offset;
+        facts.clock_uncertainty = uncertainty;
+    }
     run.facts
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .insert(host.to_owned(), facts);
     Ok(None)
+}
+
+/// The host's clock against the KVM host's, as NTP measures it: the read of three with
+/// the shortest round trip, its offset taken at the middle and good to half the round
+/// trip. The facts script's own read counts from when it was sent, so a host slow to
+/// start a command (a loaded VM: seconds) looked that far ahead and failed preflight.
+/// None when no read gave a time, and in a dry run (nothing runs on its hosts).
+async fn measure_clock(run: &Run, host: &str, step: &Step) -> Option<(f64, f64)> {
+    if run.transport.is_dry_run() {
+        return None;
+    }
+    let mut best: Option<(f64, f64)> = None;
+    for _ in 0..3 {
+        let sent = unix_now();
+        let ran = run
+            .run_command(host, &step.id, facts::CLOCK_COMMAND, step.timeout, false)
+            .await
+            .ok()?;
+        let back = unix_now();
+        if ran.code != 0 {
+            return best;
+        }
+        let sample = facts::clock_sample(&ran.all.join("\n"), sent, back)?;
+        if best.is_none_or(|(_, u)| sample.1 < u) {
+            best = Some(sample);
+        }
+    }
+    best
 }
 
 async fn check(run: &Run, host: &str, step: &Step, rules: &Preflight) -> Outcome {
