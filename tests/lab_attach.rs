@@ -10,7 +10,7 @@ mod lab;
 mod cluster;
 
 use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 use cluster::{Setup, Topology};
 
@@ -19,15 +19,7 @@ fn an_install_whose_client_is_killed_finishes_and_attach_follows_it() {
     let Some(setup) = Setup::start(Topology::SingleNode) else {
         return;
     };
-    let mut client = Command::new(env!("CARGO_BIN_EXE_kubewiz"))
-        .arg("--state-dir")
-        .arg(&setup.state)
-        .args(["apply", "--preset", setup.preset_arg(), "--no-tui", "--yes"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut client = cluster::spawn_apply(&setup.state, setup.preset_arg(), Stdio::null());
     let mut out = BufReader::new(client.stdout.take().unwrap());
     let mut seen = String::new();
     let mut line = String::new();

@@ -84,21 +84,7 @@ fn a_host_lost_mid_phase_fails_alone_and_resume_completes() {
     // A large program every node gets, so the worker is still receiving the bundle
     // when its sshd dies (its share of the bundle is otherwise small).
     add_large_program(bundle);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_kubewiz"))
-        .arg("--state-dir")
-        .arg(state)
-        .args([
-            "apply",
-            "--preset",
-            preset.to_str().unwrap(),
-            "--no-tui",
-            "--yes",
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = cluster::spawn_apply(state, preset.to_str().unwrap(), Stdio::null());
     // sshd dies on the worker while it receives the bundle.
     let mut stdout = String::new();
     let mut killed = false;
@@ -214,21 +200,7 @@ fn a_run_left_in_the_middle_of_uploads_leaves_no_partial_file() {
     // A large program every node gets, so uploads are still running when the second
     // Ctrl-C comes, also on a worker (whose share of the bundle is otherwise small).
     add_large_program(bundle);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_kubewiz"))
-        .arg("--state-dir")
-        .arg(state)
-        .args([
-            "apply",
-            "--preset",
-            preset.to_str().unwrap(),
-            "--no-tui",
-            "--yes",
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = cluster::spawn_apply(state, preset.to_str().unwrap(), Stdio::null());
     let pid = child.id().to_string();
     let mut interrupted = false;
     let mut graceful = false;

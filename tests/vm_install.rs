@@ -25,7 +25,7 @@ mod cluster;
 mod install;
 
 use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use install::{ForgetNames, Install};
@@ -55,15 +55,7 @@ fn single_master_installs_on_vms_with_systemd_through_a_power_loss() {
     // The worker's power goes while it receives the bundle, in its prepare phase.
     let cut_at = format!("[{worker}] prepare/{worker}/bundle");
     let started_apply = Instant::now();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_kubewiz"))
-        .arg("--state-dir")
-        .arg(&setup.state)
-        .args(["apply", "--preset", setup.preset_arg(), "--no-tui", "--yes"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = cluster::spawn_apply(&setup.state, setup.preset_arg(), Stdio::piped());
     let mut stdout = String::new();
     let mut cut = false;
     for line in BufReader::new(child.stdout.take().unwrap()).lines() {

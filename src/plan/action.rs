@@ -1,6 +1,7 @@
 //! What a step does, with everything the runner needs to do it: the content of every
-//! upload, the rules of every preflight check. Each kind says whether it may be skipped
-//! on resume ([`Action::idempotent`]): there is no default, so a new kind must decide.
+//! upload, the rules of every preflight check. Each kind says what it leaves behind
+//! ([`Action::effect`]: whether it may be skipped on resume, whether the host must write
+//! it to disk first): there is no default, so a new kind must decide.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -147,10 +148,9 @@ pub enum Action {
 }
 
 impl Action {
-    /// Whether a step that finished with the same inputs may be skipped on resume.
-    /// Connections, facts, checks and waits are about the moment they run: always
-    /// again. Everything that changes a host checks before it acts.
-    pub fn idempotent(&self) -> bool {
+    /// What the action leaves behind, the one place each kind decides it (there is no
+    /// default, so a new kind must).
+    pub fn effect(&self) -> Effect {
         match self {
             Action::Connect
             | Action::Facts
@@ -158,16 +158,23 @@ impl Action {
             | Action::Wait { .. }
             | Action::CheckApi { .. }
             | Action::Fetch { .. }
-            | Action::PackBackup(_) => false,
+            | Action::PackBackup(_) => Effect::OfTheMoment,
             Action::Upload { .. }
             | Action::Run { .. }
-            | Action::WriteLocal { .. }
             | Action::UploadBundle { .. }
-            | Action::LibvirtNetwork(_)
-            | Action::HostsFile { .. }
             | Action::RenewKubeconfig { .. }
-            | Action::PutFile { .. } => true,
+            | Action::PutFile { .. } => Effect::OnTheHost,
+            Action::WriteLocal { .. } | Action::LibvirtNetwork(_) | Action::HostsFile { .. } => {
+                Effect::OnTheKvmHost
+            }
         }
+    }
+
+    /// Whether a step that finished with the same inputs may be skipped on resume.
+    /// Connections, facts, checks and waits are about the moment they run: always
+    /// again. Everything that changes a host checks before it acts.
+    pub fn idempotent(&self) -> bool {
+        self.effect() != Effect::OfTheMoment
     }
 
     /// Whether what the action does is kept on the disks of the host it runs on: the
@@ -176,23 +183,7 @@ impl Action {
     /// resumed run skips the step. What the KVM host writes is written out as it is
     /// written; checks, waits and reads change nothing.
     pub fn writes_host(&self) -> bool {
-        match self {
-            Action::Upload { .. }
-            | Action::Run { .. }
-            | Action::UploadBundle { .. }
-            | Action::RenewKubeconfig { .. }
-            | Action::PutFile { .. } => true,
-            Action::Connect
-            | Action::Facts
-            | Action::Preflight(_)
-            | Action::Wait { .. }
-            | Action::CheckApi { .. }
-            | Action::Fetch { .. }
-            | Action::PackBackup(_)
-            | Action::WriteLocal { .. }
-            | Action::LibvirtNetwork(_)
-            | Action::HostsFile { .. } => false,
-        }
+        self.effect() == Effect::OnTheHost
     }
 
     /// sha256 of what the action does: a finished step is done again when it changes.
@@ -202,6 +193,18 @@ impl Action {
             other => sha256_hex(format!("{other:?}\n").as_bytes()),
         }
     }
+}
+
+/// What a step leaves behind ([`Action::effect`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Effect {
+    /// Nothing: connections, facts, checks, waits, reads, and the backup archive made
+    /// from what a run fetched, all about the moment they run.
+    OfTheMoment,
+    /// A change on the host the step runs on, kept on its disks.
+    OnTheHost,
+    /// A change on the KVM host (its files, the libvirt network).
+    OnTheKvmHost,
 }
 
 /// A backup's archive `archive` of `cluster`, written on the KVM host from `sources`

@@ -10,7 +10,7 @@
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use kubewiz::render::cni;
@@ -353,6 +353,21 @@ pub fn apply(state: &Path, preset: &Path) -> (Output, Duration) {
             "--yes",
         ],
     )
+}
+
+/// Starts `kubewiz apply --preset PRESET --no-tui --yes` with `--state-dir state` and
+/// its line output on a pipe, for a test that acts on the hosts while it runs (its
+/// standard error goes to `stderr`).
+pub fn spawn_apply(state: &Path, preset: &str, stderr: Stdio) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_kubewiz"))
+        .arg("--state-dir")
+        .arg(state)
+        .args(["apply", "--preset", preset, "--no-tui", "--yes"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(stderr)
+        .spawn()
+        .unwrap()
 }
 
 /// Runs the real kubewiz with `--state-dir state` and `args`; returns its output and

@@ -89,9 +89,9 @@ async fn connect(run: &Run, host: &str) -> Outcome {
 }
 
 async fn gather_facts(run: &Run, host: &str, step: &Step) -> Outcome {
-    // The script reads the host's clock first thing: compared with the moment it was
-    // sent, the offset is off by the time the script takes to start, not by the time
-    // it takes to run (seconds on a slow VM, enough to fail the 1 s check).
+    // The script reads the host's clock first thing, compared with the moment it was
+    // sent: off by the time the script takes to start. That reading stands only where
+    // `measure_clock` gets none (a dry run).
     let sent = unix_now();
     let ran = run
         .run_command(host, &step.id, facts::SCRIPT, step.timeout, false)
@@ -127,15 +127,18 @@ async fn measure_clock(run: &Run, host: &str, step: &Step) -> Option<(f64, f64)>
     let mut best: Option<(f64, f64)> = None;
     for _ in 0..3 {
         let sent = unix_now();
-        let ran = run
+        let read = run
             .run_command(host, &step.id, facts::CLOCK_COMMAND, step.timeout, false)
-            .await
-            .ok()?;
+            .await;
         let back = unix_now();
-        if ran.code != 0 {
-            return best;
-        }
-        let sample = facts::clock_sample(&ran.all.join("\n"), sent, back)?;
+        // A read that fails ends the reads: the best one so far counts.
+        let Some(sample) = read
+            .ok()
+            .filter(|ran| ran.code == 0)
+            .and_then(|ran| facts::clock_sample(&ran.all.join("\n"), sent, back))
+        else {
+            break;
+        };
         if best.is_none_or(|(_, u)| sample.1 < u) {
             best = Some(sample);
         }
