@@ -159,6 +159,47 @@ fn reservations(network: &str) -> BTreeSet<(String, String, String)> {
         .collect()
 }
 
+/// The guest image, built offline from Debian packages the first time and cached after:
+/// a qcow2 base the real qemu-img reads, the ELF kernel the VMs boot directly, its initrd
+/// and modules, and the lab's key. `scripts/test.sh` runs this test first, beside the
+/// other test programs, so that a fresh machine builds the image while they run.
+#[test]
+fn the_guest_image_is_built_and_cached() {
+    let image = vm::image();
+    let out = Command::new("qemu-img")
+        .args(["info", "--output=json"])
+        .arg(image.base())
+        .output()
+        .expect("run qemu-img");
+    assert!(out.status.success(), "qemu-img info: {}", text(&out));
+    let info: serde_json::Value = serde_json::from_slice(&out.stdout).expect("qemu-img's JSON");
+    assert_eq!(info["format"], "qcow2", "{info}");
+    assert!(
+        info["virtual-size"].as_u64().is_some_and(|s| s >= 1 << 30),
+        "a root file system of at least 1 GiB: {info}"
+    );
+    let kernel = fs::read(image.dir.join("vmlinux")).expect("the ELF kernel");
+    assert!(kernel.starts_with(b"\x7fELF"), "vmlinux is not an ELF file");
+    let kv = image.kernel_version();
+    assert!(
+        image
+            .dir
+            .join("modules")
+            .join(&kv)
+            .join("modules.dep")
+            .is_file(),
+        "the modules of kernel {kv:?}"
+    );
+    assert!(fs::metadata(image.dir.join("initrd.img")).is_ok_and(|m| m.len() > 0));
+    let key = fs::read_to_string(image.key().with_extension("pub")).expect("the lab's key");
+    assert!(key.starts_with("ssh-ed25519 "), "{key}");
+    assert_eq!(
+        vm::image().dir,
+        image.dir,
+        "a second call uses the cached image"
+    );
+}
+
 /// The operator's path on a KVM host: VMs made by hand get addresses from the range;
 /// `kvm import` finds them with their real leases, the preset made from that is given
 /// to `kvm dns`, which pins the addresses with reservations and serves every name to
