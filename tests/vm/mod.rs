@@ -1213,8 +1213,12 @@ fn unix_now() -> Duration {
         .expect("the clock is after 1970")
 }
 
+/// qemu's main thread (its device emulation) at nice 10. `renice -p` reaches that thread
+/// only: the vCPU threads keep nice 0, and where the kernel groups each session for the
+/// scheduler (autogroup; libvirt starts each qemu in a session of its own) a VM gets as
+/// much of the CPU as the test programs running beside it together. The suite's times
+/// were measured with that share.
 fn renice(domain: &str) {
-    // Keep the machine responsive for the test process and other work.
     if let Some(pid) = read_pid(Path::new(&format!("/run/libvirt/qemu/{domain}.pid"))) {
         let _ = run("renice", &["-n", "10", "-p", &pid.to_string()]);
     }
