@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Runs the test programs cargo built, two at a time, and the VM tests beside them.
+"""Runs the test programs cargo built, two at a time, and the VM tests apart.
 
 `cargo test` runs its test programs one after another. Most of ours wait on sshd, the
 lab's namespace hosts and the stand-ins for much of their time, so two of them share the

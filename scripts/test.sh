@@ -101,9 +101,10 @@ export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 cargo fmt --check
 cargo clippy --all-targets -- -D warnings
 # cargo builds every test program; scripts/run_tests.py runs them as `cargo test
-# --all-targets --no-fail-fast` would, but two at a time, with the VM tests one after
-# another in a lane of their own beside them (KUBEWIZ_TEST_VM=after runs the VM tests
-# alone at the end, KUBEWIZ_TEST_JOBS=1 the others one after another, as cargo does).
+# --all-targets --no-fail-fast` would, but two at a time, with the VM tests alone at the
+# end (KUBEWIZ_TEST_VM=beside runs them in a lane of their own beside the others, faster
+# but with timing-sensitive tests starved; KUBEWIZ_TEST_JOBS=1 runs the others one after
+# another, as cargo does).
 programs="${CARGO_TARGET_DIR:-target}/test-programs.json"
 cargo test --all-targets --no-run --message-format=json-render-diagnostics > "$programs"
-python3 scripts/run_tests.py --jobs "${KUBEWIZ_TEST_JOBS:-2}" --vm "${KUBEWIZ_TEST_VM:-beside}" < "$programs"
+python3 scripts/run_tests.py --jobs "${KUBEWIZ_TEST_JOBS:-2}" --vm "${KUBEWIZ_TEST_VM:-after}" < "$programs"
