@@ -18,6 +18,7 @@ when one fails (cargo's --no-fail-fast); the exit status is 1 when any failed, a
 summary names them.
 """
 
+import collections
 import json
 import os
 import subprocess
@@ -38,8 +39,13 @@ IMAGE = ("vm_libvirt", "the_guest_image_is_built_and_cached")
 FIRST = ("lab_", "redaction", "tui_pty", "standins_kubeadm")
 
 
+# A test program: how the output names it, its executable, its target's name and kind,
+# and the arguments it runs with.
+Program = collections.namedtuple("Program", "label exe name kind args")
+
+
 def programs(messages):
-    """The test executables in cargo's messages, as (label, path, target name)."""
+    """The test programs in cargo's messages."""
     found = []
     for line in messages:
         line = line.strip()
@@ -56,17 +62,16 @@ def programs(messages):
         src = os.path.relpath(target["src_path"])
         kind = target["kind"][0]
         label = src if kind in ("test", "bench") else "unittests " + src
-        found.append((label, msg["executable"], target["name"], kind, []))
+        found.append(Program(label, msg["executable"], target["name"], kind, []))
     return found
 
 
 def order(progs):
     def rank(p):
-        _, _, name, kind, _ = p
         for i, prefix in enumerate(FIRST):
-            if kind == "test" and name.startswith(prefix):
-                return (i, name)
-        return (len(FIRST), name)
+            if p.kind == "test" and p.name.startswith(prefix):
+                return (i, p.name)
+        return (len(FIRST), p.name)
 
     return sorted(progs, key=rank)
 
@@ -90,24 +95,22 @@ class Runner:
         return code, time.monotonic() - start
 
     def run_captured(self, prog):
-        label, exe, _, _, args = prog
         with tempfile.TemporaryFile() as out:
-            code, took = self.run(exe, args, stdout=out, stderr=subprocess.STDOUT)
+            code, took = self.run(prog.exe, prog.args, stdout=out, stderr=subprocess.STDOUT)
             with self.lock:
                 out.seek(0)
-                sys.stdout.write("     Running %s (%s) [%.1f s]\n" % (label, os.path.relpath(exe), took))
+                sys.stdout.write("     Running %s (%s) [%.1f s]\n" % (prog.label, os.path.relpath(prog.exe), took))
                 sys.stdout.flush()
                 sys.stdout.buffer.write(out.read())
                 sys.stdout.buffer.flush()
-                self.results.append((label, took, code == 0))
+                self.results.append((prog.label, took, code == 0))
 
     def run_streamed(self, prog):
-        label, exe, _, _, args = prog
-        print("     Running %s (%s)" % (label, os.path.relpath(exe)), flush=True)
-        code, took = self.run(exe, args)
+        print("     Running %s (%s)" % (prog.label, os.path.relpath(prog.exe)), flush=True)
+        code, took = self.run(prog.exe, prog.args)
         with self.lock:
-            self.results.append((label, took, code == 0))
-        print("     Ended %s [%.1f s]" % (label, took), flush=True)
+            self.results.append((prog.label, took, code == 0))
+        print("     Ended %s [%.1f s]" % (prog.label, took), flush=True)
 
     def pool(self, progs):
         queue = list(progs)
@@ -145,14 +148,14 @@ def main():
     progs = programs(sys.stdin)
     if not progs:
         sys.exit("run_tests.py: cargo built no test programs (were its JSON messages piped in?)")
-    vm = sorted((p for p in progs if p[3] == "test" and p[2].startswith(VM_PREFIX)),
-                key=lambda p: (VM_ORDER.index(p[2]) if p[2] in VM_ORDER else len(VM_ORDER), p[2]))
+    vm = sorted((p for p in progs if p.kind == "test" and p.name.startswith(VM_PREFIX)),
+                key=lambda p: (VM_ORDER.index(p.name) if p.name in VM_ORDER else len(VM_ORDER), p.name))
     rest = order([p for p in progs if p not in vm])
     if opts.vm == "after":
         rest = [
-            ("%s %s" % (label, IMAGE[1]), exe, name, kind, ["--exact", IMAGE[1]])
-            for label, exe, name, kind, _ in vm
-            if name == IMAGE[0]
+            p._replace(label="%s %s" % (p.label, IMAGE[1]), args=["--exact", IMAGE[1]])
+            for p in vm
+            if p.name == IMAGE[0]
         ] + rest
     runner = Runner(opts.jobs)
     started = time.monotonic()

@@ -10,6 +10,7 @@ mod tmux;
 
 use std::collections::BTreeSet;
 use std::fs;
+use std::io::Read;
 use std::net::Ipv4Addr;
 use std::path::Path;
 use std::process::{Command, Output};
@@ -178,8 +179,11 @@ fn the_guest_image_is_built_and_cached() {
         info["virtual-size"].as_u64().is_some_and(|s| s >= 1 << 30),
         "a root file system of at least 1 GiB: {info}"
     );
-    let kernel = fs::read(image.dir.join("vmlinux")).expect("the ELF kernel");
-    assert!(kernel.starts_with(b"\x7fELF"), "vmlinux is not an ELF file");
+    let mut magic = [0u8; 4];
+    fs::File::open(image.dir.join("vmlinux"))
+        .and_then(|mut f| f.read_exact(&mut magic))
+        .expect("the ELF kernel");
+    assert_eq!(&magic, b"\x7fELF", "vmlinux is not an ELF file");
     let kv = image.kernel_version();
     assert!(
         image
