@@ -540,15 +540,37 @@ class ApiError(Exception):
     """A failed API call: `status` is the HTTP code (0 when no answer), `text` is what
     client-go would print."""
 
-    def __init__(self, status, text, body=None):
+    def __init__(self, status, text, body=None, eof=False):
         super().__init__(text)
         self.status = status
         self.text = text
         self.body = body or {}
+        # The connection was reset or closed unanswered: what client-go's
+        # net.IsConnectionReset / net.IsProbableEOF recognise.
+        self.eof = eof
 
     @property
     def reason(self):
         return self.body.get("reason", "")
+
+
+GET_MAX_RETRIES = 10  # client-go rest.Request's default maxRetries
+
+
+def is_probable_eof(exc):
+    """client-go's net.IsConnectionReset or net.IsProbableEOF, for Python's errors: the
+    peer reset the connection or closed it without an answer (a loaded haproxy does)."""
+    return isinstance(exc, (ConnectionResetError, BrokenPipeError, http.client.RemoteDisconnected,
+                            http.client.IncompleteRead, ssl.SSLEOFError, ssl.SSLZeroReturnError))
+
+
+def io_error(exc):
+    """The text Go's net/http gives for a connection that failed mid-request."""
+    if isinstance(exc, (http.client.RemoteDisconnected, http.client.IncompleteRead, ssl.SSLEOFError)):
+        return "EOF"
+    if isinstance(exc, ConnectionResetError):
+        return "read: connection reset by peer"
+    return str(exc)
 
 
 class ApiClient:
@@ -579,7 +601,7 @@ class ApiClient:
             tls = self.ctx.wrap_socket(sock, server_hostname=self.host if not parse_ip(self.host) else None)
         except (ssl.SSLError, OSError) as e:
             sock.close()
-            raise ApiError(0, "%s: %s" % (where, tls_error(e)))
+            raise ApiError(0, "%s: %s" % (where, tls_error(e)), eof=is_probable_eof(e))
         if not self.insecure:
             problem = verify_hostname(peer_cert_info(tls), self.host)
             if problem:
@@ -604,8 +626,8 @@ class ApiClient:
                     self._conn.close()
                     self._conn = None
                     if not reused:
-                        raise ApiError(0, "%s: %s" % (where, e))
-            raise ApiError(0, "%s: connection lost" % where)
+                        raise ApiError(0, "%s: %s" % (where, io_error(e)), eof=is_probable_eof(e))
+            raise ApiError(0, "%s: connection lost" % where, eof=True)
 
     def request(self, method, path, body=None, content_type="application/json", accept="application/json"):
         """Returns the decoded JSON answer; raises ApiError like client-go."""
@@ -620,7 +642,19 @@ class ApiClient:
         if body is not None:
             data = body if isinstance(body, (bytes, str)) else json.dumps(body)
             headers["Content-Type"] = content_type
-        resp, raw = self._exchange(where, method, target, data, headers)
+        retries = 0
+        while True:
+            try:
+                resp, raw = self._exchange(where, method, target, data, headers)
+                break
+            except ApiError as e:
+                # client-go retries a GET (never a write: not idempotent) whose
+                # connection was reset or closed unanswered, after an artificial
+                # "Retry-After: 1", up to maxRetries (10) times.
+                if method != "GET" or not e.eof or retries >= GET_MAX_RETRIES:
+                    raise
+                retries += 1
+                time.sleep(1)
         try:
             decoded = json.loads(raw) if raw else {}
         except ValueError:
