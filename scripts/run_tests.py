@@ -31,7 +31,7 @@ import time
 VM_PREFIX = "vm_"
 # The VM tests' order: the quick ones first, the stacked install (the longest, and the
 # one most sensitive to a busy machine) last.
-VM_ORDER = ("vm_libvirt", "vm_install")
+VM_ORDER = ("vm_libvirt", "vm_install", "vm_stacked")
 # Started first, beside the others: the VM lab's guest image, built from Debian packages
 # on a fresh machine (minutes of downloads and unpacking that need little CPU).
 IMAGE = ("vm_libvirt", "the_guest_image_is_built_and_cached")
