@@ -40,8 +40,11 @@ pub struct Install {
 
 impl Install {
     /// Writes the preset of cluster `name` of `topology`: VM `i` gets `roles[i]`, the
-    /// endpoint is `kubeapi.` in the lab's domain, `kubernetes` and `control_plane` add
-    /// to those sections, and the install comes from `bundle`.
+    /// endpoint is `NAME-api` in the lab's domain, `kubernetes` and `control_plane` add
+    /// to those sections, and the install comes from `bundle`. The endpoint's name is the
+    /// cluster's own: the install puts it into the KVM host's /etc/hosts, whose entries
+    /// libvirt's dnsmasq also serves to the VMs, and a block that a killed run of another
+    /// cluster left there must not answer for this one.
     pub fn new(
         lab: &VmLab,
         name: &'static str,
@@ -50,7 +53,7 @@ impl Install {
         [kubernetes, control_plane]: [&str; 2],
         bundle: &Path,
     ) -> Install {
-        let endpoint = format!("kubeapi.{}", vm::DOMAIN);
+        let endpoint = format!("{name}-api.{}", vm::DOMAIN);
         let mut text = format!(
             "name = \"{name}\"\ntopology = \"{topology}\"\n\n[kubernetes]\nversion = \"1.34.2\"\ncni = \"none\"\n{kubernetes}\n\
              [network]\nhosts_cidr = \"{}.0/24\"\n\n\
