@@ -157,6 +157,9 @@ def main():
             for p in vm
             if p.name == IMAGE[0]
         ] + rest
+    # The VM tests say where their time went (boots, applies, reboots) on stderr, which
+    # the test harness shows only for a failed test otherwise.
+    vm = [p._replace(args=p.args + ["--nocapture"]) for p in vm]
     runner = Runner(opts.jobs)
     started = time.monotonic()
     try:
