@@ -111,13 +111,12 @@ fn clone(args: &CloneArgs<'_>) -> ExitCode {
             return ExitCode::from(EXIT_FAILED);
         }
     }
-    for vm in &plan.vms {
-        for step in &vm.steps {
-            eprintln!("kubewiz: {}", step.description);
-            if let Err(e) = step.run() {
-                return fail(&e);
-            }
+    let failed = plan.run(&|step| eprintln!("kubewiz: {}", step.description));
+    if !failed.is_empty() {
+        for (host, e) in &failed {
+            eprintln!("kubewiz: {host}: {e}");
         }
+        return ExitCode::from(EXIT_FAILED);
     }
     let names: Vec<String> = plan.vms.iter().map(|vm| vm.host.clone()).collect();
     eprintln!(

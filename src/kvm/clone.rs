@@ -3,8 +3,9 @@
 //! For each host of the preset that no libvirt domain stands for, three commands:
 //! `virt-clone` (new name, new disk, a MAC of kubewiz's choosing), `virt-sysprep` (fresh
 //! machine-id, host keys removed and regenerated at first boot, hostname set, the
-//! operator's SSH key installed) and `virsh start`; then [`wait_for_addresses`] waits
-//! for their DHCP leases with a clear timeout message.
+//! operator's SSH key installed) and `virsh start`, every host's in order and all hosts
+//! at once ([`ClonePlan::run`]); then [`wait_for_addresses`] waits for their DHCP leases
+//! with a clear timeout message.
 //!
 //! [`plan_clones`] is pure, like the network plan: the preview shows the exact command
 //! lines. The MAC of each clone is derived from the cluster and host name, so running
@@ -91,11 +92,50 @@ pub struct CloneVm {
     pub steps: Vec<CloneStep>,
 }
 
+impl CloneVm {
+    /// Runs this VM's steps in order, calling `starting` before each; stops at the
+    /// first that fails.
+    pub fn run(&self, starting: &(dyn Fn(&CloneStep) + Sync)) -> Result<(), KvmError> {
+        for step in &self.steps {
+            starting(step);
+            step.run()?;
+        }
+        Ok(())
+    }
+}
+
 /// The clones a preset needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClonePlan {
     pub template: String,
     pub vms: Vec<CloneVm>,
+}
+
+impl ClonePlan {
+    /// Makes every VM of the plan at once, each on a thread of its own: virt-sysprep
+    /// boots libguestfs's appliance (a VM of its own, a minute or more where KVM is
+    /// missing) for each clone, and clones do not depend on one another. A VM whose step
+    /// fails stops there; the others go on. The failures, by host.
+    pub fn run(&self, starting: &(dyn Fn(&CloneStep) + Sync)) -> Vec<(String, KvmError)> {
+        thread::scope(|s| {
+            let running: Vec<_> = self
+                .vms
+                .iter()
+                .map(|vm| (vm, s.spawn(move || vm.run(starting))))
+                .collect();
+            running
+                .into_iter()
+                .filter_map(|(vm, done)| match done.join() {
+                    Ok(Ok(())) => None,
+                    Ok(Err(e)) => Some((vm.host.clone(), e)),
+                    Err(_) => Some((
+                        vm.host.clone(),
+                        KvmError::Clone(format!("cloning {} stopped unexpectedly", vm.host)),
+                    )),
+                })
+                .collect()
+        })
+    }
 }
 
 /// The clones for every host of `spec` that `found` has no domain for, from domain
