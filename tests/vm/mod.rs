@@ -875,7 +875,19 @@ impl VmLab {
             }
             self.learn_host_key(*address);
             // ssh answers before the boot has finished; a test starts on a settled VM.
-            let _ = self.ssh_at(*address, "timeout 120 systemctl is-system-running --wait");
+            // A clone's first boot restarts sshd with its new host keys (virt-sysprep's
+            // firstboot command), which cuts this connection and refuses the next for a
+            // moment: ssh's own failure (255) is tried again.
+            let settling = Instant::now();
+            while self
+                .ssh_at(*address, "timeout 120 systemctl is-system-running --wait")
+                .status
+                .code()
+                == Some(255)
+                && settling.elapsed() < Duration::from_secs(60)
+            {
+                std::thread::sleep(Duration::from_secs(1));
+            }
             self.set_clock(*address);
         }
         addresses
