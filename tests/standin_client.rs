@@ -9,6 +9,8 @@ use std::process::Command;
 fn run(dir: &Path, drops: u32, methods: &[&str]) -> String {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let out = Command::new("python3")
+        // The stand-ins' module is imported from the source tree: no bytecode there.
+        .env("PYTHONDONTWRITEBYTECODE", "1")
         .arg(root.join("tests/fixtures/api_client/drive.py"))
         .arg(root.join("tests/standins"))
         .arg(dir.join("cert.pem"))
