@@ -3,9 +3,9 @@
 //! For each host of the preset that no libvirt domain stands for, three commands:
 //! `virt-clone` (new name, new disk, a MAC of kubewiz's choosing), `virt-sysprep` (fresh
 //! machine-id, host keys removed and regenerated at first boot, hostname set, the
-//! operator's SSH key installed) and `virsh start`, every host's in order and all hosts
-//! at once ([`ClonePlan::run`]); then [`wait_for_addresses`] waits for their DHCP leases
-//! with a clear timeout message.
+//! operator's SSH key installed) and `virsh start`: the copies (each VM's first step)
+//! one after another, the rest for all hosts at once ([`ClonePlan::run`]); then
+//! [`wait_for_addresses`] waits for their DHCP leases with a clear timeout message.
 //!
 //! [`plan_clones`] is pure, like the network plan: the preview shows the exact command
 //! lines. The MAC of each clone is derived from the cluster and host name, so running
@@ -92,18 +92,6 @@ pub struct CloneVm {
     pub steps: Vec<CloneStep>,
 }
 
-impl CloneVm {
-    /// Runs this VM's steps in order, calling `starting` before each; stops at the
-    /// first that fails.
-    pub fn run(&self, starting: &(dyn Fn(&CloneStep) + Sync)) -> Result<(), KvmError> {
-        for step in &self.steps {
-            starting(step);
-            step.run()?;
-        }
-        Ok(())
-    }
-}
-
 /// The clones a preset needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClonePlan {
@@ -112,29 +100,51 @@ pub struct ClonePlan {
 }
 
 impl ClonePlan {
-    /// Makes every VM of the plan at once, each on a thread of its own: virt-sysprep
-    /// boots libguestfs's appliance (a VM of its own, a minute or more where KVM is
-    /// missing) for each clone, and clones do not depend on one another. A VM whose step
-    /// fails stops there; the others go on. The failures, by host.
+    /// Makes the plan's VMs: the disks are copied one VM after another (virt-clone
+    /// defines a storage pool for the disks' directory when there is none, and two at
+    /// once race to define the same one), then every clone's remaining steps run at
+    /// once, each VM on a thread of its own: virt-sysprep boots libguestfs's appliance
+    /// (a VM of its own, a minute or more where KVM is missing) for each clone, and
+    /// clones do not depend on one another. `starting` is called before each step. A VM
+    /// whose step fails stops there; the others go on. The failures, by host.
     pub fn run(&self, starting: &(dyn Fn(&CloneStep) + Sync)) -> Vec<(String, KvmError)> {
+        let mut failed = Vec::new();
+        let mut copied = Vec::new();
+        for vm in &self.vms {
+            let Some((copy, rest)) = vm.steps.split_first() else {
+                continue;
+            };
+            starting(copy);
+            match copy.run() {
+                Ok(()) => copied.push((vm, rest)),
+                Err(e) => failed.push((vm.host.clone(), e)),
+            }
+        }
         thread::scope(|s| {
-            let running: Vec<_> = self
-                .vms
-                .iter()
-                .map(|vm| (vm, s.spawn(move || vm.run(starting))))
-                .collect();
-            running
+            let running: Vec<_> = copied
                 .into_iter()
-                .filter_map(|(vm, done)| match done.join() {
-                    Ok(Ok(())) => None,
-                    Ok(Err(e)) => Some((vm.host.clone(), e)),
-                    Err(_) => Some((
+                .map(|(vm, rest)| {
+                    let done = s.spawn(move || {
+                        rest.iter().try_for_each(|step| {
+                            starting(step);
+                            step.run()
+                        })
+                    });
+                    (vm, done)
+                })
+                .collect();
+            for (vm, done) in running {
+                match done.join() {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => failed.push((vm.host.clone(), e)),
+                    Err(_) => failed.push((
                         vm.host.clone(),
                         KvmError::Clone(format!("cloning {} stopped unexpectedly", vm.host)),
                     )),
-                })
-                .collect()
-        })
+                }
+            }
+        });
+        failed
     }
 }
 
