@@ -114,8 +114,7 @@ impl ClonePlan {
             let Some((copy, rest)) = vm.steps.split_first() else {
                 continue;
             };
-            starting(copy);
-            match copy.run() {
+            match run_steps(std::slice::from_ref(copy), starting) {
                 Ok(()) => copied.push((vm, rest)),
                 Err(e) => failed.push((vm.host.clone(), e)),
             }
@@ -123,29 +122,30 @@ impl ClonePlan {
         thread::scope(|s| {
             let running: Vec<_> = copied
                 .into_iter()
-                .map(|(vm, rest)| {
-                    let done = s.spawn(move || {
-                        rest.iter().try_for_each(|step| {
-                            starting(step);
-                            step.run()
-                        })
-                    });
-                    (vm, done)
-                })
+                .map(|(vm, rest)| (vm, s.spawn(move || run_steps(rest, starting))))
                 .collect();
             for (vm, done) in running {
-                match done.join() {
-                    Ok(Ok(())) => {}
-                    Ok(Err(e)) => failed.push((vm.host.clone(), e)),
-                    Err(_) => failed.push((
-                        vm.host.clone(),
-                        KvmError::Clone(format!("cloning {} stopped unexpectedly", vm.host)),
-                    )),
+                let result = done.join().unwrap_or_else(|_| {
+                    Err(KvmError::Clone(format!(
+                        "cloning {} stopped unexpectedly",
+                        vm.host
+                    )))
+                });
+                if let Err(e) = result {
+                    failed.push((vm.host.clone(), e));
                 }
             }
         });
         failed
     }
+}
+
+/// Runs `steps` in order, calling `starting` before each; stops at the first failure.
+fn run_steps(steps: &[CloneStep], starting: &(dyn Fn(&CloneStep) + Sync)) -> Result<(), KvmError> {
+    steps.iter().try_for_each(|step| {
+        starting(step);
+        step.run()
+    })
 }
 
 /// The clones for every host of `spec` that `found` has no domain for, from domain
